@@ -1,0 +1,3 @@
+from phasecli.cli import main
+
+main()

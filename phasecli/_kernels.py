@@ -1,0 +1,922 @@
+"""Numba kernels for Gaussian expectations and mean-field fixed points.
+
+Private: every function here is jitted, works on scalars or preallocated arrays and is
+called through the validating wrappers of ``phasecli.meanfield``.  Equations refer to
+``shared/THEORY.md`` ("Mean field: length and correlation maps").
+
+Quadrature.  A 1-D expectation E[f(offset + scale * Z)] is taken with composite
+Gauss-Legendre panels on z in [-Z_MAX, Z_MAX] (the normal density folded into the
+weights).  Panels break at the activation's kinks and are refined where the activation
+is non-linear (|u| < its active scale), so large variances (sharp tanh) are resolved.
+
+Two-point expectations E[phi(u1) phi(u2)] and E[phi'(u1) phi'(u2)]:
+- closed forms for erf (arcsine kernel), relu / leaky_relu (arc-cosine kernel), linear;
+- piecewise activations (elu, selu, hard_tanh): u2 | z1 is Gaussian and the inner
+  expectation of each linear / exponential piece has a closed form; the outer 1-D
+  integral is split at the kinks and graded near the smoothed kinks;
+- smooth activations: Mehler's formula, E[phi(u1) phi(u2)] = sum_k a_k^2 c^k with the
+  normalized Hermite coefficients a_k of phi(sqrt(q) z), summed with a rigorous tail
+  bound; where the bound is not small enough, nested quadrature.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from phasecli.activations import SELU_ALPHA, SELU_LAMBDA
+
+TANH, ERF, RELU, LEAKY, ELU, SELU, GELU, SILU, SOFTPLUS, SIGMOID, SIN, LINEAR, HARD_TANH = range(13)
+
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(16)
+_NGL = 16
+Z_MAX = 9.0
+INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
+SQRT2 = math.sqrt(2.0)
+MAX_PANELS = 400
+RULE_SIZE = MAX_PANELS * 16
+HERMITE_TERMS = 256
+HERMITE_TERMS_MAX = 1024
+_SQRT_K = np.sqrt(np.arange(HERMITE_TERMS_MAX + 1, dtype=np.float64))
+Q_INFINITE = 1e15
+
+# fixed-point labels (also used by meanfield.FIXED_POINT_LABELS)
+FP_STABLE, FP_ZERO, FP_INFINITE, FP_UNCONVERGED, FP_MARGINAL = 0, 1, 2, 3, 4
+# critical-line status codes (meanfield.CRITICAL_STATUS)
+CR_OK, CR_UNCONVERGED, CR_NO_CROSSING, CR_OUT_OF_RANGE, CR_UNDEFINED = 0, 1, 2, 3, 4
+
+
+# ----------------------------------------------------------------------------- activations
+@njit(cache=True)
+def _sigmoid(x):
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+@njit(cache=True)
+def _phi(code, x, slope):
+    if code == TANH:
+        return math.tanh(x)
+    if code == ERF:
+        return math.erf(x)
+    if code == RELU:
+        return x if x > 0.0 else 0.0
+    if code == LEAKY:
+        return x if x > 0.0 else slope * x
+    if code == ELU:
+        return x if x > 0.0 else math.expm1(x)
+    if code == SELU:
+        return SELU_LAMBDA * (x if x > 0.0 else SELU_ALPHA * math.expm1(x))
+    if code == GELU:
+        return x * 0.5 * math.erfc(-x / SQRT2)
+    if code == SILU:
+        return x * _sigmoid(x)
+    if code == SOFTPLUS:
+        return math.log1p(math.exp(-abs(x))) + (x if x > 0.0 else 0.0)
+    if code == SIGMOID:
+        return _sigmoid(x)
+    if code == SIN:
+        return math.sin(x)
+    if code == LINEAR:
+        return x
+    if code == HARD_TANH:
+        return -1.0 if x < -1.0 else (1.0 if x > 1.0 else x)
+    return math.nan
+
+
+@njit(cache=True)
+def _dphi(code, x, slope):
+    if code == TANH:
+        t = math.tanh(x)
+        return 1.0 - t * t
+    if code == ERF:
+        return 2.0 / math.sqrt(math.pi) * math.exp(-x * x)
+    if code == RELU:
+        return 1.0 if x > 0.0 else 0.0
+    if code == LEAKY:
+        return 1.0 if x > 0.0 else slope
+    if code == ELU:
+        return 1.0 if x > 0.0 else math.exp(x)
+    if code == SELU:
+        return SELU_LAMBDA * (1.0 if x > 0.0 else SELU_ALPHA * math.exp(x))
+    if code == GELU:
+        return 0.5 * math.erfc(-x / SQRT2) + x * INV_SQRT2PI * math.exp(-0.5 * x * x)
+    if code == SILU:
+        s = _sigmoid(x)
+        return s * (1.0 + x * (1.0 - s))
+    if code == SOFTPLUS:
+        return _sigmoid(x)
+    if code == SIGMOID:
+        s = _sigmoid(x)
+        return s * (1.0 - s)
+    if code == SIN:
+        return math.cos(x)
+    if code == LINEAR:
+        return 1.0
+    if code == HARD_TANH:
+        return 1.0 if -1.0 < x < 1.0 else 0.0
+    return math.nan
+
+
+@njit(cache=True)
+def _d2phi(code, x):
+    """phi'' of the smooth activations (used for the Mehler tail bound of Tdot)."""
+    if code == TANH:
+        t = math.tanh(x)
+        return -2.0 * t * (1.0 - t * t)
+    if code == GELU:
+        return INV_SQRT2PI * math.exp(-0.5 * x * x) * (2.0 - x * x)
+    if code == SILU:
+        sg = _sigmoid(x)
+        return sg * (1.0 - sg) * (2.0 + x * (1.0 - 2.0 * sg))
+    if code == SOFTPLUS:
+        sg = _sigmoid(x)
+        return sg * (1.0 - sg)
+    if code == SIGMOID:
+        sg = _sigmoid(x)
+        return sg * (1.0 - sg) * (1.0 - 2.0 * sg)
+    if code == SIN:
+        return -math.sin(x)
+    return math.nan
+
+
+@njit(cache=True)
+def _dphi2_at_zero(code, slope):
+    """lim_{q -> 0} E[phi'(sqrt(q) z)^2] = (phi'(0+)^2 + phi'(0-)^2) / 2 (kinks at 0 included)."""
+    dp = _dphi(code, 1e-30, slope)
+    dm = _dphi(code, -1e-30, slope)
+    return 0.5 * (dp * dp + dm * dm)
+
+
+@njit(cache=True)
+def _d2phi_at_zero(code):
+    """phi''(0), needed only for the q -> 0 limit of the q-map slope when phi(0) != 0."""
+    if code == SOFTPLUS:
+        return 0.25
+    if code == GELU:
+        return 2.0 * INV_SQRT2PI
+    if code == SILU:
+        return 0.5
+    return 0.0
+
+
+@njit(cache=True)
+def _active_scale(code):
+    """Half-width in u beyond which phi is linear / constant to double precision."""
+    if code == TANH:
+        return 20.0
+    if code == GELU:
+        return 10.0
+    if code == SIN:
+        return 1e300
+    if code == HARD_TANH or code == RELU or code == LEAKY or code == LINEAR:
+        return 0.0
+    return 42.0
+
+
+@njit(cache=True)
+def _kinks(code, out):
+    if code == RELU or code == LEAKY or code == ELU or code == SELU:
+        out[0] = 0.0
+        return 1
+    if code == HARD_TANH:
+        out[0] = -1.0
+        out[1] = 1.0
+        return 2
+    return 0
+
+
+# ----------------------------------------------------------------------------- quadrature
+@njit(cache=True)
+def _rule(code, offset, scale, extra, n_extra, hz, hu, zs, ws):
+    """Nodes zs and weights ws (normal density included) for E[f(offset + scale Z)].
+
+    Breakpoints: +-Z_MAX, the activation's kinks, the edges of its active region and
+    ``extra[:n_extra]`` (points in z).  Panels are at most ``hz`` wide in z and, inside
+    the active region, at most ``hu`` wide in u.  Returns the node count.
+    """
+    bps = np.empty(16 + n_extra)
+    bps[0] = -Z_MAX
+    bps[1] = Z_MAX
+    nb = 2
+    ua = _active_scale(code)
+    if scale > 0.0:
+        kk = np.empty(4)
+        nk = _kinks(code, kk)
+        for i in range(nk):
+            z = (kk[i] - offset) / scale
+            if -Z_MAX < z < Z_MAX:
+                bps[nb] = z
+                nb += 1
+        if ua < 1e300:
+            for sgn in (-1.0, 1.0):
+                z = (sgn * ua - offset) / scale
+                if -Z_MAX < z < Z_MAX:
+                    bps[nb] = z
+                    nb += 1
+    for i in range(n_extra):
+        if -Z_MAX < extra[i] < Z_MAX:
+            bps[nb] = extra[i]
+            nb += 1
+    b = np.sort(bps[:nb])
+    # panel counts, then a uniform coarsening if the cap is exceeded
+    counts = np.empty(nb - 1, dtype=np.int64)
+    total = 0
+    for i in range(nb - 1):
+        width = b[i + 1] - b[i]
+        if width <= 0.0:
+            counts[i] = 0
+            continue
+        h = hz
+        u_mid = offset + scale * 0.5 * (b[i] + b[i + 1])
+        if scale > 0.0 and abs(u_mid) < ua:
+            h = min(hz, hu / scale)
+        counts[i] = max(1, int(math.ceil(width / h - 1e-9)))
+        total += counts[i]
+    if total > MAX_PANELS:
+        fac = total / (MAX_PANELS - nb)
+        for i in range(nb - 1):
+            if counts[i] > 0:
+                counts[i] = max(1, int(counts[i] / fac))
+    n = 0
+    for i in range(nb - 1):
+        if counts[i] == 0:
+            continue
+        width = (b[i + 1] - b[i]) / counts[i]
+        for p in range(counts[i]):
+            lo = b[i] + p * width
+            for j in range(_NGL):
+                z = lo + 0.5 * width * (_GL_X[j] + 1.0)
+                zs[n] = z
+                ws[n] = 0.5 * width * _GL_W[j] * INV_SQRT2PI * math.exp(-0.5 * z * z)
+                n += 1
+    return n
+
+
+@njit(cache=True)
+def _moments(code, q, slope):
+    """(E[phi^2], E[phi'^2], d/dq E[phi^2]) at u = sqrt(q) z: the length map (THEORY.md)."""
+    if code == ERF:
+        phi2 = 2.0 / math.pi * math.asin(2.0 * q / (1.0 + 2.0 * q))
+        dphi2 = 4.0 / (math.pi * math.sqrt(1.0 + 4.0 * q))
+        return phi2, dphi2, 4.0 / (math.pi * (1.0 + 2.0 * q) * math.sqrt(1.0 + 4.0 * q))
+    if code == RELU:
+        return 0.5 * q, 0.5, 0.5
+    if code == LEAKY:
+        k = 0.5 * (1.0 + slope * slope)
+        return k * q, k, k
+    if code == LINEAR:
+        return q, 1.0, 1.0
+    if q <= 0.0:
+        p0 = _phi(code, 0.0, slope)
+        d2 = _dphi2_at_zero(code, slope)
+        return p0 * p0, d2, d2 + p0 * _d2phi_at_zero(code)
+    zs = np.empty(RULE_SIZE)
+    ws = np.empty(RULE_SIZE)
+    n = _rule(code, 0.0, math.sqrt(q), zs, 0, 1.5, 1.5, zs, ws)
+    s = math.sqrt(q)
+    phi2 = 0.0
+    dphi2 = 0.0
+    qs = 0.0
+    for i in range(n):
+        u = s * zs[i]
+        f = _phi(code, u, slope)
+        d = _dphi(code, u, slope)
+        phi2 += ws[i] * f * f
+        dphi2 += ws[i] * d * d
+        qs += ws[i] * f * d * zs[i]
+    return phi2, dphi2, qs / s
+
+
+@njit(cache=True)
+def _means(code, q, slope):
+    """(E[phi], E[phi']) at u = sqrt(q) z."""
+    if q <= 0.0:
+        return _phi(code, 0.0, slope), _dphi(code, 0.0, slope)
+    zs = np.empty(RULE_SIZE)
+    ws = np.empty(RULE_SIZE)
+    s = math.sqrt(q)
+    n = _rule(code, 0.0, s, zs, 0, 1.5, 1.5, zs, ws)
+    m = 0.0
+    md = 0.0
+    for i in range(n):
+        m += ws[i] * _phi(code, s * zs[i], slope)
+        md += ws[i] * _dphi(code, s * zs[i], slope)
+    return m, md
+
+
+@njit(cache=True)
+def _Phi(x):
+    return 0.5 * math.erfc(-x / SQRT2)
+
+
+@njit(cache=True)
+def _npdf(x):
+    return INV_SQRT2PI * math.exp(-0.5 * x * x)
+
+
+@njit(cache=True)
+def _erfcx(x):
+    """exp(x^2) erfc(x) for x >= 0."""
+    if x < 25.0:
+        return math.exp(x * x) * math.erfc(x)
+    r = 1.0 / (x * x)
+    return (1.0 - 0.5 * r * (1.0 - 1.5 * r * (1.0 - 2.5 * r * (1.0 - 3.5 * r)))) / (x * math.sqrt(math.pi))
+
+
+@njit(cache=True)
+def _exp_below_zero(mu, sig):
+    """E[exp(X) 1{X < 0}] for X ~ N(mu, sig^2), sig > 0, without overflow."""
+    t = mu / sig
+    a = -t - sig
+    if a > 0.0:
+        return math.exp(mu + 0.5 * sig * sig) * _Phi(a)
+    return _npdf(t) * math.sqrt(0.5 * math.pi) * _erfcx(-a / SQRT2)
+
+
+@njit(cache=True)
+def _relu_mean(mu, sig):
+    """E[max(X, 0)] for X ~ N(mu, sig^2), sig > 0."""
+    t = mu / sig
+    return mu * _Phi(t) + sig * _npdf(t)
+
+
+@njit(cache=True)
+def _inner_closed(code, mu, sig, slope):
+    """(E[phi(X)], E[phi'(X)]) for X ~ N(mu, sig^2), piecewise activations, closed form."""
+    if sig <= 0.0:
+        return _phi(code, mu, slope), _dphi(code, mu, slope)
+    t = mu / sig
+    if code == HARD_TANH:
+        g = mu - _relu_mean(mu - 1.0, sig) + _relu_mean(-mu - 1.0, sig)
+        gd = _Phi((1.0 - mu) / sig) - _Phi((-1.0 - mu) / sig)
+        return g, gd
+    pos = _relu_mean(mu, sig)
+    p_pos = _Phi(t)
+    p_neg = _Phi(-t)
+    e_neg = _exp_below_zero(mu, sig)
+    if code == ELU:
+        return pos + e_neg - p_neg, p_pos + e_neg
+    if code == SELU:
+        return SELU_LAMBDA * (pos + SELU_ALPHA * (e_neg - p_neg)), SELU_LAMBDA * (p_pos + SELU_ALPHA * e_neg)
+    if code == RELU:
+        return pos, p_pos
+    if code == LEAKY:
+        return pos + slope * (mu - pos), p_pos + slope * p_neg
+    return math.nan, math.nan
+
+
+@njit(cache=True)
+def _pair_closed(code, s11, s22, s12, slope):
+    if code == ERF:
+        a = (1.0 + 2.0 * s11) * (1.0 + 2.0 * s22)
+        x = 2.0 * s12 / math.sqrt(a)
+        x = min(1.0, max(-1.0, x))
+        return 2.0 / math.pi * math.asin(x), 4.0 / (math.pi * math.sqrt(a - 4.0 * s12 * s12))
+    if code == LINEAR:
+        return s12, 1.0
+    # relu / leaky_relu: phi = A x + B |x|
+    n12 = math.sqrt(s11 * s22)
+    c = min(1.0, max(-1.0, s12 / n12))
+    a = 0.0 if code == RELU else slope
+    big_a = 0.5 * (1.0 + a)
+    big_b = 0.5 * (1.0 - a)
+    abs_prod = n12 * 2.0 / math.pi * (math.sqrt(max(0.0, 1.0 - c * c)) + c * math.asin(c))
+    t = big_a * big_a * s12 + big_b * big_b * abs_prod
+    acos_c = math.acos(c)
+    p_same = (math.pi - acos_c) / (2.0 * math.pi)
+    tdot = p_same * (1.0 + a * a) + a * acos_c / math.pi
+    return t, tdot
+
+
+@njit(cache=True)
+def _pair(code, s11, s22, s12, slope, kind):
+    """(E[phi(u1) phi(u2)], E[phi'(u1) phi'(u2)]), (u1, u2) ~ N(0, [[s11, s12], [s12, s22]]).
+
+    kind: 0 closed form, 1 piecewise (inner closed form), 2 smooth (nested quadrature).
+    """
+    if s11 <= 0.0 or s22 <= 0.0:
+        if s11 <= 0.0 and s22 <= 0.0:
+            p0 = _phi(code, 0.0, slope)
+            d0 = _dphi(code, 0.0, slope)
+            return p0 * p0, d0 * d0
+        m, md = _means(code, max(s11, s22), slope)
+        return _phi(code, 0.0, slope) * m, _dphi(code, 0.0, slope) * md
+    if kind == 0:
+        return _pair_closed(code, s11, s22, s12, slope)
+    n1 = math.sqrt(s11)
+    mcoef = s12 / n1
+    sig = math.sqrt(max(0.0, s22 - mcoef * mcoef))
+    extra = np.empty(32)
+    n_extra = 0
+    kk = np.empty(4)
+    nk = _kinks(code, kk)
+    if mcoef != 0.0:
+        width = sig / abs(mcoef)
+        for i in range(nk):
+            z0 = kk[i] / mcoef
+            extra[n_extra] = z0
+            n_extra += 1
+            for g in (0.25, 1.0, 4.0):
+                if g * width < 1.0:
+                    extra[n_extra] = z0 - g * width
+                    extra[n_extra + 1] = z0 + g * width
+                    n_extra += 2
+    zs = np.empty(RULE_SIZE)
+    ws = np.empty(RULE_SIZE)
+    n = _rule(code, 0.0, n1, extra, n_extra, 1.0 if kind == 1 else 0.75, 1.0, zs, ws)
+    t = 0.0
+    tdot = 0.0
+    if kind == 1:
+        for i in range(n):
+            u1 = n1 * zs[i]
+            g, gd = _inner_closed(code, mcoef * zs[i], sig, slope)
+            t += ws[i] * _phi(code, u1, slope) * g
+            tdot += ws[i] * _dphi(code, u1, slope) * gd
+        return t, tdot
+    zi = np.empty(RULE_SIZE)
+    wi = np.empty(RULE_SIZE)
+    for i in range(n):
+        u1 = n1 * zs[i]
+        mu = mcoef * zs[i]
+        if sig > 0.0:
+            ni = _rule(code, mu, sig, zi, 0, 0.75, 1.0, zi, wi)
+            g = 0.0
+            gd = 0.0
+            for j in range(ni):
+                u2 = mu + sig * zi[j]
+                g += wi[j] * _phi(code, u2, slope)
+                gd += wi[j] * _dphi(code, u2, slope)
+        else:
+            g = _phi(code, mu, slope)
+            gd = _dphi(code, mu, slope)
+        t += ws[i] * _phi(code, u1, slope) * g
+        tdot += ws[i] * _dphi(code, u1, slope) * gd
+    return t, tdot
+
+
+@njit(cache=True)
+def _hermite_coefficients(code, q, slope, coef, hz):
+    """a_k = E[phi(sqrt(q) z) He_k(z)] / sqrt(k!), k < len(coef) (dual-activation expansion).
+
+    Returns E[phi''(sqrt(q) z)^2], which bounds the tail of the derivative series.
+    """
+    zs = np.empty(RULE_SIZE)
+    ws = np.empty(RULE_SIZE)
+    s = math.sqrt(q)
+    n = _rule(code, 0.0, s, zs, 0, hz, 1.5, zs, ws)
+    kmax = coef.shape[0]
+    wf = np.empty(n)
+    h_prev = np.ones(n)
+    h = zs[:n].copy()
+    d2 = 0.0
+    c0 = 0.0
+    c1 = 0.0
+    for i in range(n):
+        wf[i] = ws[i] * _phi(code, s * zs[i], slope)
+        g = _d2phi(code, s * zs[i])
+        d2 += ws[i] * g * g
+        c0 += wf[i]
+        c1 += wf[i] * zs[i]
+    coef[0] = c0
+    if kmax > 1:
+        coef[1] = c1
+    # normalized probabilists' Hermite recurrence, vectorized over the nodes
+    for k in range(1, kmax - 1):
+        a_k = _SQRT_K[k]
+        inv = 1.0 / _SQRT_K[k + 1]
+        acc = 0.0
+        for i in range(n):
+            h_next = (zs[i] * h[i] - a_k * h_prev[i]) * inv
+            h_prev[i] = h[i]
+            h[i] = h_next
+            acc += wf[i] * h_next
+        coef[k + 1] = acc
+    return d2
+
+
+@njit(cache=True)
+def _series(coef, c):
+    """(sum a_k^2 c^k, sum k a_k^2 c^(k-1)) by Horner."""
+    kmax = coef.shape[0]
+    s = 0.0
+    d = 0.0
+    for k in range(kmax - 1, -1, -1):
+        a2 = coef[k] * coef[k]
+        s = s * c + a2
+        if k > 0:
+            d = d * c + k * a2
+    return s, d
+
+
+@njit(cache=True)
+def _tail_interval(c, kmax, r0, r1):
+    """Bounds on sum_{k >= kmax} b_k c^k given b_k >= 0, sum b_k = r0, sum k b_k <= r1 + kmax r0.
+
+    Upper: c^kmax r0 (|c| < 1).  Lower (c >= 0): r0 - (1 - c) * sum k b_k, from 1 - c^k <= k (1 - c).
+    """
+    ac = abs(c)
+    upper = ac ** kmax * r0
+    if c >= 0.0:
+        lower = max(0.0, r0 - (1.0 - c) * r1)
+        return 0.5 * (upper + lower), 0.5 * (upper - lower)
+    return 0.0, upper
+
+
+@njit(cache=True)
+def _mehler(coef, tails, c, q, phi2, dphi2):
+    """Mehler series at correlation c plus its certified tail: (T, Tdot, ok).
+
+    ``tails`` = (R0, R1, R2), the tails of sum a_k^2, sum k a_k^2, sum k (k - 1) a_k^2
+    beyond the computed terms, known exactly from E[phi^2], q E[phi'^2], q^2 E[phi''^2].
+    ok is False when the tail is not pinned to 1e-12 relative.
+    """
+    kmax = coef.shape[0]
+    s, d = _series(coef, c)
+    t_tail, t_err = _tail_interval(c, kmax, tails[0], tails[1])
+    # derivative series sum k a_k^2 c^(k-1): terms b_k = k a_k^2, one power lower
+    d_tail, d_err = _tail_interval(c, kmax - 1, tails[1], tails[2])
+    ok = t_err <= 1e-12 * phi2 and d_err <= 1e-12 * q * dphi2
+    return s + t_tail, (d + d_tail) / q, ok
+
+
+@njit(cache=True)
+def _mehler_setup(code, q, slope, kmax, hz, phi2, dphi2):
+    """Hermite coefficients a_0..a_{kmax-1} of phi(sqrt(q) z) and the tails (R0, R1, R2)."""
+    coef = np.zeros(kmax)
+    tails = np.zeros(3)
+    d2phi2 = _hermite_coefficients(code, q, slope, coef, hz)
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    for k in range(kmax):
+        a2 = coef[k] * coef[k]
+        s0 += a2
+        s1 += k * a2
+        s2 += k * (k - 1.0) * a2
+    # rounding of the totals (1e-15 relative) is kept inside the tails
+    tails[0] = max(0.0, phi2 - s0) + 1e-15 * phi2
+    tails[1] = max(0.0, q * dphi2 - s1) + 1e-15 * q * dphi2
+    tails[2] = max(0.0, q * q * d2phi2 - s2) + 1e-15 * q * q * d2phi2
+    return coef, tails
+
+
+# ----------------------------------------------------------------------------- fixed points
+@njit(cache=True)
+def _q_fixed_point(code, sw2, sb2, q0, slope):
+    """Stable fixed point of the length map reached from q0 (THEORY.md, q*).
+
+    Brackets the root in the direction forward iteration moves (the map is monotone),
+    then safeguarded Newton.  Returns (q_star, q_slope, label, iterations, residual).
+    """
+    p0 = _phi(code, 0.0, slope)
+    f_at_zero = sw2 * p0 * p0 + sb2
+    phi2, dphi2, qs = _moments(code, q0, slope)
+    f = sw2 * phi2 + sb2 - q0
+    it = 1
+    if f == 0.0:
+        sl = sw2 * qs
+        return q0, sl, (FP_STABLE if sl < 1.0 else FP_MARGINAL), it, 0.0
+    if f > 0.0:
+        lo = q0
+        while True:
+            lo_next = sw2 * phi2 + sb2  # one forward step: still below the first root
+            hi = 2.0 * lo_next
+            if hi > Q_INFINITE:
+                return math.inf, math.nan, FP_INFINITE, it, math.nan
+            phi2, dphi2, qs = _moments(code, hi, slope)
+            it += 1
+            fhi = sw2 * phi2 + sb2 - hi
+            if fhi <= 0.0:
+                lo = lo_next
+                break
+            lo = hi
+    else:
+        hi = q0
+        lo = 0.0
+        while True:
+            cand = 0.5 * hi
+            if cand < 1e-12 * q0 and f_at_zero == 0.0:
+                return 0.0, sw2 * _moments(code, 0.0, slope)[2], FP_ZERO, it, 0.0
+            if cand < 1e-300:
+                return 0.0, math.nan, FP_ZERO, it, 0.0
+            phi2, dphi2, qs = _moments(code, cand, slope)
+            it += 1
+            fc = sw2 * phi2 + sb2 - cand
+            if fc >= 0.0:
+                lo = cand
+                break
+            hi = min(cand, sw2 * phi2 + sb2)
+            if hi <= 0.0:
+                hi = cand
+    # safeguarded Newton in [lo, hi], F(lo) >= 0 >= F(hi)
+    x = 0.5 * (lo + hi)
+    converged = False
+    fx = 0.0
+    for _ in range(200):
+        phi2, dphi2, qs = _moments(code, x, slope)
+        it += 1
+        fx = sw2 * phi2 + sb2 - x
+        if fx > 0.0:
+            lo = x
+        elif fx < 0.0:
+            hi = x
+        else:
+            converged = True
+            break
+        dfx = sw2 * qs - 1.0
+        x_new = x - fx / dfx if dfx != 0.0 else 0.5 * (lo + hi)
+        if not (lo < x_new < hi):
+            x_new = 0.5 * (lo + hi)
+        if abs(x_new - x) <= 2e-16 * x or hi - lo <= 4e-16 * hi:
+            x = x_new
+            converged = True
+            break
+        x = x_new
+    phi2, dphi2, qs = _moments(code, x, slope)
+    residual = abs(sw2 * phi2 + sb2 - x) / max(x, 1e-300)
+    if not converged:
+        return x, sw2 * qs, FP_UNCONVERGED, it, residual
+    sl = sw2 * qs
+    return x, sl, (FP_STABLE if sl < 1.0 - 1e-12 else FP_MARGINAL), it, residual
+
+
+@njit(cache=True)
+def _activation_kind(code):
+    if code == ERF or code == RELU or code == LEAKY or code == LINEAR:
+        return 0
+    if code == ELU or code == SELU or code == HARD_TANH:
+        return 1
+    return 2
+
+
+@njit(cache=True)
+def _homogeneous(code):
+    return code == RELU or code == LEAKY or code == LINEAR
+
+
+@njit(cache=True)
+def _cmap_eval(code, q, c, slope, kind, level, coef, tails, phi2, dphi2):
+    """(T, Tdot) at equal variances q and correlation c, escalating for smooth activations:
+    256 Mehler terms, then 1024, then nested quadrature.  Returns the state to reuse."""
+    if kind == 2:
+        while level <= 2:
+            t, tdot, ok = _mehler(coef, tails, c, q, phi2, dphi2)
+            if ok:
+                return t, tdot, level, coef, tails
+            if level == 1:
+                coef, tails = _mehler_setup(code, q, slope, HERMITE_TERMS_MAX, 0.35, phi2, dphi2)
+            level += 1
+    t, tdot = _pair(code, q, q, q * c, slope, kind)
+    return t, tdot, level, coef, tails
+
+
+@njit(cache=True)
+def _c_fixed_point(code, sw2, sb2, q, slope):
+    """Stable correlation fixed point c* in [0, 1) of the chaotic phase, and chi_c there.
+
+    G(c) = c-map(c) - c is convex on [0, 1] (Mehler coefficients are squares) with
+    G(0) >= 0, so Newton from c = 0 increases monotonically to c*.
+    Returns (c_star, chi_c, converged, iterations, residual).
+    """
+    kind = _activation_kind(code)
+    phi2, dphi2, qs = _moments(code, q, slope)
+    level = 0
+    coef = np.zeros(1)
+    tails = np.zeros(3)
+    if kind == 2:
+        coef, tails = _mehler_setup(code, q, slope, HERMITE_TERMS, 0.5, phi2, dphi2)
+        level = 1
+    c = 0.0
+    hi = 1.0
+    converged = False
+    it = 0
+    g = 0.0
+    for _ in range(300):
+        t, tdot, level, coef, tails = _cmap_eval(code, q, c, slope, kind, level, coef, tails, phi2, dphi2)
+        it += 1
+        g = (sw2 * t + sb2) / q - c
+        if g <= 0.0:
+            if g == 0.0 or c == 0.0:
+                converged = True
+                break
+            hi = c
+        dg = sw2 * tdot - 1.0
+        c_new = c - g / dg if dg < 0.0 else 0.5 * (c + hi)
+        if not (c_new < hi) or c_new < 0.0:
+            c_new = 0.5 * (c + hi)
+        if abs(c_new - c) <= 1e-16 + 2e-16 * c:
+            c = c_new
+            converged = True
+            break
+        c = c_new
+    t, tdot, level, coef, tails = _cmap_eval(code, q, c, slope, kind, level, coef, tails, phi2, dphi2)
+    residual = abs((sw2 * t + sb2) / q - c)
+    return c, sw2 * tdot, converged, it, residual
+
+
+@njit(cache=True)
+def _phase_cell(code, sw2, sb2, q0, slope):
+    """All mean-field quantities of one (sw2, sb2) cell.
+
+    Returns (q_star, c_star, chi_1, chi_c, q_slope, fixed_point, converged, iterations, residual).
+    """
+    q, q_slope, label, it, res = _q_fixed_point(code, sw2, sb2, q0, slope)
+    if label == FP_UNCONVERGED:
+        return q, math.nan, math.nan, math.nan, q_slope, label, False, it, res
+    if label == FP_INFINITE:
+        chi_1 = sw2 * _moments(code, 1.0, slope)[1] if _homogeneous(code) else math.nan
+        return q, math.nan, chi_1, math.nan, q_slope, label, True, it, res
+    if label == FP_ZERO:
+        return 0.0, math.nan, sw2 * _dphi2_at_zero(code, slope), math.nan, q_slope, label, True, it, res
+    chi_1 = sw2 * _moments(code, q, slope)[1]
+    if not (chi_1 > 1.0):
+        return q, 1.0, chi_1, chi_1, q_slope, label, True, it, res
+    c, chi_c, ok, itc, resc = _c_fixed_point(code, sw2, sb2, q, slope)
+    if not ok:
+        return q, math.nan, chi_1, math.nan, q_slope, FP_UNCONVERGED, False, it + itc, max(res, resc)
+    return q, c, chi_1, chi_c, q_slope, label, True, it + itc, max(res, resc)
+
+
+@njit(parallel=True, cache=True)
+def _phase_grid(code, sw2s, sb2s, q0, slope, order, q_star, c_star, chi_1, chi_c, q_slope, fixed_point,
+                converged, iterations, residual):
+    n2 = sb2s.shape[0]
+    for k in prange(order.shape[0]):
+        cell = order[k]
+        i = cell // n2
+        j = cell - i * n2
+        r = _phase_cell(code, sw2s[i], sb2s[j], q0, slope)
+        q_star[i, j] = r[0]
+        c_star[i, j] = r[1]
+        chi_1[i, j] = r[2]
+        chi_c[i, j] = r[3]
+        q_slope[i, j] = r[4]
+        fixed_point[i, j] = r[5]
+        converged[i, j] = r[6]
+        iterations[i, j] = r[7]
+        residual[i, j] = r[8]
+
+
+# ----------------------------------------------------------------------------- critical line
+@njit(cache=True)
+def _chi1_minus_one(code, sw2, sb2, q0, slope):
+    q, q_slope, label, it, res = _q_fixed_point(code, sw2, sb2, q0, slope)
+    if label == FP_ZERO:
+        return sw2 * _dphi2_at_zero(code, slope) - 1.0, 0.0, it
+    if label == FP_INFINITE:
+        if _homogeneous(code):
+            return sw2 * _moments(code, 1.0, slope)[1] - 1.0, q, it
+        return math.nan, q, it
+    if label == FP_UNCONVERGED:
+        return math.nan, q, it
+    return sw2 * _moments(code, q, slope)[1] - 1.0, q, it
+
+
+@njit(cache=True)
+def _critical_cell(code, sb2, q0, slope, sw2_lo, sw2_hi):
+    """sw2 with chi_1 = 1 on the stable branch from q0: bracket, then Brent's method.
+
+    Returns (sw2_critical, q_star, status, iterations, residual |chi_1 - 1|).
+    """
+    it = 0
+    a = min(max(1.0, sw2_lo), sw2_hi)
+    fa, qa, k = _chi1_minus_one(code, a, sb2, q0, slope)
+    it += k
+    if fa != fa:
+        return math.nan, math.nan, CR_UNDEFINED, it, math.nan
+    b = a
+    fb = fa
+    if fa < 0.0:
+        while fb < 0.0:
+            a = b
+            fa = fb
+            if b >= sw2_hi:
+                return math.nan, math.nan, CR_OUT_OF_RANGE, it, math.nan
+            b = min(b * 1.5, sw2_hi)
+            fb, qb, k = _chi1_minus_one(code, b, sb2, q0, slope)
+            it += k
+            if fb != fb:
+                return math.nan, math.nan, CR_UNDEFINED, it, math.nan
+    else:
+        while fa >= 0.0:
+            if fa == 0.0:
+                return a, qa, CR_OK, it, 0.0
+            b = a
+            fb = fa
+            if a <= sw2_lo:
+                return math.nan, math.nan, CR_OUT_OF_RANGE, it, math.nan
+            a = max(a / 1.5, sw2_lo)
+            fa, qa, k = _chi1_minus_one(code, a, sb2, q0, slope)
+            it += k
+            if fa != fa:
+                return math.nan, math.nan, CR_UNDEFINED, it, math.nan
+    # sb2 = 0 with phi(0) = 0: the zero fixed point loses stability at sw2_0 = 1 / phi'(0)^2,
+    # exactly where its chi_1 = sw2 phi'(0)^2 crosses 1; the nonzero branch born there
+    # can approach chi_1 = 1 tangentially (erf: chi_1 - 1 ~ delta^2 / 3), below float64
+    # resolution, so the root is taken from the zero branch's exact linear law.
+    p0 = _phi(code, 0.0, slope)
+    if sb2 == 0.0 and p0 == 0.0:
+        sw2_0 = 1.0 / _dphi2_at_zero(code, slope)
+        if a <= sw2_0 <= b:
+            f_below, q_below, k = _chi1_minus_one(code, sw2_0 * (1.0 - 1e-9), sb2, q0, slope)
+            f_above, q_above, k2 = _chi1_minus_one(code, sw2_0 * (1.0 + 1e-4), sb2, q0, slope)
+            it += k + k2
+            if q_below == 0.0 and f_above >= 0.0:
+                return sw2_0, 0.0, CR_OK, it, 0.0
+    # Brent's method on [a, b] with fa < 0 <= fb
+    c = a
+    fc = fa
+    d = b - a
+    e = d
+    converged = False
+    for _ in range(200):
+        # h = 0 counts as the '>= 0' side: beside a tangential approach (erf, sb2 = 0:
+        # chi_1 - 1 ~ delta^2 / 3 on the chaotic side) bisection then finds the true root
+        if (fb >= 0.0) == (fc >= 0.0):
+            c = a
+            fc = fa
+            d = b - a
+            e = d
+        if abs(fc) < abs(fb):
+            a = b
+            b = c
+            c = a
+            fa = fb
+            fb = fc
+            fc = fa
+        tol = 2e-16 * abs(b) + 1e-300
+        m = 0.5 * (c - b)
+        if abs(m) <= tol:
+            converged = True
+            break
+        if abs(e) >= tol and abs(fa) > abs(fb):
+            s = fb / fa
+            if a == c:
+                p = 2.0 * m * s
+                qq = 1.0 - s
+            else:
+                qq = fa / fc
+                r = fb / fc
+                p = s * (2.0 * m * qq * (qq - r) - (b - a) * (r - 1.0))
+                qq = (qq - 1.0) * (r - 1.0) * (s - 1.0)
+            if p > 0.0:
+                qq = -qq
+            else:
+                p = -p
+            if 2.0 * p < min(3.0 * m * qq - abs(tol * qq), abs(e * qq)):
+                e = d
+                d = p / qq
+            else:
+                d = m
+                e = m
+        else:
+            d = m
+            e = m
+        a = b
+        fa = fb
+        b = b + d if abs(d) > tol else b + (tol if m > 0.0 else -tol)
+        fb, qb, k = _chi1_minus_one(code, b, sb2, q0, slope)
+        it += k
+        if fb != fb:
+            return math.nan, math.nan, CR_UNDEFINED, it, math.nan
+    f_root, q_root, k = _chi1_minus_one(code, b, sb2, q0, slope)
+    it += k
+    if not converged:
+        return b, q_root, CR_UNCONVERGED, it, abs(f_root)
+    # a sign change without a root: chi_1 jumps across 1 (the stable branch changes)
+    if abs(f_root) > 1e-7 and abs(fc) > 1e-7:
+        return b, q_root, CR_NO_CROSSING, it, abs(f_root)
+    return b, q_root, CR_OK, it, abs(f_root)
+
+
+@njit(parallel=True, cache=True)
+def _critical_line(code, sb2s, q0, slope, sw2_lo, sw2_hi, sw2c, q_star, status, iterations, residual):
+    for j in prange(sb2s.shape[0]):
+        r = _critical_cell(code, sb2s[j], q0, slope, sw2_lo, sw2_hi)
+        sw2c[j] = r[0]
+        q_star[j] = r[1]
+        status[j] = r[2]
+        iterations[j] = r[3]
+        residual[j] = r[4]
+
+
+# ----------------------------------------------------------------------------- vectorized primitives
+@njit(parallel=True, cache=True)
+def _moments_array(code, qs, slope, phi2, dphi2, slope_q):
+    for i in prange(qs.shape[0]):
+        a, b, c = _moments(code, qs[i], slope)
+        phi2[i] = a
+        dphi2[i] = b
+        slope_q[i] = c
+
+
+@njit(parallel=True, cache=True)
+def _pair_array(code, s11, s22, s12, slope, t, tdot):
+    kind = _activation_kind(code)
+    for i in prange(s11.shape[0]):
+        a, b = _pair(code, s11[i], s22[i], s12[i], slope, kind)
+        t[i] = a
+        tdot[i] = b

@@ -1,0 +1,252 @@
+"""Mean-field theory of wide deep networks: fixed points, phases and depth scales.
+
+Public, validating wrappers around the numba kernels of ``phasecli._kernels``.  All
+hyperparameters are *variances* (sw2 = sigma_w^2, sb2 = sigma_b^2).  Formulas and
+conventions follow ``shared/THEORY.md``; nothing here prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from phasecli import _kernels as K
+from phasecli.activations import get as get_activation
+
+FIXED_POINT_LABELS = {
+    K.FP_STABLE: "stable",
+    K.FP_ZERO: "zero",
+    K.FP_INFINITE: "infinite",
+    K.FP_UNCONVERGED: "unconverged",
+    K.FP_MARGINAL: "marginal",
+}
+CRITICAL_STATUS = {
+    K.CR_OK: "ok",
+    K.CR_UNCONVERGED: "unconverged",
+    K.CR_NO_CROSSING: "no_crossing",
+    K.CR_OUT_OF_RANGE: "out_of_range",
+    K.CR_UNDEFINED: "q_infinite",
+}
+MAX_CELLS = 25_000_000
+DEFAULT_SLOPE = 0.01
+DEFAULT_CRITICAL_TOL = 1e-6
+
+
+def _variances(name: str, values) -> np.ndarray:
+    arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a number or a 1-D list of numbers")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite")
+    if np.any(arr < 0):
+        raise ValueError(f"{name} is a variance and must be >= 0 (got {arr[arr < 0][0]:g})")
+    return arr
+
+
+def _check_common(activation: str, q0: float, slope: float) -> int:
+    code = get_activation(activation).code
+    if not (np.isfinite(q0) and q0 > 0):
+        raise ValueError(f"q0 (the inputs' variance q^1) must be a positive finite number, got {q0!r}")
+    if not (np.isfinite(slope) and 0 <= slope <= 1):
+        raise ValueError(f"slope (leaky_relu) must be in [0, 1], got {slope!r}")
+    return code
+
+
+def _neg_inv_log(x: np.ndarray) -> np.ndarray:
+    """-1 / ln(x), with -1/ln(1) = inf and -1/ln(0) = 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = -1.0 / np.log(x)
+    out = np.where(x == 1.0, np.inf, out)
+    return out
+
+
+def depth_scales(chi_1, chi_c, q_slope):
+    """Depth scales of THEORY.md ("Depth scales"): (xi_q, xi_c, xi_grad, xi_1, xi_star).
+
+    xi_q = -1/ln(q-map slope at q*), xi_c = -1/ln chi_c, xi_grad = -1/ln chi_1 (negative
+    when gradients grow), xi_1 = -1/ln chi_1 on the ordered side (chi_1 <= 1, NaN
+    otherwise), xi_star = -1/(ln chi_c - ln chi_1) on the chaotic side (chi_1 >= 1, NaN
+    otherwise; inf on the critical line).
+    """
+    chi_1 = np.asarray(chi_1, dtype=float)
+    chi_c = np.asarray(chi_c, dtype=float)
+    xi_q = _neg_inv_log(np.asarray(q_slope, dtype=float))
+    xi_c = _neg_inv_log(chi_c)
+    xi_grad = _neg_inv_log(chi_1)
+    xi_1 = np.where(chi_1 <= 1.0, xi_grad, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = chi_c / chi_1
+        xi_star = np.where(chi_1 >= 1.0, _neg_inv_log(ratio), np.nan)
+    return xi_q, xi_c, xi_grad, xi_1, xi_star
+
+
+def classify_phase(chi_1, critical_tol: float = DEFAULT_CRITICAL_TOL) -> np.ndarray:
+    """'ordered' (chi_1 < 1 - tol), 'critical' (|chi_1 - 1| <= tol), 'chaotic', or 'unknown' (NaN)."""
+    chi_1 = np.asarray(chi_1, dtype=float)
+    phase = np.full(chi_1.shape, "unknown", dtype=object)
+    phase[chi_1 < 1.0 - critical_tol] = "ordered"
+    phase[chi_1 > 1.0 + critical_tol] = "chaotic"
+    phase[np.abs(chi_1 - 1.0) <= critical_tol] = "critical"
+    return phase
+
+
+@dataclass
+class PhaseGrid:
+    """Mean-field quantities on a (sw2, sb2) grid; every array has shape (len(sw2), len(sb2)).
+
+    fixed_point labels q*: 'stable' (reached from q0, q-map slope < 1), 'marginal'
+    (slope = 1), 'zero' (the signal dies: q* = 0, c* undefined), 'infinite' (q^l grows
+    without bound) or 'unconverged' (every derived value NaN).
+    """
+
+    activation: str
+    sw2: np.ndarray
+    sb2: np.ndarray
+    q_star: np.ndarray
+    c_star: np.ndarray
+    chi_1: np.ndarray
+    chi_c: np.ndarray
+    q_slope: np.ndarray
+    xi_q: np.ndarray
+    xi_c: np.ndarray
+    xi_grad: np.ndarray
+    xi_1: np.ndarray
+    xi_star: np.ndarray
+    phase: np.ndarray
+    fixed_point: np.ndarray
+    converged: np.ndarray
+    iterations: np.ndarray
+    residual: np.ndarray
+
+    @property
+    def shape(self):
+        return self.q_star.shape
+
+    def array_names(self):
+        return [f.name for f in fields(self) if f.name not in ("activation", "sw2", "sb2")]
+
+
+def solve_phase(activation: str, sw2, sb2, *, q0: float = 1.0, slope: float = DEFAULT_SLOPE,
+                critical_tol: float = DEFAULT_CRITICAL_TOL) -> PhaseGrid:
+    """q*, c*, chi_1, chi_c, depth scales and phase on the grid sw2 x sb2 (THEORY.md, mean field).
+
+    q* is the stable fixed point that forward iteration reaches from q0 (the inputs'
+    variance q^1); c* is the stable correlation fixed point (1 in the ordered phase).
+    The phase is classified by chi_1 alone, 'critical' within ``critical_tol`` of 1.
+    """
+    code = _check_common(activation, q0, slope)
+    sw2 = _variances("sw2", sw2)
+    sb2 = _variances("sb2", sb2)
+    if not (critical_tol >= 0 and np.isfinite(critical_tol)):
+        raise ValueError("critical_tol must be a finite number >= 0")
+    n_cells = sw2.size * sb2.size
+    if n_cells > MAX_CELLS:
+        raise MemoryError(f"grid of {n_cells:,} cells exceeds the limit of {MAX_CELLS:,}")
+    shape = (sw2.size, sb2.size)
+    out = {name: np.empty(shape) for name in ("q_star", "c_star", "chi_1", "chi_c", "q_slope", "residual")}
+    fixed_point = np.empty(shape, dtype=np.int64)
+    converged = np.empty(shape, dtype=np.bool_)
+    iterations = np.empty(shape, dtype=np.int64)
+    # interleave cells so both threads get ordered and chaotic (costlier) cells alike
+    order = np.random.default_rng(0).permutation(n_cells).astype(np.int64)
+    K._phase_grid(code, sw2, sb2, float(q0), float(slope), order, out["q_star"], out["c_star"], out["chi_1"],
+                  out["chi_c"], out["q_slope"], fixed_point, converged, iterations, out["residual"])
+    xi_q, xi_c, xi_grad, xi_1, xi_star = depth_scales(out["chi_1"], out["chi_c"], out["q_slope"])
+    labels = np.vectorize(FIXED_POINT_LABELS.get, otypes=[object])(fixed_point) if n_cells else \
+        np.empty(shape, dtype=object)
+    return PhaseGrid(activation=activation, sw2=sw2, sb2=sb2, q_star=out["q_star"], c_star=out["c_star"],
+                     chi_1=out["chi_1"], chi_c=out["chi_c"], q_slope=out["q_slope"], xi_q=xi_q, xi_c=xi_c,
+                     xi_grad=xi_grad, xi_1=xi_1, xi_star=xi_star, phase=classify_phase(out["chi_1"], critical_tol),
+                     fixed_point=labels, converged=converged, iterations=iterations, residual=out["residual"])
+
+
+@dataclass
+class CriticalLine:
+    """The order-to-chaos line: for each sb2, sw2_critical with chi_1 = 1 and q* there.
+
+    status: 'ok'; 'unconverged'; 'no_crossing' (chi_1 jumps across 1 because the stable
+    fixed point reached from q0 changes branch: the chi_1 = 1 point is unstable);
+    'out_of_range' (no crossing for sw2 in the search range); 'q_infinite' (q* infinite
+     before chi_1 reaches 1: no crossing on the stable branch).  sw2_critical is NaN unless status is 'ok'.
+    """
+
+    activation: str
+    sb2: np.ndarray
+    sw2_critical: np.ndarray
+    q_star: np.ndarray
+    status: np.ndarray
+    converged: np.ndarray
+    iterations: np.ndarray
+    residual: np.ndarray
+
+
+def solve_critical(activation: str, sb2, *, q0: float = 1.0, slope: float = DEFAULT_SLOPE,
+                   sw2_range: tuple[float, float] = (1e-3, 1e4)) -> CriticalLine:
+    """Root-solve chi_1(sw2, q*(sw2, sb2)) = 1 for each sb2 (bracketing + Brent, not a grid)."""
+    code = _check_common(activation, q0, slope)
+    sb2 = _variances("sb2", sb2)
+    lo, hi = (float(v) for v in sw2_range)
+    if not (0 < lo < hi and np.isfinite(hi)):
+        raise ValueError("sw2_range must satisfy 0 < low < high < inf")
+    n = sb2.size
+    sw2c = np.empty(n)
+    q_star = np.empty(n)
+    status = np.empty(n, dtype=np.int64)
+    iterations = np.empty(n, dtype=np.int64)
+    residual = np.empty(n)
+    K._critical_line(code, sb2, float(q0), float(slope), lo, hi, sw2c, q_star, status, iterations, residual)
+    ok = status == K.CR_OK
+    sw2c = np.where(ok, sw2c, np.nan)
+    q_star = np.where(ok, q_star, np.nan)
+    labels = np.array([CRITICAL_STATUS[int(s)] for s in status], dtype=object)
+    return CriticalLine(activation=activation, sb2=sb2, sw2_critical=sw2c, q_star=q_star, status=labels,
+                        converged=ok, iterations=iterations, residual=residual)
+
+
+def length_map(activation: str, q, *, slope: float = DEFAULT_SLOPE) -> np.ndarray:
+    """E_z[phi(sqrt(q) z)^2] (the length map without sw2, sb2)."""
+    return _moment_arrays(activation, q, slope)[0]
+
+
+def derivative_moment(activation: str, q, *, slope: float = DEFAULT_SLOPE) -> np.ndarray:
+    """E_z[phi'(sqrt(q) z)^2]; chi_1 = sw2 * derivative_moment(q*)."""
+    return _moment_arrays(activation, q, slope)[1]
+
+
+def length_map_slope(activation: str, q, *, slope: float = DEFAULT_SLOPE) -> np.ndarray:
+    """d/dq E_z[phi(sqrt(q) z)^2]; the q-map slope is sw2 times this."""
+    return _moment_arrays(activation, q, slope)[2]
+
+
+def _moment_arrays(activation, q, slope):
+    code = _check_common(activation, 1.0, slope)
+    q = np.asarray(q, dtype=np.float64)
+    flat = _variances("q", q.ravel())
+    outs = [np.empty_like(flat) for _ in range(3)]
+    K._moments_array(code, flat, float(slope), *outs)
+    return [o.reshape(q.shape) for o in outs]
+
+
+def correlation_expectations(activation: str, q, c, *, slope: float = DEFAULT_SLOPE):
+    """(E[phi(u1) phi(u2)], E[phi'(u1) phi'(u2)]) with u ~ N(0, q [[1, c], [c, 1]]); broadcasts."""
+    q, c = np.broadcast_arrays(np.asarray(q, dtype=np.float64), np.asarray(c, dtype=np.float64))
+    if np.any(np.abs(c) > 1) or not np.all(np.isfinite(c)):
+        raise ValueError("correlations c must lie in [-1, 1]")
+    qf = _variances("q", q.ravel())
+    return pair_expectations(activation, qf, qf, qf * c.ravel(), slope=slope, shape=q.shape)
+
+
+def pair_expectations(activation: str, s11, s22, s12, *, slope: float = DEFAULT_SLOPE, shape=None):
+    """(T, Tdot) = (E[phi(u1) phi(u2)], E[phi'(u1) phi'(u2)]), (u1, u2) ~ N(0, [[s11, s12], [s12, s22]])."""
+    code = _check_common(activation, 1.0, slope)
+    s11, s22, s12 = (np.ascontiguousarray(np.asarray(a, dtype=np.float64).ravel()) for a in
+                     np.broadcast_arrays(s11, s22, s12))
+    if np.any(s12 * s12 > s11 * s22 * (1 + 1e-12)):
+        raise ValueError("not a covariance: s12^2 > s11 * s22")
+    t = np.empty_like(s11)
+    tdot = np.empty_like(s11)
+    K._pair_array(code, s11, s22, s12, float(slope), t, tdot)
+    if shape is not None:
+        t, tdot = t.reshape(shape), tdot.reshape(shape)
+    return t, tdot
