@@ -133,6 +133,7 @@ def bench_engine(sw2, sb2, repeats, report):
     q = get_field(res, "q_star")
     info["shape"] = None if q is None else q.shape
     info["fields"] = (sorted(res.keys()) if isinstance(res, dict)
+                      else list(res.array_names()) if callable(getattr(res, "array_names", None))
                       else list(res.dtype.names) if getattr(res, "dtype", None) is not None and res.dtype.names
                       else [a for a in dir(res) if not a.startswith("_")])
     report(f"engine: first call {info['first_call_s']:.3f} s, best of {repeats} {info['best_s']:.4f} s "

@@ -128,12 +128,13 @@ class PhaseGrid:
 
 
 def solve_phase(activation: str, sw2, sb2, *, q0: float = 1.0, slope: float = DEFAULT_SLOPE,
-                critical_tol: float = DEFAULT_CRITICAL_TOL) -> PhaseGrid:
+                critical_tol: float = DEFAULT_CRITICAL_TOL, progress=None) -> PhaseGrid:
     """q*, c*, chi_1, chi_c, depth scales and phase on the grid sw2 x sb2 (THEORY.md, mean field).
 
     q* is the stable fixed point that forward iteration reaches from q0 (the inputs'
     variance q^1); c* is the stable correlation fixed point (1 in the ordered phase).
     The phase is classified by chi_1 alone, 'critical' within ``critical_tol`` of 1.
+    ``progress(done, total)``, if given, is called as blocks of sw2 rows finish.
     """
     code = _check_common(activation, q0, slope)
     sw2 = _variances("sw2", sw2)
@@ -148,10 +149,17 @@ def solve_phase(activation: str, sw2, sb2, *, q0: float = 1.0, slope: float = DE
     fixed_point = np.empty(shape, dtype=np.int64)
     converged = np.empty(shape, dtype=np.bool_)
     iterations = np.empty(shape, dtype=np.int64)
-    # interleave cells so both threads get ordered and chaotic (costlier) cells alike
-    order = np.random.default_rng(0).permutation(n_cells).astype(np.int64)
-    K._phase_grid(code, sw2, sb2, float(q0), float(slope), order, out["q_star"], out["c_star"], out["chi_1"],
-                  out["chi_c"], out["q_slope"], fixed_point, converged, iterations, out["residual"])
+    n_blocks = 1 if progress is None else min(sw2.size, 50)
+    bounds = np.linspace(0, sw2.size, n_blocks + 1).astype(int)
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        rows = slice(lo, hi)
+        # interleave cells so both threads get ordered and chaotic (costlier) cells alike
+        order = np.random.default_rng(0).permutation((hi - lo) * sb2.size).astype(np.int64)
+        K._phase_grid(code, sw2[rows], sb2, float(q0), float(slope), order, out["q_star"][rows],
+                      out["c_star"][rows], out["chi_1"][rows], out["chi_c"][rows], out["q_slope"][rows],
+                      fixed_point[rows], converged[rows], iterations[rows], out["residual"][rows])
+        if progress is not None:
+            progress(hi * sb2.size, n_cells)
     xi_q, xi_c, xi_grad, xi_1, xi_star = depth_scales(out["chi_1"], out["chi_c"], out["q_slope"])
     labels = np.vectorize(FIXED_POINT_LABELS.get, otypes=[object])(fixed_point) if n_cells else \
         np.empty(shape, dtype=object)

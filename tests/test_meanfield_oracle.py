@@ -169,6 +169,17 @@ def test_correlation_expectations(act):
         assert_close(td[i], td_ref, f"{act} Tdot(q={qi}, c={ci})", atol=1e-15 * nv.dphi2(act, qi))
 
 
+@pytest.mark.parametrize("act", nv.NAMES)
+def test_tiny_variance(act):
+    # q ~ 1e-160 .. 1e-200 (reached e.g. with sb2 ~ 1e-190): s11 * s22 underflows
+    for q in (1e-160, 1e-200):
+        for c in (1.0, 0.5):
+            t, td = mf.correlation_expectations(act, q, c)
+            t_ref, td_ref = nv.pair(act, q, c)
+            assert_close(float(t), t_ref, f"{act} T(q={q}, c={c})", atol=1e-15 * nv.length_map(act, q))
+            assert_close(float(td), td_ref, f"{act} Tdot(q={q}, c={c})")
+
+
 def test_leaky_relu_slope_is_used():
     s = 0.2
     q = np.array([0.5, 3.0])

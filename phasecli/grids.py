@@ -1,0 +1,63 @@
+"""Grid specifications for --sw2 / --sb2: a number, a list, or an inclusive linspace.
+
+``1.76``           one value
+``1,1.5,2``        a list
+``0.5:4:200``      START:STOP:NUM, NUM points from START to STOP inclusive (numpy.linspace)
+
+Values are variances (sigma^2), never standard deviations.  Pure Python: returns lists.
+"""
+
+from __future__ import annotations
+
+import math
+
+MAX_AXIS = 10_000_000
+
+
+class GridSpecError(ValueError):
+    """A malformed or out-of-range grid specification."""
+
+
+def _number(text: str, what: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise GridSpecError(f"{what}: {text.strip()!r} is not a number") from None
+    if not math.isfinite(value):
+        raise GridSpecError(f"{what}: {text.strip()!r} is not finite")
+    return value
+
+
+def parse_grid(spec: str, what: str = "value", *, minimum: float | None = 0.0) -> list[float]:
+    """Parse a grid spec into a list of floats (see the module docstring)."""
+    spec = spec.strip()
+    if not spec:
+        raise GridSpecError(f"{what}: empty specification")
+    if ":" in spec:
+        parts = spec.split(":")
+        if len(parts) != 3:
+            raise GridSpecError(f"{what}: {spec!r} is not START:STOP:NUM (e.g. 0.5:4:200)")
+        start, stop = _number(parts[0], what), _number(parts[1], what)
+        try:
+            num = int(parts[2])
+        except ValueError:
+            raise GridSpecError(f"{what}: NUM in {spec!r} must be a whole number of points") from None
+        if num < 1:
+            raise GridSpecError(f"{what}: NUM in {spec!r} must be at least 1")
+        if num > MAX_AXIS:
+            raise GridSpecError(f"{what}: {num:,} points is too many (at most {MAX_AXIS:,} per axis)")
+        if num == 1:
+            values = [start]
+        else:
+            step = (stop - start) / (num - 1)
+            values = [start + i * step for i in range(num - 1)] + [stop]
+    else:
+        values = [_number(p, what) for p in spec.split(",") if p.strip() != ""] if "," in spec else \
+            [_number(spec, what)]
+        if not values:
+            raise GridSpecError(f"{what}: {spec!r} holds no numbers")
+    if minimum is not None:
+        bad = [v for v in values if v < minimum]
+        if bad:
+            raise GridSpecError(f"{what}: {bad[0]:g} is negative; {what} is a variance and must be >= {minimum:g}")
+    return values
