@@ -77,6 +77,29 @@ def fmt_s(x, unit="s"):
     return f"{x:.3f} s"
 
 
+def console_scripts():
+    """[(label, path)] of the phasecli console scripts: the one on PATH, the one pip wrote
+    beside the interpreter, and a pyenv shim (a bash script that execs the real one), deduplicated."""
+    found = []
+    cands = [("console script on PATH", shutil.which("phasecli")),
+             ("console script beside the interpreter", str(Path(PY).parent / "phasecli"))]
+    if os.environ.get("PYENV_ROOT"):
+        cands.append(("pyenv shim", str(Path(os.environ["PYENV_ROOT"]) / "shims" / "phasecli")))
+    seen = set()
+    for label, path in cands:
+        if path and Path(path).exists() and os.path.realpath(path) not in seen:
+            seen.add(os.path.realpath(path))
+            found.append((label, path))
+    return found
+
+
+def load():
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
+
+
 def run_timed(cmd, env, timeout=300):
     """Wall time of one subprocess run, and the completed process."""
     t = time.perf_counter()
@@ -187,6 +210,16 @@ def bench_baseline(sw2, sb2, probe_stride, budget_s, report, force_stride=None):
     return info
 
 
+def bench_baseline_accurate(sw2, sb2, stride, report):
+    """The baseline with more nodes (300 in 1-D, 150 x 150 in 2-D): accuracy nearer the engine's."""
+    t = time.perf_counter()
+    res = solve_grid(sw2[::stride], sb2[::stride], n1=300, n2=150, block=96)
+    dt = time.perf_counter() - t
+    n = res["q_star"].size
+    report(f"baseline 300 / 150x150 nodes: stride {stride}: {n} points in {dt:.2f} s ({dt / n * 1e3:.3f} ms/point)")
+    return dict(stride=stride, npts=n, time_s=dt, per_point_s=dt / n)
+
+
 def compare(engine, base, sw2, sb2, report):
     """Max relative differences engine vs baseline where the baseline converged."""
     out = {}
@@ -209,22 +242,26 @@ def compare(engine, base, sw2, sb2, report):
         if not m.any():
             out[key] = None
             continue
-        rel = np.abs(e[m] - bb[m]) / np.maximum(np.abs(bb[m]), 1e-12)
+        if key == "c_star":  # c* in [-1, 1] and 0 for sb2 = 0 (odd phi): absolute difference
+            rel = np.abs(e[m] - bb[m])
+        else:
+            rel = np.abs(e[m] - bb[m]) / np.maximum(np.abs(bb[m]), 1e-12)
         k = int(np.argmax(rel))
         ii, jj = np.argwhere(m)[k]
         out[key] = dict(max_rel=float(rel[k]), median_rel=float(np.median(rel)), n=int(m.sum()),
                         where=(float(sw2[::s][ii]), float(sb2[::s][jj])), engine=float(e[ii, jj]),
                         baseline=float(bb[ii, jj]))
-        report(f"compare {key}: max rel diff {rel[k]:.2e} at sw2={sw2[::s][ii]:.4f}, sb2={sb2[::s][jj]:.4f} "
+        report(f"compare {key}: max {'abs' if key == 'c_star' else 'rel'} diff {rel[k]:.2e} at sw2={sw2[::s][ii]:.4f}, sb2={sb2[::s][jj]:.4f} "
                f"(engine {e[ii, jj]:.10g}, baseline {bb[ii, jj]:.10g}); median {np.median(rel):.1e}; "
                f"{m.sum()} cells")
-    # the baseline's own quadrature error on q*, chi_1: 100 vs 400 nodes (1-D part only)
-    ref = solve_grid(sw2[::s], sb2[::s], n1=400, with_c=False)
+    # the baseline's own quadrature error on q*, chi_1: 100 vs 300 nodes (1-D part only;
+    # hermegauss overflows beyond ~350 nodes)
+    ref = solve_grid(sw2[::s], sb2[::s], n1=300, with_c=False)
     for key in ("q_star", "chi_1"):
         m = b["q_converged"] & (b["q_star"] > 1e-8)
         rel = np.abs(b[key][m] - ref[key][m]) / np.maximum(np.abs(ref[key][m]), 1e-12)
         out[key + "_baseline_quad_err"] = float(rel.max()) if rel.size else None
-        report(f"baseline quadrature error on {key} (100 vs 400 nodes): max rel {rel.max():.2e}")
+        report(f"baseline quadrature error on {key} (100 vs 300 nodes): max rel {rel.max():.2e}")
     return out
 
 
@@ -234,7 +271,7 @@ def compare(engine, base, sw2, sb2, report):
 
 def bench_startup(nruns, report):
     env = child_env()
-    script = shutil.which("phasecli")
+    scripts = console_scripts()
     cmds = {
         "python -c pass": [PY, "-c", "pass"],
         "python -m phasecli --help": [PY, "-m", "phasecli", "--help"],
@@ -242,9 +279,9 @@ def bench_startup(nruns, report):
         "console-script equivalent": [PY, "-c", "import sys; from phasecli.cli import main; sys.exit(main())",
                                       "--help"],
     }
-    if script:
-        cmds["phasecli --help (console script)"] = [script, "--help"]
-    info = {"script": script, "cmds": {name: {} for name in cmds}}
+    for label, path in scripts:
+        cmds[f"phasecli --help ({label})"] = [path, "--help"]
+    info = {"scripts": scripts, "cmds": {name: {} for name in cmds}}
     ok = {}
     for name, cmd in cmds.items():  # one untimed warm-up each; n/a if it fails
         try:
@@ -307,6 +344,7 @@ def check_imports(report):
         if m:
             rows.append((int(m.group(1)), int(m.group(2)), len(m.group(3)) - 1, m.group(4)))
     heavy = sorted({r[3].split(".")[0] for r in rows if r[3].split(".")[0] in HEAVY})
+    info["numpy"] = any(r[3].split(".")[0] == "numpy" for r in rows)
     top = sorted((r for r in rows if r[2] == 0), key=lambda r: -r[1])[:8]
     info["importtime_heavy"] = heavy
     info["importtime_top"] = [(r[3], r[1] / 1e3) for r in top]
@@ -320,7 +358,8 @@ def check_imports(report):
             f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r}))\n")
     p2 = subprocess.run([PY, "-c", code], env=env, capture_output=True, text=True, timeout=120, cwd=str(REPO))
     info["sys_modules_heavy"] = p2.stdout.strip().splitlines()[-1] if p2.stdout.strip() else f"error: {p2.stderr[-200:]}"
-    report(f"--help imports (importtime): heavy={heavy or 'none'}; sys.modules: {info['sys_modules_heavy']}")
+    report(f"--help imports (importtime): heavy={heavy or 'none'}; sys.modules: {info['sys_modules_heavy']}; "
+           f"numpy {'imported' if info['numpy'] else 'not imported'}")
     report("--help slowest top-level imports: " + ", ".join(f"{n} {ms:.1f} ms" for n, ms in info["importtime_top"]))
     return info
 
@@ -333,9 +372,8 @@ def bench_critical(nruns, report):
     args = ["critical", "--activation", "tanh", "--sb2", "0.05", "--format", "csv"]
     env = child_env()
     variants = {"python -m phasecli": [PY, "-m", "phasecli"] + args}
-    script = shutil.which("phasecli")
-    if script:
-        variants["phasecli (console script)"] = [script] + args
+    for label, path in console_scripts():
+        variants[f"phasecli ({label})"] = [path] + args
     info = {}
     for name, cmd in variants.items():
         try:
@@ -386,6 +424,8 @@ def write_results(path, env, args, sw2, sb2, eng, base, cmp_, start, imp, crit):
              f"numba {env['numba']}.\n")
     L.append("Environment as found (passed to every child unchanged): "
              + ", ".join(f"`{k}={v}`" for k, v in env["env"].items()) + ".\n")
+    L.append("1-min load average before each section (above ~0.5 other processes shared the cores and the "
+             "timings are inflated): " + ", ".join(f"{k} {v:.2f}" for k, v in env.get("loads", {}).items()) + ".\n")
     L.append("## Summary\n")
     L.append("| measure | value | target |")
     L.append("| --- | --- | --- |")
@@ -397,6 +437,10 @@ def write_results(path, env, args, sw2, sb2, eng, base, cmp_, start, imp, crit):
     L.append(f"| numpy baseline, per point ({base['npts']} points, stride {base['stride']}) | "
              f"{fmt_s(base['per_point_s'], 'us')} | |")
     L.append(f"| **ratio baseline / phasecli per point** | {f'{ratio:.0f}x' if ratio else NA} | >= 100x |")
+    acc = base.get("accurate")
+    if acc and eng.get("status") == "ok":
+        L.append(f"| ratio against the baseline with 300 / 150 x 150 nodes (similar accuracy) | "
+                 f"{acc['per_point_s'] / eng['per_point_s']:.0f}x | (info) |")
     for name, d in start["cmds"].items():
         if name == "python -c pass":
             L.append(f"| `python -c pass` (median of {d.get('n', '?')}) | {fmt_s(d.get('median'), 'ms')} | |")
@@ -439,31 +483,40 @@ def write_results(path, env, args, sw2, sb2, eng, base, cmp_, start, imp, crit):
                  f"per-point time reported from the stride-{base['stride']} run"
                  + (" (an evenly strided sub-grid: sw2[::s] x sb2[::s], "
                     f"s = {base['stride']})" if base["stride"] > 1 else ""))
+    acc = base.get("accurate")
+    if acc:
+        r2 = (acc["per_point_s"] / eng["per_point_s"]) if eng.get("status") == "ok" else None
+        L.append(f"- the same baseline with 300 / 150 x 150 nodes (q*, chi_1 then agree with the engine to ~1e-9): "
+                 f"stride {acc['stride']} ({acc['npts']} points) {acc['time_s']:.2f} s = "
+                 f"{acc['per_point_s'] * 1e3:.3f} ms per point"
+                 + (f", ratio {r2:.0f}x" if r2 else "") + " (information only; the target uses 100 / 60 x 60)")
     b = base["result"]
     L.append(f"- baseline iterations: q {int(b['q_iter'].sum())} cell-iterations "
              f"({int((~b['q_converged']).sum())} cells hit the cap), c {int(b['c_iter'].sum())} "
              f"({int((~b['c_converged'] & np.isfinite(b['c_star'])).sum())} cells hit the cap)\n")
-    L.append("Sanity (not a test): max relative difference engine vs baseline, where the baseline converged "
-             "(q* > 1e-8 for q*, chi_1):\n")
+    L.append("Sanity (not a test): max relative difference engine vs baseline (absolute for c*), where the "
+             "baseline converged (and q* > 1e-8 for q*, chi_1):\n")
     L.append("| quantity | max rel diff | at (sw2, sb2) | engine | baseline | median rel diff | cells |")
     L.append("| --- | --- | --- | --- | --- | --- | --- |")
     for key in ("q_star", "chi_1", "c_star", "chi_c"):
         d = cmp_.get(key)
         if d:
-            L.append(f"| {key} | {d['max_rel']:.2e} | ({d['where'][0]:.4f}, {d['where'][1]:.4f}) | "
+            L.append(f"| {key}{' (absolute)' if key == 'c_star' else ''} | {d['max_rel']:.2e} | ({d['where'][0]:.4f}, {d['where'][1]:.4f}) | "
                      f"{d['engine']:.10g} | {d['baseline']:.10g} | {d['median_rel']:.1e} | {d['n']} |")
         else:
             L.append(f"| {key} | {NA} | | | | | |")
     for key in ("q_star", "chi_1"):
         v = cmp_.get(key + "_baseline_quad_err")
         if v is not None:
-            L.append(f"\nThe baseline's own quadrature error on {key} (100 vs 400 Gauss-Hermite nodes): "
+            L.append(f"\nThe baseline's own quadrature error on {key} (100 vs 300 Gauss-Hermite nodes): "
                      f"max rel {v:.2e}.")
     L.append("")
 
     L.append("## c. start-up\n")
     L.append(f"Interpreter `{PY}` (called directly, not through a pyenv shim), repo root first on PYTHONPATH. "
-             f"Interleaved runs, one untimed warm-up each. Console script on PATH: {start['script'] or 'none (n/a)'}; "
+             f"Interleaved runs, one untimed warm-up each. Console scripts: "
+             + ("; ".join(f"{label} `{path}`" for label, path in start["scripts"]) or "none installed (n/a)")
+             + " (a pyenv shim is a bash script that runs `pyenv exec`, which then execs the real script); "
              "the 'console-script equivalent' runs what a pip-generated script runs "
              "(`from phasecli.cli import main; sys.exit(main())`).\n")
     L.append("| command | median | min | max | added to `python -c pass` |")
@@ -485,7 +538,8 @@ def write_results(path, env, args, sw2, sb2, eng, base, cmp_, start, imp, crit):
     elif imp:
         L.append(f"\nImport check of `python -X importtime -m phasecli --help`: heavy modules imported: "
                  f"{', '.join(imp['importtime_heavy']) or 'none'}; sys.modules after an in-process `--help`: "
-                 f"{imp['sys_modules_heavy']}. Slowest top-level imports (cumulative): "
+                 f"{imp['sys_modules_heavy']}; numpy {'imported' if imp['numpy'] else 'not imported'}. "
+                 "Slowest top-level imports (cumulative): "
                  + ", ".join(f"{n} {ms:.1f} ms" for n, ms in imp["importtime_top"]) + ".")
     L.append("")
     L.append("## d. critical one-liner\n")
@@ -525,12 +579,27 @@ def main(argv=None):
     sw2 = np.linspace(0.5, 4.0, 200)
     sb2 = np.linspace(0.0, 1.0, 200)
 
+    loads = {}
+
+    def section(name):
+        loads[name] = load()
+        if loads[name] > 0.5:
+            report(f"warning: 1-min load average {loads[name]:.2f} before {name}: other processes compete "
+                   f"for the {env['cores']} cores, timings are inflated")
+
+    section("engine")
     eng = bench_engine(sw2, sb2, args.repeats, report)
+    section("baseline")
     base = bench_baseline(sw2, sb2, probe, budget, report, force_stride=args.baseline_stride)
+    base["accurate"] = None if args.quick else bench_baseline_accurate(sw2, sb2, 10, report)
     cmp_ = compare(eng, base, sw2, sb2, report)
+    section("start-up")
     start = bench_startup(args.start_runs, report)
     imp = check_imports(report)
+    section("critical")
     crit = bench_critical(args.crit_runs, report)
+    loads["end"] = load()
+    env["loads"] = loads
 
     ratio = base["per_point_s"] / eng["per_point_s"] if eng.get("status") == "ok" else None
     rows = [
@@ -538,6 +607,9 @@ def main(argv=None):
         ("baseline per point", fmt_s(base["per_point_s"], "us"), f"stride {base['stride']}, {base['npts']} pts"),
         ("ratio baseline/phasecli", f"{ratio:.0f}x" if ratio else NA, ">= 100x"),
     ]
+    if base.get("accurate") and ratio:
+        rows.append(("ratio, baseline 300/150x150 nodes", f"{base['accurate']['per_point_s'] / eng['per_point_s']:.0f}x",
+                     "info"))
     for name, d in start["cmds"].items():
         if name != "python -c pass":
             rows.append((f"{name}: added", fmt_s(d.get("added"), "ms"), "< 250 ms"))

@@ -337,6 +337,37 @@ def _exp_below_zero(mu, sig):
 
 
 @njit(cache=True)
+def _normal_mass(hi, width):
+    """P(hi - width < Z < hi) without cancellation (Gauss-Legendre for short intervals).
+
+    The width is passed separately: hi - width may round to hi when width << 1.
+    """
+    lo = hi - width
+    if width < 1.0:
+        total = 0.0
+        half = 0.5 * width
+        mid = hi - half
+        for j in range(_NGL):
+            total += _GL_W[j] * _npdf(mid + half * _GL_X[j])
+        return half * total
+    if lo >= 0.0:
+        return _Phi(-lo) - _Phi(-hi)
+    return _Phi(hi) - _Phi(lo)
+
+
+@njit(cache=True)
+def _expm1_below_zero(mu, sig):
+    """E[(exp(X) - 1) 1{X < 0}] for X ~ N(mu, sig^2), sig > 0, accurate for tiny mu and sig."""
+    t = mu / sig
+    a = -t - sig
+    m = mu + 0.5 * sig * sig
+    if m < 700.0:
+        # exp(m) Phi(a) - Phi(-t) = Phi(a) expm1(m) - P(a < Z < -t): no cancellation
+        return _Phi(a) * math.expm1(m) - _normal_mass(-t, sig)
+    return _exp_below_zero(mu, sig) - _Phi(-t)
+
+
+@njit(cache=True)
 def _relu_mean(mu, sig):
     """E[max(X, 0)] for X ~ N(mu, sig^2), sig > 0."""
     t = mu / sig
@@ -355,16 +386,16 @@ def _inner_closed(code, mu, sig, slope):
         return g, gd
     pos = _relu_mean(mu, sig)
     p_pos = _Phi(t)
-    p_neg = _Phi(-t)
-    e_neg = _exp_below_zero(mu, sig)
-    if code == ELU:
-        return pos + e_neg - p_neg, p_pos + e_neg
-    if code == SELU:
-        return SELU_LAMBDA * (pos + SELU_ALPHA * (e_neg - p_neg)), SELU_LAMBDA * (p_pos + SELU_ALPHA * e_neg)
+    if code == ELU or code == SELU:
+        e_neg = _exp_below_zero(mu, sig)
+        em1_neg = _expm1_below_zero(mu, sig)
+        if code == ELU:
+            return pos + em1_neg, p_pos + e_neg
+        return SELU_LAMBDA * (pos + SELU_ALPHA * em1_neg), SELU_LAMBDA * (p_pos + SELU_ALPHA * e_neg)
     if code == RELU:
         return pos, p_pos
     if code == LEAKY:
-        return pos + slope * (mu - pos), p_pos + slope * p_neg
+        return pos + slope * (mu - pos), p_pos + slope * _Phi(-t)
     return math.nan, math.nan
 
 
@@ -377,18 +408,30 @@ def _pair_closed(code, s11, s22, s12, slope):
         return 2.0 / math.pi * math.asin(x), 4.0 / (math.pi * math.sqrt(a - 4.0 * s12 * s12))
     if code == LINEAR:
         return s12, 1.0
-    # relu / leaky_relu: phi = A x + B |x|
-    n12 = math.sqrt(s11 * s22)
+    # relu / leaky_relu = relu(x) - a relu(-x):  T = n12 ((1 + a^2) J(c) - 2 a J(-c))
+    # equal variances: c = s12 / s11 exactly (Tdot ~ sqrt(1 + c) magnifies a 1-ulp error)
+    n12 = s11 if s11 == s22 else math.sqrt(s11) * math.sqrt(s22)
     c = min(1.0, max(-1.0, s12 / n12))
     a = 0.0 if code == RELU else slope
-    big_a = 0.5 * (1.0 + a)
-    big_b = 0.5 * (1.0 - a)
-    abs_prod = n12 * 2.0 / math.pi * (math.sqrt(max(0.0, 1.0 - c * c)) + c * math.asin(c))
-    t = big_a * big_a * s12 + big_b * big_b * abs_prod
-    acos_c = math.acos(c)
-    p_same = (math.pi - acos_c) / (2.0 * math.pi)
-    tdot = p_same * (1.0 + a * a) + a * acos_c / math.pi
+    t = n12 * ((1.0 + a * a) * _arccos_j(c) - 2.0 * a * _arccos_j(-c))
+    # P(u1 > 0, u2 > 0) = P(u1 < 0, u2 < 0) = (pi - acos c) / (2 pi) = acos(-c) / (2 pi)
+    p_same = math.acos(-c) / (2.0 * math.pi)
+    tdot = p_same * (1.0 + a * a) + a * math.acos(c) / math.pi
     return t, tdot
+
+
+@njit(cache=True)
+def _arccos_j(c):
+    """Arc-cosine kernel of degree 1: E[relu(u1) relu(u2)] / sqrt(s11 s22) = (sqrt(1-c^2) + (pi - acos c) c) / (2 pi).
+
+    For c < 0 it is evaluated as (sqrt(1-d^2) - d acos d) / (2 pi), d = -c, which keeps
+    relative accuracy near c = -1 where the value vanishes like (1 + c)^(3/2).
+    """
+    root = math.sqrt(max(0.0, (1.0 - c) * (1.0 + c)))
+    if c >= 0.0:
+        return (root + (math.pi - math.acos(c)) * c) / (2.0 * math.pi)
+    d = -c
+    return (root - d * math.acos(d)) / (2.0 * math.pi)
 
 
 @njit(cache=True)
@@ -409,7 +452,7 @@ def _pair(code, s11, s22, s12, slope, kind):
     n1 = math.sqrt(s11)
     mcoef = s12 / n1
     sig = math.sqrt(max(0.0, s22 - mcoef * mcoef))
-    extra = np.empty(32)
+    extra = np.empty(40)
     n_extra = 0
     kk = np.empty(4)
     nk = _kinks(code, kk)
@@ -419,7 +462,7 @@ def _pair(code, s11, s22, s12, slope, kind):
             z0 = kk[i] / mcoef
             extra[n_extra] = z0
             n_extra += 1
-            for g in (0.25, 1.0, 4.0):
+            for g in (0.25, 1.0, 2.0, 4.0, 8.0, 16.0):
                 if g * width < 1.0:
                     extra[n_extra] = z0 - g * width
                     extra[n_extra + 1] = z0 + g * width
@@ -825,7 +868,8 @@ def _critical_cell(code, sb2, q0, slope, sw2_lo, sw2_hi):
             f_above, q_above, k2 = _chi1_minus_one(code, sw2_0 * (1.0 + 1e-4), sb2, q0, slope)
             it += k + k2
             if q_below == 0.0 and f_above >= 0.0:
-                return sw2_0, 0.0, CR_OK, it, 0.0
+                q_c, _sl, _lab, k3, _res = _q_fixed_point(code, sw2_0, sb2, q0, slope)
+                return sw2_0, q_c, CR_OK, it + k3, 0.0
     # Brent's method on [a, b] with fa < 0 <= fb
     c = a
     fc = fa

@@ -24,16 +24,17 @@ import pytest
 from phasecli import meanfield as mf
 
 N = 1000  # width (and input dimension)
-L = 40  # layers
-BURN = 20  # layers discarded before averaging
-SEEDS = range(8)
+L = 30  # layers
+BURN = 15  # layers discarded before averaging
+SEEDS = range(6)
+SEED_BASE = 7
 Z = 4.0  # standard errors allowed
 BIAS = 3.0 / N  # relative allowance for the O(1/N) finite-width bias
 
 # (sw2, sb2, c^1): one point in each phase; the c^1 are chosen away from c*
 POINTS = {
     "ordered": (1.0, 0.3, 0.3),  # chi_1 = 0.557, q* = 0.606
-    "chaotic": (6.0, 0.3, 0.45),  # chi_1 = 1.511, q* = 4.144, c* = 0.338, chi_c = 0.808
+    "chaotic": (6.0, 0.3, 0.4),  # chi_1 = 1.511, q* = 4.144, c* = 0.338, chi_c = 0.808
 }
 
 
@@ -83,7 +84,7 @@ def run(sw2, sb2, c1, seed):
 def runs():
     out = {}
     for name, (sw2, sb2, c1) in POINTS.items():
-        out[name] = [run(sw2, sb2, c1, 1000 * k + 7) for k in SEEDS]
+        out[name] = [run(sw2, sb2, c1, SEED_BASE + 1000 * k) for k in SEEDS]
     return out
 
 
@@ -99,8 +100,8 @@ def mean_and_se(per_seed):
 
 
 def mean_field_c(name, steps):
-    """The mean-field c^l trajectory from c^1 at q^l (engine primitives), to bound the
-    transient left after the burn-in."""
+    """The mean-field c^l, layers 1..steps (c-map iterated from c^1 with q^l from q^1 = 1,
+    engine primitives)."""
     sw2, sb2, c = POINTS[name]
     q = 1.0
     cs = []
@@ -108,7 +109,7 @@ def mean_field_c(name, steps):
         cs.append(c)
         t, _ = mf.correlation_expectations("tanh", q, c)
         qn = sw2 * float(mf.length_map("tanh", q)) + sb2
-        c = (sw2 * float(t) + sb2) / qn
+        c = min((sw2 * float(t) + sb2) / qn, 1.0)  # rounding can step past c = 1
         q = qn
     return np.array(cs)
 
@@ -134,11 +135,15 @@ def test_c_star(runs, name):
         # c^l -> 1 geometrically (rate chi_1); at finite width the two inputs still collapse
         assert 1.0 - m < 1e-4, f"ordered: 1 - c = {1 - m:.3g}"
         return
-    # the mean-field transient left after the burn-in (c^l from c^1 by the c-map) is
-    # below a tenth of a standard error, so comparing with c* directly is fair
-    traj = mean_field_c(name, L)
-    assert abs(traj[BURN:].mean() - cs) < 0.1 * se
-    assert abs(m - cs) <= Z * se + BIAS, f"{name}: empirical c {m:.5f} +- {se:.5f}, c* {cs:.5f}"
+    # reference: the mean-field c^l (c-map iterated from c^1, q^1 = 1) averaged over the
+    # same layers; it is within 0.01 of c* (the transient left after the burn-in) and
+    # converges to the engine's c*
+    traj = mean_field_c(name, 200)
+    ref = traj[BURN:L].mean()
+    assert abs(ref - cs) < 0.01 and abs(traj[-1] - cs) < 1e-9
+    assert abs(m - ref) <= Z * se + BIAS, (
+        f"{name}: empirical c {m:.5f} +- {se:.5f}, mean field {ref:.5f} (c* {cs:.5f})"
+    )
 
 
 @pytest.mark.parametrize("name", list(POINTS))
