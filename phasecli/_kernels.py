@@ -400,20 +400,20 @@ def _inner_closed(code, mu, sig, slope):
 
 
 @njit(cache=True)
-def _pair_closed(code, s11, s22, s12, slope):
+def _pair_closed(code, s11, s22, c, slope):
+    """Closed forms: erf arcsine kernel, relu / leaky_relu arc-cosine kernel, linear."""
+    n1 = math.sqrt(s11)
+    n2 = math.sqrt(s22)
     if code == ERF:
         a = (1.0 + 2.0 * s11) * (1.0 + 2.0 * s22)
-        x = 2.0 * s12 / math.sqrt(a)
-        x = min(1.0, max(-1.0, x))
+        s12 = c * n1 * n2
+        x = min(1.0, max(-1.0, 2.0 * s12 / math.sqrt(a)))
         return 2.0 / math.pi * math.asin(x), 4.0 / (math.pi * math.sqrt(a - 4.0 * s12 * s12))
     if code == LINEAR:
-        return s12, 1.0
-    # relu / leaky_relu = relu(x) - a relu(-x):  T = n12 ((1 + a^2) J(c) - 2 a J(-c))
-    # equal variances: c = s12 / s11 exactly (Tdot ~ sqrt(1 + c) magnifies a 1-ulp error)
-    n12 = s11 if s11 == s22 else math.sqrt(s11) * math.sqrt(s22)
-    c = min(1.0, max(-1.0, s12 / n12))
+        return c * n1 * n2, 1.0
+    # relu / leaky_relu = relu(x) - a relu(-x):  T = n1 n2 ((1 + a^2) J(c) - 2 a J(-c))
     a = 0.0 if code == RELU else slope
-    t = n12 * ((1.0 + a * a) * _arccos_j(c) - 2.0 * a * _arccos_j(-c))
+    t = n1 * n2 * ((1.0 + a * a) * _arccos_j(c) - 2.0 * a * _arccos_j(-c))
     # P(u1 > 0, u2 > 0) = P(u1 < 0, u2 < 0) = (pi - acos c) / (2 pi) = acos(-c) / (2 pi)
     p_same = math.acos(-c) / (2.0 * math.pi)
     tdot = p_same * (1.0 + a * a) + a * math.acos(c) / math.pi
@@ -427,11 +427,21 @@ def _arccos_j(c):
     For c < 0 it is evaluated as (sqrt(1-d^2) - d acos d) / (2 pi), d = -c, which keeps
     relative accuracy near c = -1 where the value vanishes like (1 + c)^(3/2).
     """
-    root = math.sqrt(max(0.0, (1.0 - c) * (1.0 + c)))
     if c >= 0.0:
+        root = math.sqrt(max(0.0, (1.0 - c) * (1.0 + c)))
         return (root + (math.pi - math.acos(c)) * c) / (2.0 * math.pi)
-    d = -c
-    return (root - d * math.acos(d)) / (2.0 * math.pi)
+    # c = -cos p: sqrt(1 - c^2) + (pi - acos c) c = sin p - p cos p
+    p = math.acos(-c)
+    if p > 0.5:
+        return (math.sin(p) - p * math.cos(p)) / (2.0 * math.pi)
+    # series: sum_k>=1 (-1)^(k+1) 2k p^(2k+1) / (2k+1)!  (no cancellation for small p)
+    p2 = p * p
+    term = p * p2 / 3.0
+    total = term
+    for k in range(2, 12):
+        term *= -p2 / ((2.0 * k) * (2.0 * k + 1.0)) * (2.0 * k) / (2.0 * k - 2.0)
+        total += term
+    return total / (2.0 * math.pi)
 
 
 @njit(cache=True)
@@ -441,6 +451,19 @@ def _pair(code, s11, s22, s12, slope, kind):
     kind: 0 closed form, 1 piecewise (inner closed form), 2 smooth (nested quadrature).
     """
     if s11 <= 0.0 or s22 <= 0.0:
+        return _pair_corr(code, s11, s22, 0.0, slope, kind)
+    n12 = s11 if s11 == s22 else math.sqrt(s11) * math.sqrt(s22)
+    return _pair_corr(code, s11, s22, min(1.0, max(-1.0, s12 / n12)), slope, kind)
+
+
+@njit(cache=True)
+def _pair_corr(code, s11, s22, c, slope, kind):
+    """Two-point expectations for variances s11, s22 and correlation c, given directly.
+
+    Near |c| = 1 the results behave like sqrt(1 -+ c): passing c (not s12 = c sqrt(s11 s22))
+    avoids magnifying a one-ulp rounding of c.
+    """
+    if s11 <= 0.0 or s22 <= 0.0:
         if s11 <= 0.0 and s22 <= 0.0:
             p0 = _phi(code, 0.0, slope)
             d0 = _dphi(code, 0.0, slope)
@@ -448,10 +471,12 @@ def _pair(code, s11, s22, s12, slope, kind):
         m, md = _means(code, max(s11, s22), slope)
         return _phi(code, 0.0, slope) * m, _dphi(code, 0.0, slope) * md
     if kind == 0:
-        return _pair_closed(code, s11, s22, s12, slope)
+        return _pair_closed(code, s11, s22, c, slope)
     n1 = math.sqrt(s11)
-    mcoef = s12 / n1
-    sig = math.sqrt(max(0.0, s22 - mcoef * mcoef))
+    n2 = math.sqrt(s22)
+    # u2 = mcoef z1 + sig z2
+    mcoef = n2 * c
+    sig = n2 * math.sqrt(max(0.0, (1.0 - c) * (1.0 + c)))
     extra = np.empty(40)
     n_extra = 0
     kk = np.empty(4)
@@ -712,7 +737,7 @@ def _cmap_eval(code, q, c, slope, kind, level, coef, tails, phi2, dphi2):
             if level == 1:
                 coef, tails = _mehler_setup(code, q, slope, HERMITE_TERMS_MAX, 0.35, phi2, dphi2)
             level += 1
-    t, tdot = _pair(code, q, q, q * c, slope, kind)
+    t, tdot = _pair_corr(code, q, q, c, slope, kind)
     return t, tdot, level, coef, tails
 
 
@@ -955,6 +980,15 @@ def _moments_array(code, qs, slope, phi2, dphi2, slope_q):
         phi2[i] = a
         dphi2[i] = b
         slope_q[i] = c
+
+
+@njit(parallel=True, cache=True)
+def _pair_corr_array(code, q, c, slope, t, tdot):
+    kind = _activation_kind(code)
+    for i in prange(q.shape[0]):
+        a, b = _pair_corr(code, q[i], q[i], c[i], slope, kind)
+        t[i] = a
+        tdot[i] = b
 
 
 @njit(parallel=True, cache=True)

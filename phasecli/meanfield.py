@@ -241,8 +241,13 @@ def correlation_expectations(activation: str, q, c, *, slope: float = DEFAULT_SL
     q, c = np.broadcast_arrays(np.asarray(q, dtype=np.float64), np.asarray(c, dtype=np.float64))
     if np.any(np.abs(c) > 1) or not np.all(np.isfinite(c)):
         raise ValueError("correlations c must lie in [-1, 1]")
-    qf = _variances("q", q.ravel())
-    return pair_expectations(activation, qf, qf, qf * c.ravel(), slope=slope, shape=q.shape)
+    code = _check_common(activation, 1.0, slope)
+    qf = np.ascontiguousarray(_variances("q", q.ravel()))
+    cf = np.ascontiguousarray(c.ravel())
+    t = np.empty_like(qf)
+    tdot = np.empty_like(qf)
+    K._pair_corr_array(code, qf, cf, float(slope), t, tdot)
+    return t.reshape(q.shape), tdot.reshape(q.shape)
 
 
 def pair_expectations(activation: str, s11, s22, s12, *, slope: float = DEFAULT_SLOPE, shape=None):

@@ -151,7 +151,7 @@ def test_length_map_and_derivative_moment(act):
 
 
 PAIR_POINTS = [(0.3, 0.999999), (2.5, -0.999999), (20.0, 0.999999), (1.0, -0.4), (0.7, 0.0), (2.5, 0.7),
-               (1.0, 1.0), (1.3, -1.0)]
+               (1.0, 1.0), (300.0, 1.0), (1.3, -1.0)]
 
 
 @pytest.mark.parametrize("act", nv.NAMES)
@@ -167,6 +167,22 @@ def test_correlation_expectations(act):
         # still be relatively accurate
         assert_close(t[i], t_ref, f"{act} T(q={qi}, c={ci})", atol=1e-15 * nv.length_map(act, qi))
         assert_close(td[i], td_ref, f"{act} Tdot(q={qi}, c={ci})", atol=1e-15 * nv.dphi2(act, qi))
+
+
+@pytest.mark.parametrize("act", ["relu", "leaky_relu"])
+@pytest.mark.parametrize("c", [-(1 - 1e-8), -(1 - 1e-10)])
+def test_arc_cosine_kernel_near_anticorrelation(act, c):
+    # relu: T = q/(2 pi) (sqrt(1 - c^2) + (pi - arccos c) c) = O((1 + c)^{3/2}) as c -> -1;
+    # evaluated as written it cancels (sqrt(1-c^2) ~ (pi - arccos c)); with
+    # p = arccos(-c) it is q/(2 pi) (sin p - p cos p), a series for small p, and
+    # Tdot = p / (2 pi).  Same relative accuracy required as everywhere else.
+    q = 2.5
+    t, td = mf.correlation_expectations(act, q, c)
+    t_ref, td_ref = nv.pair(act, q, c)
+    if act == "relu":  # the nested quadrature agrees with the stable closed form
+        assert_close(t_ref, nv.relu_pair_closed(q, c)[0], "oracle relu T", rel=1e-12)
+    assert_close(float(t), t_ref, f"{act} T(q={q}, c={c!r})")
+    assert_close(float(td), td_ref, f"{act} Tdot(q={q}, c={c!r})")
 
 
 @pytest.mark.parametrize("act", nv.NAMES)

@@ -105,9 +105,11 @@ def test_odd_symmetry(act, q, c):
 @settings(max_examples=200, **SETTINGS)
 @given(acts, qs)
 def test_c_equal_1_is_the_length_map(act, q):
+    # two different code paths (2-D pair kernel vs 1-D moments): agreement to the
+    # project's accuracy requirement, 1e-8 relative
     t, td = mf.correlation_expectations(act, q, 1.0)
-    assert math.isclose(float(t), float(mf.length_map(act, q)), rel_tol=1e-12)
-    assert math.isclose(float(td), float(mf.derivative_moment(act, q)), rel_tol=1e-12)
+    assert math.isclose(float(t), float(mf.length_map(act, q)), rel_tol=1e-8)
+    assert math.isclose(float(td), float(mf.derivative_moment(act, q)), rel_tol=1e-8)
 
 
 @settings(max_examples=200, **SETTINGS)
