@@ -35,10 +35,32 @@ INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
 SQRT2 = math.sqrt(2.0)
 MAX_PANELS = 400
 RULE_SIZE = MAX_PANELS * 16
+HERMITE_TERMS_MIN = 64
 HERMITE_TERMS = 256
 HERMITE_TERMS_MAX = 1024
 _SQRT_K = np.sqrt(np.arange(HERMITE_TERMS_MAX + 1, dtype=np.float64))
 Q_INFINITE = 1e15
+
+
+def _uniform_rules(panel_counts):
+    """Composite Gauss-Legendre rules on [-Z_MAX, Z_MAX], normal density folded in, one row each."""
+    size = max(panel_counts) * _NGL
+    nodes = np.zeros((len(panel_counts), size))
+    weights = np.zeros((len(panel_counts), size))
+    for r, n_pan in enumerate(panel_counts):
+        edges = np.linspace(-Z_MAX, Z_MAX, n_pan + 1)
+        half = 0.5 * (edges[1] - edges[0])
+        z = (0.5 * (edges[:-1] + edges[1:])[:, None] + half * _GL_X[None, :]).ravel()
+        nodes[r, : z.size] = z
+        weights[r, : z.size] = (half * _GL_W[None, :] * np.ones((n_pan, 1))).ravel() * np.exp(-0.5 * z * z) \
+            / np.sqrt(2.0 * np.pi)
+    return nodes, weights
+
+
+# uniform rules with 12, 16, ... 48 panels: reused (no exp per node) whenever the whole
+# z-range lies in the activation's active region and has no kinks
+_UNIFORM_PANELS = np.array([12, 16, 20, 24, 28, 32, 40, 48])
+_UNIFORM_Z, _UNIFORM_W = _uniform_rules(list(_UNIFORM_PANELS))
 
 # fixed-point labels (also used by meanfield.FIXED_POINT_LABELS)
 FP_STABLE, FP_ZERO, FP_INFINITE, FP_UNCONVERGED, FP_MARGINAL = 0, 1, 2, 3, 4
@@ -177,6 +199,15 @@ def _active_scale(code):
 
 
 @njit(cache=True)
+def _activation_kind(code):
+    if code == ERF or code == RELU or code == LEAKY or code == LINEAR:
+        return 0
+    if code == ELU or code == SELU or code == HARD_TANH:
+        return 1
+    return 2
+
+
+@njit(cache=True)
 def _kinks(code, out):
     if code == RELU or code == LEAKY or code == ELU or code == SELU:
         out[0] = 0.0
@@ -273,10 +304,30 @@ def _moments(code, q, slope):
         p0 = _phi(code, 0.0, slope)
         d2 = _dphi2_at_zero(code, slope)
         return p0 * p0, d2, d2 + p0 * _d2phi_at_zero(code)
+    s = math.sqrt(q)
+    if _activation_kind(code) == 2 and s * Z_MAX <= _active_scale(code):
+        # smooth and nonlinear across the whole range: a precomputed uniform rule
+        need = 2.0 * Z_MAX / min(1.5, 1.5 / s)
+        r = 0
+        while r < _UNIFORM_PANELS.shape[0] - 1 and _UNIFORM_PANELS[r] < need - 1e-9:
+            r += 1
+        if _UNIFORM_PANELS[r] >= need - 1e-9:
+            n = _UNIFORM_PANELS[r] * _NGL
+            phi2 = 0.0
+            dphi2 = 0.0
+            qs = 0.0
+            for i in range(n):
+                z = _UNIFORM_Z[r, i]
+                w = _UNIFORM_W[r, i]
+                f = _phi(code, s * z, slope)
+                d = _dphi(code, s * z, slope)
+                phi2 += w * f * f
+                dphi2 += w * d * d
+                qs += w * f * d * z
+            return phi2, dphi2, qs / s
     zs = np.empty(RULE_SIZE)
     ws = np.empty(RULE_SIZE)
-    n = _rule(code, 0.0, math.sqrt(q), zs, 0, 1.5, 1.5, zs, ws)
-    s = math.sqrt(q)
+    n = _rule(code, 0.0, s, zs, 0, 1.5, 1.5, zs, ws)
     phi2 = 0.0
     dphi2 = 0.0
     qs = 0.0
@@ -551,8 +602,17 @@ def _hermite_coefficients(code, q, slope, coef, hz):
     coef[0] = c0
     if kmax > 1:
         coef[1] = c1
-    # normalized probabilists' Hermite recurrence, vectorized over the nodes
-    for k in range(1, kmax - 1):
+    _hermite_recurrence(zs, wf, h, h_prev, n, coef)
+    return d2
+
+
+@njit(cache=True, fastmath=True)
+def _hermite_recurrence(zs, wf, h, h_prev, n, coef):
+    """coef[k] = sum_i wf_i h_k(z_i), k >= 2, normalized Hermite h_k by recurrence.
+
+    fastmath only lets the sum over nodes be reassociated (vectorized); all inputs are finite.
+    """
+    for k in range(1, coef.shape[0] - 1):
         a_k = _SQRT_K[k]
         inv = 1.0 / _SQRT_K[k + 1]
         acc = 0.0
@@ -562,7 +622,6 @@ def _hermite_coefficients(code, q, slope, coef, hz):
             h[i] = h_next
             acc += wf[i] * h_next
         coef[k + 1] = acc
-    return d2
 
 
 @njit(cache=True)
@@ -636,88 +695,98 @@ def _mehler_setup(code, q, slope, kmax, hz, phi2, dphi2):
 def _q_fixed_point(code, sw2, sb2, q0, slope):
     """Stable fixed point of the length map reached from q0 (THEORY.md, q*).
 
-    Brackets the root in the direction forward iteration moves (the map is monotone),
-    then safeguarded Newton.  Returns (q_star, q_slope, label, iterations, residual).
+    The length map Q is monotone, so forward iteration from q0 moves towards the first
+    root of F(q) = Q(q) - q in the direction of F(q0).  That root is bracketed by
+    Newton-guided steps (each capped so no pair of roots is jumped), then polished by
+    safeguarded Newton.  Returns (q_star, q_slope, label, iterations, residual, phi2, dphi2)
+    with phi2 = E[phi^2] and dphi2 = E[phi'^2] at q_star.
     """
     p0 = _phi(code, 0.0, slope)
     f_at_zero = sw2 * p0 * p0 + sb2
     phi2, dphi2, qs = _moments(code, q0, slope)
     f = sw2 * phi2 + sb2 - q0
+    df = sw2 * qs - 1.0
     it = 1
     if f == 0.0:
         sl = sw2 * qs
-        return q0, sl, (FP_STABLE if sl < 1.0 else FP_MARGINAL), it, 0.0
+        return q0, sl, (FP_STABLE if sl < 1.0 else FP_MARGINAL), it, 0.0, phi2, dphi2
+    x = q0
     if f > 0.0:
         lo = q0
         while True:
-            lo_next = sw2 * phi2 + sb2  # one forward step: still below the first root
-            hi = 2.0 * lo_next
-            if hi > Q_INFINITE:
-                return math.inf, math.nan, FP_INFINITE, it, math.nan
-            phi2, dphi2, qs = _moments(code, hi, slope)
-            it += 1
-            fhi = sw2 * phi2 + sb2 - hi
-            if fhi <= 0.0:
-                lo = lo_next
-                break
-            lo = hi
-    else:
-        hi = q0
-        lo = 0.0
-        while True:
-            cand = 0.5 * hi
-            if cand < 1e-12 * q0 and f_at_zero == 0.0:
-                return 0.0, sw2 * _moments(code, 0.0, slope)[2], FP_ZERO, it, 0.0
-            if cand < 1e-300:
-                return 0.0, math.nan, FP_ZERO, it, 0.0
+            step_cap = 2.0 * (lo + f)  # twice the next forward iterate
+            cand = lo - f / df if df < 0.0 else step_cap
+            cand = min(max(cand, lo + f), step_cap)
+            if cand > Q_INFINITE:
+                return math.inf, math.nan, FP_INFINITE, it, math.nan, math.nan, math.nan
             phi2, dphi2, qs = _moments(code, cand, slope)
             it += 1
             fc = sw2 * phi2 + sb2 - cand
+            x = cand
+            f = fc
+            df = sw2 * qs - 1.0
+            if fc <= 0.0:
+                hi = cand
+                break
+            if cand - lo <= 2e-16 * cand:
+                # Newton from below has converged onto the root
+                sl = sw2 * qs
+                return cand, sl, (FP_STABLE if sl < 1.0 - 1e-12 else FP_MARGINAL), it, abs(fc) / cand, phi2, dphi2
+            lo = cand
+            if it > 400:
+                return cand, sw2 * qs, FP_UNCONVERGED, it, abs(fc) / cand, phi2, dphi2
+    else:
+        hi = q0
+        while True:
+            upper = hi + f  # the next forward iterate: still above the root
+            cand = hi - f / df if df < 0.0 else 0.5 * hi
+            cand = min(max(cand, 0.25 * hi), upper)
+            if cand < 1e-12 * q0 and f_at_zero == 0.0:
+                return 0.0, sw2 * _moments(code, 0.0, slope)[2], FP_ZERO, it, 0.0, p0 * p0, \
+                    _dphi2_at_zero(code, slope)
+            if cand < 1e-300:
+                return 0.0, math.nan, FP_ZERO, it, 0.0, p0 * p0, _dphi2_at_zero(code, slope)
+            phi2, dphi2, qs = _moments(code, cand, slope)
+            it += 1
+            fc = sw2 * phi2 + sb2 - cand
+            x = cand
+            f = fc
+            df = sw2 * qs - 1.0
             if fc >= 0.0:
                 lo = cand
                 break
-            hi = min(cand, sw2 * phi2 + sb2)
-            if hi <= 0.0:
-                hi = cand
-    # safeguarded Newton in [lo, hi], F(lo) >= 0 >= F(hi)
-    x = 0.5 * (lo + hi)
+            if hi - cand <= 2e-16 * hi:
+                sl = sw2 * qs
+                return cand, sl, (FP_STABLE if sl < 1.0 - 1e-12 else FP_MARGINAL), it, abs(fc) / cand, phi2, dphi2
+            hi = cand
+            if it > 400:
+                return cand, sw2 * qs, FP_UNCONVERGED, it, abs(fc) / cand, phi2, dphi2
+    # safeguarded Newton in [lo, hi], F(lo) >= 0 >= F(hi), from the last point evaluated
     converged = False
-    fx = 0.0
     for _ in range(200):
+        x_new = x - f / df if df != 0.0 else 0.5 * (lo + hi)
+        if not (lo < x_new < hi):
+            x_new = 0.5 * (lo + hi)
+        if abs(x_new - x) <= 2e-16 * x or hi - lo <= 4e-16 * hi:
+            converged = True
+            break
+        x = x_new
         phi2, dphi2, qs = _moments(code, x, slope)
         it += 1
-        fx = sw2 * phi2 + sb2 - x
-        if fx > 0.0:
+        f = sw2 * phi2 + sb2 - x
+        df = sw2 * qs - 1.0
+        if f > 0.0:
             lo = x
-        elif fx < 0.0:
+        elif f < 0.0:
             hi = x
         else:
             converged = True
             break
-        dfx = sw2 * qs - 1.0
-        x_new = x - fx / dfx if dfx != 0.0 else 0.5 * (lo + hi)
-        if not (lo < x_new < hi):
-            x_new = 0.5 * (lo + hi)
-        if abs(x_new - x) <= 2e-16 * x or hi - lo <= 4e-16 * hi:
-            x = x_new
-            converged = True
-            break
-        x = x_new
-    phi2, dphi2, qs = _moments(code, x, slope)
-    residual = abs(sw2 * phi2 + sb2 - x) / max(x, 1e-300)
-    if not converged:
-        return x, sw2 * qs, FP_UNCONVERGED, it, residual
+    residual = abs(f) / max(x, 1e-300)
     sl = sw2 * qs
-    return x, sl, (FP_STABLE if sl < 1.0 - 1e-12 else FP_MARGINAL), it, residual
-
-
-@njit(cache=True)
-def _activation_kind(code):
-    if code == ERF or code == RELU or code == LEAKY or code == LINEAR:
-        return 0
-    if code == ELU or code == SELU or code == HARD_TANH:
-        return 1
-    return 2
+    if not converged:
+        return x, sl, FP_UNCONVERGED, it, residual, phi2, dphi2
+    return x, sl, (FP_STABLE if sl < 1.0 - 1e-12 else FP_MARGINAL), it, residual, phi2, dphi2
 
 
 @njit(cache=True)
@@ -728,13 +797,15 @@ def _homogeneous(code):
 @njit(cache=True)
 def _cmap_eval(code, q, c, slope, kind, level, coef, tails, phi2, dphi2):
     """(T, Tdot) at equal variances q and correlation c, escalating for smooth activations:
-    256 Mehler terms, then 1024, then nested quadrature.  Returns the state to reuse."""
+    64 Mehler terms, then 256, then 1024, then nested quadrature.  Returns the state to reuse."""
     if kind == 2:
-        while level <= 2:
+        while level <= 3:
             t, tdot, ok = _mehler(coef, tails, c, q, phi2, dphi2)
             if ok:
                 return t, tdot, level, coef, tails
             if level == 1:
+                coef, tails = _mehler_setup(code, q, slope, HERMITE_TERMS, 0.5, phi2, dphi2)
+            elif level == 2:
                 coef, tails = _mehler_setup(code, q, slope, HERMITE_TERMS_MAX, 0.35, phi2, dphi2)
             level += 1
     t, tdot = _pair_corr(code, q, q, c, slope, kind)
@@ -742,7 +813,7 @@ def _cmap_eval(code, q, c, slope, kind, level, coef, tails, phi2, dphi2):
 
 
 @njit(cache=True)
-def _c_fixed_point(code, sw2, sb2, q, slope):
+def _c_fixed_point(code, sw2, sb2, q, slope, phi2, dphi2):
     """Stable correlation fixed point c* in [0, 1) of the chaotic phase, and chi_c there.
 
     G(c) = c-map(c) - c is convex on [0, 1] (Mehler coefficients are squares) with
@@ -750,12 +821,11 @@ def _c_fixed_point(code, sw2, sb2, q, slope):
     Returns (c_star, chi_c, converged, iterations, residual).
     """
     kind = _activation_kind(code)
-    phi2, dphi2, qs = _moments(code, q, slope)
     level = 0
     coef = np.zeros(1)
     tails = np.zeros(3)
     if kind == 2:
-        coef, tails = _mehler_setup(code, q, slope, HERMITE_TERMS, 0.5, phi2, dphi2)
+        coef, tails = _mehler_setup(code, q, slope, HERMITE_TERMS_MIN, 0.75, phi2, dphi2)
         level = 1
     c = 0.0
     hi = 1.0
@@ -791,7 +861,7 @@ def _phase_cell(code, sw2, sb2, q0, slope):
 
     Returns (q_star, c_star, chi_1, chi_c, q_slope, fixed_point, converged, iterations, residual).
     """
-    q, q_slope, label, it, res = _q_fixed_point(code, sw2, sb2, q0, slope)
+    q, q_slope, label, it, res, phi2, dphi2 = _q_fixed_point(code, sw2, sb2, q0, slope)
     if label == FP_UNCONVERGED:
         return q, math.nan, math.nan, math.nan, q_slope, label, False, it, res
     if label == FP_INFINITE:
@@ -799,10 +869,10 @@ def _phase_cell(code, sw2, sb2, q0, slope):
         return q, math.nan, chi_1, math.nan, q_slope, label, True, it, res
     if label == FP_ZERO:
         return 0.0, math.nan, sw2 * _dphi2_at_zero(code, slope), math.nan, q_slope, label, True, it, res
-    chi_1 = sw2 * _moments(code, q, slope)[1]
+    chi_1 = sw2 * dphi2
     if not (chi_1 > 1.0):
         return q, 1.0, chi_1, chi_1, q_slope, label, True, it, res
-    c, chi_c, ok, itc, resc = _c_fixed_point(code, sw2, sb2, q, slope)
+    c, chi_c, ok, itc, resc = _c_fixed_point(code, sw2, sb2, q, slope, phi2, dphi2)
     if not ok:
         return q, math.nan, chi_1, math.nan, q_slope, FP_UNCONVERGED, False, it + itc, max(res, resc)
     return q, c, chi_1, chi_c, q_slope, label, True, it + itc, max(res, resc)
@@ -831,7 +901,7 @@ def _phase_grid(code, sw2s, sb2s, q0, slope, order, q_star, c_star, chi_1, chi_c
 # ----------------------------------------------------------------------------- critical line
 @njit(cache=True)
 def _chi1_minus_one(code, sw2, sb2, q0, slope):
-    q, q_slope, label, it, res = _q_fixed_point(code, sw2, sb2, q0, slope)
+    q, q_slope, label, it, res, phi2, dphi2 = _q_fixed_point(code, sw2, sb2, q0, slope)
     if label == FP_ZERO:
         return sw2 * _dphi2_at_zero(code, slope) - 1.0, 0.0, it
     if label == FP_INFINITE:
@@ -840,7 +910,7 @@ def _chi1_minus_one(code, sw2, sb2, q0, slope):
         return math.nan, q, it
     if label == FP_UNCONVERGED:
         return math.nan, q, it
-    return sw2 * _moments(code, q, slope)[1] - 1.0, q, it
+    return sw2 * dphi2 - 1.0, q, it
 
 
 @njit(cache=True)
@@ -893,7 +963,7 @@ def _critical_cell(code, sb2, q0, slope, sw2_lo, sw2_hi):
             f_above, q_above, k2 = _chi1_minus_one(code, sw2_0 * (1.0 + 1e-4), sb2, q0, slope)
             it += k + k2
             if q_below == 0.0 and f_above >= 0.0:
-                q_c, _sl, _lab, k3, _res = _q_fixed_point(code, sw2_0, sb2, q0, slope)
+                q_c, _sl, _lab, k3, _res, _p2, _d2 = _q_fixed_point(code, sw2_0, sb2, q0, slope)
                 return sw2_0, q_c, CR_OK, it + k3, 0.0
     # Brent's method on [a, b] with fa < 0 <= fb
     c = a

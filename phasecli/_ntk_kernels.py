@@ -1,0 +1,325 @@
+"""Numba kernels for the NNGP / NTK depth recursion over all input pairs.
+
+Private: called by ``phasecli.ntk`` only.  Conventions and formulas are THEORY.md's
+("NNGP and NTK on a data set").  Two engines:
+
+Normalized inputs (every diagonal equals q*).  A pair is carried as its *deviation from
+the ordered fixed point*: eps = 1 - c (c = K_ab / q*), the NTK ratio Theta_ab / p and the
+NTK deviation Delta_ab = (p - Theta_ab) / p, with p the NTK diagonal.  One layer needs,
+at each pair, T(c), Tdot(c) and the two non-negative differences
+
+    D(eps) = T(1) - T(1 - eps) = E[(phi(u1) - phi(u2))^2] / 2,
+    E(eps) = Tdot(1) - Tdot(1 - eps) = E[(phi'(u1) - phi'(u2))^2] / 2,
+
+which are evaluated *without cancellation* (closed forms for erf, relu, leaky_relu,
+linear; Chebyshev tables in theta = arccos(c) of D / eps and E / eps for the others), so
+that eps and Delta keep full relative accuracy however close c is to 1.
+
+Data as given: (T, Tdot) per pair for a general 2x2 covariance (closed forms, or the
+piecewise quadrature of ``phasecli._kernels``); smooth activations go through BLAS in
+``phasecli.ntk`` (angular Fourier expansion), with only the sampling here.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from phasecli._kernels import (ERF, LEAKY, LINEAR, RELU, _dphi, _inner_closed, _kinks, _pair, _phi, _rule,
+                               RULE_SIZE)
+
+TWO_OVER_PI = 2.0 / math.pi
+FOUR_OVER_PI = 4.0 / math.pi
+
+M_CLOSED = 0  # erf, relu, leaky_relu, linear: closed forms
+M_TABLE = 1  # everything else: Chebyshev table in theta
+
+
+# ----------------------------------------------------------------------------- closed forms
+@njit(cache=True)
+def _sin_minus_tcos(t):
+    """sin t - t cos t for t in [0, pi], without cancellation for small t (series t^3/3 - t^5/30 + ...)."""
+    if t < 0.6:
+        t2 = t * t
+        a = t * t2 / 6.0  # t^3 / 3!
+        s = 0.0
+        sign = 1.0
+        for k in range(1, 16):
+            s += sign * 2.0 * k * a
+            a *= t2 / ((2.0 * k + 2.0) * (2.0 * k + 3.0))
+            sign = -sign
+        return s
+    return math.sin(t) - t * math.cos(t)
+
+
+@njit(cache=True)
+def _theta_of_eps(eps):
+    """arccos(1 - eps), accurate for small eps."""
+    return 2.0 * math.asin(math.sqrt(0.5 * eps))
+
+
+@njit(cache=True)
+def _closed_norm(code, q, slope, eps):
+    """(T, Tdot, D, E) at equal variances q and correlation c = 1 - eps (closed forms)."""
+    if eps < 0.0:
+        eps = 0.0
+    if eps > 2.0:
+        eps = 2.0
+    c = 1.0 - eps
+    one_m_c2 = eps * (2.0 - eps)
+    if code == ERF:
+        s = 2.0 * q / (1.0 + 2.0 * q)
+        om = (1.0 + 4.0 * q) / ((1.0 + 2.0 * q) * (1.0 + 2.0 * q))  # 1 - s^2
+        sq1 = math.sqrt(om)
+        y = s * c
+        sqy = math.sqrt(om + s * s * one_m_c2)  # sqrt(1 - y^2)
+        num = s * (s * s * one_m_c2 / (sqy + sq1) + eps * sq1)
+        den = sq1 * sqy + s * y
+        d = TWO_OVER_PI * math.atan2(num, den)  # asin(s) - asin(s c)
+        t = TWO_OVER_PI * math.asin(y)
+        a1 = 1.0 + 4.0 * q
+        ac = a1 + 4.0 * q * q * one_m_c2
+        r1 = math.sqrt(a1)
+        rc = math.sqrt(ac)
+        tdot = FOUR_OVER_PI / rc
+        e = FOUR_OVER_PI * (4.0 * q * q * one_m_c2) / (r1 * rc * (r1 + rc))
+        return t, tdot, d, e
+    if code == RELU or code == LEAKY:
+        a = 0.0 if code == RELU else slope
+        big_a = 0.5 * (1.0 + a)
+        big_b = 0.5 * (1.0 - a)
+        th = _theta_of_eps(eps)
+        h = _sin_minus_tcos(th)
+        t = q * (big_a * big_a * c + big_b * big_b * TWO_OVER_PI * (math.sin(th) + c * (0.5 * math.pi - th)))
+        d = q * (big_a * big_a * eps + big_b * big_b * TWO_OVER_PI * (0.5 * math.pi * eps - h))
+        tdot = (1.0 + a * a) * (math.pi - th) / (2.0 * math.pi) + a * th / math.pi
+        e = th * (1.0 - a) * (1.0 - a) / (2.0 * math.pi)
+        return t, tdot, d, e
+    # linear
+    return q * c, 1.0, q * eps, 0.0
+
+
+# ----------------------------------------------------------------------------- tables
+@njit(cache=True)
+def _panel(bps, th):
+    lo = 0
+    hi = bps.shape[0] - 2
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if bps[mid] <= th:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+@njit(cache=True)
+def _cheb2(c1, c2, p, x):
+    """Clenshaw sums of two Chebyshev series (rows p of c1, c2) at x in [-1, 1]."""
+    n = c1.shape[1]
+    b1 = 0.0
+    b2 = 0.0
+    d1 = 0.0
+    d2 = 0.0
+    x2 = 2.0 * x
+    for k in range(n - 1, 0, -1):
+        t = x2 * b1 - b2 + c1[p, k]
+        b2 = b1
+        b1 = t
+        t = x2 * d1 - d2 + c2[p, k]
+        d2 = d1
+        d1 = t
+    return x * b1 - b2 + c1[p, 0], x * d1 - d2 + c2[p, 0]
+
+
+@njit(cache=True)
+def _table_norm(bps, cd, c2, mode2, t1, td1, eps):
+    """(T, Tdot, D, E) from the Chebyshev tables: cd ~ D/eps; c2 ~ E/eps (mode2 = 0) or Tdot (mode2 = 1)."""
+    if eps < 0.0:
+        eps = 0.0
+    if eps > 2.0:
+        eps = 2.0
+    th = _theta_of_eps(eps)
+    p = _panel(bps, th)
+    lo = bps[p]
+    hi = bps[p + 1]
+    x = (2.0 * th - lo - hi) / (hi - lo)
+    if x > 1.0:
+        x = 1.0
+    elif x < -1.0:
+        x = -1.0
+    gd, g2 = _cheb2(cd, c2, p, x)
+    d = eps * gd
+    if mode2 == 0:
+        e = eps * g2
+        tdot = td1 - e
+    else:
+        tdot = g2
+        e = td1 - g2
+    return t1 - d, tdot, d, e
+
+
+@njit(parallel=True, cache=True)
+def _table_values(bps, cd, c2, mode2, t1, td1, eps, out):
+    """(T, Tdot, D, E) at every eps (rows of out); for checks and tests."""
+    for i in prange(eps.shape[0]):
+        t, tdot, d, e = _table_norm(bps, cd, c2, mode2, t1, td1, eps[i])
+        out[i, 0] = t
+        out[i, 1] = tdot
+        out[i, 2] = d
+        out[i, 3] = e
+
+
+@njit(parallel=True, cache=True)
+def _closed_values(code, q, slope, eps, out):
+    for i in prange(eps.shape[0]):
+        t, tdot, d, e = _closed_norm(code, q, slope, eps[i])
+        out[i, 0] = t
+        out[i, 1] = tdot
+        out[i, 2] = d
+        out[i, 3] = e
+
+
+# ----------------------------------------------------------------------------- normalized layer
+@njit(cache=True)
+def _norm_update(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, e, th, dl):
+    if method == M_CLOSED:
+        t, tdot, d, ee = _closed_norm(code, q, slope, e)
+    else:
+        t, tdot, d, ee = _table_norm(bps, cd, c2, mode2, t1, td1, e)
+    en = sw2 * d / q
+    if en > 2.0:
+        en = 2.0
+    kn = q - q * en
+    th_new = (kn * inv_p + sw2 * tdot * th) / rho
+    dl_new = (q * en * inv_p + sw2 * (ee + tdot * dl)) / rho
+    return en, th_new, dl_new
+
+
+@njit(parallel=True, cache=True)
+def _norm_layer_sym(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl):
+    """One layer on the symmetric train block (upper triangle computed, mirrored).
+
+    Rows i and n-1-i are handled by the same iteration so that the triangular work is
+    balanced across threads.
+    """
+    n = eps.shape[0]
+    for t in prange((n + 1) // 2):
+        for side in range(2):
+            i = t if side == 0 else n - 1 - t
+            if side == 1 and i == t:
+                break
+            for j in range(i + 1, n):
+                en, tn, dn = _norm_update(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho,
+                                          eps[i, j], th[i, j], dl[i, j])
+                eps[i, j] = en
+                th[i, j] = tn
+                dl[i, j] = dn
+                eps[j, i] = en
+                th[j, i] = tn
+                dl[j, i] = dn
+
+
+@njit(parallel=True, cache=True)
+def _norm_layer_rect(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl):
+    """One layer on a rectangular (test x train) block."""
+    n1, n2 = eps.shape
+    for i in prange(n1):
+        for j in range(n2):
+            en, tn, dn = _norm_update(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho,
+                                      eps[i, j], th[i, j], dl[i, j])
+            eps[i, j] = en
+            th[i, j] = tn
+            dl[i, j] = dn
+
+
+# ----------------------------------------------------------------------------- kinked activations, table nodes
+@njit(cache=True)
+def _pair_kinked_polar(code, q, theta, slope):
+    """(T, Tdot) for a piecewise activation at equal variances q and correlation cos(theta).
+
+    The same quadrature as ``_kernels._pair`` (kind 1: inner Gaussian expectation in closed
+    form, outer integral split at the kinks and graded around them) but with the
+    conditional mean and width taken from theta directly, sqrt(q) cos(theta) and
+    sqrt(q) sin(theta), so that small angles are not lost to 1 - c^2 cancellation.
+    """
+    n1 = math.sqrt(q)
+    mcoef = n1 * math.cos(theta)
+    sig = n1 * math.sin(theta)
+    extra = np.empty(32)
+    n_extra = 0
+    kk = np.empty(4)
+    nk = _kinks(code, kk)
+    if mcoef != 0.0:
+        width = sig / abs(mcoef)
+        for i in range(nk):
+            z0 = kk[i] / mcoef
+            extra[n_extra] = z0
+            n_extra += 1
+            for g in (0.25, 1.0, 4.0):
+                if g * width < 1.0:
+                    extra[n_extra] = z0 - g * width
+                    extra[n_extra + 1] = z0 + g * width
+                    n_extra += 2
+    zs = np.empty(RULE_SIZE)
+    ws = np.empty(RULE_SIZE)
+    n = _rule(code, 0.0, n1, extra, n_extra, 1.0, 1.0, zs, ws)
+    t = 0.0
+    tdot = 0.0
+    for i in range(n):
+        u1 = n1 * zs[i]
+        g, gd = _inner_closed(code, mcoef * zs[i], sig, slope)
+        t += ws[i] * _phi(code, u1, slope) * g
+        tdot += ws[i] * _dphi(code, u1, slope) * gd
+    return t, tdot
+
+
+@njit(parallel=True, cache=True)
+def _kinked_nodes(code, q, thetas, slope, t_out, tdot_out):
+    for i in prange(thetas.shape[0]):
+        a, b = _pair_kinked_polar(code, q, thetas[i], slope)
+        t_out[i] = a
+        tdot_out[i] = b
+
+
+# ----------------------------------------------------------------------------- data as given
+@njit(parallel=True, cache=True)
+def _raw_pairs_sym(code, kind, slope, k, diag, t_out, tdot_out):
+    """(T, Tdot) on every pair of a symmetric covariance block (diag: its diagonal)."""
+    n = k.shape[0]
+    for t in prange((n + 1) // 2):
+        for side in range(2):
+            i = t if side == 0 else n - 1 - t
+            if side == 1 and i == t:
+                break
+            for j in range(i, n):
+                a, b = _pair(code, diag[i], diag[j], k[i, j], slope, kind)
+                t_out[i, j] = a
+                tdot_out[i, j] = b
+                t_out[j, i] = a
+                tdot_out[j, i] = b
+
+
+@njit(parallel=True, cache=True)
+def _raw_pairs_rect(code, kind, slope, k, diag_rows, diag_cols, t_out, tdot_out):
+    n1, n2 = k.shape
+    for i in prange(n1):
+        for j in range(n2):
+            a, b = _pair(code, diag_rows[i], diag_cols[j], k[i, j], slope, kind)
+            t_out[i, j] = a
+            tdot_out[i, j] = b
+
+
+@njit(parallel=True, cache=True)
+def _angular_samples(code, slope, scales, rs, cospsi, f_out, g_out):
+    """phi and phi' at u = scales[a] * rs[j] * cos(psi_n): f_out[a, j, n], g_out[a, j, n]."""
+    na = scales.shape[0]
+    nr = rs.shape[0]
+    for idx in prange(na * nr):
+        a = idx // nr
+        j = idx - a * nr
+        s = scales[a] * rs[j]
+        for n in range(cospsi.shape[0]):
+            u = s * cospsi[n]
+            f_out[a, j, n] = _phi(code, u, slope)
+            g_out[a, j, n] = _dphi(code, u, slope)
