@@ -196,28 +196,35 @@ def _norm_update(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p
     return en, th_new, dl_new
 
 
+@njit(cache=True)
+def _norm_row_sym(i, method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl):
+    n = eps.shape[0]
+    for j in range(i + 1, n):
+        en, tn, dn = _norm_update(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho,
+                                  eps[i, j], th[i, j], dl[i, j])
+        eps[i, j] = en
+        th[i, j] = tn
+        dl[i, j] = dn
+        eps[j, i] = en
+        th[j, i] = tn
+        dl[j, i] = dn
+
+
 @njit(parallel=True, cache=True)
 def _norm_layer_sym(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl):
     """One layer on the symmetric train block (upper triangle computed, mirrored).
 
-    Rows i and n-1-i are handled by the same iteration so that the triangular work is
+    Rows t and n-1-t are handled by the same iteration so that the triangular work is
     balanced across threads.
     """
     n = eps.shape[0]
-    for t in prange((n + 1) // 2):
-        for side in range(2):
-            i = t if side == 0 else n - 1 - t
-            if side == 1 and i == t:
-                break
-            for j in range(i + 1, n):
-                en, tn, dn = _norm_update(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho,
-                                          eps[i, j], th[i, j], dl[i, j])
-                eps[i, j] = en
-                th[i, j] = tn
-                dl[i, j] = dn
-                eps[j, i] = en
-                th[j, i] = tn
-                dl[j, i] = dn
+    half = (n + 1) // 2
+    for t in prange(half):
+        i = np.int64(t)
+        _norm_row_sym(i, method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl)
+        i2 = np.int64(n - 1) - i
+        if i2 != i:
+            _norm_row_sym(i2, method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl)
 
 
 @njit(parallel=True, cache=True)
@@ -238,15 +245,15 @@ def _norm_layer_rect(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, i
 def _pair_kinked_polar(code, q, theta, slope):
     """(T, Tdot) for a piecewise activation at equal variances q and correlation cos(theta).
 
-    The same quadrature as ``_kernels._pair`` (kind 1: inner Gaussian expectation in closed
-    form, outer integral split at the kinks and graded around them) but with the
+    The same quadrature as ``_kernels._pair_corr`` (kind 1: inner Gaussian expectation in
+    closed form, outer integral split at the kinks and graded around them) but with the
     conditional mean and width taken from theta directly, sqrt(q) cos(theta) and
     sqrt(q) sin(theta), so that small angles are not lost to 1 - c^2 cancellation.
     """
     n1 = math.sqrt(q)
     mcoef = n1 * math.cos(theta)
     sig = n1 * math.sin(theta)
-    extra = np.empty(32)
+    extra = np.empty(40)
     n_extra = 0
     kk = np.empty(4)
     nk = _kinks(code, kk)
@@ -256,7 +263,7 @@ def _pair_kinked_polar(code, q, theta, slope):
             z0 = kk[i] / mcoef
             extra[n_extra] = z0
             n_extra += 1
-            for g in (0.25, 1.0, 4.0):
+            for g in (0.25, 1.0, 2.0, 4.0, 8.0, 16.0):
                 if g * width < 1.0:
                     extra[n_extra] = z0 - g * width
                     extra[n_extra + 1] = z0 + g * width
@@ -283,21 +290,28 @@ def _kinked_nodes(code, q, thetas, slope, t_out, tdot_out):
 
 
 # ----------------------------------------------------------------------------- data as given
+@njit(cache=True)
+def _raw_row_sym(i, code, kind, slope, k, diag, t_out, tdot_out):
+    n = k.shape[0]
+    for j in range(i, n):
+        a, b = _pair(code, diag[i], diag[j], k[i, j], slope, kind)
+        t_out[i, j] = a
+        tdot_out[i, j] = b
+        t_out[j, i] = a
+        tdot_out[j, i] = b
+
+
 @njit(parallel=True, cache=True)
 def _raw_pairs_sym(code, kind, slope, k, diag, t_out, tdot_out):
     """(T, Tdot) on every pair of a symmetric covariance block (diag: its diagonal)."""
     n = k.shape[0]
-    for t in prange((n + 1) // 2):
-        for side in range(2):
-            i = t if side == 0 else n - 1 - t
-            if side == 1 and i == t:
-                break
-            for j in range(i, n):
-                a, b = _pair(code, diag[i], diag[j], k[i, j], slope, kind)
-                t_out[i, j] = a
-                tdot_out[i, j] = b
-                t_out[j, i] = a
-                tdot_out[j, i] = b
+    half = (n + 1) // 2
+    for t in prange(half):
+        i = np.int64(t)
+        _raw_row_sym(i, code, kind, slope, k, diag, t_out, tdot_out)
+        i2 = np.int64(n - 1) - i
+        if i2 != i:
+            _raw_row_sym(i2, code, kind, slope, k, diag, t_out, tdot_out)
 
 
 @njit(parallel=True, cache=True)

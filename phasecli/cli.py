@@ -21,6 +21,13 @@ PHASE_COLUMNS = ("activation", "sw2", "sb2", "q_star", "c_star", "chi_1", "chi_c
 DEPTH_COLUMNS = ("activation", "sw2", "sb2", "chi_1", "chi_c", "xi_q", "xi_c", "xi_grad", "xi_1", "xi_star",
                  "max_trainable_depth", "phase", "fixed_point", "converged")
 CRITICAL_COLUMNS = ("activation", "sb2", "sw2_critical", "q_star", "status")
+KAPPA_COLUMNS = ("activation", "sw2", "sb2", "depth", "lambda_max", "lambda_min", "lambda_bulk", "kappa",
+                 "kappa_theory", "nngp_lambda_max", "nngp_lambda_min", "nngp_lambda_bulk", "nngp_kappa",
+                 "log10_lambda_max", "phase", "resolved", "status")
+GENERALIZE_COLUMNS = ("activation", "sw2", "sb2", "depth", "test_accuracy", "test_mse", "train_accuracy", "kappa",
+                      "prediction_scale", "predictor", "ill_conditioned", "phase", "status")
+LR_COLUMNS = ("activation", "sw2", "sb2", "depth", "lambda_max", "eta_max", "eta_catapult", "loss", "m", "phase",
+              "status")
 SUMMARY_ROWS = 200
 
 
@@ -342,6 +349,266 @@ _CRITICAL_REASONS = {
     "q_infinite": "q* becomes infinite before chi_1 reaches 1 on the branch from q0",
     "out_of_range": "chi_1 does not cross 1 inside --sw2-range",
 }
+
+
+def data_options(f):
+    """--data / --m / --dim / --seed, --normalize, --depth, --dropout: declared once for NTK commands."""
+    options = [
+        click.option("--data", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+                     help="Inputs: CSV (one input per row, no header) or .npy; '-' reads CSV from stdin. "
+                          "Default: --m synthetic standard normal inputs."),
+        click.option("--m", "m", type=click.IntRange(2, 100_000), default=20, show_default=True,
+                     help="Number of synthetic inputs (without --data)."),
+        click.option("--dim", type=click.IntRange(1, 1_000_000), default=10, show_default=True,
+                     help="Dimension of synthetic inputs (without --data)."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Seed of the synthetic inputs."),
+        click.option("--normalize/--no-normalize", default=True, show_default=True,
+                     help="Scale each input so the first-layer variance q^1 equals q* (the paper's setting), "
+                          "or use the data as given."),
+        click.option("--depth", "depth_spec", default="1:100", show_default=True,
+                     help="Depths L (hidden layers): list 1,2,5,10,100 or inclusive range START:STOP[:STEP]."),
+        click.option("--dropout", type=click.FloatRange(0.0, 1.0, min_open=True), default=None,
+                     help="Dropout with keep rate RHO on the penultimate layer (Xiao et al. Fig. 1f)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _load_inputs(data, m, dim, seed):
+    from phasecli import ntk
+
+    if data is None:
+        return ntk.synthetic_data(m, dim, seed)
+    try:
+        if data == "-":
+            return ntk.load_data(sys.stdin)
+        return ntk.load_data(data)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read {data}: {exc.strerror or exc}", param_hint="'--data'") from None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--data'") from None
+
+
+def _parse_depths(spec):
+    from phasecli import ntk
+
+    try:
+        return ntk.parse_depths(spec)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--depth'") from None
+
+
+def _spectra_grid(activation, sw2, sb2, X, depths, slope, normalize, q0, dropout):
+    """ntk_spectra for every (sw2, sb2), sw2 outer; progress on a terminal for many points."""
+    from phasecli import ntk
+
+    points = [(a, b) for a in sw2 for b in sb2]
+    show = sys.stderr.isatty() and len(points) * X.shape[0] ** 2 * depths.size > 5e7
+    results = []
+    if show:
+        from rich.console import Console
+        from rich.progress import Progress
+
+        with Progress(console=Console(stderr=True), transient=True) as bar:
+            task = bar.add_task(f"{activation} NTK", total=len(points))
+            for a, b in points:
+                results.append(ntk.ntk_spectra(activation, X, a, b, depths, slope=slope, normalize=normalize,
+                                               q0=q0, dropout=dropout))
+                bar.advance(task)
+    else:
+        for a, b in points:
+            results.append(ntk.ntk_spectra(activation, X, a, b, depths, slope=slope, normalize=normalize, q0=q0,
+                                           dropout=dropout))
+    return results
+
+
+def _report_points(results) -> int:
+    bad = [r for r in results if r.status != "ok"]
+    if bad:
+        _warn(f"{len(bad)} of {len(results)} points have no kernel (first: sw2={bad[0].sw2:g}, "
+              f"sb2={bad[0].sb2:g}: {bad[0].message})")
+        return 1
+    return 0
+
+
+def _check_ntk_png(png, sw2, sb2):
+    _check_png(png)
+    if png and len(sw2) > 1 and len(sb2) > 1:
+        raise click.BadParameter("needs one (sw2, sb2) point (kappa against depth) or an sw2 sweep at one sb2 "
+                                 "(heatmaps over sw2 and depth)", param_hint="'--png'")
+
+
+@cli.command()
+@grid_options(default_sw2="1.5", default_sb2="0.05")
+@data_options
+@output_options
+def kappa(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec, dropout, fmt, png):
+    """NTK and NNGP spectra on a data set at every depth: lambda_max, lambda_min, lambda_bulk, kappa.
+
+    One pass of the depth recursion of THEORY.md gives every depth asked.  kappa_theory is
+    the large-depth prediction of Xiao et al. (Table 1) for the point's phase: 1 chaotic,
+    (m + 2)/2 critical (smooth activations; (m + 3)/3 when phi' jumps), m p* / (l chi_1^l)
+    ordered.  resolved=false marks depths where float64 no longer resolves lambda_min
+    (lambda_min and kappa are then NaN, never noise).
+
+    \b
+    Examples:
+      phasecli kappa -a erf --sw2 1.5 --sb2 0.05 --depth 1,10,100,1000 -f csv
+      phasecli kappa -a tanh --data inputs.csv --depth 1:60 --png kappa.png
+      phasecli kappa -a erf --sw2 0.5:4:40 --sb2 0.1 --depth 1:100 --png fig3.png
+      phasecli kappa -a erf --sw2 0.8 --sb2 0.1 --dropout 0.8 --depth 1:200
+    """
+    _check_ntk_png(png, sw2, sb2)
+    depths = _parse_depths(depth_spec)
+    X = _load_inputs(data, m, dim, seed)
+    results = _spectra_grid(activation, sw2, sb2, X, depths, slope, normalize, q0, dropout)
+
+    def rows():
+        for r in results:
+            for k, depth in enumerate(r.depth):
+                values = {"activation": activation, "sw2": r.sw2, "sb2": r.sb2, "depth": int(depth),
+                          "phase": r.phase, "status": r.status}
+                yield [values[c] if c in values else getattr(r, c)[k] for c in KAPPA_COLUMNS]
+
+    emit(KAPPA_COLUMNS, rows(), fmt or default_format())
+    if png:
+        _render("ntk_figure", results, "kappa", png)
+    return _report_points(results)
+
+
+@cli.command()
+@grid_options(default_sw2="1.5", default_sb2="0.05")
+@data_options
+@click.option("--loss", type=click.Choice(["sum", "mean"]), default="sum", show_default=True,
+              help="Loss normalization: 1/2 sum (f - y)^2 (eta = 2/lambda_max) or 1/(2m) sum (eta = 2m/lambda_max).")
+@output_options
+def lr(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec, dropout, loss, fmt, png):
+    """Largest convergent learning rate eta_max = 2/lambda_max and the catapult bound 4/lambda_max.
+
+    Gradient descent on the linearized (infinite-width) network converges for
+    eta < eta_max (lazy regime); between eta_max and eta_catapult lies the catapult
+    regime (Lewkowycz et al.); beyond, training diverges.  With --loss mean both are
+    multiplied by m (as neural-tangents' max_learning_rate).
+
+    \b
+    Examples:
+      phasecli lr -a erf --sw2 1.5 --sb2 0.05 --depth 5,10,20,40 -f csv
+      phasecli lr -a tanh --data train.csv --loss mean --depth 10
+      phasecli lr -a erf --sw2 0.5:4:40 --sb2 0.1 --depth 1:60 --png eta.png
+    """
+    from phasecli import ntk
+
+    _check_ntk_png(png, sw2, sb2)
+    depths = _parse_depths(depth_spec)
+    X = _load_inputs(data, m, dim, seed)
+    results = _spectra_grid(activation, sw2, sb2, X, depths, slope, normalize, q0, dropout)
+
+    def rows():
+        for r in results:
+            eta_max, eta_catapult = ntk.learning_rates(r.lambda_max, r.m, loss)
+            for k, depth in enumerate(r.depth):
+                yield [activation, r.sw2, r.sb2, int(depth), r.lambda_max[k], eta_max[k], eta_catapult[k], loss,
+                       r.m, r.phase, r.status]
+
+    emit(LR_COLUMNS, rows(), fmt or default_format())
+    if png:
+        _render("ntk_figure", results, "lr", png, loss)
+    return _report_points(results)
+
+
+def _labelled(path, label_column, which):
+    """(X, y) from a labelled CSV / .npy, or the bundled digits split for the name 'digits'."""
+    from phasecli import generalize
+
+    if path == "digits" and not os.path.exists(path):
+        from importlib.resources import files
+
+        path = str(files("phasecli") / "data" / f"digits_{which}.csv")
+    try:
+        return generalize.load_labelled(sys.stdin if path == "-" else path, label_column)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint=f"'--{which}'") from None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=f"'--{which}'") from None
+
+
+@cli.command()
+@click.option("--train", "train_path", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="Training CSV (one example per row, integer label in the last column) or .npy; "
+                   "'digits' for the bundled handwritten-digits split.")
+@click.option("--test", "test_path", required=True, type=click.Path(dir_okay=False),
+              help="Test file in the same layout; 'digits' for the bundled split.")
+@click.option("--label-column", type=int, default=-1, show_default=True,
+              help="Column holding the integer class label (negative counts from the end).")
+@grid_options(default_sw2="3", default_sb2="0.1")
+@click.option("--normalize/--no-normalize", default=True, show_default=True,
+              help="Scale each input so q^1 = q* (the paper's setting), or use the data as given.")
+@click.option("--depth", "depth_spec", default="1,2,5,10,20,30,50,100", show_default=True,
+              help="Depths L (hidden layers): list or inclusive range START:STOP[:STEP].")
+@click.option("--dropout", type=click.FloatRange(0.0, 1.0, min_open=True), default=None,
+              help="Dropout with keep rate RHO on the penultimate layer.")
+@click.option("--time", "train_time", type=click.FloatRange(0.0), default=None,
+              help="Training time t of gradient flow (mu_t); default: t = infinity.")
+@click.option("--eta", type=click.FloatRange(0.0, min_open=True), default=None,
+              help="Learning rate for --time [default: eta_max = 2/lambda_max at each depth].")
+@click.option("--ridge", type=click.FloatRange(0.0), default=0.0, show_default=True,
+              help="Add SIGMA * Id to Theta_train,train (regularizer for the ordered phase).")
+@click.option("--nngp", is_flag=True, help="Use the NNGP (Bayesian posterior mean) instead of the NTK predictor.")
+@click.option("--batch-size", type=click.IntRange(1), default=2048, show_default=True,
+              help="Test rows per pass of the recursion (bounds memory).")
+@output_options
+def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, slope, normalize, depth_spec, dropout,
+               train_time, eta, ridge, nngp, batch_size, fmt, png):
+    """Test accuracy of the infinite-width network trained on your data (NTK mean predictor).
+
+    mu(X_test) = Theta_test,train Theta_train,train^-1 Y_train with targets one-hot minus 1/k.
+    In the deep chaotic phase the predictor collapses (prediction_scale -> 0, accuracy
+    -> chance) though kappa -> 1; in the ordered phase kappa explodes (see --ridge).
+
+    \b
+    Examples:
+      phasecli generalize --train digits --test digits -a erf --sw2 3 --sb2 0.1
+      phasecli generalize --train train.csv --test test.csv --depth 1:50 --time 100
+      phasecli generalize --train digits --test digits -a erf --sw2 0.5:4:20 --sb2 0.1 \\
+          --depth 1:60:3 --png accuracy.png
+    """
+    from phasecli import generalize as gen
+
+    _check_ntk_png(png, sw2, sb2)
+    depths = _parse_depths(depth_spec)
+    X_train, y_train = _labelled(train_path, label_column, "train")
+    X_test, y_test = _labelled(test_path, label_column, "test")
+    points = [(a, b) for a in sw2 for b in sb2]
+    results = []
+    for a, b in points:
+        try:
+            results.append(gen.ntk_generalization(activation, X_train, y_train, X_test, y_test, a, b, depths,
+                                                  slope=slope, normalize=normalize, q0=q0, dropout=dropout,
+                                                  time=train_time, eta=eta, ridge=ridge, nngp=nngp,
+                                                  batch_size=batch_size))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--train' / '--test'") from None
+
+    def rows():
+        for r in results:
+            for k, depth in enumerate(r.depth):
+                yield [activation, r.sw2, r.sb2, int(depth), r.test_accuracy[k], r.test_mse[k], r.train_accuracy[k],
+                       r.kappa[k], r.prediction_scale[k], r.predictor, bool(r.ill_conditioned[k]), r.phase,
+                       r.status[k]]
+
+    emit(GENERALIZE_COLUMNS, rows(), fmt or default_format())
+    if png:
+        _render("generalize_figure", results, png)
+    ill = sum(int(r.ill_conditioned.sum()) for r in results)
+    if ill:
+        _warn(f"{ill} rows have kappa > 1e10: the solve loses digits; consider --ridge")
+    failed = [(r, s) for r in results for s in r.status if s != "ok"]
+    if failed:
+        r, status = failed[0]
+        _warn(f"{len(failed)} rows have no prediction (first: sw2={r.sw2:g}, sb2={r.sb2:g}: {status})")
+        return 1
+    return 0
 
 
 @cli.command()

@@ -209,3 +209,115 @@ def critical_figure(line, path: str) -> None:
     if ok.sum() > 1:
         ax.legend(loc="upper left")
     _save(fig, path)
+
+
+def _log10_eta(result, loss):
+    """log10 eta_max from log10 lambda_max (finite even where lambda_max overflows)."""
+    factor = 2.0 if loss == "sum" else 2.0 * result.m
+    return np.log10(factor) - np.asarray(result.log10_lambda_max, dtype=float)
+
+
+def ntk_figure(results, kind: str, path: str, loss: str = "sum") -> None:
+    """kappa (kind 'kappa') or eta_max (kind 'lr') against depth for one point, or heatmaps
+    over (sw2, depth) of log10 kappa and log10 eta_max with xi_1 and xi_star (Xiao et al. Fig. 3)."""
+    first = results[0]
+    depth = np.asarray(first.depth, dtype=float)
+    if len(results) == 1:
+        fig = Figure(figsize=(7.5, 5), layout="constrained")
+        ax = fig.subplots()
+        if kind == "kappa":
+            ax.plot(depth, first.kappa, "o-", ms=3, lw=1.6, label=r"NTK $\kappa$")
+            ax.plot(depth, first.nngp_kappa, "s-", ms=2, lw=1.0, alpha=0.7, label=r"NNGP $\kappa$")
+            ax.plot(depth, first.kappa_theory, "k--", lw=1.4, label=r"Table 1 large-depth theory")
+            ax.set_ylabel(r"condition number $\kappa = \lambda_{max} / \lambda_{min}$")
+        else:
+            eta = 10.0 ** _log10_eta(first, loss)
+            ax.plot(depth, eta, "o-", ms=3, lw=1.6, label=r"$\eta_{max} = 2/\lambda_{max}$")
+            ax.plot(depth, 2.0 * eta, "--", lw=1.4, label=r"catapult bound $4/\lambda_{max}$")
+            ax.set_ylabel(f"learning rate ({loss} loss)")
+        ax.set_yscale("log")
+        if depth.size > 1 and depth.max() / max(depth.min(), 1.0) >= 20:
+            ax.set_xscale("log")
+        ax.set_xlabel("depth L (hidden layers)")
+        ax.set_title(rf"{first.activation}: $\sigma_w^2$ = {first.sw2:g}, $\sigma_b^2$ = {first.sb2:g}, "
+                     f"m = {first.m}, {first.phase}")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend()
+        _save(fig, path)
+        return
+    sw2 = np.array([r.sw2 for r in results], dtype=float)
+    order = np.argsort(sw2)
+    sw2 = sw2[order]
+    results = [results[k] for k in order]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_kappa = np.array([np.log10(np.asarray(r.kappa, dtype=float)) for r in results])
+        log_eta = np.array([_log10_eta(r, loss) for r in results])
+    xi_1 = np.array([r.xi_1 for r in results], dtype=float)
+    xi_star = np.array([r.xi_star for r in results], dtype=float)
+    fig = Figure(figsize=(13, 5), layout="constrained")
+    axes = fig.subplots(1, 2)
+    for ax, values, title, cmap in ((axes[0], log_kappa, r"$\log_{10}\kappa$ (NTK)", "viridis"),
+                                    (axes[1], log_eta, rf"$\log_{{10}}\eta_{{max}}$ ({loss} loss)", "plasma")):
+        mesh = ax.pcolormesh(sw2, depth, np.ma.masked_invalid(values.T), shading="nearest", cmap=cmap)
+        fig.colorbar(mesh, ax=ax, label=title)
+        for xi, style, label in ((xi_1, "w-", r"$\xi_1$ (ordered)"), (xi_star, "r-", r"$\xi_*$ (chaotic)")):
+            ok = np.isfinite(xi) & (xi > 0)
+            if ok.any():
+                ax.plot(sw2[ok], np.clip(xi[ok], depth.min(), depth.max()), style, lw=2, label=label)
+        ax.set_xlabel(SW2_LABEL)
+        ax.set_ylabel("depth L (hidden layers)")
+        ax.set_ylim(depth.min(), depth.max())
+        ax.set_title(title)
+        ax.legend(loc="upper right", fontsize=8)
+    fig.suptitle(rf"{first.activation}: NTK on m = {first.m} inputs, $\sigma_b^2$ = {first.sb2:g}")
+    _save(fig, path)
+
+
+def generalize_figure(results, path: str) -> None:
+    """Test accuracy against depth for one point, or a heatmap over (sw2, depth) with xi_1 and
+    xi_star on top (Xiao et al. Figure 3 on the user's data)."""
+    first = results[0]
+    depth = np.asarray(first.depth, dtype=float)
+    if len(results) == 1:
+        fig = Figure(figsize=(7.5, 5), layout="constrained")
+        ax = fig.subplots()
+        ax.plot(depth, first.test_accuracy, "o-", ms=3, lw=1.8, label="test accuracy")
+        ax.plot(depth, first.train_accuracy, "s--", ms=2, lw=1.2, label="train accuracy")
+        ax.set_ylim(0, 1.02)
+        ax.set_xlabel("depth L (hidden layers)")
+        ax.set_ylabel("accuracy")
+        twin = ax.twinx()
+        twin.plot(depth, first.prediction_scale, "k:", lw=1.4, label="prediction scale")
+        twin.set_yscale("log")
+        twin.set_ylabel("RMS prediction / RMS target")
+        if depth.size > 1 and depth.max() / max(depth.min(), 1.0) >= 20:
+            ax.set_xscale("log")
+        ax.set_title(rf"{first.activation}: $\sigma_w^2$ = {first.sw2:g}, $\sigma_b^2$ = {first.sb2:g} "
+                     f"({first.phase}, {first.predictor.upper()} predictor)")
+        lines = ax.get_legend_handles_labels()
+        more = twin.get_legend_handles_labels()
+        ax.legend(lines[0] + more[0], lines[1] + more[1], loc="lower left")
+        ax.grid(alpha=0.3)
+        _save(fig, path)
+        return
+    sw2 = np.array([r.sw2 for r in results], dtype=float)
+    order = np.argsort(sw2)
+    sw2 = sw2[order]
+    results = [results[k] for k in order]
+    acc = np.array([r.test_accuracy for r in results], dtype=float)
+    xi_1 = np.array([r.xi_1 for r in results], dtype=float)
+    xi_star = np.array([r.xi_star for r in results], dtype=float)
+    fig = Figure(figsize=(8, 5.5), layout="constrained")
+    ax = fig.subplots()
+    mesh = ax.pcolormesh(sw2, depth, np.ma.masked_invalid(acc.T), shading="nearest", cmap="viridis", vmin=0, vmax=1)
+    fig.colorbar(mesh, ax=ax, label="test accuracy")
+    for xi, style, label in ((xi_1, "w-", r"$\xi_1$ (ordered)"), (xi_star, "r-", r"$\xi_*$ (chaotic)")):
+        ok = np.isfinite(xi) & (xi > 0)
+        if ok.any():
+            ax.plot(sw2[ok], np.clip(xi[ok], depth.min(), depth.max()), style, lw=2, label=label)
+    ax.set_xlabel(SW2_LABEL)
+    ax.set_ylabel("depth L (hidden layers)")
+    ax.set_ylim(depth.min(), depth.max())
+    ax.legend(loc="upper right", fontsize=8)
+    ax.set_title(rf"{first.activation}: {first.predictor.upper()} test accuracy, $\sigma_b^2$ = {first.sb2:g}")
+    _save(fig, path)

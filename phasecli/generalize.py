@@ -1,0 +1,205 @@
+"""Generalization of the infinite-width network: the NTK (or NNGP) mean predictor.
+
+    mu(X_test)   = Theta_test,train  Theta_train,train^{-1} Y_train                 (t = inf)
+    mu_t(X_test) = Theta_test,train  Theta^{-1} (I - exp(-eta Theta t)) Y_train     (time t)
+
+(THEORY.md, "mean predictor"; Xiao et al. Eq. 4-5.)  Targets are one-hot vectors minus
+1/k.  ``ridge`` adds sigma * Id to Theta_train,train (also inside the exponential).
+The kernels come from ``phasecli.ntk.kernel_pass``: the first pass factors
+Theta_train,train at every depth, keeps only alpha = Theta^{-1} Y (m_train x k) and scores
+the first batch of test rows; every further batch of ``batch_size`` test rows is one more
+pass, so memory stays bounded by the batch.  Linear algebra: Cholesky (t = inf) or
+the symmetric eigendecomposition (finite t), never an explicit inverse.  Never prints.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from dataclasses import dataclass
+
+import numpy as np
+
+from phasecli import ntk
+
+KAPPA_ILL = 1e10
+
+
+def load_labelled(source, label_column: int = -1):
+    """(X, y) from a CSV / .npy file (one example per row) with integer labels in ``label_column``."""
+    data = ntk.load_data(source)
+    n_cols = data.shape[1]
+    if n_cols < 2:
+        raise ValueError("a labelled file needs at least one feature column and one label column")
+    col = label_column if label_column >= 0 else n_cols + label_column
+    if not 0 <= col < n_cols:
+        raise ValueError(f"label column {label_column} does not exist (the file has {n_cols} columns)")
+    labels = data[:, col]
+    if not np.all(labels == np.round(labels)):
+        bad = labels[labels != np.round(labels)][0]
+        raise ValueError(f"labels must be integers (column {label_column}); found {bad:g}")
+    features = np.delete(data, col, axis=1)
+    return np.ascontiguousarray(features), labels.astype(np.int64)
+
+
+def encode_targets(y, classes) -> np.ndarray:
+    """One-hot rows minus 1/k (zero mean per example), columns in the order of ``classes``."""
+    classes = np.asarray(classes)
+    k = classes.size
+    index = {c: j for j, c in enumerate(classes.tolist())}
+    out = np.full((len(y), k), -1.0 / k)
+    for i, label in enumerate(np.asarray(y).tolist()):
+        j = index.get(label)
+        if j is not None:
+            out[i, j] += 1.0
+    return out
+
+
+@dataclass
+class Generalization:
+    """Test metrics of the infinite-width predictor at each depth of one (sw2, sb2) point.
+
+    prediction_scale = RMS(mu(X_test)) / RMS(Y_test): about 1 when the predictor carries
+    the targets, -> 0 in the deep chaotic phase (the predictor collapses).  kappa is the
+    condition number of the matrix that is solved (Theta or K, plus ridge).
+    ill_conditioned: kappa > 1e10, the solve loses that many digits; add --ridge.
+    status: 'ok', 'singular' (the factorization failed: metrics NaN) or why the point has
+    no kernel.
+    """
+
+    activation: str
+    sw2: float
+    sb2: float
+    predictor: str
+    depth: np.ndarray
+    test_accuracy: np.ndarray
+    test_mse: np.ndarray
+    train_accuracy: np.ndarray
+    kappa: np.ndarray
+    prediction_scale: np.ndarray
+    ill_conditioned: np.ndarray
+    status: np.ndarray
+    phase: str
+    xi_1: float
+    xi_star: float
+    seconds_kernel: float
+    seconds_linalg: float
+
+
+def _validate(X_train, y_train, X_test, y_test):
+    if X_train.shape[0] == 0 or X_test.shape[0] == 0:
+        raise ValueError("the training and test sets must each hold at least one example")
+    if X_train.shape[1] != X_test.shape[1]:
+        raise ValueError(f"train has {X_train.shape[1]} features but test has {X_test.shape[1]}")
+    classes = np.unique(y_train)
+    if classes.size < 2:
+        raise ValueError(f"the training labels hold a single class ({classes[0]}): nothing to predict")
+    unseen = np.setdiff1d(np.unique(y_test), classes)
+    if unseen.size:
+        raise ValueError(f"test labels {unseen.tolist()[:5]} never occur in the training set")
+    return classes
+
+
+def _solve_state(theta, targets, ridge, t, eta):
+    """alpha with mu = Theta_* alpha, plus kappa; raises LinAlgError when Theta is singular."""
+    m = theta.shape[0]
+    a = theta + ridge * np.eye(m) if ridge else theta
+    if t is None:
+        eig = np.linalg.eigvalsh(a)
+        if eig[0] <= 0:
+            raise np.linalg.LinAlgError("not positive definite")
+        chol = np.linalg.cholesky(a)
+        alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, targets))
+        return alpha, eig[-1] / eig[0], eig[-1]
+    eig, vecs = np.linalg.eigh(a)
+    if eig[0] <= 0:
+        raise np.linalg.LinAlgError("not positive definite")
+    rate = eta if eta is not None else 2.0 / eig[-1]
+    # (1 - exp(-rate lambda t)) / lambda, accurate for small rate lambda t
+    filt = -np.expm1(-rate * eig * t) / eig
+    alpha = vecs @ (filt[:, None] * (vecs.T @ targets))
+    return alpha, eig[-1] / eig[0], eig[-1]
+
+
+def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, depths, *, slope=0.01,
+                       normalize=True, q0=1.0, dropout=None, time=None, eta=None, ridge=0.0, nngp=False,
+                       batch_size=2048) -> Generalization:
+    """Test accuracy / MSE of the NTK (or NNGP) mean predictor at every depth, one (sw2, sb2).
+
+    time=None is t = infinity; eta=None uses eta_max = 2/lambda_max of the solved matrix
+    at each depth (sum-loss convention).  Raises ValueError on bad input.
+    """
+    X_train = np.asarray(X_train, dtype=float)
+    X_test = np.asarray(X_test, dtype=float)
+    classes = _validate(X_train, y_train, X_test, y_test)
+    if time is not None and not (np.isfinite(time) and time >= 0):
+        raise ValueError("time must be a finite number >= 0")
+    if eta is not None and not (np.isfinite(eta) and eta > 0):
+        raise ValueError("eta must be a positive finite number")
+    if not (np.isfinite(ridge) and ridge >= 0):
+        raise ValueError("ridge must be a finite number >= 0")
+    depths = ntk.parse_depths(depths) if isinstance(depths, str) else np.asarray(depths, dtype=np.int64)
+    targets = encode_targets(y_train, classes)
+    test_targets = encode_targets(y_test, classes)
+    n_depth = depths.size
+    alphas = [None] * n_depth
+    kappa = np.full(n_depth, np.nan)
+    train_acc = np.full(n_depth, np.nan)
+    status = np.array(["ok"] * n_depth, dtype=object)
+    meta = ntk.ntk_spectra(activation, X_train[:2], sw2, sb2, depths[:1], slope=slope, normalize=normalize, q0=q0)
+    sq_err = np.zeros(n_depth)
+    sq_pred = np.zeros(n_depth)
+    correct = np.zeros(n_depth)
+    timer = {"kernel": 0.0, "linalg": 0.0}
+
+    def score(k, block, start, stop):
+        pred = block @ alphas[k]
+        diff = pred - test_targets[start:stop]
+        sq_err[k] += np.sum(diff * diff)
+        sq_pred[k] += np.sum(pred * pred)
+        correct[k] += np.sum(classes[np.argmax(pred, axis=1)] == y_test[start:stop])
+
+    # pass 1: the training solves and the first test batch together; then one pass per further batch
+    batches = [(start, min(start + batch_size, X_test.shape[0])) for start in range(0, X_test.shape[0], batch_size)]
+    try:
+        for number, (start, stop) in enumerate(batches):
+            t0 = _time.perf_counter()
+            for k, layer in enumerate(ntk.kernel_pass(activation, X_train, sw2, sb2, depths,
+                                                      X_test=X_test[start:stop], slope=slope, normalize=normalize,
+                                                      q0=q0, dropout=dropout)):
+                t1 = _time.perf_counter()
+                timer["kernel"] += t1 - t0
+                if number == 0:
+                    matrix = layer[1] if nngp else layer[2]
+                    try:
+                        alphas[k], kappa[k], _ = _solve_state(matrix, targets, ridge, time, eta)
+                        train_acc[k] = np.mean(classes[np.argmax(matrix @ alphas[k], axis=1)] == y_train)
+                    except np.linalg.LinAlgError:
+                        status[k] = "singular"
+                if alphas[k] is not None:
+                    score(k, layer[3] if nngp else layer[4], start, stop)
+                t0 = _time.perf_counter()
+                timer["linalg"] += t0 - t1
+    except ntk.PointError as exc:
+        status[:] = exc.status
+        return _empty(activation, sw2, sb2, nngp, depths, status, meta)
+    seconds_kernel, seconds_linalg = timer["kernel"], timer["linalg"]
+    n_test, n_classes = test_targets.shape
+    ok = status == "ok"
+    target_rms = np.sqrt(np.mean(test_targets * test_targets))
+    with np.errstate(invalid="ignore"):
+        return Generalization(
+            activation=activation, sw2=float(sw2), sb2=float(sb2), predictor="nngp" if nngp else "ntk",
+            depth=depths, test_accuracy=np.where(ok, correct / n_test, np.nan),
+            test_mse=np.where(ok, sq_err / (n_test * n_classes), np.nan), train_accuracy=train_acc,
+            kappa=kappa, prediction_scale=np.where(ok, np.sqrt(sq_pred / (n_test * n_classes)) / target_rms, np.nan),
+            ill_conditioned=np.where(ok, kappa > KAPPA_ILL, False), status=status, phase=meta.phase,
+            xi_1=meta.xi_1, xi_star=meta.xi_star, seconds_kernel=seconds_kernel, seconds_linalg=seconds_linalg)
+
+
+def _empty(activation, sw2, sb2, nngp, depths, status, meta):
+    nan = np.full(depths.size, np.nan)
+    return Generalization(activation=activation, sw2=float(sw2), sb2=float(sb2), predictor="nngp" if nngp else "ntk",
+                          depth=depths, test_accuracy=nan, test_mse=nan.copy(), train_accuracy=nan.copy(),
+                          kappa=nan.copy(), prediction_scale=nan.copy(), ill_conditioned=np.zeros(depths.size, bool),
+                          status=status, phase=meta.phase, xi_1=meta.xi_1, xi_star=meta.xi_star,
+                          seconds_kernel=0.0, seconds_linalg=0.0)
