@@ -17,16 +17,18 @@ b. the neural-tangents approach, re-implemented faithfully in numpy
 c. optionally (``--nt-python``, or the NT_PYTHON environment variable) the real
    neural-tangents in a separate bench-only interpreter, run as a child process with
    the same inputs: per depth ``stax.serial(...)`` + ``kernel_fn(X, None, 'ntk')``
-   (eager, as in the library's examples) + ``numpy.linalg.eigvalsh``; and the same with
+   (eager, as in the library's examples) + ``scipy.linalg.eigvalsh(driver='evr')`` (the
+   solver phasecli uses, here and in the numpy baseline); and the same with
    ``jax.jit`` per depth (compile time included, since each depth is a new function);
 d. tanh, m = 1000 inputs (``synthetic_data(1000, 64, 0)``), critical at sb2 = 0.05:
    ``ntk_spectra`` at depth 100 only, and at every depth 1..100; target < 10 s.
 
 The environment (OPENBLAS_NUM_THREADS, OMP_NUM_THREADS, NUMBA_NUM_THREADS, CPU count)
-is recorded, never set.  Multithreaded LAPACK eigensolvers are very sensitive to other
-processes on the machine (an idle 2-core box: 600 x 600 eigvalsh ~ 15 ms; the same call
-with both cores busy elsewhere can take seconds), so run it on a quiet machine, and
-compare ratios measured in one run, not absolute times across runs.
+is recorded, never set.  Multithreaded BLAS/LAPACK calls are very sensitive to other
+processes on the machine (2 cores: a 600 x 600 numpy ``eigvalsh`` (syevd) takes ~15 ms
+idle and 1-3 s with both cores busy elsewhere; the 'evr' driver used here degrades far
+less), so run it on a quiet machine (the load average at start is recorded) and compare
+ratios measured in one run, not absolute times across runs.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ import numpy as onp
 import jax
 jax.config.update("jax_enable_x64", True)
 from neural_tangents import stax
+from scipy.linalg import eigvalsh
 X = onp.load(sys.argv[1]); sw2 = float(sys.argv[2]); sb2 = float(sys.argv[3]); Lmax = int(sys.argv[4])
 mode = sys.argv[5]
 
@@ -81,12 +84,16 @@ for L in range(1, Lmax + 1):
     if mode == "jit":
         kf = jax.jit(kf, static_argnames="get")
     ntk = onp.asarray(kf(Xj, None, "ntk"))
-    ev = onp.linalg.eigvalsh(ntk)
+    ev = eigvalsh(ntk, overwrite_a=True, check_finite=False, driver="evr")
     lmax.append(float(ev[-1])); lmin.append(float(ev[0]))
 t = time.perf_counter() - t0
 print(json.dumps({"time": t, "lambda_max": lmax, "lambda_min": lmin, "jax": jax.__version__,
                   "neural_tangents": __import__("neural_tangents").__version__}))
 '''
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 def fmt_s(x):
@@ -177,6 +184,7 @@ def main(argv=None):
     from phasecli import ntk
 
     # ---------------------------------------------------------------- a. phasecli, erf
+    log("phasecli erf")
     sw2_erf = critical_sw2("erf")
     depths = list(range(1, args.depth + 1))
     X = ntk.synthetic_data(args.m, D_IN, 0)
@@ -193,6 +201,7 @@ def main(argv=None):
                  f"sw2 = {sw2_erf:.6g} (critical), sb2 = {SB2}"))
 
     # ---------------------------------------------------------------- b. numpy NT-style baseline
+    log("NT-style numpy baseline")
     Xn = normalized_rows("erf", X, sw2_erf, SB2)
     t_nb, (_, b_max, b_min, b_kappa) = best_of(lambda: nb.spectra_per_depth(Xn, sw2_erf, SB2, depths),
                                                1 if args.quick else 2)
@@ -209,7 +218,8 @@ def main(argv=None):
                  ", ".join(f"{v:.1e}" for v in agree.values()), "sanity check, not a test"))
     # where the time goes in the baseline: layer updates vs eigvalsh
     t_layers, _ = best_of(lambda: nb.kernel_fn(Xn, args.depth, sw2_erf, SB2), 1)
-    t_eig, _ = best_of(lambda: np.linalg.eigvalsh(nb.kernel_fn(Xn, 3, sw2_erf, SB2)[1]), 3)
+    ntk3 = nb.kernel_fn(Xn, 3, sw2_erf, SB2)[1]
+    t_eig, _ = best_of(lambda: nb.eigvalsh(ntk3, check_finite=False, driver="evr"), 3)
     n_layer_updates = sum(L + 1 for L in depths)
     notes.append(f"baseline anatomy: one {args.depth}-layer recursion {fmt_s(t_layers)} "
                  f"({fmt_s(t_layers / (args.depth + 1))} per layer); the per-depth approach does "
@@ -217,6 +227,7 @@ def main(argv=None):
                  f"{args.m} x {args.m} eigvalsh {fmt_s(t_eig)} (x {args.depth} in both).")
 
     # ---------------------------------------------------------------- c. real neural-tangents
+    log("neural-tangents (child process)")
     nt_info = None
     if args.nt_python:
         for mode in (("eager",) if args.quick else ("eager", "jit")):
@@ -234,6 +245,7 @@ def main(argv=None):
         rows.append(("neural-tangents (real)", NA, "not run: pass --nt-python (bench-only venv)"))
 
     # ---------------------------------------------------------------- d. tanh m=1000 depth 100
+    log("phasecli tanh")
     sw2_tanh = critical_sw2("tanh")
     Xt = ntk.synthetic_data(args.tanh_m, D_IN, 0)
     t = time.perf_counter()

@@ -83,6 +83,7 @@ class Generalization:
     xi_star: float
     seconds_kernel: float
     seconds_linalg: float
+    predictions: np.ndarray | None = None  # (n_depths, m_test, k) when asked for
 
 
 def _validate(X_train, y_train, X_test, y_test):
@@ -122,11 +123,12 @@ def _solve_state(theta, targets, ridge, t, eta):
 
 def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, depths, *, slope=0.01,
                        normalize=True, q0=1.0, dropout=None, time=None, eta=None, ridge=0.0, nngp=False,
-                       batch_size=2048) -> Generalization:
+                       batch_size=2048, keep_predictions=False) -> Generalization:
     """Test accuracy / MSE of the NTK (or NNGP) mean predictor at every depth, one (sw2, sb2).
 
     time=None is t = infinity; eta=None uses eta_max = 2/lambda_max of the solved matrix
-    at each depth (sum-loss convention).  Raises ValueError on bad input.
+    at each depth (sum-loss convention).  keep_predictions stores mu(X_test) per depth
+    (memory m_test x k per depth).  Raises ValueError on bad input.
     """
     X_train = np.asarray(X_train, dtype=float)
     X_test = np.asarray(X_test, dtype=float)
@@ -151,8 +153,12 @@ def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, d
     correct = np.zeros(n_depth)
     timer = {"kernel": 0.0, "linalg": 0.0}
 
+    kept = np.full((n_depth, X_test.shape[0], classes.size), np.nan) if keep_predictions else None
+
     def score(k, block, start, stop):
         pred = block @ alphas[k]
+        if kept is not None:
+            kept[k, start:stop] = pred
         diff = pred - test_targets[start:stop]
         sq_err[k] += np.sum(diff * diff)
         sq_pred[k] += np.sum(pred * pred)
@@ -193,7 +199,8 @@ def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, d
             test_mse=np.where(ok, sq_err / (n_test * n_classes), np.nan), train_accuracy=train_acc,
             kappa=kappa, prediction_scale=np.where(ok, np.sqrt(sq_pred / (n_test * n_classes)) / target_rms, np.nan),
             ill_conditioned=np.where(ok, kappa > KAPPA_ILL, False), status=status, phase=meta.phase,
-            xi_1=meta.xi_1, xi_star=meta.xi_star, seconds_kernel=seconds_kernel, seconds_linalg=seconds_linalg)
+            xi_1=meta.xi_1, xi_star=meta.xi_star, seconds_kernel=seconds_kernel, seconds_linalg=seconds_linalg,
+            predictions=kept)
 
 
 def _empty(activation, sw2, sb2, nngp, depths, status, meta):
