@@ -102,12 +102,42 @@ def fmt_s(x):
     return f"{x * 1e3:.1f} ms" if x < 1 else f"{x:.2f} s"
 
 
-def best_of(fn, repeats):
+def _busy_jiffies():
+    """(busy, total) CPU jiffies of the whole machine from /proc/stat (None if unavailable)."""
+    try:
+        with open("/proc/stat") as f:
+            vals = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
+    return sum(vals) - idle, sum(vals)
+
+
+def _own_cpu():
+    import resource
+
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+CONTENTION = {}  # section label -> share of the machine's CPU used by other processes
+
+
+def best_of(fn, repeats, label=None):
+    """Best wall time of ``repeats`` calls; records other processes' CPU share under ``label``."""
     times, out = [], None
+    j0, c0, w0 = _busy_jiffies(), _own_cpu(), time.perf_counter()
     for _ in range(repeats):
         t = time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - t)
+    j1, c1, w1 = _busy_jiffies(), _own_cpu(), time.perf_counter()
+    if label and j0 and j1 and j1[1] > j0[1]:
+        hz = os.sysconf("SC_CLK_TCK")
+        busy = (j1[0] - j0[0]) / hz
+        capacity = (j1[1] - j0[1]) / hz
+        CONTENTION[label] = max(0.0, (busy - (c1 - c0)) / capacity)
     return min(times), out
 
 
@@ -194,7 +224,7 @@ def main(argv=None):
     t = time.perf_counter()
     spec = ntk.ntk_spectra("erf", X, sw2_erf, SB2, depths)
     t_first = time.perf_counter() - t
-    t_pc, spec = best_of(lambda: ntk.ntk_spectra("erf", X, sw2_erf, SB2, depths), repeats)
+    t_pc, spec = best_of(lambda: ntk.ntk_spectra("erf", X, sw2_erf, SB2, depths), repeats, "phasecli erf")
     rows.append((f"phasecli ntk_spectra erf m={args.m} depths 1..{args.depth}, first call", fmt_s(t_first),
                  f"after a warm-up call on 8 inputs ({fmt_s(t_first_small)}, numba compile or cache load)"))
     rows.append((f"phasecli ntk_spectra erf m={args.m} depths 1..{args.depth}, best of {repeats}", fmt_s(t_pc),
@@ -204,7 +234,7 @@ def main(argv=None):
     log("NT-style numpy baseline")
     Xn = normalized_rows("erf", X, sw2_erf, SB2)
     t_nb, (_, b_max, b_min, b_kappa) = best_of(lambda: nb.spectra_per_depth(Xn, sw2_erf, SB2, depths),
-                                               1 if args.quick else 2)
+                                               1 if args.quick else 2, "numpy baseline")
     ratio = t_nb / t_pc
     rows.append((f"NT-style numpy baseline, per-depth recursion + eigvalsh, depths 1..{args.depth}",
                  fmt_s(t_nb), f"best of {1 if args.quick else 2}"))
@@ -232,7 +262,8 @@ def main(argv=None):
     if args.nt_python:
         for mode in (("eager",) if args.quick else ("eager", "jit")):
             try:
-                res = run_nt(args.nt_python, Xn, sw2_erf, SB2, args.depth, mode, timeout=1800)
+                _, res = best_of(lambda: run_nt(args.nt_python, Xn, sw2_erf, SB2, args.depth, mode, timeout=1800),
+                                 1, f"neural-tangents {mode}")
                 nt_info = res
                 rows.append((f"neural-tangents {res['neural_tangents']} (jax {res['jax']}), {mode}, "
                              f"depths 1..{args.depth}", fmt_s(res["time"]),
@@ -252,11 +283,12 @@ def main(argv=None):
     ntk.ntk_spectra("tanh", Xt[:8], sw2_tanh, SB2, [1, 2])
     t_warm = time.perf_counter() - t
     t_one, s_one = best_of(lambda: ntk.ntk_spectra("tanh", Xt, sw2_tanh, SB2, [args.tanh_depth]),
-                           1 if args.quick else 2)
+                           1 if args.quick else 2, "phasecli tanh depth 100")
     rows.append((f"phasecli ntk_spectra tanh m={args.tanh_m} at depth {args.tanh_depth}", fmt_s(t_one),
                  f"{'PASS' if t_one < 10 else 'FAIL'} (target < 10 s); sw2 = {sw2_tanh:.6g} (critical), "
                  f"sb2 = {SB2}; kappa = {float(np.asarray(s_one.kappa)[-1]):.4g}; warm-up {fmt_s(t_warm)}"))
-    t_all, s_all = best_of(lambda: ntk.ntk_spectra("tanh", Xt, sw2_tanh, SB2, range(1, args.tanh_depth + 1)), 1)
+    t_all, s_all = best_of(lambda: ntk.ntk_spectra("tanh", Xt, sw2_tanh, SB2, range(1, args.tanh_depth + 1)), 1,
+                           "phasecli tanh all depths")
     rows.append((f"phasecli ntk_spectra tanh m={args.tanh_m} at every depth 1..{args.tanh_depth}", fmt_s(t_all),
                  f"{'under' if t_all < 10 else 'over'} 10 s; includes {args.tanh_depth} eigendecompositions"))
     same = rel_diff(np.asarray(s_all.kappa)[-1], np.asarray(s_one.kappa)[-1])
@@ -264,6 +296,12 @@ def main(argv=None):
                  f"call differ by {same:.1e} (relative).")
 
     # ---------------------------------------------------------------- report
+    if CONTENTION:
+        busy = {k: v for k, v in CONTENTION.items() if v > 0.10}
+        notes.append("CPU share used by other processes during each timed section: "
+                     + ", ".join(f"{k} {v:.0%}" for k, v in CONTENTION.items())
+                     + (" -- WARNING: above 10% in " + ", ".join(busy) + "; those times are inflated, "
+                        "rerun on a quiet machine" if busy else ""))
     width = max(len(r[0]) for r in rows)
     print(f"\nNTK spectra over depth ({time.strftime('%Y-%m-%d %H:%M')})")
     for label, value, note in rows:

@@ -101,19 +101,6 @@ def _closed_norm(code, q, slope, eps):
 
 # ----------------------------------------------------------------------------- tables
 @njit(cache=True)
-def _panel(bps, th):
-    lo = 0
-    hi = bps.shape[0] - 2
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if bps[mid] <= th:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-@njit(cache=True)
 def _cheb2(c1, c2, p, x):
     """Clenshaw sums of two Chebyshev series (rows p of c1, c2) at x in [-1, 1]."""
     n = c1.shape[1]
@@ -134,20 +121,24 @@ def _cheb2(c1, c2, p, x):
 
 @njit(cache=True)
 def _table_norm(bps, cd, c2, mode2, t1, td1, eps):
-    """(T, Tdot, D, E) from the Chebyshev tables: cd ~ D/eps; c2 ~ E/eps (mode2 = 0) or Tdot (mode2 = 1)."""
+    """(T, Tdot, D, E) from the Chebyshev tables: cd ~ D/eps; c2 ~ E/eps (mode2 = 0) or Tdot (mode2 = 1).
+
+    The panels split [0, pi] (in theta = arccos(1 - eps)) into cd.shape[0] equal parts
+    (bps holds their edges, for reference), so the panel index is a multiplication.
+    """
     if eps < 0.0:
         eps = 0.0
     if eps > 2.0:
         eps = 2.0
     th = _theta_of_eps(eps)
-    p = _panel(bps, th)
-    lo = bps[p]
-    hi = bps[p + 1]
-    x = (2.0 * th - lo - hi) / (hi - lo)
+    npan = cd.shape[0]
+    u = th * (npan / math.pi)
+    p = int(u)
+    if p >= npan:
+        p = npan - 1
+    x = 2.0 * (u - p) - 1.0
     if x > 1.0:
         x = 1.0
-    elif x < -1.0:
-        x = -1.0
     gd, g2 = _cheb2(cd, c2, p, x)
     d = eps * gd
     if mode2 == 0:
@@ -205,14 +196,31 @@ def _norm_row_sym(i, method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, i
         eps[i, j] = en
         th[i, j] = tn
         dl[i, j] = dn
-        eps[j, i] = en
-        th[j, i] = tn
-        dl[j, i] = dn
+
+
+@njit(parallel=True, cache=True)
+def _mirror_upper(a, b, c):
+    """Copy the strict upper triangles of three square arrays to their lower triangles (blocked)."""
+    n = a.shape[0]
+    bs = 64
+    nb = (n + bs - 1) // bs
+    for bi in prange(nb):
+        i0 = bi * bs
+        i1 = min(n, i0 + bs)
+        for bj in range(bi, nb):
+            j0 = bj * bs
+            j1 = min(n, j0 + bs)
+            for i in range(i0, i1):
+                for j in range(max(j0, i + 1), j1):
+                    a[j, i] = a[i, j]
+                    b[j, i] = b[i, j]
+                    c[j, i] = c[i, j]
 
 
 @njit(parallel=True, cache=True)
 def _norm_layer_sym(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl):
-    """One layer on the symmetric train block (upper triangle computed, mirrored).
+    """One layer on the symmetric train block: the strict upper triangle only (the lower
+    one is stale until ``_mirror_upper``; the update of a pair reads that pair alone).
 
     Rows t and n-1-t are handled by the same iteration so that the triangular work is
     balanced across threads.

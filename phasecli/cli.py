@@ -111,6 +111,8 @@ def _render(fn, *args):
         getattr(plotting, fn)(*args)
     except OSError as exc:
         raise click.ClickException(f"could not write the PNG: {exc.strerror or exc}") from None
+    if sys.stderr.isatty():
+        click.echo(f"phasecli: wrote {args[-1] if fn != 'ntk_figure' else args[2]}", err=True)
 
 
 def _warn(message: str) -> None:

@@ -115,7 +115,7 @@ EPS = np.finfo(np.float64).eps
 MAX_DEPTH = 1_000_000
 RESOLVE_REL = 1e-3  # lambda_min is reported when its error estimate is below this fraction of it
 DEV_UNDERFLOW = 1e-280  # deviations below this are too close to the float64 floor to trust
-TABLE_DEGREE = 24
+TABLE_DEGREE = 16
 TABLE_TOL = 2e-15
 
 # phi' continuous (T''(1) = q^2 E[phi''^2] finite): critical off-diagonal ratio 1/3;
@@ -430,35 +430,27 @@ def _cheb_fit(vals):
     return vals @ _CHEB_M.T
 
 
-def _fit_panels(func, nfun, scales_hint=None, tol=TABLE_TOL, init=8, min_width=1e-7):
-    """Adaptive Chebyshev panels on [0, pi] for func(thetas) -> (nfun, len) values.
+def _fit_panels(func, nfun, tol=TABLE_TOL, start=8, max_panels=4096):
+    """Chebyshev tables of degree TABLE_DEGREE - 1 on equal panels of [0, pi].
 
-    A panel is split until its last three coefficients are below tol * scale for every
-    function (scale: the largest |value| seen).  Returns (bps, coefs[nfun], max_tail).
+    func(thetas) -> (nfun, len) values.  The panel count doubles until, on every panel,
+    the last three coefficients of every function are below tol * (its largest |value|).
+    Returns (bps, coefs[nfun], tail) with tail the largest such ratio.
     """
-    stack = [(np.pi * i / init, np.pi * (i + 1) / init) for i in range(init)][::-1]
-    done = []
-    scale = np.zeros(nfun) if scales_hint is None else np.asarray(scales_hint, dtype=float).copy()
-    while stack:
-        lo, hi = stack.pop()
-        th = 0.5 * (lo + hi) + 0.5 * (hi - lo) * _CHEB_X
-        vals = np.asarray(func(th), dtype=float).reshape(nfun, -1)
+    npan = start
+    while True:
+        bps = np.linspace(0.0, np.pi, npan + 1)
+        lo, hi = bps[:-1, None], bps[1:, None]
+        th = (0.5 * (lo + hi) + 0.5 * (hi - lo) * _CHEB_X[None, :]).ravel()
+        vals = np.asarray(func(th), dtype=float).reshape(nfun, npan, TABLE_DEGREE)
         if not np.all(np.isfinite(vals)):
             raise FloatingPointError("non-finite table values")
-        scale = np.maximum(scale, np.abs(vals).max(axis=1))
-        coef = _cheb_fit(vals)
-        tail = np.abs(coef[:, -3:]).max(axis=1)
-        if np.all(tail <= tol * np.maximum(scale, 1e-300)) or hi - lo < min_width:
-            done.append((lo, hi, coef, tail))
-        else:
-            mid = 0.5 * (lo + hi)
-            stack.append((mid, hi))
-            stack.append((lo, mid))
-    done.sort(key=lambda t: t[0])
-    bps = np.array([d[0] for d in done] + [done[-1][1]])
-    coefs = [np.ascontiguousarray(np.array([d[2][i] for d in done])) for i in range(nfun)]
-    tails = np.array([d[3] for d in done]).max(axis=0) / np.maximum(scale, 1e-300)
-    return bps, coefs, float(tails.max())
+        scale = np.maximum(np.abs(vals).max(axis=(1, 2)), 1e-300)
+        coef = _cheb_fit(vals)  # (nfun, npan, deg)
+        tail = float((np.abs(coef[:, :, -3:]).max(axis=(1, 2)) / scale).max())
+        if tail <= tol or npan >= max_panels:
+            return bps, [np.ascontiguousarray(c) for c in coef], tail
+        npan *= 2
 
 
 def _chebval_panels(bps, coef, th):
@@ -656,6 +648,7 @@ class _NormalizedEngine:
             self._step()
             if depth not in want:
                 continue
+            NK._mirror_upper(self.eps, self.th, self.dl)
             gth = gk = 0.0
             if self.rho_d is not None and self.rho_d < 1.0:
                 extra = 1.0 / self.rho_d - 1.0
@@ -664,7 +657,10 @@ class _NormalizedEngine:
                 gk = extra * (self.q - self.sb2) / self.q
             mn = self.eps.min(initial=np.inf, where=self.eps > 0) if self.eps.size > 1 else np.inf
             dev_err = max(fn.error, 4 * EPS) * math.sqrt(depth) if fn.dev_relative else max(fn.error, 4 * EPS)
-            dev_abs = 0.0 if fn.dev_relative else fn.error * (1.0 + self.chi) * math.sqrt(depth)
+            # E = Tdot(1) - Tdot(c) with an absolute error fn.error * Tdot(1) enters Delta once per layer,
+            # damped by chi_1 per layer: at most error * chi_1 * min(depth, 1 / (1 - chi_1))
+            horizon = depth if self.chi >= 1.0 else min(depth, 1.0 / (1.0 - self.chi))
+            dev_abs = 0.0 if fn.dev_relative else fn.error * self.chi * horizon
             if mn < DEV_UNDERFLOW:
                 dev_abs = max(dev_abs, 1.0)  # deviation no longer representable: no deflation credit
             kdev = self.eps
@@ -848,10 +844,79 @@ class _RawEngine:
 
 
 # =============================================================================== spectra
+class _OpenBLASThreads:
+    """Set the thread count of every OpenBLAS loaded in the process (numpy's and scipy's
+    copies), via their exported ``*openblas_set_num_threads*`` symbols found through
+    /proc/self/maps.  No-op where that is unavailable (other BLAS, other OS).
+
+    Why: LAPACK's symmetric eigensolvers synchronise their threads at every panel; with
+    two threads on two cores and any other busy process (or numba's worker threads
+    still spinning) an eigvalsh of order 600 was measured at 0.5-1 s instead of 15 ms.
+    Single-threaded it stays at ~15 ms.
+    """
+
+    _fns = None
+
+    @classmethod
+    def _discover(cls):
+        import ctypes
+
+        fns = []
+        try:
+            with open("/proc/self/maps") as fh:
+                paths = {line.split()[-1] for line in fh if "openblas" in line.lower() and "/" in line}
+        except OSError:
+            paths = set()
+        for path in sorted(paths):
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:
+                continue
+            for pre in ("scipy_", ""):
+                for suf in ("64_", "", "_"):
+                    s = getattr(lib, f"{pre}openblas_set_num_threads{suf}", None)
+                    g = getattr(lib, f"{pre}openblas_get_num_threads{suf}", None)
+                    if s is not None and g is not None:
+                        s.restype = None
+                        s.argtypes = [ctypes.c_int]
+                        g.restype = ctypes.c_int
+                        g.argtypes = []
+                        fns.append((s, g))
+                        break
+                else:
+                    continue
+                break
+        cls._fns = fns
+
+    def __init__(self, n=1):
+        self.n = n
+
+    def __enter__(self):
+        if _OpenBLASThreads._fns is None:
+            _OpenBLASThreads._discover()
+        self.saved = []
+        for s, g in _OpenBLASThreads._fns:
+            try:
+                self.saved.append((s, g()))
+                s(self.n)
+            except Exception:  # noqa: BLE001 - thread control is an optimisation only
+                pass
+        return self
+
+    def __exit__(self, *exc):
+        for s, old in self.saved:
+            try:
+                s(old)
+            except Exception:  # noqa: BLE001
+                pass
+        return False
+
+
 def _eigvalsh(a):
     from scipy.linalg import eigvalsh
 
-    return eigvalsh(a, overwrite_a=True, check_finite=False, driver="evr")
+    with _OpenBLASThreads(1):
+        return eigvalsh(a, overwrite_a=True, check_finite=False, driver="evr")
 
 
 def _eig_direct(mat, gamma, tau):
@@ -880,6 +945,10 @@ def _eig_deflated(dev, gamma, tau, abs_floor):
     Returns None when the deviation is not small enough for that.
     """
     m = dev.shape[0]
+    # ||B|| <= ||dev||_2 <= max row sum of |dev|: skip at once when dev is not small
+    bound = float(np.abs(dev).sum(axis=1).max())
+    if not (m - bound > 2.0 * bound):
+        return None
     v = np.ones(m)
     v[0] -= math.sqrt(m)
     u = v / np.linalg.norm(v)
@@ -891,7 +960,7 @@ def _eig_deflated(dev, gamma, tau, abs_floor):
     bmat = -h[1:, 1:]
     bmat[np.diag_indices_from(bmat)] += gamma
     nb2 = float(b @ b)
-    norm_b = float(np.linalg.norm(bmat))
+    norm_b = bound + abs(gamma)
     if not (a > 2.0 * norm_b) or nb2 > 1e-12 * a * (a - norm_b):
         return None
     s = bmat - np.outer(b, b) / a
@@ -1054,8 +1123,8 @@ def kappa_theory(activation, phase, m, depth, *, chi_1, q_star, sb2=0.0, dropout
     if phase == "chaotic":
         out[:] = 1.0
     elif phase == "critical":
-        a = critical_ratio(activation, slope)
-        out[:] = (1.0 / rho + (m - 1) * a) / (1.0 / rho - a)
+        inv_a = 1.0 / critical_ratio(activation, slope)  # 3 or 4 (exact), NaN for linear
+        out[:] = (inv_a / rho + (m - 1)) / (inv_a / rho - 1.0)
     elif phase == "ordered" and chi_1 > 0:
         p_star = q_star / (1.0 - chi_1)
         if rho < 1.0:
@@ -1146,7 +1215,8 @@ class _Setup:
 
 
 def _duplicate_pairs(X, odd_flip: bool):
-    """Index pairs (i, j), i < j, of rows that are exactly equal (or opposite if odd_flip)."""
+    """Index pairs (i, j), i < j, of rows that are exactly equal (or opposite, if odd_flip:
+    an odd activation with sb2 = 0 maps x and -x to opposite kernel rows)."""
     Y = X.copy()
     if odd_flip:
         for i in range(Y.shape[0]):
@@ -1159,7 +1229,26 @@ def _duplicate_pairs(X, odd_flip: bool):
     for g in np.flatnonzero(counts > 1):
         idx = np.flatnonzero(inv == g)
         pairs += [(int(idx[0]), int(j)) for j in idx[1:]]
-    return pairs
+    return sorted(pairs)
+
+
+def _duplicate_pairs_normalized(eps1, q, sb2, odd_flip: bool):
+    """Pairs of normalized rows equal (or opposite) to rounding: eps = 1 - c within
+    (q - sb2)/(2q) * (8 ulp)^2 of 0 (or of 2).  Positive multiples x, t x are duplicates here."""
+    tol = (q - sb2) / (2.0 * q) * (8.0 * EPS) ** 2
+    hit = eps1 <= tol
+    if odd_flip:
+        hit |= eps1 >= 2.0 - 16.0 * EPS
+    i, j = np.nonzero(np.triu(hit, 1))
+    # keep one representative per group: pair every later row with the first of its group
+    first = {}
+    pairs = []
+    for a, b in zip(i.tolist(), j.tolist()):
+        root = first.get(a, a)
+        if b not in first:
+            first[b] = root
+            pairs.append((root, b))
+    return sorted(set(pairs))
 
 
 def _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_rows) -> _Setup:
@@ -1217,7 +1306,7 @@ def _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_r
         except FloatingPointError:
             raise PointError("unconverged", f"could not tabulate T(c) for {where}") from None
         engine = _NormalizedEngine(fn, Xn, Xtn, sw2, sb2, q_star, sw2 * fn.td1, rho)
-        dups = _duplicate_pairs(Xn, act.odd and sb2 == 0.0)
+        dups = _duplicate_pairs_normalized(engine.eps, q_star, sb2, act.odd and sb2 == 0.0)
         table_error = fn.error
     else:
         engine = _RawEngine(activation, X, Xt, sw2, sb2, slope, rho)
@@ -1362,7 +1451,8 @@ def ntk_spectra(activation, X, sw2, sb2, depths, *, slope=mf.DEFAULT_SLOPE, norm
                            layer.log_scale)
             cols["lambda_max"][i], cols["lambda_min"][i], cols["lambda_bulk"][i], cols["kappa"][i] = r[:4]
             resolved[i], cols["kappa_rel_err"][i], method[i], cols["log10_lambda_max"][i] = r[4:]
-            r = _summarize(k_direct, k_dev, gk, tau, layer.dev_abs, singular, k_log)
+            # eps = 1 - K_ab / q* has full relative accuracy for every activation (D is never a difference)
+            r = _summarize(k_direct, k_dev, gk, tau, 0.0 if k_dev is not None else layer.dev_abs, singular, k_log)
             cols["nngp_lambda_max"][i], cols["nngp_lambda_min"][i], cols["nngp_lambda_bulk"][i] = r[:3]
             cols["nngp_kappa"][i], nresolved[i], cols["nngp_kappa_rel_err"][i] = r[3], r[4], r[5]
             i += 1
