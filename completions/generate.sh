@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Regenerate the shell completion scripts from the CLI (click's shell completion).
+# Regenerate the static shell completion scripts from the CLI's command tree.
 # tests/test_completions.py fails when these files are stale.
 set -euo pipefail
 cd "$(dirname "$0")"
 for shell in bash zsh fish; do
-  _PHASECLI_COMPLETE="${shell}_source" phasecli > "phasecli.${shell}"
+  python -m phasecli.completion "$shell" > "phasecli.${shell}"
 done

@@ -235,6 +235,26 @@ def _norm_layer_sym(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, in
             _norm_row_sym(i2, method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl)
 
 
+@njit(cache=True)
+def _norm_layer_sym_serial(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl):
+    """``_norm_layer_sym`` on one thread: small problems (thread launches would dominate)."""
+    n = eps.shape[0]
+    for i in range(n):
+        _norm_row_sym(i, method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl)
+
+
+@njit(cache=True)
+def _norm_layer_rect_serial(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl):
+    n1, n2 = eps.shape
+    for i in range(n1):
+        for j in range(n2):
+            en, tn, dn = _norm_update(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho,
+                                      eps[i, j], th[i, j], dl[i, j])
+            eps[i, j] = en
+            th[i, j] = tn
+            dl[i, j] = dn
+
+
 @njit(parallel=True, cache=True)
 def _norm_layer_rect(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl):
     """One layer on a rectangular (test x train) block."""
@@ -320,6 +340,12 @@ def _raw_pairs_sym(code, kind, slope, k, diag, t_out, tdot_out):
         i2 = np.int64(n - 1) - i
         if i2 != i:
             _raw_row_sym(i2, code, kind, slope, k, diag, t_out, tdot_out)
+
+
+@njit(cache=True)
+def _raw_pairs_sym_serial(code, kind, slope, k, diag, t_out, tdot_out):
+    for i in range(k.shape[0]):
+        _raw_row_sym(i, code, kind, slope, k, diag, t_out, tdot_out)
 
 
 @njit(parallel=True, cache=True)

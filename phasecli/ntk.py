@@ -117,6 +117,7 @@ RESOLVE_REL = 1e-3  # lambda_min is reported when its error estimate is below th
 DEV_UNDERFLOW = 1e-280  # deviations below this are too close to the float64 floor to trust
 TABLE_DEGREE = 16
 TABLE_TOL = 2e-15
+SERIAL_PAIRS = 40_000  # below this many entries a layer runs on one thread (launch overhead)
 
 # phi' continuous (T''(1) = q^2 E[phi''^2] finite): critical off-diagonal ratio 1/3;
 # phi' with a jump (kink of phi): 1/4 (derived in kappa_theory, checked by the tests)
@@ -342,16 +343,16 @@ def _radial_rule(s_max: float, code: int):
     return rs, ws * rs * np.exp(-0.5 * rs * rs)
 
 
-def _angular_coefficients(code, slope, scales, rs, n_angles):
+def _angular_coefficients(code, slope, scales, rs, n_angles, kmax=None):
     """Fourier cosine coefficients in psi of phi(s r cos psi) and phi'(s r cos psi).
 
-    Returns (f, g), arrays (len(scales), len(rs), n_angles // 2 + 1).
+    Returns (f, g), arrays (len(scales), len(rs), kmax) (kmax defaults to n_angles // 2 + 1).
     """
     psi = 2.0 * np.pi * np.arange(n_angles) / n_angles
     cospsi = np.cos(psi)
     na = scales.shape[0]
     nr = rs.shape[0]
-    nk = n_angles // 2 + 1
+    nk = n_angles // 2 + 1 if kmax is None else min(kmax, n_angles // 2 + 1)
     f = np.empty((na, nr, nk))
     g = np.empty((na, nr, nk))
     chunk = max(1, int(2_000_000 // max(1, nr * n_angles)))
@@ -360,33 +361,37 @@ def _angular_coefficients(code, slope, scales, rs, n_angles):
     for lo in range(0, na, chunk):
         hi = min(na, lo + chunk)
         NK._angular_samples(code, slope, np.ascontiguousarray(scales[lo:hi]), rs, cospsi, fs[:hi - lo], gs[:hi - lo])
-        f[lo:hi] = np.fft.rfft(fs[:hi - lo], axis=2).real / n_angles
-        g[lo:hi] = np.fft.rfft(gs[:hi - lo], axis=2).real / n_angles
+        f[lo:hi] = np.fft.rfft(fs[:hi - lo], axis=2)[:, :, :nk].real / n_angles
+        g[lo:hi] = np.fft.rfft(gs[:hi - lo], axis=2)[:, :, :nk].real / n_angles
     return f, g
 
 
-def _angular_resolution(code, slope, s_max, rs):
-    """Angle count N (power of 2) resolving phi(sqrt(s_max) r cos psi) and phi' to 1e-17,
-    and the number of modes K beyond which every coefficient is negligible."""
+def _angular_resolution(code, slope, s_max, rs, w):
+    """Angle count N (power of 2) and mode count K for the angular expansion at variance s_max.
+
+    Mode k of the expansion contributes P_k = sum_j w_j f_jk^2 (w: radial weights), so
+    the coefficients are judged weighted by sqrt(w_j): N doubles until the top eighth of
+    the weighted modes is below 1e-12 of the largest (aliasing), and K drops the modes
+    below 1e-12: P_k < 1e-24 relative, and k^2 P_k (D/eps near c = 1) < 1e-18 for k < 1e3.
+    """
     scale = np.array([math.sqrt(max(s_max, 0.0))])
-    n = 64
+    sw = np.sqrt(w)[:, None]
+    n = 32
     while True:
         f, g = _angular_coefficients(code, slope, scale, rs, n)
         ok = True
-        kmax = 0
+        kmax = 1
         for h in (f, g):
-            a = np.abs(h[0]).max(axis=0)
+            a = (np.abs(h[0]) * sw).max(axis=0)
             top = a.max()
             if top == 0.0:
                 continue
-            # FFT rounding leaves ~1e-16 * top in every coefficient; a tail below 1e-13 * top
-            # changes sum_k k^2 f_k^2 by < 1e-17 relative
-            if a[-(n // 8):].max() > 1e-13 * top:
+            if a[-(n // 8):].max() > 1e-12 * top:
                 ok = False
-            big = np.nonzero(a > 1e-14 * top)[0]
+            big = np.nonzero(a > 1e-12 * top)[0]
             kmax = max(kmax, int(big[-1]) + 1 if big.size else 1)
         if ok or n >= 1 << 16:
-            return n, max(kmax, 1)
+            return n, kmax
         n *= 2
 
 
@@ -495,7 +500,7 @@ def _norm_functions(activation: str, q: float, slope: float) -> _NormFunctions:
 def _angular_spectrum(code, q, slope):
     """P_k, Q_k with T(theta) = sum_k P_k cos(k theta), Tdot(theta) = sum_k Q_k cos(k theta)."""
     rs, w = _radial_rule(q, code)
-    n, kmax = _angular_resolution(code, slope, q, rs)
+    n, kmax = _angular_resolution(code, slope, q, rs, w)
     f, g = _angular_coefficients(code, slope, np.array([math.sqrt(q)]), rs, n)
     p = (w[:, None] * f[0] ** 2).sum(axis=0)
     qq = (w[:, None] * g[0] ** 2).sum(axis=0)
@@ -633,9 +638,11 @@ class _NormalizedEngine:
         rho = self.q * inv_p + self.chi
         args = (fn.method, fn.code, fn.q, fn.slope, fn.t1, fn.td1, fn.bps, fn.cd, fn.c2, fn.mode2, self.sw2,
                 inv_p, rho)
-        NK._norm_layer_sym(*args, self.eps, self.th, self.dl)
+        small = self.eps.size < SERIAL_PAIRS
+        (NK._norm_layer_sym_serial if small else NK._norm_layer_sym)(*args, self.eps, self.th, self.dl)
         if self.eps_t is not None:
-            NK._norm_layer_rect(*args, self.eps_t, self.th_t, self.dl_t)
+            small = self.eps_t.size < SERIAL_PAIRS
+            (NK._norm_layer_rect_serial if small else NK._norm_layer_rect)(*args, self.eps_t, self.th_t, self.dl_t)
         self.lp_prev = self.lp
         self.lp += math.log(rho)
         self.level += 1
@@ -715,12 +722,12 @@ class _RawEngine:
         scales_all = [diag] + ([self.kd_t] if self.kt is not None else [])
         smax = float(max(np.max(v) for v in scales_all))
         rs, w = _radial_rule(smax, self.code)
-        n, kmax = _angular_resolution(self.code, self.slope, smax, rs)
+        n, kmax = _angular_resolution(self.code, self.slope, smax, rs, w)
         sw = np.sqrt(w)
         sq = np.sqrt(np.maximum(diag, 0.0))
-        f, g = _angular_coefficients(self.code, self.slope, sq, rs, n)
-        f = f[:, :, :kmax] * sw[None, :, None]
-        g = g[:, :, :kmax] * sw[None, :, None]
+        f, g = _angular_coefficients(self.code, self.slope, sq, rs, n, kmax)
+        f *= sw[None, :, None]
+        g *= sw[None, :, None]
         nd = np.sqrt(np.outer(diag, diag))
         with np.errstate(invalid="ignore", divide="ignore"):
             c = np.where(nd > 0, self.k / nd, 0.0)
@@ -728,9 +735,9 @@ class _RawEngine:
         out = [t, td]
         if self.kt is not None:
             sqt = np.sqrt(np.maximum(self.kd_t, 0.0))
-            ft, gt = _angular_coefficients(self.code, self.slope, sqt, rs, n)
-            ft = ft[:, :, :kmax] * sw[None, :, None]
-            gt = gt[:, :, :kmax] * sw[None, :, None]
+            ft, gt = _angular_coefficients(self.code, self.slope, sqt, rs, n, kmax)
+            ft *= sw[None, :, None]
+            gt *= sw[None, :, None]
             ndt = np.sqrt(np.outer(self.kd_t, diag))
             with np.errstate(invalid="ignore", divide="ignore"):
                 ct = np.where(ndt > 0, self.kt / ndt, 0.0)
@@ -767,7 +774,10 @@ class _RawEngine:
         diag = np.ascontiguousarray(np.diag(self.k).copy())
         t = np.empty_like(self.k)
         td = np.empty_like(self.k)
-        NK._raw_pairs_sym(self.code, self.kind, self.slope, np.ascontiguousarray(self.k), diag, t, td)
+        # closed forms are cheap: small blocks on one thread (thread launches would dominate)
+        serial = self.kind == 0 and self.k.size < SERIAL_PAIRS
+        (NK._raw_pairs_sym_serial if serial else NK._raw_pairs_sym)(self.code, self.kind, self.slope,
+                                                                     np.ascontiguousarray(self.k), diag, t, td)
         out = [t, td]
         if self.kt is not None:
             tt = np.empty_like(self.kt)
