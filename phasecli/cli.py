@@ -401,9 +401,14 @@ def _parse_depths(spec):
         raise click.BadParameter(str(exc), param_hint="'--depth'") from None
 
 
-def _spectra_grid(activation, sw2, sb2, X, depths, slope, normalize, q0, dropout):
-    """ntk_spectra for every (sw2, sb2), sw2 outer; progress on a terminal for many points."""
+def _spectra_grid(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec, dropout, png):
+    """Validate the NTK options, load the inputs, then ntk_spectra for every (sw2, sb2), sw2 outer;
+    progress on a terminal for many points."""
     from phasecli import ntk
+
+    _check_ntk_png(png, sw2, sb2)
+    depths = _parse_depths(depth_spec)
+    X = _load_inputs(data, m, dim, seed)
 
     points = [(a, b) for a in sw2 for b in sb2]
     show = sys.stderr.isatty() and len(points) * X.shape[0] ** 2 * depths.size > 5e7
@@ -461,10 +466,7 @@ def kappa(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_
       phasecli kappa -a erf --sw2 0.5:4:40 --sb2 0.1 --depth 1:100 --png fig3.png
       phasecli kappa -a erf --sw2 0.8 --sb2 0.1 --dropout 0.8 --depth 1:200
     """
-    _check_ntk_png(png, sw2, sb2)
-    depths = _parse_depths(depth_spec)
-    X = _load_inputs(data, m, dim, seed)
-    results = _spectra_grid(activation, sw2, sb2, X, depths, slope, normalize, q0, dropout)
+    results = _spectra_grid(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec, dropout, png)
 
     def rows():
         for r in results:
@@ -501,10 +503,7 @@ def lr(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spe
     """
     from phasecli import ntk
 
-    _check_ntk_png(png, sw2, sb2)
-    depths = _parse_depths(depth_spec)
-    X = _load_inputs(data, m, dim, seed)
-    results = _spectra_grid(activation, sw2, sb2, X, depths, slope, normalize, q0, dropout)
+    results = _spectra_grid(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec, dropout, png)
 
     def rows():
         for r in results:

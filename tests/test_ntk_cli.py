@@ -1,0 +1,90 @@
+"""`phasecli kappa` and `phasecli lr` as a script sees them: columns, consistency, bad input."""
+
+import csv
+import io
+import math
+
+import numpy as np
+import pytest
+
+from phasecli.cli import KAPPA_COLUMNS, LR_COLUMNS
+
+
+def _rows(text):
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_kappa_columns_and_chaotic_limit(cli):
+    r = cli("kappa", "-a", "erf", "--sw2", "2.5", "--sb2", "0.05", "--m", "8", "--depth", "1,50,1000", "-f", "csv")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0].split(",")[:9] == ["activation", "sw2", "sb2", "depth", "lambda_max",
+                                                       "lambda_min", "lambda_bulk", "kappa", "kappa_theory"]
+    assert tuple(r.stdout.splitlines()[0].split(",")) == KAPPA_COLUMNS
+    rows = _rows(r.stdout)
+    assert [int(x["depth"]) for x in rows] == [1, 50, 1000]
+    deep = rows[-1]
+    assert math.isfinite(float(deep["lambda_max"])) and abs(float(deep["kappa"]) - 1) < 1e-6
+    assert deep["phase"] == "chaotic" and float(deep["kappa_theory"]) == 1.0
+
+
+def test_lr_is_two_over_lambda_max_and_mean_loss_scales_by_m(cli):
+    common = ("-a", "erf", "--sw2", "1.5", "--sb2", "0.05", "--m", "12", "--depth", "2,7", "-f", "csv")
+    kappa = _rows(cli("kappa", *common).stdout)
+    lr_sum = _rows(cli("lr", *common).stdout)
+    lr_mean = _rows(cli("lr", *common, "--loss", "mean").stdout)
+    assert tuple(lr_sum[0]) == LR_COLUMNS
+    for k, s, mn in zip(kappa, lr_sum, lr_mean):
+        lam = float(k["lambda_max"])
+        assert float(s["eta_max"]) == pytest.approx(2 / lam, rel=1e-14)
+        assert float(s["eta_catapult"]) == pytest.approx(4 / lam, rel=1e-14)
+        assert float(mn["eta_max"]) == pytest.approx(12 * 2 / lam, rel=1e-14)
+
+
+def test_kappa_reads_csv_from_stdin_and_npy(cli, tmp_path):
+    X = np.random.default_rng(0).normal(size=(6, 3))
+    text = "\n".join(",".join(repr(float(v)) for v in row) for row in X) + "\n"
+    a = _rows(cli("kappa", "--data", "-", "--depth", "4", "-f", "csv", input=text).stdout)
+    np.save(tmp_path / "x.npy", X)
+    b = _rows(cli("kappa", "--data", str(tmp_path / "x.npy"), "--depth", "4", "-f", "csv").stdout)
+    assert a[0]["kappa"] == b[0]["kappa"] and float(a[0]["kappa"]) > 1
+
+
+@pytest.mark.parametrize("content,args", [
+    ("1,2\n3\n", []),
+    ("1,a\n3,4\n", []),
+    ("1,nan\n3,4\n", []),
+    ("", []),
+    ("1,2\n", []),
+    ("1,2\n3,4\n", ["--depth", "0"]),
+    ("1,2\n3,4\n", ["--depth", "5:1"]),
+])
+def test_bad_data_exit_2(cli, tmp_path, content, args):
+    path = tmp_path / "data.csv"
+    path.write_text(content)
+    r = cli("kappa", "--data", str(path), *args)
+    assert r.returncode == 2, (content, args, r.stderr)
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_point_without_kernel_is_reported(cli):
+    r = cli("kappa", "-a", "relu", "--sw2", "1.5,3", "--sb2", "0.1", "--m", "5", "--depth", "3", "-f", "csv")
+    rows = _rows(r.stdout)
+    assert r.returncode == 1 and "warning" in r.stderr
+    assert rows[0]["status"] == "ok" and rows[1]["status"] == "q_infinite" and rows[1]["kappa"] == "nan"
+
+
+def test_duplicate_rows_are_reported_not_crashing(cli, tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("1,2,3\n1,2,3\n0,1,5\n")
+    r = cli("kappa", "--data", str(path), "--depth", "2", "-f", "csv")
+    assert r.returncode in (0, 1) and "Traceback" not in r.stderr
+    row = _rows(r.stdout)[0]
+    assert row["kappa"] in ("inf", "nan") or float(row["kappa"]) > 1e12
+
+
+def test_png_needs_a_point_or_a_sweep(cli, tmp_path):
+    r = cli("kappa", "--sw2", "1,2", "--sb2", "0.1,0.2", "--png", str(tmp_path / "k.png"))
+    assert r.returncode == 2
+    r = cli("kappa", "-a", "erf", "--sw2", "0.5:3:4", "--sb2", "0.1", "--m", "6", "--depth", "1:8",
+            "--png", str(tmp_path / "k.png"), "-f", "csv")
+    assert r.returncode == 0 and (tmp_path / "k.png").read_bytes()[:4] == b"\x89PNG"
