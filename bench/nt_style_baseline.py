@@ -82,16 +82,24 @@ def kernel_fn(X, depth, sw2, sb2):
     return k[1], k[2]
 
 
-def spectra_per_depth(X, sw2, sb2, depths):
-    """For each depth separately: build/run the kernel function, then eigvalsh of the NTK.
+def spectra_per_depth(X, sw2, sb2, depths, nngp=True):
+    """For each depth separately: build/run the kernel function, then eigvalsh of the NTK
+    (and of the NNGP when ``nngp``, as phasecli's ``ntk_spectra`` reports both spectra).
 
-    Returns (depths, lambda_max, lambda_min, kappa) arrays.
+    Returns (depths, lambda_max, lambda_min, kappa) of the NTK; with ``nngp`` also the
+    NNGP's (lambda_max, lambda_min) as a fifth item.
     """
     depths = np.asarray(list(depths), dtype=int)
     lmax = np.empty(len(depths))
     lmin = np.empty(len(depths))
+    nmax = np.full(len(depths), np.nan)
+    nmin = np.full(len(depths), np.nan)
     for i, L in enumerate(depths):
-        _, ntk = kernel_fn(X, int(L), sw2, sb2)
+        k, ntk = kernel_fn(X, int(L), sw2, sb2)
         ev = eigvalsh(ntk, overwrite_a=True, check_finite=False, driver="evr")
         lmax[i], lmin[i] = ev[-1], ev[0]
-    return depths, lmax, lmin, lmax / lmin
+        if nngp:
+            ev = eigvalsh(k, overwrite_a=True, check_finite=False, driver="evr")
+            nmax[i], nmin[i] = ev[-1], ev[0]
+    out = (depths, lmax, lmin, lmax / lmin)
+    return out + ((nmax, nmin),) if nngp else out

@@ -496,6 +496,31 @@ def _arccos_j(c):
 
 
 @njit(cache=True)
+def _smoothed_kink_breakpoints(code, mcoef, sig, extra):
+    """Outer breakpoints (in z1) where u2 = mcoef z1 + sig z2 crosses a kink on average.
+
+    There the inner expectation is a kink smoothed over a width sig / |mcoef|: the point
+    itself and a geometric grading around it (0.25 .. 16 widths) are added to ``extra``.
+    Returns the count written.
+    """
+    n_extra = 0
+    kk = np.empty(4)
+    nk = _kinks(code, kk)
+    if mcoef != 0.0:
+        width = sig / abs(mcoef)
+        for i in range(nk):
+            z0 = kk[i] / mcoef
+            extra[n_extra] = z0
+            n_extra += 1
+            for g in (0.25, 1.0, 2.0, 4.0, 8.0, 16.0):
+                if g * width < 1.0:
+                    extra[n_extra] = z0 - g * width
+                    extra[n_extra + 1] = z0 + g * width
+                    n_extra += 2
+    return n_extra
+
+
+@njit(cache=True)
 def _pair(code, s11, s22, s12, slope, kind):
     """(E[phi(u1) phi(u2)], E[phi'(u1) phi'(u2)]), (u1, u2) ~ N(0, [[s11, s12], [s12, s22]]).
 
@@ -529,20 +554,7 @@ def _pair_corr(code, s11, s22, c, slope, kind):
     mcoef = n2 * c
     sig = n2 * math.sqrt(max(0.0, (1.0 - c) * (1.0 + c)))
     extra = np.empty(40)
-    n_extra = 0
-    kk = np.empty(4)
-    nk = _kinks(code, kk)
-    if mcoef != 0.0:
-        width = sig / abs(mcoef)
-        for i in range(nk):
-            z0 = kk[i] / mcoef
-            extra[n_extra] = z0
-            n_extra += 1
-            for g in (0.25, 1.0, 2.0, 4.0, 8.0, 16.0):
-                if g * width < 1.0:
-                    extra[n_extra] = z0 - g * width
-                    extra[n_extra + 1] = z0 + g * width
-                    n_extra += 2
+    n_extra = _smoothed_kink_breakpoints(code, mcoef, sig, extra)
     zs = np.empty(RULE_SIZE)
     ws = np.empty(RULE_SIZE)
     n = _rule(code, 0.0, n1, extra, n_extra, 1.0 if kind == 1 else 0.75, 1.0, zs, ws)

@@ -25,8 +25,9 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from phasecli._kernels import (ERF, LEAKY, LINEAR, RELU, _dphi, _inner_closed, _kinks, _pair, _phi, _rule,
-                               RULE_SIZE)
+from phasecli._kernels import (ELU, ERF, HARD_TANH, LEAKY, RELU, RULE_SIZE, _dphi, _exp_below_zero,
+                               _inner_closed, _pair, _phi, _rule, _smoothed_kink_breakpoints)
+from phasecli.activations import SELU_ALPHA, SELU_LAMBDA
 
 TWO_OVER_PI = 2.0 / math.pi
 FOUR_OVER_PI = 4.0 / math.pi
@@ -121,7 +122,8 @@ def _cheb2(c1, c2, p, x):
 
 @njit(cache=True)
 def _table_norm(bps, cd, c2, mode2, t1, td1, eps):
-    """(T, Tdot, D, E) from the Chebyshev tables: cd ~ D/eps; c2 ~ E/eps (mode2 = 0) or Tdot (mode2 = 1).
+    """(T, Tdot, D, E) from the Chebyshev tables: cd ~ D/eps; c2 ~ E/eps (mode2 = 0),
+    Tdot itself (mode2 = 1) or E / sin(theta/2) (mode2 = 2, phi' with jumps: E ~ theta).
 
     The panels split [0, pi] (in theta = arccos(1 - eps)) into cd.shape[0] equal parts
     (bps holds their edges, for reference), so the panel index is a multiplication.
@@ -143,11 +145,11 @@ def _table_norm(bps, cd, c2, mode2, t1, td1, eps):
     d = eps * gd
     if mode2 == 0:
         e = eps * g2
-        tdot = td1 - e
+    elif mode2 == 2:
+        e = math.sqrt(0.5 * eps) * g2  # sin(theta / 2) * g2
     else:
-        tdot = g2
-        e = td1 - g2
-    return t1 - d, tdot, d, e
+        return t1 - d, g2, d, td1 - g2
+    return t1 - d, td1 - e, d, e
 
 
 @njit(parallel=True, cache=True)
@@ -282,20 +284,7 @@ def _pair_kinked_polar(code, q, theta, slope):
     mcoef = n1 * math.cos(theta)
     sig = n1 * math.sin(theta)
     extra = np.empty(40)
-    n_extra = 0
-    kk = np.empty(4)
-    nk = _kinks(code, kk)
-    if mcoef != 0.0:
-        width = sig / abs(mcoef)
-        for i in range(nk):
-            z0 = kk[i] / mcoef
-            extra[n_extra] = z0
-            n_extra += 1
-            for g in (0.25, 1.0, 2.0, 4.0, 8.0, 16.0):
-                if g * width < 1.0:
-                    extra[n_extra] = z0 - g * width
-                    extra[n_extra + 1] = z0 + g * width
-                    n_extra += 2
+    n_extra = _smoothed_kink_breakpoints(code, mcoef, sig, extra)
     zs = np.empty(RULE_SIZE)
     ws = np.empty(RULE_SIZE)
     n = _rule(code, 0.0, n1, extra, n_extra, 1.0, 1.0, zs, ws)
@@ -307,6 +296,65 @@ def _pair_kinked_polar(code, q, theta, slope):
         t += ws[i] * _phi(code, u1, slope) * g
         tdot += ws[i] * _dphi(code, u1, slope) * gd
     return t, tdot
+
+
+@njit(cache=True)
+def _sin_tddot_kinked(code, q, theta):
+    """G(theta) = sin(theta) * E[phi''(u1) phi''(u2)] at equal variances q, corr cos(theta).
+
+    phi'' of the piecewise activations = a smooth part A e^u on u < 0 (elu: A = 1; selu:
+    A = lambda alpha) plus jumps J of phi' (selu: J = lambda (1 - alpha) at 0; hard_tanh:
+    +1 at -1, -1 at +1) as delta functions.  Price's theorem gives
+    Tdot(1) - Tdot(cos theta) = q * int_0^theta G(t) dt, a positive integral near
+    theta = 0 (G(0) = q E[phi''^2] sin 0 + sum J^2 / (2 pi q)), hence E with full
+    relative accuracy.  Terms:
+      smooth x smooth: sin(theta) int A e^{u1} 1(u1 < 0) A E[e^{u2} 1(u2 < 0) | u1] dP(u1)
+      smooth x delta:  2 J sin(theta) p(u1 = k) A E[e^{u2} 1(u2 < 0) | u1 = k]
+      delta x delta:   J_k J_k' sin(theta) p(k, k'), in closed form.
+    """
+    st = math.sin(theta)
+    ct = math.cos(theta)
+    sq = math.sqrt(q)
+    if code == HARD_TANH:
+        # sin(theta) p(k, k') for k, k' in {-1, 1}: exp(-1/(q(1 +- c))) / (2 pi q)
+        same = math.exp(-1.0 / (q * (1.0 + ct))) if ct > -1.0 else 0.0
+        opp = math.exp(-1.0 / (q * (1.0 - ct))) if ct < 1.0 else 0.0
+        return (2.0 * same - 2.0 * opp) / (2.0 * math.pi * q)
+    a = 1.0 if code == ELU else SELU_LAMBDA * SELU_ALPHA
+    jump = 0.0 if code == ELU else SELU_LAMBDA * (1.0 - SELU_ALPHA)
+    sig = sq * st
+    out = 0.0
+    if st > 0.0:
+        # smooth x smooth: outer over z1 < 0, graded around z1 = 0 where the inner step is smoothed
+        extra = np.empty(16)
+        n_extra = 1
+        extra[0] = 0.0
+        if ct != 0.0:
+            width = st / abs(ct)
+            for g in (0.0625, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0):
+                if g * width < 1.0:
+                    extra[n_extra] = -g * width
+                    n_extra += 1
+        zs = np.empty(RULE_SIZE)
+        ws = np.empty(RULE_SIZE)
+        n = _rule(code, 0.0, sq, extra, n_extra, 1.0, 1.0, zs, ws)
+        s1 = 0.0
+        for i in range(n):
+            if zs[i] < 0.0:
+                u1 = sq * zs[i]
+                s1 += ws[i] * math.exp(u1) * _exp_below_zero(ct * u1, sig)
+        out += st * a * a * s1
+        if jump != 0.0:
+            p0 = 1.0 / math.sqrt(2.0 * math.pi * q)
+            out += 2.0 * jump * st * p0 * a * _exp_below_zero(0.0, sig)
+    out += jump * jump / (2.0 * math.pi * q)
+    return out
+
+
+@njit(parallel=True, cache=True)
+def _kinked_g_nodes(code, q, thetas, out):
+    for i in prange(thetas.shape[0]):
+        out[i] = _sin_tddot_kinked(code, q, thetas[i])
 
 
 @njit(parallel=True, cache=True)

@@ -171,13 +171,17 @@ def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, d
             t0 = _time.perf_counter()
             for k, layer in enumerate(ntk.kernel_pass(activation, X_train, sw2, sb2, depths,
                                                       X_test=X_test[start:stop], slope=slope, normalize=normalize,
-                                                      q0=q0, dropout=dropout)):
+                                                      q0=q0, dropout=dropout, scaled=True)):
                 t1 = _time.perf_counter()
                 timer["kernel"] += t1 - t0
                 if number == 0:
                     matrix = layer[1] if nngp else layer[2]
+                    # Theta blocks come divided by s = exp(log_scale) (no overflow in deep chaos):
+                    # the predictor is scale-free once ridge and eta are expressed in those units
+                    scale = 1.0 if nngp else float(np.exp(layer.log_scale))
                     try:
-                        alphas[k], kappa[k], _ = _solve_state(matrix, targets, ridge, time, eta)
+                        alphas[k], kappa[k], _ = _solve_state(matrix, targets, ridge / scale, time,
+                                                              None if eta is None else eta * scale)
                         train_acc[k] = np.mean(classes[np.argmax(matrix @ alphas[k], axis=1)] == y_train)
                     except np.linalg.LinAlgError:
                         status[k] = "singular"

@@ -37,21 +37,32 @@ sw2 = 0 (the inputs never reach the output).
 How the kernels are computed
 ----------------------------
 Normalized inputs: a pair is carried as its deviation from the ordered fixed point,
-eps = 1 - K_ab / q* and Delta_ab = (p - Theta_ab) / p, next to Theta_ab / p itself.
-T(1) - T(c) and Tdot(1) - Tdot(c) are evaluated without cancellation: closed forms for
-erf, relu, leaky_relu and linear; for every other activation Chebyshev panels in
-theta = arccos(c), built once per (activation, q*) and adapted to ~1e-14, of
-D / eps and E / eps (smooth activations: from the angular Fourier expansion of the
-Gaussian integral, a sum of non-negative terms) or of D / eps and Tdot (kinked ones:
-elu, selu, hard_tanh, from a piecewise-closed-form quadrature).  Every pair is then a
-table look-up per layer (numba, parallel).
+eps = 1 - K_ab / q* and Delta_ab = (p - Theta_ab) / p, next to Theta_ab / p itself:
+
+    eps'   = sw2 D(eps) / q*,          D = T(1) - T(c)       = E[(phi(u1) - phi(u2))^2] / 2
+    Delta' = (q* eps' / p + sw2 (E(eps) + Tdot(c) Delta)) / rho,  E = Tdot(1) - Tdot(c)
+    (rho = p^{l+1} / p^l; every term is non-negative)
+
+D and E are evaluated without cancellation: closed forms for erf, relu, leaky_relu and
+linear; for every other activation Chebyshev tables (16 coefficients on equal panels of
+theta = arccos(c) in [0, pi], panel count doubled until the coefficient tails are below
+2e-15), built once per (activation, q*), of D / eps and E / eps (E / sin(theta/2) when
+phi' jumps, E ~ theta).  Smooth activations (tanh, gelu, silu, softplus, sigmoid, sin):
+from the angular Fourier expansion of the 2-D Gaussian integral in polar coordinates,
+T(theta) = sum_k P_k cos(k theta) with P_k >= 0, so D = sum_k P_k 2 sin^2(k theta / 2)
+is a sum of non-negative terms (FFT in the angle, Gauss-Legendre panels in the radius).
+Piecewise ones (elu, selu, hard_tanh): T and Tdot from the piecewise-closed-form
+quadrature, then by Price's theorem D = q int_0^theta sin(t) Tdot(t) dt and
+E = q int_0^theta sin(t) E[phi''(u1) phi''(u2)](t) dt, the delta functions of phi'' in
+closed form.  Each pair is then one table look-up per layer (numba, parallel).
 
 Data as given (``normalize=False``): per-pair (T, Tdot) for the general 2x2 covariance:
 closed forms (erf, relu, leaky_relu, linear), the piecewise quadrature of
 ``phasecli._kernels`` (elu, selu, hard_tanh; ~1e-13), and for smooth activations the
 angular Fourier expansion E[phi(u1) phi(u2)] = sum_k w_k cos(k theta) <f_a,k, f_b,k>
 with per-row coefficients, summed over all pairs by BLAS (radial Gauss-Legendre panels
-and the angular resolution are chosen for ~1e-14).
+and the angular resolution chosen for ~1e-14).  Much slower than the normalized engine
+for smooth activations (~0.5 s per layer at m = 300).
 
 Scale: Theta is carried divided by its diagonal p (log p kept separately), so the
 chaotic NTK (growing like chi_1^l) never overflows: eigenvalues are reported as
@@ -62,17 +73,21 @@ Precision of lambda_min
 -----------------------
 In the ordered phase Theta -> p* 11^T and lambda_min -> 0: a plain float64 recursion
 loses lambda_min once kappa nears 1/(m eps).  With normalized inputs the spectrum is
-computed from the tracked deviation Delta instead (Householder deflation of the
-direction of 1; the coupling to the top eigenvalue is O(Delta^2 / p) and is kept when
-it matters): for erf, relu, leaky_relu, linear and the smooth activations kappa stays
-accurate as deep as the deviation is representable (eps > 1e-280).  For elu, selu and
-hard_tanh Tdot(1) - Tdot(c) carries an absolute error only, and with data as given
-there is no deviation to track: there, and wherever the error estimate of lambda_min
-exceeds 1e-3 of it, ``resolved`` is False and lambda_min, kappa (and lambda_bulk if
-also unresolved) are NaN, never a noise-level number.  ``kappa_rel_err`` is the error
-estimate.  Exactly duplicated rows (after normalization) make every kernel exactly
-singular: ``singular`` is True, lambda_min = 0 and kappa = inf (with dropout the
-smallest eigenvalue is the dropout shift, exactly).
+computed from the tracked deviation instead once it is small (Householder reflection of
+1 onto e_1; the small eigenvalues are those of B - b b^T / a, exact to a relative
+|b|^2 / a^2 < 1e-12): kappa stays accurate, for every activation, as deep as the
+deviation is representable (eps > 1e-280; checked to 1e-10 against 60-digit
+arithmetic at kappa ~ 1e24).  With data as given there is no deviation to track, and
+for activations whose phi' jumps (relu, leaky_relu, selu, hard_tanh) Tdot(c) ~
+Tdot(1) - J^2 arccos(c) / (2 pi) turns the rounding of c = K_ab / sqrt(K_aa K_bb) near
+c = 1 into errors ~ eps / sin(theta) that are tracked.  Wherever the error estimate of
+lambda_min exceeds 1e-3 of it, ``resolved`` is False and lambda_min and kappa (and
+lambda_bulk if also unresolved) are NaN, never a noise-level number;
+``kappa_rel_err`` is the (conservative) estimate.  Rows that coincide after
+normalization (or are opposite, for an odd activation with sb2 = 0) make every kernel
+exactly singular: ``singular`` is True, lambda_min = 0 and kappa = inf (with dropout
+the smallest eigenvalue is exactly the dropout shift).  Other exact singularities
+(e.g. a linear network with m > d + 1) show as unresolved rows.
 
 Dropout (``dropout=RHO``, keep rate 0 < RHO <= 1, on the penultimate layer)
 ---------------------------------------------------------------------------
@@ -93,12 +108,12 @@ requested depth; the recursion itself runs without it.  With normalized inputs t
 shift is the same for every row, so the spectra are those without dropout plus
 gamma = (1/RHO - 1)(q* - sb2 + chi_1 p^L).  Large-depth limit in the ordered phase
 (Theta^L -> p* 11^T): kappa -> 1 + m RHO p* / ((1 - RHO)(p* - sb2)), finite
-(``kappa_theory``).
+(``kappa_theory``).  (Scaling the diagonal of T alone, without the backward mask, would
+give 1 + m RHO p* / ((1 - RHO)(q* - sb2)) instead.)
 """
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import sys
@@ -109,6 +124,7 @@ import numpy as np
 from phasecli import _kernels as K
 from phasecli import _ntk_kernels as NK
 from phasecli import meanfield as mf
+from phasecli.activations import SELU_ALPHA, SELU_LAMBDA
 from phasecli.activations import get as get_activation
 
 EPS = np.finfo(np.float64).eps
@@ -546,43 +562,58 @@ def _smooth_table(code, q, slope) -> _NormFunctions:
 
 
 def _kinked_table(code, q, slope) -> _NormFunctions:
-    def tt(th):
+    """elu, selu, hard_tanh: T, Tdot from the piecewise quadrature; D and E by Price's theorem,
+
+        D(theta) = q int_0^theta sin(t) Tdot(t) dt,   E(theta) = q int_0^theta G(t) dt,
+        G(t) = sin(t) E[phi''(u1) phi''(u2)]  (delta functions of phi'' in closed form),
+
+    integrated on Chebyshev interpolants: non-negative integrands near theta = 0, so D and
+    E keep full relative accuracy.  E ~ eps for elu (phi' continuous) and ~ theta when
+    phi' jumps (selu, hard_tanh): tabulated as E / eps or E / sin(theta / 2)."""
+    def nodes(th):
         th = np.ascontiguousarray(np.asarray(th, dtype=float))
         t = np.empty(th.size)
         td = np.empty(th.size)
+        g = np.empty(th.size)
         NK._kinked_nodes(code, q, th, slope, t, td)
-        return t, td
+        NK._kinked_g_nodes(code, q, th, g)
+        return np.stack([t, td, g])
 
-    t0, td0 = tt(np.zeros(1))
-    t1, td1 = float(t0[0]), float(td0[0])
-    bps, (ct, ctd), tail = _fit_panels(lambda th: np.stack(tt(th)), 2)
-    # D(theta) = q * int_0^theta sin(t) Tdot(t) dt, integrated on the Tdot interpolant
+    t0 = nodes(np.zeros(1))
+    t1, td1 = float(t0[0, 0]), float(t0[1, 0])
+    bps, (ct, ctd, cg), tail = _fit_panels(nodes, 3)
     xg, wg = np.polynomial.legendre.leggauss(40)
-
-    def integral(a, b):
-        a = np.asarray(a, dtype=float)
-        b = np.asarray(b, dtype=float)
-        t = 0.5 * (b - a)[:, None] * (xg + 1.0) + a[:, None]
-        vals = _chebval_panels(bps, ctd, t.ravel()).reshape(t.shape)
-        return q * 0.5 * (b - a) * ((np.sin(t) * vals) @ wg)
-
-    # panels of the Tdot table are also smooth for Tdot only; integrate piece by piece
-    starts = bps[:-1]
-    ends = bps[1:]
-    seg = integral(starts, ends)
-    cum = np.concatenate([[0.0], np.cumsum(seg)])
-    npan = len(starts)
+    npan = len(bps) - 1
+    starts, ends = bps[:-1], bps[1:]
     th_nodes = 0.5 * (starts + ends)[:, None] + 0.5 * (ends - starts)[:, None] * _CHEB_X[None, :]
-    part = integral(np.repeat(starts, TABLE_DEGREE), th_nodes.ravel()).reshape(npan, TABLE_DEGREE)
-    d_nodes = cum[:-1, None] + part
+
+    def cumulative(coef, with_sin):
+        """q int_0^theta f(t) [sin t] dt at every node, f the panel interpolant."""
+        def integral(a, b):
+            t = 0.5 * (b - a)[:, None] * (xg + 1.0) + a[:, None]
+            vals = _chebval_panels(bps, coef, t.ravel()).reshape(t.shape)
+            if with_sin:
+                vals = vals * np.sin(t)
+            return q * 0.5 * (b - a) * (vals @ wg)
+
+        cum = np.concatenate([[0.0], np.cumsum(integral(starts, ends))])
+        part = integral(np.repeat(starts, TABLE_DEGREE), th_nodes.ravel()).reshape(npan, TABLE_DEGREE)
+        return cum[:-1, None] + part
+
+    d_nodes = cumulative(ctd, True)
+    e_nodes = cumulative(cg, False)
     eps_nodes = 2.0 * np.sin(0.5 * th_nodes) ** 2
-    gd = d_nodes / eps_nodes
-    cd = np.ascontiguousarray(_cheb_fit(gd))
-    # consistency of T(1) - eps gD with the quadrature T at the nodes
+    cd = np.ascontiguousarray(_cheb_fit(d_nodes / eps_nodes))
+    if code == K.ELU:
+        mode2, c2 = 0, np.ascontiguousarray(_cheb_fit(e_nodes / eps_nodes))
+    else:
+        mode2, c2 = 2, np.ascontiguousarray(_cheb_fit(e_nodes / np.sin(0.5 * th_nodes)))
+    # consistency with the quadrature T, Tdot at the nodes
     t_nodes = np.array([_chebval_panels(bps, ct, row) for row in th_nodes])
-    err = float(np.abs((t1 - d_nodes) - t_nodes).max() / max(abs(t1), 1e-300))
-    err = max(err, tail, 4 * EPS)
-    return _NormFunctions(NK.M_TABLE, code, q, slope, t1, td1, bps, cd, ctd, 1, err, False)
+    td_nodes = np.array([_chebval_panels(bps, ctd, row) for row in th_nodes])
+    err = max(float(np.abs((t1 - d_nodes) - t_nodes).max() / max(abs(t1), 1e-300)),
+              float(np.abs((td1 - e_nodes) - td_nodes).max() / max(abs(td1), 1e-300)), tail, 4 * EPS)
+    return _NormFunctions(NK.M_TABLE, code, q, slope, t1, td1, bps, cd, c2, mode2, err, True)
 
 
 # =============================================================================== engines
@@ -606,7 +637,8 @@ class _Layer:
     theta_tt: np.ndarray | None = None
     k_tt: np.ndarray | None = None
     dev_err: float = 0.0  # relative error level of the entries
-    dev_abs: float = 0.0  # absolute error floor of the deviation (units of the scale)
+    dev_abs: float = 0.0  # absolute error floor of the NTK deviation (units of the scale)
+    k_dev_abs: float = 0.0  # the same for the NNGP deviation
 
 
 class _NormalizedEngine:
@@ -630,7 +662,6 @@ class _NormalizedEngine:
         else:
             self.eps_t = self.th_t = self.dl_t = None
         self.lp = math.log(q)  # log p^l
-        self.level = 1  # arrays hold K^level, Theta^level
 
     def _step(self):
         fn = self.fn
@@ -645,7 +676,6 @@ class _NormalizedEngine:
             (NK._norm_layer_rect_serial if small else NK._norm_layer_rect)(*args, self.eps_t, self.th_t, self.dl_t)
         self.lp_prev = self.lp
         self.lp += math.log(rho)
-        self.level += 1
 
     def run(self, depths):
         dmax = int(depths.max())
@@ -668,18 +698,13 @@ class _NormalizedEngine:
             # damped by chi_1 per layer: at most error * chi_1 * min(depth, 1 / (1 - chi_1))
             horizon = depth if self.chi >= 1.0 else min(depth, 1.0 / (1.0 - self.chi))
             dev_abs = 0.0 if fn.dev_relative else fn.error * self.chi * horizon
+            k_dev_abs = 0.0  # eps = 1 - K_ab / q* has full relative accuracy (D is never a difference)
             if mn < DEV_UNDERFLOW:
-                dev_abs = max(dev_abs, 1.0)  # deviation no longer representable: no deflation credit
-            kdev = self.eps
+                # the deviation approaches the float64 floor: no credit for tracking it any more
+                dev_abs = k_dev_abs = 1.0
             yield _Layer(depth=depth, theta=self.th, theta_dev=self.dl, log_scale=self.lp,
-                         k=None, k_dev=kdev, log_kscale=math.log(self.q), gamma_theta=gth, gamma_k=gk,
-                         theta_tt=self.th_t, k_tt=None, dev_err=dev_err, dev_abs=dev_abs)
-
-    def k_matrix(self, layer):
-        return 1.0 - self.eps
-
-    def k_test(self):
-        return None if self.eps_t is None else 1.0 - self.eps_t
+                         k=None, k_dev=self.eps, log_kscale=math.log(self.q), gamma_theta=gth, gamma_k=gk,
+                         theta_tt=self.th_t, k_tt=None, dev_err=dev_err, dev_abs=dev_abs, k_dev_abs=k_dev_abs)
 
 
 class _RawEngine:
@@ -715,6 +740,12 @@ class _RawEngine:
         self.th_t = None if Xt is None else self.kt / s
         self.thd_t = None if Xt is None else self.kd_t / s
         self.error = 1e-13 if self.kind == 1 else 4 * EPS
+        # phi' with jumps: Tdot(c) = Tdot(1) - (J^2 / 2 pi) theta + ..., theta = arccos(c), so a
+        # rounding dc of c = K_ab / sqrt(K_aa K_bb) moves Tdot by J^2 dc / (2 pi sin theta): near
+        # c = +-1 (deep in the ordered phase) the entries lose accuracy; tracked in kink_err
+        self.kink_j2 = {"relu": 1.0, "leaky_relu": (1.0 - slope) ** 2, "hard_tanh": 2.0,
+                        "selu": (SELU_LAMBDA * (1.0 - SELU_ALPHA)) ** 2}.get(activation, 0.0)
+        self.kink_err = 0.0
 
     # ---- (T, Tdot) on the blocks
     def _smooth_blocks(self):
@@ -793,9 +824,27 @@ class _RawEngine:
         K._moments_array(self.code, s, self.slope, a, b, c)
         return a, b
 
+    def _kink_error(self, td):
+        """Error (relative to the Theta scale) added to Theta by the rounding of c at the kinks."""
+        if self.kink_j2 == 0.0 or self.k.shape[0] < 2:
+            return
+        dg = np.sqrt(np.diag(self.k))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c = self.k / np.outer(dg, dg)
+        c = c[~np.eye(c.shape[0], dtype=bool)]
+        c = np.clip(c[np.isfinite(c)], -1.0, 1.0)
+        if c.size == 0:
+            return
+        s_min = float(np.sqrt(np.maximum((1.0 - np.abs(c)) * (1.0 + np.abs(c)), 0.0)).min())
+        dc = 8.0 * EPS
+        dtheta = min(dc / s_min, math.sqrt(2.0 * dc)) if s_min > 0.0 else math.sqrt(2.0 * dc)
+        chi = self.sw2 * float(np.max(np.abs(td)))
+        self.kink_err = self.kink_err * min(1.0, chi) + self.sw2 * self.kink_j2 * dtheta / (2.0 * math.pi)
+
     def _step(self):
         blocks = self._blocks()
         t, td = blocks[0], blocks[1]  # in units of the current K scale exp(lk) (T homogeneous), Tdot absolute
+        self._kink_error(td)
         sw2 = self.sw2
         ek = math.exp(-self.lk)
         kn = sw2 * t + self.sb2 * ek  # new K in units of the old K scale
@@ -847,10 +896,11 @@ class _RawEngine:
                 # K_aa += extra sw2 T_aa;  Theta_aa += extra sw2 (T_aa + Tdot_aa Theta^L_aa)  (actual values,
                 # here in the units of the new scales)
                 gk = extra * self.sw2 * tdiag * math.exp(lk_old - self.lk)
-                gth = extra * self.sw2 * (tdiag * math.exp(lk_old - self.lt) + tddiag * thdiag * math.exp(lt_old - self.lt))
+                gth = extra * self.sw2 * (tdiag * math.exp(lk_old - self.lt)
+                                          + tddiag * thdiag * math.exp(lt_old - self.lt))
             yield _Layer(depth=depth, theta=self.th, theta_dev=None, log_scale=self.lt, k=self.k, k_dev=None,
                          log_kscale=self.lk, gamma_theta=gth, gamma_k=gk, theta_tt=self.th_t, k_tt=self.kt,
-                         dev_err=self.error, dev_abs=0.0)
+                         dev_err=max(self.error, self.kink_err), dev_abs=0.0)
 
 
 # =============================================================================== spectra
@@ -1445,24 +1495,26 @@ def ntk_spectra(activation, X, sw2, sb2, depths, *, slope=mf.DEFAULT_SLOPE, norm
     try:
         for layer in eng.run(depths):
             tau = layer.dev_err
+            gk = layer.gamma_k
+
+            def th_direct(lay=layer):
+                return lay.theta  # normalized: Theta / p, diagonal 1
+
             if st.normalize:
-                th_direct = lambda: layer.theta  # noqa: E731 - diag is 1 already
-                k_direct = lambda: 1.0 - eng.eps  # noqa: E731
-                k_dev = eng.eps
-                k_log = math.log(st.q_star)
-                gk = layer.gamma_k
+                def k_direct(e=layer.k_dev):
+                    return 1.0 - e  # K / q*
+
+                k_dev, k_log = layer.k_dev, math.log(st.q_star)
             else:
-                th_direct = lambda: layer.theta  # noqa: E731
-                k_direct = lambda: layer.k  # noqa: E731
-                k_dev = None
-                k_log = layer.log_kscale
-                gk = layer.gamma_k
+                def k_direct(lay=layer):
+                    return lay.k
+
+                k_dev, k_log = None, layer.log_kscale
             r = _summarize(th_direct, layer.theta_dev, layer.gamma_theta, tau, layer.dev_abs, singular,
                            layer.log_scale)
             cols["lambda_max"][i], cols["lambda_min"][i], cols["lambda_bulk"][i], cols["kappa"][i] = r[:4]
             resolved[i], cols["kappa_rel_err"][i], method[i], cols["log10_lambda_max"][i] = r[4:]
-            # eps = 1 - K_ab / q* has full relative accuracy for every activation (D is never a difference)
-            r = _summarize(k_direct, k_dev, gk, tau, 0.0 if k_dev is not None else layer.dev_abs, singular, k_log)
+            r = _summarize(k_direct, k_dev, gk, tau, layer.k_dev_abs, singular, k_log)
             cols["nngp_lambda_max"][i], cols["nngp_lambda_min"][i], cols["nngp_lambda_bulk"][i] = r[:3]
             cols["nngp_kappa"][i], nresolved[i], cols["nngp_kappa_rel_err"][i] = r[3], r[4], r[5]
             i += 1

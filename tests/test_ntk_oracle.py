@@ -173,13 +173,26 @@ def test_tanh_deviation_relative_accuracy():
         assert e / eps == pytest.approx(q * m2 - q * q * m3 * eps / 2, rel=1e-10)
 
 
-def test_deep_ordered_kappa_against_mpmath():
-    """kappa ~ 1e24 (far beyond a plain float64 recursion) against a 60-digit recursion."""
+def _mp_pair(act, mp, s11, s22, s12):
+    if act == "erf":
+        a = (1 + 2 * s11) * (1 + 2 * s22)
+        return 2 / mp.pi * mp.asin(2 * s12 / mp.sqrt(a)), 4 / (mp.pi * mp.sqrt(a - 4 * s12 ** 2))
+    n = mp.sqrt(s11 * s22)  # relu: arc-cosine kernel
+    th = mp.acos(min(mp.mpf(1), s12 / n))
+    return n / (2 * mp.pi) * (mp.sin(th) + (mp.pi - th) * mp.cos(th)), (mp.pi - th) / (2 * mp.pi)
+
+
+@pytest.mark.parametrize("act,sw2,sb2", [("erf", 1.0, 0.05), ("relu", 1.4, 0.1)])
+def test_deep_ordered_kappa_against_mpmath(act, sw2, sb2):
+    """kappa ~ 1e18 .. 1e24 (far beyond a plain float64 recursion) against a 60-digit recursion."""
     mp = pytest.importorskip("mpmath")
     mp.mp.dps = 60
     X = np.random.default_rng(5).standard_normal((4, 3))
-    sw2, sb2, depths = 1.0, 0.05, (100, 400)
-    q = mp.findroot(lambda x: sw2 * 2 / mp.pi * mp.asin(2 * x / (1 + 2 * x)) + sb2 - x, 0.3)
+    depths = (100, 300)
+    if act == "erf":
+        q = mp.findroot(lambda x: sw2 * 2 / mp.pi * mp.asin(2 * x / (1 + 2 * x)) + sb2 - x, 0.3)
+    else:
+        q = mp.mpf(sb2) / (1 - mp.mpf(sw2) / 2)
     d = X.shape[1]
     rows = [[mp.mpf(float(v)) for v in r] for r in X]
     rows = [[v * mp.sqrt(d * (q - sb2) / sw2) / mp.sqrt(sum(x * x for x in r)) for v in r] for r in rows]
@@ -193,25 +206,42 @@ def test_deep_ordered_kappa_against_mpmath():
     for layer in range(1, max(depths) + 1):
         K2, Th2 = mp.matrix(m, m), mp.matrix(m, m)
         for i in range(m):
-            for j in range(m):
-                a = (1 + 2 * K[i, i]) * (1 + 2 * K[j, j])
-                t = 2 / mp.pi * mp.asin(2 * K[i, j] / mp.sqrt(a))
-                td = 4 / (mp.pi * mp.sqrt(a - 4 * K[i, j] ** 2))
-                K2[i, j] = sw2 * t + sb2
-                Th2[i, j] = K2[i, j] + sw2 * td * Th[i, j]
+            for j in range(i, m):
+                t, td = _mp_pair(act, mp, K[i, i], K[j, j], K[i, j])
+                K2[i, j] = K2[j, i] = sw2 * t + sb2
+                Th2[i, j] = Th2[j, i] = K2[i, j] + sw2 * td * Th[i, j]
         K, Th = K2, Th2
         if layer in depths:
             ev = sorted(mp.eigsy(Th)[0][i] for i in range(m))
             evk = sorted(mp.eigsy(K)[0][i] for i in range(m))
             want[layer] = (float(ev[-1] / ev[0]), float(ev[0]), float(evk[-1] / evk[0]))
-    s = ntk.ntk_spectra("erf", X, sw2, sb2, depths)
-    assert s.kappa[-1] > 1e20  # far beyond float64 resolution of a plain recursion
+    s = ntk.ntk_spectra(act, X, sw2, sb2, depths)
+    assert s.kappa[-1] > 1e17  # far beyond float64 resolution of a plain recursion (~1e14)
     for i, depth in enumerate(depths):
         kappa, lmin, nkappa = want[depth]
         assert s.resolved[i] and s.nngp_resolved[i]
         assert s.kappa[i] == pytest.approx(kappa, rel=1e-10)
         assert s.lambda_min[i] == pytest.approx(lmin, rel=1e-10)
         assert s.nngp_kappa[i] == pytest.approx(nkappa, rel=1e-10)
+
+
+@pytest.mark.parametrize("act,sw2,sb2", [("tanh", 1.2, 0.1), ("relu", 1.4, 0.1), ("selu", 0.6, 0.1),
+                                         ("elu", 1.0, 0.1), ("gelu", 1.5, 0.3)])
+def test_engines_agree_where_both_resolve(act, sw2, sb2):
+    """The normalized engine (deviation tracking) and the data-as-given engine fed the
+    normalized rows compute the same kernel by different routes: where both report a
+    resolved kappa they agree within the reported error estimates."""
+    X = np.random.default_rng(4).standard_normal((8, 5))
+    q = float(mf.solve_phase(act, sw2, sb2).q_star[0, 0])
+    Xn = X / np.linalg.norm(X, axis=1, keepdims=True) * math.sqrt(X.shape[1] * (q - sb2) / sw2)
+    a = ntk.ntk_spectra(act, X, sw2, sb2, "1:150")
+    b = ntk.ntk_spectra(act, Xn, sw2, sb2, "1:150", normalize=False)
+    assert np.all(a.resolved) and a.kappa[-1] > 1e10
+    both = b.resolved
+    assert both.sum() >= 20
+    tol = b.kappa_rel_err[both] + a.kappa_rel_err[both] + 1e-12
+    assert np.all(np.abs(a.kappa[both] / b.kappa[both] - 1.0) <= tol)
+    assert np.all(np.isnan(b.kappa[~both]))
 
 
 def test_unresolved_rows_are_nan_not_noise():
