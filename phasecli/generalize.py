@@ -178,7 +178,9 @@ def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, d
                     matrix = layer[1] if nngp else layer[2]
                     # Theta blocks come divided by s = exp(log_scale) (no overflow in deep chaos):
                     # the predictor is scale-free once ridge and eta are expressed in those units
-                    scale = 1.0 if nngp else float(np.exp(layer.log_scale))
+                    # (s = inf beyond the float64 range: ridge / s = 0 and eta s gives the t = inf filter)
+                    with np.errstate(over="ignore"):
+                        scale = 1.0 if nngp else float(np.exp(layer.log_scale))
                     try:
                         alphas[k], kappa[k], _ = _solve_state(matrix, targets, ridge / scale, time,
                                                               None if eta is None else eta * scale)

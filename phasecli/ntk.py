@@ -904,78 +904,28 @@ class _RawEngine:
 
 
 # =============================================================================== spectra
-class _OpenBLASThreads:
-    """Set the thread count of every OpenBLAS loaded in the process (numpy's and scipy's
-    copies), via their exported ``*openblas_set_num_threads*`` symbols found through
-    /proc/self/maps.  No-op where that is unavailable (other BLAS, other OS).
+_BLAS_CONTROLLER = None
 
-    Why: LAPACK's symmetric eigensolvers synchronise their threads at every panel; with
-    two threads on two cores and any other busy process (or numba's worker threads
-    still spinning) an eigvalsh of order 600 was measured at 0.5-1 s instead of 15 ms.
-    Single-threaded it stays at ~15 ms.
+
+def _single_threaded_blas():
+    """Limit BLAS/LAPACK to one thread (threadpoolctl) around an eigensolve.
+
+    LAPACK's symmetric eigensolvers synchronise their threads at every panel; with two
+    threads on two cores and any other busy process (or numba's worker threads still
+    spinning) an eigvalsh of order 600 was measured at 0.5-1 s instead of 15 ms.
     """
+    global _BLAS_CONTROLLER
+    from threadpoolctl import ThreadpoolController
 
-    _fns = None
-
-    @classmethod
-    def _discover(cls):
-        import ctypes
-
-        fns = []
-        try:
-            with open("/proc/self/maps") as fh:
-                paths = {line.split()[-1] for line in fh if "openblas" in line.lower() and "/" in line}
-        except OSError:
-            paths = set()
-        for path in sorted(paths):
-            try:
-                lib = ctypes.CDLL(path)
-            except OSError:
-                continue
-            for pre in ("scipy_", ""):
-                for suf in ("64_", "", "_"):
-                    s = getattr(lib, f"{pre}openblas_set_num_threads{suf}", None)
-                    g = getattr(lib, f"{pre}openblas_get_num_threads{suf}", None)
-                    if s is not None and g is not None:
-                        s.restype = None
-                        s.argtypes = [ctypes.c_int]
-                        g.restype = ctypes.c_int
-                        g.argtypes = []
-                        fns.append((s, g))
-                        break
-                else:
-                    continue
-                break
-        cls._fns = fns
-
-    def __init__(self, n=1):
-        self.n = n
-
-    def __enter__(self):
-        if _OpenBLASThreads._fns is None:
-            _OpenBLASThreads._discover()
-        self.saved = []
-        for s, g in _OpenBLASThreads._fns:
-            try:
-                self.saved.append((s, g()))
-                s(self.n)
-            except Exception:  # noqa: BLE001 - thread control is an optimisation only
-                pass
-        return self
-
-    def __exit__(self, *exc):
-        for s, old in self.saved:
-            try:
-                s(old)
-            except Exception:  # noqa: BLE001
-                pass
-        return False
+    if _BLAS_CONTROLLER is None:
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
 
 
 def _eigvalsh(a):
     from scipy.linalg import eigvalsh
 
-    with _OpenBLASThreads(1):
+    with _single_threaded_blas():
         return eigvalsh(a, overwrite_a=True, check_finite=False, driver="evr")
 
 
