@@ -103,16 +103,16 @@ def _check_png(png):
             raise click.BadParameter(f"cannot write {png}: {reason}", param_hint="'--png'")
 
 
-def _render(fn, *args):
-    """Draw a figure; OSError (disk full, permissions) is a runtime failure (exit 1)."""
+def _render(fn, path, *args):
+    """Draw figure ``fn(*args, path)``; OSError (disk full, permissions) is a runtime failure (exit 1)."""
     from phasecli import plotting
 
     try:
-        getattr(plotting, fn)(*args)
+        getattr(plotting, fn)(*args, path)
     except OSError as exc:
         raise click.ClickException(f"could not write the PNG: {exc.strerror or exc}") from None
     if sys.stderr.isatty():
-        click.echo(f"phasecli: wrote {args[-1] if fn != 'ntk_figure' else args[2]}", err=True)
+        click.echo(f"phasecli: wrote {path}", err=True)
 
 
 def _warn(message: str) -> None:
@@ -255,7 +255,7 @@ def phase(activation, sw2, sb2, q0, slope, critical_tol, trainable_multiple, sum
     else:
         emit(PHASE_COLUMNS, _grid_rows(grid, PHASE_COLUMNS, trainable_multiple), fmt)
     if png:
-        _render("phase_figure", grid, critical, png)
+        _render("phase_figure", png, grid, critical)
     return _report_unconverged(grid)
 
 
@@ -283,7 +283,7 @@ def depth_scale(activation, sw2, sb2, q0, slope, trainable_multiple, fmt, png):
     emit(DEPTH_COLUMNS, _grid_rows(grid, DEPTH_COLUMNS, trainable_multiple), fmt)
     if png:
         critical = _critical_for(grid, q0, slope) if grid.sb2.size > 1 else None
-        _render("depth_scale_figure", grid, critical, trainable_multiple, png)
+        _render("depth_scale_figure", png, grid, critical, trainable_multiple)
     return _report_unconverged(grid)
 
 
@@ -336,7 +336,7 @@ def critical(activation, sb2, q0, slope, sw2_range, value, fmt, png):
         emit(CRITICAL_COLUMNS, ([activation, line.sb2[k], line.sw2_critical[k], line.q_star[k],
                                        line.status[k]] for k in range(line.sb2.size)), fmt or default_format())
     if png:
-        _render("critical_figure", line, png)
+        _render("critical_figure", png, line)
     if failed:
         k = failed[0]
         raise click.ClickException(
@@ -477,7 +477,7 @@ def kappa(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_
 
     emit(KAPPA_COLUMNS, rows(), fmt or default_format())
     if png:
-        _render("ntk_figure", results, "kappa", png)
+        _render("ntk_figure", png, results, "kappa", "sum")
     return _report_points(results)
 
 
@@ -514,7 +514,7 @@ def lr(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spe
 
     emit(LR_COLUMNS, rows(), fmt or default_format())
     if png:
-        _render("ntk_figure", results, "lr", png, loss)
+        _render("ntk_figure", png, results, "lr", loss)
     return _report_points(results)
 
 
@@ -600,7 +600,7 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
 
     emit(GENERALIZE_COLUMNS, rows(), fmt or default_format())
     if png:
-        _render("generalize_figure", results, png)
+        _render("generalize_figure", png, results)
     ill = sum(int(r.ill_conditioned.sum()) for r in results)
     if ill:
         _warn(f"{ill} rows have kappa > 1e10: the solve loses digits; consider --ridge")

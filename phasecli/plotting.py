@@ -217,7 +217,7 @@ def _log10_eta(result, loss):
     return np.log10(factor) - np.asarray(result.log10_lambda_max, dtype=float)
 
 
-def ntk_figure(results, kind: str, path: str, loss: str = "sum") -> None:
+def ntk_figure(results, kind: str, loss: str, path: str) -> None:
     """kappa (kind 'kappa') or eta_max (kind 'lr') against depth for one point, or heatmaps
     over (sw2, depth) of log10 kappa and log10 eta_max with xi_1 and xi_star (Xiao et al. Fig. 3)."""
     first = results[0]
