@@ -20,7 +20,8 @@ finite-width bias of the means is O(L / N) relative; measured with 3000 seeds at
 N = 64 for these configurations it is <= 0.5 (L + 1) / N (most of that is noise), so
 BIAS = 1 is a generous allowance (0.6 % at L = 5, N = 1024).  The same criterion
 rejects phasecli's kernels of the neighbouring depths L - 1 and L + 1 (tested), so it
-would catch an off-by-one in the depth convention.
+would catch an off-by-one in the depth convention; a kernel with Tdot scaled by 1.02
+fails it too (checked by hand while writing this test).
 
 The second group checks the finite-width "randomness ratio" of THEORY.md (003_...):
 r = E[Theta(x, x)^2] / E[Theta(x, x)]^2 is ~1 at width 1024, decreases with width,
@@ -57,7 +58,7 @@ CONFIGS = {
 
 
 def unit_inputs(d=D_IN, seed=0):
-    """6 unit-norm rows with varied overlaps: 4 train (x0, -x0, a mix of x0, x3), 2 test."""
+    """6 unit-norm rows with varied overlaps: train x0, -x0, 0.6 x0 + 0.8 g, x3; test ~x3, g'."""
     g = np.random.default_rng(seed).standard_normal((6, d))
     g /= np.linalg.norm(g, axis=1, keepdims=True)
     x = g.copy()
