@@ -521,6 +521,28 @@ def _smoothed_kink_breakpoints(code, mcoef, sig, extra):
 
 
 @njit(cache=True)
+def _piecewise_pair(code, n1, mcoef, sig, slope):
+    """(T, Tdot) of a piecewise activation, u1 = n1 z1, u2 = mcoef z1 + sig z2.
+
+    The inner expectation over z2 in closed form; the outer 1-D integral split at the
+    kinks of phi(u1) and graded around the smoothed kinks of the inner expectation.
+    """
+    extra = np.empty(40)
+    n_extra = _smoothed_kink_breakpoints(code, mcoef, sig, extra)
+    zs = np.empty(RULE_SIZE)
+    ws = np.empty(RULE_SIZE)
+    n = _rule(code, 0.0, n1, extra, n_extra, 1.0, 1.0, zs, ws)
+    t = 0.0
+    tdot = 0.0
+    for i in range(n):
+        u1 = n1 * zs[i]
+        g, gd = _inner_closed(code, mcoef * zs[i], sig, slope)
+        t += ws[i] * _phi(code, u1, slope) * g
+        tdot += ws[i] * _dphi(code, u1, slope) * gd
+    return t, tdot
+
+
+@njit(cache=True)
 def _pair(code, s11, s22, s12, slope, kind):
     """(E[phi(u1) phi(u2)], E[phi'(u1) phi'(u2)]), (u1, u2) ~ N(0, [[s11, s12], [s12, s22]]).
 
@@ -553,20 +575,13 @@ def _pair_corr(code, s11, s22, c, slope, kind):
     # u2 = mcoef z1 + sig z2
     mcoef = n2 * c
     sig = n2 * math.sqrt(max(0.0, (1.0 - c) * (1.0 + c)))
-    extra = np.empty(40)
-    n_extra = _smoothed_kink_breakpoints(code, mcoef, sig, extra)
+    if kind == 1:
+        return _piecewise_pair(code, n1, mcoef, sig, slope)
     zs = np.empty(RULE_SIZE)
     ws = np.empty(RULE_SIZE)
-    n = _rule(code, 0.0, n1, extra, n_extra, 1.0 if kind == 1 else 0.75, 1.0, zs, ws)
+    n = _rule(code, 0.0, n1, zs, 0, 0.75, 1.0, zs, ws)
     t = 0.0
     tdot = 0.0
-    if kind == 1:
-        for i in range(n):
-            u1 = n1 * zs[i]
-            g, gd = _inner_closed(code, mcoef * zs[i], sig, slope)
-            t += ws[i] * _phi(code, u1, slope) * g
-            tdot += ws[i] * _dphi(code, u1, slope) * gd
-        return t, tdot
     zi = np.empty(RULE_SIZE)
     wi = np.empty(RULE_SIZE)
     for i in range(n):

@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit, prange
 
 from phasecli._kernels import (ELU, ERF, HARD_TANH, LEAKY, RELU, RULE_SIZE, _dphi, _exp_below_zero,
-                               _inner_closed, _pair, _phi, _rule, _smoothed_kink_breakpoints)
+                               _pair, _phi, _piecewise_pair, _rule)
 from phasecli.activations import SELU_ALPHA, SELU_LAMBDA
 
 TWO_OVER_PI = 2.0 / math.pi
@@ -283,19 +283,7 @@ def _pair_kinked_polar(code, q, theta, slope):
     n1 = math.sqrt(q)
     mcoef = n1 * math.cos(theta)
     sig = n1 * math.sin(theta)
-    extra = np.empty(40)
-    n_extra = _smoothed_kink_breakpoints(code, mcoef, sig, extra)
-    zs = np.empty(RULE_SIZE)
-    ws = np.empty(RULE_SIZE)
-    n = _rule(code, 0.0, n1, extra, n_extra, 1.0, 1.0, zs, ws)
-    t = 0.0
-    tdot = 0.0
-    for i in range(n):
-        u1 = n1 * zs[i]
-        g, gd = _inner_closed(code, mcoef * zs[i], sig, slope)
-        t += ws[i] * _phi(code, u1, slope) * g
-        tdot += ws[i] * _dphi(code, u1, slope) * gd
-    return t, tdot
+    return _piecewise_pair(code, n1, mcoef, sig, slope)
 
 
 @njit(cache=True)

@@ -54,6 +54,17 @@ def _draw_critical(ax, critical, sw2_range, sb2_range, label=True):
         ax.plot(sw2c[ok], sb2[ok], "k*", ms=12, label=r"$\chi_1 = 1$" if label else None, zorder=5)
 
 
+def _finish_heatmaps(fig, axes, critical, sw2_range, sb2_range, title, path):
+    """The critical line on top of every (sw2, sb2) panel, limits, legend, title; then save."""
+    for k, ax in enumerate(axes):
+        _draw_critical(ax, critical, sw2_range, sb2_range, label=(k == 0))
+        ax.set_xlim(*sw2_range)
+        ax.set_ylim(*sb2_range)
+    axes[0].legend(loc="upper left", fontsize=8)
+    fig.suptitle(title)
+    _save(fig, path)
+
+
 def _heatmap(fig, ax, x, y, z, title, cmap, norm, cbar_label):
     xs, xo = _sorted(x)
     ys, yo = _sorted(y)
@@ -134,13 +145,8 @@ def phase_figure(grid, critical, path: str) -> None:
              Normalize(0, 1), r"$c^*$")
     _heatmap(fig, axes[2], grid.sw2, grid.sb2, _clip_inf(grid.xi_c), r"$\xi_c$ (correlation depth scale)",
              "magma", _log_norm(grid.xi_c), r"$\xi_c$ (log scale)")
-    for k, ax in enumerate(axes):
-        _draw_critical(ax, critical, sw2_range, sb2_range, label=(k == 0))
-        ax.set_xlim(*sw2_range)
-        ax.set_ylim(*sb2_range)
-    axes[0].legend(loc="upper left", fontsize=8)
-    fig.suptitle(f"{grid.activation}: order-to-chaos phase diagram")
-    _save(fig, path)
+    _finish_heatmaps(fig, axes, critical, sw2_range, sb2_range, f"{grid.activation}: order-to-chaos phase diagram",
+                     path)
 
 
 def depth_scale_figure(grid, critical, multiple: float, path: str) -> None:
@@ -176,13 +182,7 @@ def depth_scale_figure(grid, critical, multiple: float, path: str) -> None:
              r"$\xi_c$ (log scale)")
     _heatmap(fig, axes[1], grid.sw2, grid.sb2, _clip_inf(depth), rf"max trainable depth ${multiple:g}\,\xi_c$",
              "viridis", _log_norm(depth), "layers (log scale)")
-    for k, ax in enumerate(axes):
-        _draw_critical(ax, critical, sw2_range, sb2_range, label=(k == 0))
-        ax.set_xlim(*sw2_range)
-        ax.set_ylim(*sb2_range)
-    axes[0].legend(loc="upper left", fontsize=8)
-    fig.suptitle(f"{grid.activation}: depth scales")
-    _save(fig, path)
+    _finish_heatmaps(fig, axes, critical, sw2_range, sb2_range, f"{grid.activation}: depth scales", path)
 
 
 def critical_figure(line, path: str) -> None:

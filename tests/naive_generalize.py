@@ -6,7 +6,6 @@ np.linalg.solve on the train-train kernel.
 """
 
 import numpy as np
-from scipy.special import erf
 
 
 def erf_maps(S):
