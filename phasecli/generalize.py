@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from phasecli import meanfield as mf
 from phasecli import ntk
 
 KAPPA_ILL = 1e10
@@ -110,7 +111,7 @@ def _solve_state(theta, targets, ridge, t, eta):
             raise np.linalg.LinAlgError("not positive definite")
         chol = np.linalg.cholesky(a)
         alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, targets))
-        return alpha, eig[-1] / eig[0], eig[-1]
+        return alpha, eig[-1] / eig[0]
     eig, vecs = np.linalg.eigh(a)
     if eig[0] <= 0:
         raise np.linalg.LinAlgError("not positive definite")
@@ -118,7 +119,7 @@ def _solve_state(theta, targets, ridge, t, eta):
     # (1 - exp(-rate lambda t)) / lambda, accurate for small rate lambda t
     filt = -np.expm1(-rate * eig * t) / eig
     alpha = vecs @ (filt[:, None] * (vecs.T @ targets))
-    return alpha, eig[-1] / eig[0], eig[-1]
+    return alpha, eig[-1] / eig[0]
 
 
 def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, depths, *, slope=0.01,
@@ -147,7 +148,8 @@ def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, d
     kappa = np.full(n_depth, np.nan)
     train_acc = np.full(n_depth, np.nan)
     status = np.array(["ok"] * n_depth, dtype=object)
-    meta = ntk.ntk_spectra(activation, X_train[:2], sw2, sb2, depths[:1], slope=slope, normalize=normalize, q0=q0)
+    point = mf.solve_phase(activation, [sw2], [sb2], q0=q0, slope=slope)
+    meta = {"phase": str(point.phase[0, 0]), "xi_1": float(point.xi_1[0, 0]), "xi_star": float(point.xi_star[0, 0])}
     sq_err = np.zeros(n_depth)
     sq_pred = np.zeros(n_depth)
     correct = np.zeros(n_depth)
@@ -182,8 +184,8 @@ def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, d
                     with np.errstate(over="ignore"):
                         scale = 1.0 if nngp else float(np.exp(layer.log_scale))
                     try:
-                        alphas[k], kappa[k], _ = _solve_state(matrix, targets, ridge / scale, time,
-                                                              None if eta is None else eta * scale)
+                        alphas[k], kappa[k] = _solve_state(matrix, targets, ridge / scale, time,
+                                                           None if eta is None else eta * scale)
                         train_acc[k] = np.mean(classes[np.argmax(matrix @ alphas[k], axis=1)] == y_train)
                     except np.linalg.LinAlgError:
                         status[k] = "singular"
@@ -204,8 +206,8 @@ def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, d
             depth=depths, test_accuracy=np.where(ok, correct / n_test, np.nan),
             test_mse=np.where(ok, sq_err / (n_test * n_classes), np.nan), train_accuracy=train_acc,
             kappa=kappa, prediction_scale=np.where(ok, np.sqrt(sq_pred / (n_test * n_classes)) / target_rms, np.nan),
-            ill_conditioned=np.where(ok, kappa > KAPPA_ILL, False), status=status, phase=meta.phase,
-            xi_1=meta.xi_1, xi_star=meta.xi_star, seconds_kernel=seconds_kernel, seconds_linalg=seconds_linalg,
+            ill_conditioned=np.where(ok, kappa > KAPPA_ILL, False), status=status, **meta,
+            seconds_kernel=seconds_kernel, seconds_linalg=seconds_linalg,
             predictions=kept)
 
 
@@ -214,5 +216,5 @@ def _empty(activation, sw2, sb2, nngp, depths, status, meta):
     return Generalization(activation=activation, sw2=float(sw2), sb2=float(sb2), predictor="nngp" if nngp else "ntk",
                           depth=depths, test_accuracy=nan, test_mse=nan.copy(), train_accuracy=nan.copy(),
                           kappa=nan.copy(), prediction_scale=nan.copy(), ill_conditioned=np.zeros(depths.size, bool),
-                          status=status, phase=meta.phase, xi_1=meta.xi_1, xi_star=meta.xi_star,
+                          status=status, **meta,
                           seconds_kernel=0.0, seconds_linalg=0.0)
