@@ -247,9 +247,10 @@ def phase(activation, sw2, sb2, q0, slope, critical_tol, trainable_multiple, sum
     _check_png(png)
     fmt = fmt or default_format()
     grid = _solve_grid(activation, sw2, sb2, q0, slope, critical_tol)
-    critical = _critical_for(grid, q0, slope) if png or (fmt == "table" and summary is not False) else None
     n_rows = grid.q_star.size
-    if summary or (summary is None and fmt == "table" and n_rows > SUMMARY_ROWS and sys.stdout.isatty()):
+    summarize = summary or (summary is None and fmt == "table" and n_rows > SUMMARY_ROWS and sys.stdout.isatty())
+    critical = _critical_for(grid, q0, slope) if png or summarize else None
+    if summarize:
         _summary(grid, critical, sys.stdout)
         click.echo(f"phasecli: {n_rows:,} rows summarized; --format csv or --no-summary lists every cell", err=True)
     else:
