@@ -719,6 +719,12 @@ def _mehler_setup(code, q, slope, kmax, hz, phi2, dphi2):
 
 # ----------------------------------------------------------------------------- fixed points
 @njit(cache=True)
+def _stability_label(q_slope):
+    """FP_STABLE where the q-map slope at the fixed point is below 1 (to 1e-12), else FP_MARGINAL."""
+    return FP_STABLE if q_slope < 1.0 - 1e-12 else FP_MARGINAL
+
+
+@njit(cache=True)
 def _q_fixed_point(code, sw2, sb2, q0, slope):
     """Stable fixed point of the length map reached from q0 (THEORY.md, q*).
 
@@ -736,7 +742,7 @@ def _q_fixed_point(code, sw2, sb2, q0, slope):
     it = 1
     if f == 0.0:
         sl = sw2 * qs
-        return q0, sl, (FP_STABLE if sl < 1.0 else FP_MARGINAL), it, 0.0, phi2, dphi2
+        return q0, sl, _stability_label(sl), it, 0.0, phi2, dphi2
     x = q0
     if f > 0.0:
         lo = q0
@@ -758,7 +764,7 @@ def _q_fixed_point(code, sw2, sb2, q0, slope):
             if cand - lo <= 2e-16 * cand:
                 # Newton from below has converged onto the root
                 sl = sw2 * qs
-                return cand, sl, (FP_STABLE if sl < 1.0 - 1e-12 else FP_MARGINAL), it, abs(fc) / cand, phi2, dphi2
+                return cand, sl, _stability_label(sl), it, abs(fc) / cand, phi2, dphi2
             lo = cand
             if it > 400:
                 return cand, sw2 * qs, FP_UNCONVERGED, it, abs(fc) / cand, phi2, dphi2
@@ -784,7 +790,7 @@ def _q_fixed_point(code, sw2, sb2, q0, slope):
                 break
             if hi - cand <= 2e-16 * hi:
                 sl = sw2 * qs
-                return cand, sl, (FP_STABLE if sl < 1.0 - 1e-12 else FP_MARGINAL), it, abs(fc) / cand, phi2, dphi2
+                return cand, sl, _stability_label(sl), it, abs(fc) / cand, phi2, dphi2
             hi = cand
             if it > 400:
                 return cand, sw2 * qs, FP_UNCONVERGED, it, abs(fc) / cand, phi2, dphi2
@@ -813,7 +819,7 @@ def _q_fixed_point(code, sw2, sb2, q0, slope):
     sl = sw2 * qs
     if not converged:
         return x, sl, FP_UNCONVERGED, it, residual, phi2, dphi2
-    return x, sl, (FP_STABLE if sl < 1.0 - 1e-12 else FP_MARGINAL), it, residual, phi2, dphi2
+    return x, sl, _stability_label(sl), it, residual, phi2, dphi2
 
 
 @njit(cache=True)
