@@ -211,6 +211,18 @@ def critical_figure(line, path: str) -> None:
     _save(fig, path)
 
 
+def _depth_scales_overlay(ax, sw2, depth, xi_1, xi_star):
+    """xi_1 (ordered side) and xi_star (chaotic side) over a (sw2, depth) heatmap, Xiao et al. Fig. 3."""
+    for xi, style, label in ((xi_1, "w-", r"$\xi_1$ (ordered)"), (xi_star, "r-", r"$\xi_*$ (chaotic)")):
+        ok = np.isfinite(xi) & (xi > 0)
+        if ok.any():
+            ax.plot(sw2[ok], np.clip(xi[ok], depth.min(), depth.max()), style, lw=2, label=label)
+    ax.set_xlabel(SW2_LABEL)
+    ax.set_ylabel("depth L (hidden layers)")
+    ax.set_ylim(depth.min(), depth.max())
+    ax.legend(loc="upper right", fontsize=8)
+
+
 def _log10_eta(result, loss):
     """log10 eta_max from log10 lambda_max (finite even where lambda_max overflows)."""
     factor = 2.0 if loss == "sum" else 2.0 * result.m
@@ -260,15 +272,8 @@ def ntk_figure(results, kind: str, loss: str, path: str) -> None:
                                     (axes[1], log_eta, rf"$\log_{{10}}\eta_{{max}}$ ({loss} loss)", "plasma")):
         mesh = ax.pcolormesh(sw2, depth, np.ma.masked_invalid(values.T), shading="nearest", cmap=cmap)
         fig.colorbar(mesh, ax=ax, label=title)
-        for xi, style, label in ((xi_1, "w-", r"$\xi_1$ (ordered)"), (xi_star, "r-", r"$\xi_*$ (chaotic)")):
-            ok = np.isfinite(xi) & (xi > 0)
-            if ok.any():
-                ax.plot(sw2[ok], np.clip(xi[ok], depth.min(), depth.max()), style, lw=2, label=label)
-        ax.set_xlabel(SW2_LABEL)
-        ax.set_ylabel("depth L (hidden layers)")
-        ax.set_ylim(depth.min(), depth.max())
+        _depth_scales_overlay(ax, sw2, depth, xi_1, xi_star)
         ax.set_title(title)
-        ax.legend(loc="upper right", fontsize=8)
     fig.suptitle(rf"{first.activation}: NTK on m = {first.m} inputs, $\sigma_b^2$ = {first.sb2:g}")
     _save(fig, path)
 
@@ -311,13 +316,6 @@ def generalize_figure(results, path: str) -> None:
     ax = fig.subplots()
     mesh = ax.pcolormesh(sw2, depth, np.ma.masked_invalid(acc.T), shading="nearest", cmap="viridis", vmin=0, vmax=1)
     fig.colorbar(mesh, ax=ax, label="test accuracy")
-    for xi, style, label in ((xi_1, "w-", r"$\xi_1$ (ordered)"), (xi_star, "r-", r"$\xi_*$ (chaotic)")):
-        ok = np.isfinite(xi) & (xi > 0)
-        if ok.any():
-            ax.plot(sw2[ok], np.clip(xi[ok], depth.min(), depth.max()), style, lw=2, label=label)
-    ax.set_xlabel(SW2_LABEL)
-    ax.set_ylabel("depth L (hidden layers)")
-    ax.set_ylim(depth.min(), depth.max())
-    ax.legend(loc="upper right", fontsize=8)
+    _depth_scales_overlay(ax, sw2, depth, xi_1, xi_star)
     ax.set_title(rf"{first.activation}: {first.predictor.upper()} test accuracy, $\sigma_b^2$ = {first.sb2:g}")
     _save(fig, path)
