@@ -246,28 +246,27 @@ def _norm_layer_sym_serial(method, code, q, slope, t1, td1, bps, cd, c2, mode2, 
 
 
 @njit(cache=True)
+def _norm_row_rect(i, method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl):
+    """One layer update of row i of a rectangular (test x train) block."""
+    for j in range(eps.shape[1]):
+        en, tn, dn = _norm_update(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho,
+                                  eps[i, j], th[i, j], dl[i, j])
+        eps[i, j] = en
+        th[i, j] = tn
+        dl[i, j] = dn
+
+
+@njit(cache=True)
 def _norm_layer_rect_serial(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl):
-    n1, n2 = eps.shape
-    for i in range(n1):
-        for j in range(n2):
-            en, tn, dn = _norm_update(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho,
-                                      eps[i, j], th[i, j], dl[i, j])
-            eps[i, j] = en
-            th[i, j] = tn
-            dl[i, j] = dn
+    for i in range(eps.shape[0]):
+        _norm_row_rect(i, method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl)
 
 
 @njit(parallel=True, cache=True)
 def _norm_layer_rect(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl):
     """One layer on a rectangular (test x train) block."""
-    n1, n2 = eps.shape
-    for i in prange(n1):
-        for j in range(n2):
-            en, tn, dn = _norm_update(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho,
-                                      eps[i, j], th[i, j], dl[i, j])
-            eps[i, j] = en
-            th[i, j] = tn
-            dl[i, j] = dn
+    for i in prange(eps.shape[0]):
+        _norm_row_rect(i, method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl)
 
 
 # ----------------------------------------------------------------------------- kinked activations, table nodes
