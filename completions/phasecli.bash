@@ -5,15 +5,25 @@ _phasecli() {
         case "${COMP_WORDS[i]}" in -*) ;; *) cmd="${COMP_WORDS[i]}"; break ;; esac
     done
     if [[ -z "$cmd" ]]; then
-        COMPREPLY=($(compgen -W "activations critical depth-scale generalize kappa lr phase --help --version" -- "$cur"))
+        COMPREPLY=($(compgen -W "phase critical depth-scale activations kappa lr generalize docs --help --version" -- "$cur"))
         return
     fi
     case "$cmd" in
-        activations)
+        phase)
             case "$prev" in
+                --activation|-a) COMPREPLY=($(compgen -W "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" -- "$cur")); return ;;
+                --sw2) return ;;
+                --sb2) return ;;
+                --q0) return ;;
+                --slope) return ;;
+                --critical-tol) return ;;
+                --trainable-multiple) return ;;
                 --format|-f) COMPREPLY=($(compgen -W "table csv tsv json jsonl" -- "$cur")); return ;;
+                --columns) return ;;
+                --value) return ;;
+                --png) COMPREPLY=($(compgen -f -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--format -f --help -h" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "--activation -a --sw2 --sb2 --q0 --slope --critical-tol --trainable-multiple --summary --no-summary --format -f --columns --value --png --help -h" -- "$cur")) ;;
         critical)
             case "$prev" in
                 --activation|-a) COMPREPLY=($(compgen -W "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" -- "$cur")); return ;;
@@ -22,9 +32,11 @@ _phasecli() {
                 --slope) return ;;
                 --sw2-range) return ;;
                 --format|-f) COMPREPLY=($(compgen -W "table csv tsv json jsonl" -- "$cur")); return ;;
+                --columns) return ;;
+                --value) return ;;
                 --png) COMPREPLY=($(compgen -f -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--activation -a --sb2 --q0 --slope --sw2-range --value --format -f --png --help -h" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "--activation -a --sb2 --q0 --slope --sw2-range --format -f --columns --value --png --help -h" -- "$cur")) ;;
         depth-scale)
             case "$prev" in
                 --activation|-a) COMPREPLY=($(compgen -W "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" -- "$cur")); return ;;
@@ -34,9 +46,57 @@ _phasecli() {
                 --slope) return ;;
                 --trainable-multiple) return ;;
                 --format|-f) COMPREPLY=($(compgen -W "table csv tsv json jsonl" -- "$cur")); return ;;
+                --columns) return ;;
+                --value) return ;;
                 --png) COMPREPLY=($(compgen -f -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--activation -a --sw2 --sb2 --q0 --slope --trainable-multiple --format -f --png --help -h" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "--activation -a --sw2 --sb2 --q0 --slope --trainable-multiple --format -f --columns --value --png --help -h" -- "$cur")) ;;
+        activations)
+            case "$prev" in
+                --format|-f) COMPREPLY=($(compgen -W "table csv tsv json jsonl" -- "$cur")); return ;;
+                --columns) return ;;
+                --value) return ;;
+            esac
+            COMPREPLY=($(compgen -W "--format -f --columns --value --help -h" -- "$cur")) ;;
+        kappa)
+            case "$prev" in
+                --activation|-a) COMPREPLY=($(compgen -W "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" -- "$cur")); return ;;
+                --sw2) return ;;
+                --sb2) return ;;
+                --q0) return ;;
+                --slope) return ;;
+                --data) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --m) return ;;
+                --dim) return ;;
+                --seed) return ;;
+                --depth) return ;;
+                --dropout) return ;;
+                --format|-f) COMPREPLY=($(compgen -W "table csv tsv json jsonl" -- "$cur")); return ;;
+                --columns) return ;;
+                --value) return ;;
+                --png) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+            esac
+            COMPREPLY=($(compgen -W "--activation -a --sw2 --sb2 --q0 --slope --data --m --dim --seed --normalize --no-normalize --depth --dropout --format -f --columns --value --png --help -h" -- "$cur")) ;;
+        lr)
+            case "$prev" in
+                --activation|-a) COMPREPLY=($(compgen -W "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" -- "$cur")); return ;;
+                --sw2) return ;;
+                --sb2) return ;;
+                --q0) return ;;
+                --slope) return ;;
+                --data) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --m) return ;;
+                --dim) return ;;
+                --seed) return ;;
+                --depth) return ;;
+                --dropout) return ;;
+                --loss) COMPREPLY=($(compgen -W "sum mean" -- "$cur")); return ;;
+                --format|-f) COMPREPLY=($(compgen -W "table csv tsv json jsonl" -- "$cur")); return ;;
+                --columns) return ;;
+                --value) return ;;
+                --png) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+            esac
+            COMPREPLY=($(compgen -W "--activation -a --sw2 --sb2 --q0 --slope --data --m --dim --seed --normalize --no-normalize --depth --dropout --loss --format -f --columns --value --png --help -h" -- "$cur")) ;;
         generalize)
             case "$prev" in
                 --train) COMPREPLY=($(compgen -f -- "$cur")); return ;;
@@ -54,57 +114,15 @@ _phasecli() {
                 --ridge) return ;;
                 --batch-size) return ;;
                 --format|-f) COMPREPLY=($(compgen -W "table csv tsv json jsonl" -- "$cur")); return ;;
+                --columns) return ;;
+                --value) return ;;
                 --png) COMPREPLY=($(compgen -f -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--train --test --label-column --activation -a --sw2 --sb2 --q0 --slope --normalize --no-normalize --depth --dropout --time --eta --ridge --nngp --batch-size --format -f --png --help -h" -- "$cur")) ;;
-        kappa)
+            COMPREPLY=($(compgen -W "--train --test --label-column --activation -a --sw2 --sb2 --q0 --slope --normalize --no-normalize --depth --dropout --time --eta --ridge --nngp --batch-size --format -f --columns --value --png --help -h" -- "$cur")) ;;
+        docs)
             case "$prev" in
-                --activation|-a) COMPREPLY=($(compgen -W "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" -- "$cur")); return ;;
-                --sw2) return ;;
-                --sb2) return ;;
-                --q0) return ;;
-                --slope) return ;;
-                --data) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-                --m) return ;;
-                --dim) return ;;
-                --seed) return ;;
-                --depth) return ;;
-                --dropout) return ;;
-                --format|-f) COMPREPLY=($(compgen -W "table csv tsv json jsonl" -- "$cur")); return ;;
-                --png) COMPREPLY=($(compgen -f -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--activation -a --sw2 --sb2 --q0 --slope --data --m --dim --seed --normalize --no-normalize --depth --dropout --format -f --png --help -h" -- "$cur")) ;;
-        lr)
-            case "$prev" in
-                --activation|-a) COMPREPLY=($(compgen -W "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" -- "$cur")); return ;;
-                --sw2) return ;;
-                --sb2) return ;;
-                --q0) return ;;
-                --slope) return ;;
-                --data) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-                --m) return ;;
-                --dim) return ;;
-                --seed) return ;;
-                --depth) return ;;
-                --dropout) return ;;
-                --loss) COMPREPLY=($(compgen -W "sum mean" -- "$cur")); return ;;
-                --format|-f) COMPREPLY=($(compgen -W "table csv tsv json jsonl" -- "$cur")); return ;;
-                --png) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-            esac
-            COMPREPLY=($(compgen -W "--activation -a --sw2 --sb2 --q0 --slope --data --m --dim --seed --normalize --no-normalize --depth --dropout --loss --format -f --png --help -h" -- "$cur")) ;;
-        phase)
-            case "$prev" in
-                --activation|-a) COMPREPLY=($(compgen -W "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" -- "$cur")); return ;;
-                --sw2) return ;;
-                --sb2) return ;;
-                --q0) return ;;
-                --slope) return ;;
-                --critical-tol) return ;;
-                --trainable-multiple) return ;;
-                --format|-f) COMPREPLY=($(compgen -W "table csv tsv json jsonl" -- "$cur")); return ;;
-                --png) COMPREPLY=($(compgen -f -- "$cur")); return ;;
-            esac
-            COMPREPLY=($(compgen -W "--activation -a --sw2 --sb2 --q0 --slope --critical-tol --trainable-multiple --summary --no-summary --format -f --png --help -h" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "--path --help -h theory" -- "$cur")) ;;
     esac
 }
 complete -o default -F _phasecli phasecli

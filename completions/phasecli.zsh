@@ -3,45 +3,108 @@
 _phasecli() {
     local -a commands
     commands=(
-        'activations:List the activations with a one-line description each.'
+        'phase:q*, c*, chi_1, chi_c, depth scales and the phase on a (sw2, sb2) grid.'
         'critical:The order-to-chaos line: for each sb2, the sw2 with chi_1 = 1, root-solved.'
         'depth-scale:Depth scales xi_q, xi_c, xi_grad, xi_1, xi_star and the maximum trainable depth.'
-        'generalize:Test accuracy of the infinite-width network trained on your data (NTK mean...'
+        'activations:List the activations with a one-line description each.'
         'kappa:NTK and NNGP spectra on a data set at every depth: lambda_max, lambda_min,...'
-        'lr:Largest convergent learning rate eta_max = 2/lambda_max and the catapult...'
-        'phase:q*, c*, chi_1, chi_c, depth scales and the phase on a (sw2, sb2) grid.'
+        'lr:Largest convergent learning rate eta_max = 2/lambda_max, and eta_catapult = 2...'
+        'generalize:Test accuracy of the infinite-width network trained on your data (NTK mean...'
+        'docs:Print a user document shipped with phasecli (default: theory, the formulas...'
     )
     if (( CURRENT == 2 )); then
         _describe -t commands 'phasecli command' commands
         return
     fi
     case $words[2] in
-        activations)
+        phase)
             _arguments \
-                {--format,-f}'[Output format [default: table on a terminal, csv in a pipe].]:value:(table csv tsv json jsonl)' \
+                {--activation,-a}'[Nonlinearity phi (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh)' \
+                '--sw2[Weight VARIANCE sigma_w^2 (not the std): NUMBER, LIST a,b,c, or START:STOP:NUM (NUM points, both ends included).]:value: ' \
+                '--sb2[Bias VARIANCE sigma_b^2 (not the std): NUMBER, LIST a,b,c, or START:STOP:NUM (NUM points, both ends included).]:value: ' \
+                '--q0[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
+                '--slope[Negative slope of leaky_relu.]:value: ' \
+                '--critical-tol[Cells with |chi_1 - 1| <= tol are labelled critical.]:value: ' \
+                '--trainable-multiple[max_trainable_depth = this multiple of xi_c (Schoenholz et al]:value: ' \
+                {--summary,--no-summary}'[Summarize instead of listing every cell [default: summary for a table of more than 200 rows on a terminal].]' \
+                {--format,-f}'[Output format [default: table on a terminal, csv in a pipe]]:value:(table csv tsv json jsonl)' \
+                '--columns[Only these columns, in this order (unknown names are an error).]:value: ' \
+                '--value[Print only this columns values, one per line, bare (empty line where undefined).]:value: ' \
+                '--png[Also render a PNG figure to this path (written atomically).]:file:_files' \
                 {--help,-h}'[Show the help and exit]' \
             ;;
         critical)
             _arguments \
                 {--activation,-a}'[Nonlinearity phi (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh)' \
-                '--sb2[Bias VARIANCE sigma_b^2 (not the std): NUMBER, LIST a,b,c or START:STOP:NUM.]:value: ' \
+                '--sb2[Bias VARIANCE sigma_b^2 (not the std): NUMBER, LIST a,b,c, or START:STOP:NUM (NUM points, both ends included).]:value: ' \
                 '--q0[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope[Negative slope of leaky_relu.]:value: ' \
-                '--sw2-range[Search interval LOW:HIGH for the critical sw2.]:value: ' \
-                '--value[Print only the critical sw2, one number per line (for $(...)).]' \
-                {--format,-f}'[Output format [default: table on a terminal, csv in a pipe].]:value:(table csv tsv json jsonl)' \
+                '--sw2-range[Search interval LOW:HIGH for the critical sw2 (two numbers, 0 < LOW < HIGH; not a grid).]:value: ' \
+                {--format,-f}'[Output format [default: table on a terminal, csv in a pipe]]:value:(table csv tsv json jsonl)' \
+                '--columns[Only these columns, in this order (unknown names are an error).]:value: ' \
+                '--value[Print only this columns values, one per line, bare (empty line where undefined) [bare --value: sw2_critical].]:value: ' \
                 '--png[Also render a PNG figure to this path (written atomically).]:file:_files' \
                 {--help,-h}'[Show the help and exit]' \
             ;;
         depth-scale)
             _arguments \
                 {--activation,-a}'[Nonlinearity phi (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh)' \
-                '--sw2[Weight VARIANCE sigma_w^2 (not the std): NUMBER, LIST a,b,c or START:STOP:NUM.]:value: ' \
-                '--sb2[Bias VARIANCE sigma_b^2 (not the std): NUMBER, LIST a,b,c or START:STOP:NUM.]:value: ' \
+                '--sw2[Weight VARIANCE sigma_w^2 (not the std): NUMBER, LIST a,b,c, or START:STOP:NUM (NUM points, both ends included).]:value: ' \
+                '--sb2[Bias VARIANCE sigma_b^2 (not the std): NUMBER, LIST a,b,c, or START:STOP:NUM (NUM points, both ends included).]:value: ' \
                 '--q0[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope[Negative slope of leaky_relu.]:value: ' \
-                '--trainable-multiple[max_trainable_depth = this multiple of xi_c (others use 2, 4.5 or 8).]:value: ' \
-                {--format,-f}'[Output format [default: table on a terminal, csv in a pipe].]:value:(table csv tsv json jsonl)' \
+                '--trainable-multiple[max_trainable_depth = this multiple of xi_c (Schoenholz et al]:value: ' \
+                {--format,-f}'[Output format [default: table on a terminal, csv in a pipe]]:value:(table csv tsv json jsonl)' \
+                '--columns[Only these columns, in this order (unknown names are an error).]:value: ' \
+                '--value[Print only this columns values, one per line, bare (empty line where undefined).]:value: ' \
+                '--png[Also render a PNG figure to this path (written atomically).]:file:_files' \
+                {--help,-h}'[Show the help and exit]' \
+            ;;
+        activations)
+            _arguments \
+                {--format,-f}'[Output format [default: table on a terminal, csv in a pipe]]:value:(table csv tsv json jsonl)' \
+                '--columns[Only these columns, in this order (unknown names are an error).]:value: ' \
+                '--value[Print only this columns values, one per line, bare (empty line where undefined).]:value: ' \
+                {--help,-h}'[Show the help and exit]' \
+            ;;
+        kappa)
+            _arguments \
+                {--activation,-a}'[Nonlinearity phi (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh)' \
+                '--sw2[Weight VARIANCE sigma_w^2 (not the std): NUMBER, LIST a,b,c, or START:STOP:NUM (NUM points, both ends included).]:value: ' \
+                '--sb2[Bias VARIANCE sigma_b^2 (not the std): NUMBER, LIST a,b,c, or START:STOP:NUM (NUM points, both ends included).]:value: ' \
+                '--q0[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
+                '--slope[Negative slope of leaky_relu.]:value: ' \
+                '--data[Inputs: CSV (one input per row, no header) or .npy; - reads CSV from stdin]:file:_files' \
+                '--m[Number of synthetic inputs (not with --data).]:value: ' \
+                '--dim[Dimension of synthetic inputs (not with --data).]:value: ' \
+                '--seed[Seed of the synthetic inputs (not with --data).]:value: ' \
+                {--normalize,--no-normalize}'[Scale each input so the first-layer variance q^1 equals q* (the papers setting), or use the data as given.]' \
+                '--depth[Depths L (hidden layers): list 1,2,5,10 or inclusive range START:STOP[:STEP] (mixes allowed); sorted and de-duplicated.]:value: ' \
+                '--dropout[Dropout with keep rate RHO in (0, 1] on the penultimate layer (Xiao et al]:value: ' \
+                {--format,-f}'[Output format [default: table on a terminal, csv in a pipe]]:value:(table csv tsv json jsonl)' \
+                '--columns[Only these columns, in this order (unknown names are an error).]:value: ' \
+                '--value[Print only this columns values, one per line, bare (empty line where undefined).]:value: ' \
+                '--png[Also render a PNG figure to this path (written atomically).]:file:_files' \
+                {--help,-h}'[Show the help and exit]' \
+            ;;
+        lr)
+            _arguments \
+                {--activation,-a}'[Nonlinearity phi (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh)' \
+                '--sw2[Weight VARIANCE sigma_w^2 (not the std): NUMBER, LIST a,b,c, or START:STOP:NUM (NUM points, both ends included).]:value: ' \
+                '--sb2[Bias VARIANCE sigma_b^2 (not the std): NUMBER, LIST a,b,c, or START:STOP:NUM (NUM points, both ends included).]:value: ' \
+                '--q0[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
+                '--slope[Negative slope of leaky_relu.]:value: ' \
+                '--data[Inputs: CSV (one input per row, no header) or .npy; - reads CSV from stdin]:file:_files' \
+                '--m[Number of synthetic inputs (not with --data).]:value: ' \
+                '--dim[Dimension of synthetic inputs (not with --data).]:value: ' \
+                '--seed[Seed of the synthetic inputs (not with --data).]:value: ' \
+                {--normalize,--no-normalize}'[Scale each input so the first-layer variance q^1 equals q* (the papers setting), or use the data as given.]' \
+                '--depth[Depths L (hidden layers): list 1,2,5,10 or inclusive range START:STOP[:STEP] (mixes allowed); sorted and de-duplicated.]:value: ' \
+                '--dropout[Dropout with keep rate RHO in (0, 1] on the penultimate layer (Xiao et al]:value: ' \
+                '--loss[Loss normalization: 1/2 sum (f - y)^2 (eta = 2/lambda_max) or 1/(2m) sum (eta = 2m/lambda_max).]:value:(sum mean)' \
+                {--format,-f}'[Output format [default: table on a terminal, csv in a pipe]]:value:(table csv tsv json jsonl)' \
+                '--columns[Only these columns, in this order (unknown names are an error).]:value: ' \
+                '--value[Print only this columns values, one per line, bare (empty line where undefined).]:value: ' \
                 '--png[Also render a PNG figure to this path (written atomically).]:file:_files' \
                 {--help,-h}'[Show the help and exit]' \
             ;;
@@ -51,72 +114,29 @@ _phasecli() {
                 '--test[Test file in the same layout; digits for the bundled split.]:file:_files' \
                 '--label-column[Column holding the integer class label (negative counts from the end).]:value: ' \
                 {--activation,-a}'[Nonlinearity phi (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh)' \
-                '--sw2[Weight VARIANCE sigma_w^2 (not the std): NUMBER, LIST a,b,c or START:STOP:NUM.]:value: ' \
-                '--sb2[Bias VARIANCE sigma_b^2 (not the std): NUMBER, LIST a,b,c or START:STOP:NUM.]:value: ' \
+                '--sw2[Weight VARIANCE sigma_w^2 (not the std): NUMBER, LIST a,b,c, or START:STOP:NUM (NUM points, both ends included).]:value: ' \
+                '--sb2[Bias VARIANCE sigma_b^2 (not the std): NUMBER, LIST a,b,c, or START:STOP:NUM (NUM points, both ends included).]:value: ' \
                 '--q0[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope[Negative slope of leaky_relu.]:value: ' \
                 {--normalize,--no-normalize}'[Scale each input so q^1 = q* (the papers setting), or use the data as given.]' \
-                '--depth[Depths L (hidden layers): list or inclusive range START:STOP[:STEP].]:value: ' \
-                '--dropout[Dropout with keep rate RHO on the penultimate layer.]:value: ' \
+                '--depth[Depths L (hidden layers): list 1,2,5,10 or inclusive range START:STOP[:STEP] (mixes allowed); sorted and de-duplicated.]:value: ' \
+                '--dropout[Dropout with keep rate RHO in (0, 1] on the penultimate layer.]:value: ' \
                 '--time[Training time t of gradient flow (mu_t); default: t = infinity.]:value: ' \
-                '--eta[Learning rate for --time [default: eta_max = 2/lambda_max at each depth].]:value: ' \
+                '--eta[Learning rate for --time [default: eta_max = 2/lambda_max at each depth]; needs --time.]:value: ' \
                 '--ridge[Add SIGMA * Id to Theta_train,train (regularizer for the ordered phase).]:value: ' \
                 '--nngp[Use the NNGP (Bayesian posterior mean) instead of the NTK predictor.]' \
                 '--batch-size[Test rows per pass of the recursion (bounds memory).]:value: ' \
-                {--format,-f}'[Output format [default: table on a terminal, csv in a pipe].]:value:(table csv tsv json jsonl)' \
+                {--format,-f}'[Output format [default: table on a terminal, csv in a pipe]]:value:(table csv tsv json jsonl)' \
+                '--columns[Only these columns, in this order (unknown names are an error).]:value: ' \
+                '--value[Print only this columns values, one per line, bare (empty line where undefined).]:value: ' \
                 '--png[Also render a PNG figure to this path (written atomically).]:file:_files' \
                 {--help,-h}'[Show the help and exit]' \
             ;;
-        kappa)
+        docs)
             _arguments \
-                {--activation,-a}'[Nonlinearity phi (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh)' \
-                '--sw2[Weight VARIANCE sigma_w^2 (not the std): NUMBER, LIST a,b,c or START:STOP:NUM.]:value: ' \
-                '--sb2[Bias VARIANCE sigma_b^2 (not the std): NUMBER, LIST a,b,c or START:STOP:NUM.]:value: ' \
-                '--q0[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
-                '--slope[Negative slope of leaky_relu.]:value: ' \
-                '--data[Inputs: CSV (one input per row, no header) or .npy; - reads CSV from stdin]:file:_files' \
-                '--m[Number of synthetic inputs (without --data).]:value: ' \
-                '--dim[Dimension of synthetic inputs (without --data).]:value: ' \
-                '--seed[Seed of the synthetic inputs.]:value: ' \
-                {--normalize,--no-normalize}'[Scale each input so the first-layer variance q^1 equals q* (the papers setting), or use the data as given.]' \
-                '--depth[Depths L (hidden layers): list 1,2,5,10,100 or inclusive range START:STOP[:STEP].]:value: ' \
-                '--dropout[Dropout with keep rate RHO on the penultimate layer (Xiao et al]:value: ' \
-                {--format,-f}'[Output format [default: table on a terminal, csv in a pipe].]:value:(table csv tsv json jsonl)' \
-                '--png[Also render a PNG figure to this path (written atomically).]:file:_files' \
+                '--path[Print where the document is installed instead of its text.]' \
                 {--help,-h}'[Show the help and exit]' \
-            ;;
-        lr)
-            _arguments \
-                {--activation,-a}'[Nonlinearity phi (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh)' \
-                '--sw2[Weight VARIANCE sigma_w^2 (not the std): NUMBER, LIST a,b,c or START:STOP:NUM.]:value: ' \
-                '--sb2[Bias VARIANCE sigma_b^2 (not the std): NUMBER, LIST a,b,c or START:STOP:NUM.]:value: ' \
-                '--q0[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
-                '--slope[Negative slope of leaky_relu.]:value: ' \
-                '--data[Inputs: CSV (one input per row, no header) or .npy; - reads CSV from stdin]:file:_files' \
-                '--m[Number of synthetic inputs (without --data).]:value: ' \
-                '--dim[Dimension of synthetic inputs (without --data).]:value: ' \
-                '--seed[Seed of the synthetic inputs.]:value: ' \
-                {--normalize,--no-normalize}'[Scale each input so the first-layer variance q^1 equals q* (the papers setting), or use the data as given.]' \
-                '--depth[Depths L (hidden layers): list 1,2,5,10,100 or inclusive range START:STOP[:STEP].]:value: ' \
-                '--dropout[Dropout with keep rate RHO on the penultimate layer (Xiao et al]:value: ' \
-                '--loss[Loss normalization: 1/2 sum (f - y)^2 (eta = 2/lambda_max) or 1/(2m) sum (eta = 2m/lambda_max).]:value:(sum mean)' \
-                {--format,-f}'[Output format [default: table on a terminal, csv in a pipe].]:value:(table csv tsv json jsonl)' \
-                '--png[Also render a PNG figure to this path (written atomically).]:file:_files' \
-                {--help,-h}'[Show the help and exit]' \
-            ;;
-        phase)
-            _arguments \
-                {--activation,-a}'[Nonlinearity phi (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh)' \
-                '--sw2[Weight VARIANCE sigma_w^2 (not the std): NUMBER, LIST a,b,c or START:STOP:NUM.]:value: ' \
-                '--sb2[Bias VARIANCE sigma_b^2 (not the std): NUMBER, LIST a,b,c or START:STOP:NUM.]:value: ' \
-                '--q0[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
-                '--slope[Negative slope of leaky_relu.]:value: ' \
-                '--critical-tol[Cells with |chi_1 - 1| <= tol are labelled critical.]:value: ' \
-                '--trainable-multiple[max_trainable_depth = this multiple of xi_c (Schoenholz et al]:value: ' \
-                {--summary,--no-summary}'[Summarize instead of listing every cell [default: summary for a table of more than 200 rows on a terminal].]' \
-                {--format,-f}'[Output format [default: table on a terminal, csv in a pipe].]:value:(table csv tsv json jsonl)' \
-                '--png[Also render a PNG figure to this path (written atomically).]:file:_files' \
-                {--help,-h}'[Show the help and exit]' \
+                '1:argument:(theory)' \
             ;;
     esac
 }

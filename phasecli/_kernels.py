@@ -22,11 +22,19 @@ Two-point expectations E[phi(u1) phi(u2)] and E[phi'(u1) phi'(u2)]:
 import math
 
 import numpy as np
-from numba import njit, prange
+from phasecli._numba import njit, prange
 
-from phasecli.activations import SELU_ALPHA, SELU_LAMBDA
+from phasecli.activations import CODE, HOMOGENEOUS, KIND_CODE, KINK_0, KINK_1, KINK_COUNT, SELU_ALPHA, SELU_LAMBDA
 
-TANH, ERF, RELU, LEAKY, ELU, SELU, GELU, SILU, SOFTPLUS, SIGMOID, SIN, LINEAR, HARD_TANH = range(13)
+# integer codes and per-code facts owned by the registry (phasecli.activations)
+TANH, ERF, RELU, LEAKY, ELU, SELU, GELU, SILU, SOFTPLUS, SIGMOID, SIN, LINEAR, HARD_TANH = (
+    CODE[n] for n in ("tanh", "erf", "relu", "leaky_relu", "elu", "selu", "gelu", "silu", "softplus", "sigmoid",
+                      "sin", "linear", "hard_tanh"))
+_KIND_CODE = KIND_CODE
+_HOMOGENEOUS = HOMOGENEOUS
+_KINK_COUNT = KINK_COUNT
+_KINK_0 = KINK_0
+_KINK_1 = KINK_1
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(16)
 _NGL = 16
@@ -200,23 +208,19 @@ def _active_scale(code):
 
 @njit(cache=True)
 def _activation_kind(code):
-    if code == ERF or code == RELU or code == LEAKY or code == LINEAR:
-        return 0
-    if code == ELU or code == SELU or code == HARD_TANH:
-        return 1
-    return 2
+    """0 closed forms, 1 piecewise, 2 smooth (the registry's kind)."""
+    return _KIND_CODE[code]
 
 
 @njit(cache=True)
 def _kinks(code, out):
-    if code == RELU or code == LEAKY or code == ELU or code == SELU:
-        out[0] = 0.0
-        return 1
-    if code == HARD_TANH:
-        out[0] = -1.0
-        out[1] = 1.0
-        return 2
-    return 0
+    """The registry's kinks of phi, written to out; returns their count."""
+    n = _KINK_COUNT[code]
+    if n > 0:
+        out[0] = _KINK_0[code]
+    if n > 1:
+        out[1] = _KINK_1[code]
+    return n
 
 
 # ----------------------------------------------------------------------------- quadrature
@@ -824,7 +828,7 @@ def _q_fixed_point(code, sw2, sb2, q0, slope):
 
 @njit(cache=True)
 def _homogeneous(code):
-    return code == RELU or code == LEAKY or code == LINEAR
+    return _HOMOGENEOUS[code]
 
 
 @njit(cache=True)

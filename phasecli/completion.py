@@ -44,6 +44,15 @@ def _options(command):
     return out
 
 
+def _argument_choices(command):
+    """Words a positional argument of ``command`` may take (its click.Choice values)."""
+    words = []
+    for param in command.params:
+        if isinstance(param, click.Argument) and isinstance(param.type, click.Choice):
+            words += [str(c) for c in param.type.choices]
+    return words
+
+
 def _short_help(command) -> str:
     return command.get_short_help_str(80).replace("'", "").replace('"', "")
 
@@ -72,7 +81,7 @@ def bash() -> str:
             elif kind == "value":
                 lines.append(f'                {"|".join(flags)}) return ;;')
         lines.append("            esac")
-        all_flags = " ".join(f for flags, _, _, _ in opts for f in flags)
+        all_flags = " ".join([f for flags, _, _, _ in opts for f in flags] + _argument_choices(command))
         lines.append(f'            COMPREPLY=($(compgen -W "{all_flags}" -- "$cur")) ;;')
     lines += ["    esac", "}", "complete -o default -F _phasecli phasecli", ""]
     return "\n".join(lines)
@@ -101,6 +110,9 @@ def zsh() -> str:
                 action = ":value: "
             lines.append(f"                '{spec}[{text}]{action}' \\" if len(flags) == 1 else
                          f"                {spec}'[{text}]{action}' \\")
+        words = _argument_choices(command)
+        if words:
+            lines.append(f"                '1:argument:({' '.join(words)})' \\")
         lines.append("            ;;")
     lines += ["    esac", "}", '_phasecli "$@"', ""]
     return "\n".join(lines)
@@ -124,6 +136,9 @@ def fish() -> str:
             elif kind == "value":
                 parts.append("-x")
             lines.append(f"complete -c phasecli {cond} {' '.join(parts)} -d '{text}'")
+        words = _argument_choices(command)
+        if words:
+            lines.append(f"complete -c phasecli {cond} -a '{' '.join(words)}'")
     lines.append("")
     return "\n".join(lines)
 

@@ -21,25 +21,10 @@ import numpy as np
 
 from phasecli import meanfield as mf
 from phasecli import ntk
+from phasecli import validate as V
+from phasecli.data import check_matrix, load_labelled  # noqa: F401  (part of the public API)
 
 KAPPA_ILL = 1e10
-
-
-def load_labelled(source, label_column: int = -1):
-    """(X, y) from a CSV / .npy file (one example per row) with integer labels in ``label_column``."""
-    data = ntk.load_data(source)
-    n_cols = data.shape[1]
-    if n_cols < 2:
-        raise ValueError("a labelled file needs at least one feature column and one label column")
-    col = label_column if label_column >= 0 else n_cols + label_column
-    if not 0 <= col < n_cols:
-        raise ValueError(f"label column {label_column} does not exist (the file has {n_cols} columns)")
-    labels = data[:, col]
-    if not np.all(labels == np.round(labels)):
-        bad = labels[labels != np.round(labels)][0]
-        raise ValueError(f"labels must be integers (column {label_column}); found {bad:g}")
-    features = np.delete(data, col, axis=1)
-    return np.ascontiguousarray(features), labels.astype(np.int64)
 
 
 def encode_targets(y, classes) -> np.ndarray:
@@ -86,19 +71,41 @@ class Generalization:
     seconds_linalg: float
     predictions: np.ndarray | None = None  # (n_depths, m_test, k) when asked for
 
+    def table(self, columns) -> dict:
+        """One chunk of rows, one per depth: column name -> 1-D array (scalars repeated)."""
+        n = self.depth.size
+        out = {}
+        for name in columns:
+            value = getattr(self, name)
+            out[name] = value if isinstance(value, np.ndarray) and value.shape == (n,) else [value] * n
+        return out
+
+
+def _labels(y, n, what):
+    arr = np.asarray(y)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise V.InputError(f"{what} must hold one integer label per example ({n}), got shape {arr.shape}", what)
+    if arr.dtype.kind not in "iu":
+        if arr.dtype.kind != "f" or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)) \
+                or np.any(np.abs(arr) >= 2.0 ** 53):
+            raise V.InputError(f"{what} must be integer class labels", what)
+    return arr.astype(np.int64)
+
 
 def _validate(X_train, y_train, X_test, y_test):
-    if X_train.shape[0] == 0 or X_test.shape[0] == 0:
-        raise ValueError("the training and test sets must each hold at least one example")
+    X_train = check_matrix(X_train, "X_train")
+    X_test = check_matrix(X_test, "X_test")
     if X_train.shape[1] != X_test.shape[1]:
-        raise ValueError(f"train has {X_train.shape[1]} features but test has {X_test.shape[1]}")
+        raise V.InputError(f"train has {X_train.shape[1]} features but test has {X_test.shape[1]}", "X_test")
+    y_train = _labels(y_train, X_train.shape[0], "y_train")
+    y_test = _labels(y_test, X_test.shape[0], "y_test")
     classes = np.unique(y_train)
     if classes.size < 2:
-        raise ValueError(f"the training labels hold a single class ({classes[0]}): nothing to predict")
+        raise V.InputError(f"the training labels hold a single class ({classes[0]}): nothing to predict", "y_train")
     unseen = np.setdiff1d(np.unique(y_test), classes)
     if unseen.size:
-        raise ValueError(f"test labels {unseen.tolist()[:5]} never occur in the training set")
-    return classes
+        raise V.InputError(f"test labels {unseen.tolist()[:5]} never occur in the training set", "y_test")
+    return X_train, y_train, X_test, y_test, classes
 
 
 def _solve_state(theta, targets, ridge, t, eta):
@@ -129,18 +136,16 @@ def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, d
 
     time=None is t = infinity; eta=None uses eta_max = 2/lambda_max of the solved matrix
     at each depth (sum-loss convention).  keep_predictions stores mu(X_test) per depth
-    (memory m_test x k per depth).  Raises ValueError on bad input.
+    (memory m_test x k per depth).  Raises InputError on bad input.
     """
-    X_train = np.asarray(X_train, dtype=float)
-    X_test = np.asarray(X_test, dtype=float)
-    classes = _validate(X_train, y_train, X_test, y_test)
-    if time is not None and not (np.isfinite(time) and time >= 0):
-        raise ValueError("time must be a finite number >= 0")
-    if eta is not None and not (np.isfinite(eta) and eta > 0):
-        raise ValueError("eta must be a positive finite number")
-    if not (np.isfinite(ridge) and ridge >= 0):
-        raise ValueError("ridge must be a finite number >= 0")
-    depths = ntk.parse_depths(depths) if isinstance(depths, str) else np.asarray(depths, dtype=np.int64)
+    X_train, y_train, X_test, y_test, classes = _validate(X_train, y_train, X_test, y_test)
+    time = None if time is None else V.number("time", time, lo=0.0)
+    eta = None if eta is None else V.number("eta", eta, lo=0.0, lo_open=True)
+    if eta is not None and time is None:
+        raise V.InputError("eta is the learning rate of finite-time training and needs a time", "eta")
+    ridge = V.number("ridge", ridge, lo=0.0)
+    batch_size = V.integer("batch_size", batch_size, lo=1)
+    depths = V.depths(depths)
     targets = encode_targets(y_train, classes)
     test_targets = encode_targets(y_test, classes)
     n_depth = depths.size

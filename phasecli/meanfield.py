@@ -12,7 +12,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from phasecli import _kernels as K
-from phasecli.activations import get as get_activation
+from phasecli import columns
+from phasecli import validate as V
 
 FIXED_POINT_LABELS = {
     K.FP_STABLE: "stable",
@@ -31,25 +32,21 @@ CRITICAL_STATUS = {
 MAX_CELLS = 25_000_000
 DEFAULT_SLOPE = 0.01
 DEFAULT_CRITICAL_TOL = 1e-6
+DEFAULT_TRAINABLE_MULTIPLE = 6.0
+
+PHASE_COLUMNS = columns.PHASE
+DEPTH_COLUMNS = columns.DEPTH_SCALE
+CRITICAL_COLUMNS = columns.CRITICAL
 
 
 def _variances(name: str, values) -> np.ndarray:
-    arr = np.atleast_1d(np.asarray(values, dtype=np.float64))
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be a number or a 1-D list of numbers")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} must be finite")
-    if np.any(arr < 0):
-        raise ValueError(f"{name} is a variance and must be >= 0 (got {arr[arr < 0][0]:g})")
-    return arr
+    return V.variances(name, values)
 
 
 def _check_common(activation: str, q0: float, slope: float) -> int:
-    code = get_activation(activation).code
-    if not (np.isfinite(q0) and q0 > 0):
-        raise ValueError(f"q0 (the inputs' variance q^1) must be a positive finite number, got {q0!r}")
-    if not (np.isfinite(slope) and 0 <= slope <= 1):
-        raise ValueError(f"slope (leaky_relu) must be in [0, 1], got {slope!r}")
+    code = V.activation(activation).code
+    V.q0(q0)
+    V.slope(slope)
     return code
 
 
@@ -118,32 +115,51 @@ class PhaseGrid:
     converged: np.ndarray
     iterations: np.ndarray
     residual: np.ndarray
+    max_trainable_depth: np.ndarray
+    trainable_multiple: float = DEFAULT_TRAINABLE_MULTIPLE
 
     @property
     def shape(self):
         return self.q_star.shape
 
     def array_names(self):
-        return [f.name for f in fields(self) if f.name not in ("activation", "sw2", "sb2")]
+        return [f.name for f in fields(self) if f.name not in ("activation", "sw2", "sb2", "trainable_multiple")]
+
+    def table(self, columns=PHASE_COLUMNS) -> dict:
+        """The grid as one chunk of rows (sw2 outer, sb2 inner): column name -> 1-D array."""
+        n_sw2, n_sb2 = self.shape
+        out = {}
+        for name in columns:
+            if name == "activation":
+                out[name] = [self.activation] * (n_sw2 * n_sb2)
+            elif name == "sw2":
+                out[name] = np.repeat(self.sw2, n_sb2)
+            elif name == "sb2":
+                out[name] = np.tile(self.sb2, n_sw2)
+            else:
+                out[name] = np.asarray(getattr(self, name)).ravel()
+        return out
 
 
 def solve_phase(activation: str, sw2, sb2, *, q0: float = 1.0, slope: float = DEFAULT_SLOPE,
-                critical_tol: float = DEFAULT_CRITICAL_TOL, progress=None) -> PhaseGrid:
+                critical_tol: float = DEFAULT_CRITICAL_TOL, trainable_multiple: float = DEFAULT_TRAINABLE_MULTIPLE,
+                progress=None) -> PhaseGrid:
     """q*, c*, chi_1, chi_c, depth scales and phase on the grid sw2 x sb2 (THEORY.md, mean field).
 
     q* is the stable fixed point that forward iteration reaches from q0 (the inputs'
     variance q^1); c* is the stable correlation fixed point (1 in the ordered phase).
     The phase is classified by chi_1 alone, 'critical' within ``critical_tol`` of 1.
-    ``progress(done, total)``, if given, is called as blocks of sw2 rows finish.
+    max_trainable_depth = trainable_multiple * xi_c (Schoenholz et al. use 6; THEORY.md,
+    "Depth scales").  ``progress(done, total)``, if given, is called as blocks of sw2 rows finish.
     """
     code = _check_common(activation, q0, slope)
     sw2 = _variances("sw2", sw2)
     sb2 = _variances("sb2", sb2)
-    if not (critical_tol >= 0 and np.isfinite(critical_tol)):
-        raise ValueError("critical_tol must be a finite number >= 0")
+    critical_tol = V.number("critical_tol", critical_tol, lo=0.0)
+    trainable_multiple = V.number("trainable_multiple", trainable_multiple, lo=0.0, lo_open=True)
     n_cells = sw2.size * sb2.size
     if n_cells > MAX_CELLS:
-        raise MemoryError(f"grid of {n_cells:,} cells exceeds the limit of {MAX_CELLS:,}")
+        raise V.InputError(f"grid of {n_cells:,} cells exceeds the limit of {MAX_CELLS:,}", "sw2")
     shape = (sw2.size, sb2.size)
     out = {name: np.empty(shape) for name in ("q_star", "c_star", "chi_1", "chi_c", "q_slope", "residual")}
     fixed_point = np.empty(shape, dtype=np.int64)
@@ -166,7 +182,8 @@ def solve_phase(activation: str, sw2, sb2, *, q0: float = 1.0, slope: float = DE
     return PhaseGrid(activation=activation, sw2=sw2, sb2=sb2, q_star=out["q_star"], c_star=out["c_star"],
                      chi_1=out["chi_1"], chi_c=out["chi_c"], q_slope=out["q_slope"], xi_q=xi_q, xi_c=xi_c,
                      xi_grad=xi_grad, xi_1=xi_1, xi_star=xi_star, phase=classify_phase(out["chi_1"], critical_tol),
-                     fixed_point=labels, converged=converged, iterations=iterations, residual=out["residual"])
+                     fixed_point=labels, converged=converged, iterations=iterations, residual=out["residual"],
+                     max_trainable_depth=trainable_multiple * xi_c, trainable_multiple=trainable_multiple)
 
 
 @dataclass
@@ -188,15 +205,24 @@ class CriticalLine:
     iterations: np.ndarray
     residual: np.ndarray
 
+    def table(self, columns=CRITICAL_COLUMNS) -> dict:
+        """One chunk of rows, one per sb2: column name -> 1-D array."""
+        n = self.sb2.size
+        return {name: ([self.activation] * n if name == "activation" else np.asarray(getattr(self, name)))
+                for name in columns}
+
 
 def solve_critical(activation: str, sb2, *, q0: float = 1.0, slope: float = DEFAULT_SLOPE,
                    sw2_range: tuple[float, float] = (1e-3, 1e4)) -> CriticalLine:
     """Root-solve chi_1(sw2, q*(sw2, sb2)) = 1 for each sb2 (bracketing + Brent, not a grid)."""
     code = _check_common(activation, q0, slope)
     sb2 = _variances("sb2", sb2)
-    lo, hi = (float(v) for v in sw2_range)
+    try:
+        lo, hi = (float(v) for v in sw2_range)
+    except (TypeError, ValueError):
+        raise V.InputError("sw2_range must be a pair (low, high)", "sw2_range") from None
     if not (0 < lo < hi and np.isfinite(hi)):
-        raise ValueError("sw2_range must satisfy 0 < low < high < inf")
+        raise V.InputError("sw2_range must satisfy 0 < low < high < inf", "sw2_range")
     n = sb2.size
     sw2c = np.empty(n)
     q_star = np.empty(n)
@@ -240,7 +266,7 @@ def correlation_expectations(activation: str, q, c, *, slope: float = DEFAULT_SL
     """(E[phi(u1) phi(u2)], E[phi'(u1) phi'(u2)]) with u ~ N(0, q [[1, c], [c, 1]]); broadcasts."""
     q, c = np.broadcast_arrays(np.asarray(q, dtype=np.float64), np.asarray(c, dtype=np.float64))
     if np.any(np.abs(c) > 1) or not np.all(np.isfinite(c)):
-        raise ValueError("correlations c must lie in [-1, 1]")
+        raise V.InputError("correlations c must lie in [-1, 1]", "c")
     code = _check_common(activation, 1.0, slope)
     qf = np.ascontiguousarray(_variances("q", q.ravel()))
     cf = np.ascontiguousarray(c.ravel())
@@ -256,10 +282,22 @@ def pair_expectations(activation: str, s11, s22, s12, *, slope: float = DEFAULT_
     s11, s22, s12 = (np.ascontiguousarray(np.asarray(a, dtype=np.float64).ravel()) for a in
                      np.broadcast_arrays(s11, s22, s12))
     if np.any(s12 * s12 > s11 * s22 * (1 + 1e-12)):
-        raise ValueError("not a covariance: s12^2 > s11 * s22")
+        raise V.InputError("not a covariance: s12^2 > s11 * s22", "s12")
     t = np.empty_like(s11)
     tdot = np.empty_like(s11)
     K._pair_array(code, s11, s22, s12, float(slope), t, tdot)
     if shape is not None:
         t, tdot = t.reshape(shape), tdot.reshape(shape)
     return t, tdot
+
+
+def concat_grids(grids) -> PhaseGrid:
+    """One PhaseGrid from blocks of consecutive sw2 rows over the same sb2 (as ``phasecli.sweep`` yields them)."""
+    grids = list(grids)
+    if not grids:
+        raise V.InputError("no grid blocks to join", "grids")
+    first = grids[0]
+    arrays = {name: np.concatenate([np.asarray(getattr(g, name)) for g in grids], axis=0)
+              for name in first.array_names()}
+    return PhaseGrid(activation=first.activation, sw2=np.concatenate([g.sw2 for g in grids]), sb2=first.sb2,
+                     trainable_multiple=first.trainable_multiple, **arrays)

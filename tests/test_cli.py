@@ -36,13 +36,13 @@ def test_default_format_is_csv_in_a_pipe(cli):
     assert r.stdout.startswith("activation,sw2,sb2,")
 
 
-def test_non_finite_values_are_inf_nan_in_csv_and_null_in_json(cli):
+def test_non_finite_values_are_inf_nan_in_csv_and_inf_string_null_in_json(cli):
     r = cli("phase", "-a", "relu", "--sw2", "3", "--sb2", "0.1", "-f", "csv")
     row = _csv(r.stdout)[0]
     assert row["q_star"] == "inf" and row["c_star"] == "nan" and row["fixed_point"] == "infinite"
     r = cli("phase", "-a", "relu", "--sw2", "3", "--sb2", "0.1", "-f", "json")
     obj = json.loads(r.stdout)[0]
-    assert obj["q_star"] is None and obj["c_star"] is None and obj["chi_1"] == 1.5
+    assert obj["q_star"] == "inf" and obj["c_star"] is None and obj["chi_1"] == 1.5
 
 
 def test_jsonl_and_tsv(cli):
@@ -73,7 +73,7 @@ def test_critical_without_crossing_exits_1(cli):
     assert _csv(r.stdout)[0]["status"] == "q_infinite" and _csv(r.stdout)[0]["sw2_critical"] == "nan"
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
     r = cli("critical", "-a", "silu", "--sb2", "0.05", "--value")
-    assert r.returncode == 1 and r.stdout == ""
+    assert r.returncode == 1 and r.stdout.strip() == ""
 
 
 def test_activations_listed(cli):
@@ -93,7 +93,8 @@ def test_activations_listed(cli):
     ["phase", "--sb2", "nan"],
     ["phase", "-a", "swishy"],
     ["phase", "-f", "xml"],
-    ["phase", "--sw2", "0:1:10000", "--sb2", "0:1:10000"],
+    ["phase", "--sw2", "0:1:100000", "--sb2", "0:1:100000"],
+    ["phase", "--sw2", "0:1:10000", "--sb2", "0:1:10000", "--png", "big.png"],
     ["phase", "--png", "/nonexistent-dir/x.png"],
     ["critical", "--sw2-range", "5:1"],
     ["depth-scale", "--q0", "-1"],
@@ -159,10 +160,12 @@ def test_failed_png_write_leaves_nothing_and_exits_1(tmp_path, monkeypatch, caps
                 fh.write(b"partial")
             raise OSError(28, "No space left on device")
 
-    import phasecli.plotting as plotting
-    monkeypatch.setattr(plotting, "_save", broken_savefig)
+    import phasecli.plotting.base as base
+    import phasecli.plotting.meanfield as mf_plots
+    monkeypatch.setattr(base, "save", broken_savefig)
+    monkeypatch.setattr(mf_plots, "save", broken_savefig)
     with pytest.raises(SystemExit) as exc:
-        cli_module.main(["critical", "--sb2", "0.05", "--png", str(target), "-f", "csv"])
+        cli_module.main(["critical", "--sb2", "0,0.05", "--png", str(target), "-f", "csv"])
     assert exc.value.code == 1
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "No space left" in err

@@ -51,5 +51,9 @@ def test_every_command_and_option_is_offered():
     for name in cli.list_commands(ctx):
         assert f"        {name})" in bash
         for param in cli.get_command(ctx, name).params:
+            if isinstance(param, click.Argument):
+                for choice in getattr(param.type, "choices", []):
+                    assert choice in bash
+                continue
             for opt in getattr(param, "opts", []):
                 assert opt in bash

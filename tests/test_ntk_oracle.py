@@ -17,7 +17,7 @@ import pytest
 
 import naive_ntk as oracle
 from phasecli import meanfield as mf
-from phasecli import ntk
+from phasecli import ntk, twopoint
 
 REL = 1e-8
 
@@ -166,7 +166,7 @@ def test_tanh_deviation_relative_accuracy():
     m1 = _gauss(lambda z: d1(sq * z) ** 2)
     m2 = _gauss(lambda z: d2(sq * z) ** 2)
     m3 = _gauss(lambda z: d3(sq * z) ** 2)
-    fn = ntk._norm_functions("tanh", q, 0.01)
+    fn = twopoint.norm_functions("tanh", q, 0.01)
     for eps in (1e-14, 1e-10, 1e-7):
         t, td, d, e = fn.values([eps])[0]
         assert d / eps == pytest.approx(q * m1 - q * q * m2 * eps / 2, rel=1e-11)

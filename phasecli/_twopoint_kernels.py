@@ -1,32 +1,26 @@
-"""Numba kernels for the NNGP / NTK depth recursion over all input pairs.
+"""Numba kernels of the two-point maps at equal variances, on the deviation from c = 1.
 
-Private: called by ``phasecli.ntk`` only.  Conventions and formulas are THEORY.md's
-("NNGP and NTK on a data set").  Two engines:
-
-Normalized inputs (every diagonal equals q*).  A pair is carried as its *deviation from
-the ordered fixed point*: eps = 1 - c (c = K_ab / q*), the NTK ratio Theta_ab / p and the
-NTK deviation Delta_ab = (p - Theta_ab) / p, with p the NTK diagonal.  One layer needs,
-at each pair, T(c), Tdot(c) and the two non-negative differences
+Private: called by ``phasecli.twopoint`` and the recursions in ``phasecli.recursion``.
+For normalized inputs (both variances q) a pair is described by eps = 1 - c; every
+layer needs T(c), Tdot(c) and the two non-negative differences
 
     D(eps) = T(1) - T(1 - eps) = E[(phi(u1) - phi(u2))^2] / 2,
     E(eps) = Tdot(1) - Tdot(1 - eps) = E[(phi'(u1) - phi'(u2))^2] / 2,
 
-which are evaluated *without cancellation* (closed forms for erf, relu, leaky_relu,
-linear; Chebyshev tables in theta = arccos(c) of D / eps and E / eps for the others), so
-that eps and Delta keep full relative accuracy however close c is to 1.
-
-Data as given: (T, Tdot) per pair for a general 2x2 covariance (closed forms, or the
-piecewise quadrature of ``phasecli._kernels``); smooth activations go through BLAS in
-``phasecli.ntk`` (angular Fourier expansion), with only the sampling here.
+evaluated *without cancellation* (closed forms for erf, relu, leaky_relu, linear;
+Chebyshev tables in theta = arccos(c) of D / eps and E / eps for the others), so that
+deviations keep full relative accuracy however close c is to 1.  Also here: the nodes
+the tables of the kinked activations are built from, and the angular samples of phi and
+phi' behind the smooth activations' tables and the data-as-given expansion.
 """
 
 import math
 
 import numpy as np
-from numba import njit, prange
 
 from phasecli._kernels import (ELU, ERF, HARD_TANH, LEAKY, RELU, RULE_SIZE, _dphi, _exp_below_zero,
-                               _pair, _phi, _piecewise_pair, _rule)
+                               _phi, _piecewise_pair, _rule)
+from phasecli._numba import njit, prange
 from phasecli.activations import SELU_ALPHA, SELU_LAMBDA
 
 TWO_OVER_PI = 2.0 / math.pi
@@ -34,7 +28,6 @@ FOUR_OVER_PI = 4.0 / math.pi
 
 M_CLOSED = 0  # erf, relu, leaky_relu, linear: closed forms
 M_TABLE = 1  # everything else: Chebyshev table in theta
-
 
 # ----------------------------------------------------------------------------- closed forms
 @njit(cache=True)
@@ -173,101 +166,6 @@ def _closed_values(code, q, slope, eps, out):
         out[i, 3] = e
 
 
-# ----------------------------------------------------------------------------- normalized layer
-@njit(cache=True)
-def _norm_update(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, e, th, dl):
-    if method == M_CLOSED:
-        t, tdot, d, ee = _closed_norm(code, q, slope, e)
-    else:
-        t, tdot, d, ee = _table_norm(bps, cd, c2, mode2, t1, td1, e)
-    en = sw2 * d / q
-    if en > 2.0:
-        en = 2.0
-    kn = q - q * en
-    th_new = (kn * inv_p + sw2 * tdot * th) / rho
-    dl_new = (q * en * inv_p + sw2 * (ee + tdot * dl)) / rho
-    return en, th_new, dl_new
-
-
-@njit(cache=True)
-def _norm_row_sym(i, method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl):
-    n = eps.shape[0]
-    for j in range(i + 1, n):
-        en, tn, dn = _norm_update(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho,
-                                  eps[i, j], th[i, j], dl[i, j])
-        eps[i, j] = en
-        th[i, j] = tn
-        dl[i, j] = dn
-
-
-@njit(parallel=True, cache=True)
-def _mirror_upper(a, b, c):
-    """Copy the strict upper triangles of three square arrays to their lower triangles (blocked)."""
-    n = a.shape[0]
-    bs = 64
-    nb = (n + bs - 1) // bs
-    for bi in prange(nb):
-        i0 = bi * bs
-        i1 = min(n, i0 + bs)
-        for bj in range(bi, nb):
-            j0 = bj * bs
-            j1 = min(n, j0 + bs)
-            for i in range(i0, i1):
-                for j in range(max(j0, i + 1), j1):
-                    a[j, i] = a[i, j]
-                    b[j, i] = b[i, j]
-                    c[j, i] = c[i, j]
-
-
-@njit(parallel=True, cache=True)
-def _norm_layer_sym(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl):
-    """One layer on the symmetric train block: the strict upper triangle only (the lower
-    one is stale until ``_mirror_upper``; the update of a pair reads that pair alone).
-
-    Rows t and n-1-t are handled by the same iteration so that the triangular work is
-    balanced across threads.
-    """
-    n = eps.shape[0]
-    half = (n + 1) // 2
-    for t in prange(half):
-        i = np.int64(t)
-        _norm_row_sym(i, method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl)
-        i2 = np.int64(n - 1) - i
-        if i2 != i:
-            _norm_row_sym(i2, method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl)
-
-
-@njit(cache=True)
-def _norm_layer_sym_serial(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl):
-    """``_norm_layer_sym`` on one thread: small problems (thread launches would dominate)."""
-    n = eps.shape[0]
-    for i in range(n):
-        _norm_row_sym(i, method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl)
-
-
-@njit(cache=True)
-def _norm_row_rect(i, method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl):
-    """One layer update of row i of a rectangular (test x train) block."""
-    for j in range(eps.shape[1]):
-        en, tn, dn = _norm_update(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho,
-                                  eps[i, j], th[i, j], dl[i, j])
-        eps[i, j] = en
-        th[i, j] = tn
-        dl[i, j] = dn
-
-
-@njit(cache=True)
-def _norm_layer_rect_serial(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl):
-    for i in range(eps.shape[0]):
-        _norm_row_rect(i, method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl)
-
-
-@njit(parallel=True, cache=True)
-def _norm_layer_rect(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl):
-    """One layer on a rectangular (test x train) block."""
-    for i in prange(eps.shape[0]):
-        _norm_row_rect(i, method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl)
-
 
 # ----------------------------------------------------------------------------- kinked activations, table nodes
 @njit(cache=True)
@@ -351,46 +249,6 @@ def _kinked_nodes(code, q, thetas, slope, t_out, tdot_out):
         t_out[i] = a
         tdot_out[i] = b
 
-
-# ----------------------------------------------------------------------------- data as given
-@njit(cache=True)
-def _raw_row_sym(i, code, kind, slope, k, diag, t_out, tdot_out):
-    n = k.shape[0]
-    for j in range(i, n):
-        a, b = _pair(code, diag[i], diag[j], k[i, j], slope, kind)
-        t_out[i, j] = a
-        tdot_out[i, j] = b
-        t_out[j, i] = a
-        tdot_out[j, i] = b
-
-
-@njit(parallel=True, cache=True)
-def _raw_pairs_sym(code, kind, slope, k, diag, t_out, tdot_out):
-    """(T, Tdot) on every pair of a symmetric covariance block (diag: its diagonal)."""
-    n = k.shape[0]
-    half = (n + 1) // 2
-    for t in prange(half):
-        i = np.int64(t)
-        _raw_row_sym(i, code, kind, slope, k, diag, t_out, tdot_out)
-        i2 = np.int64(n - 1) - i
-        if i2 != i:
-            _raw_row_sym(i2, code, kind, slope, k, diag, t_out, tdot_out)
-
-
-@njit(cache=True)
-def _raw_pairs_sym_serial(code, kind, slope, k, diag, t_out, tdot_out):
-    for i in range(k.shape[0]):
-        _raw_row_sym(i, code, kind, slope, k, diag, t_out, tdot_out)
-
-
-@njit(parallel=True, cache=True)
-def _raw_pairs_rect(code, kind, slope, k, diag_rows, diag_cols, t_out, tdot_out):
-    n1, n2 = k.shape
-    for i in prange(n1):
-        for j in range(n2):
-            a, b = _pair(code, diag_rows[i], diag_cols[j], k[i, j], slope, kind)
-            t_out[i, j] = a
-            tdot_out[i, j] = b
 
 
 @njit(parallel=True, cache=True)

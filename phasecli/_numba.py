@@ -1,0 +1,62 @@
+"""numba for phasecli's kernels: ``njit`` / ``prange``, with the on-disk cache kept out of the package.
+
+numba's default cache sits in ``__pycache__`` beside the source file.  For an installed
+package that is ``site-packages/phasecli/__pycache__``; a later ``pip install -e`` leaves
+that folder behind as an empty namespace package that shadows the real one.  So the
+kernels of this package are cached in a per-user directory instead:
+
+- ``$NUMBA_CACHE_DIR`` when set (numba's own setting, honoured as numba does);
+- otherwise ``$XDG_CACHE_HOME/phasecli/numba`` (``~/.cache/phasecli/numba``);
+- otherwise, when that is not writable, ``<tmp>/phasecli-<uid>/numba``.
+
+Only functions defined in phasecli's own files are redirected (a locator class put first
+in numba's list); other numba code in the same process keeps numba's defaults.  Every
+kernel module imports ``njit`` and ``prange`` from here, so the locator is installed
+before the first kernel is decorated.
+"""
+
+from __future__ import annotations
+
+import os
+
+from numba import njit, prange  # noqa: F401  (re-exported for the kernel modules)
+from numba.core import caching
+
+from phasecli._cachedir import cache_dir
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class _PhasecliCacheLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLocator):
+    """numba's source-file locator, pointed at ``cache_dir()``, for phasecli's own files only."""
+
+    def __init__(self, py_func, py_file):
+        self._py_file = py_file
+        self._lineno = py_func.__code__.co_firstlineno
+        self._cache_path = os.path.join(cache_dir(), self.get_suitable_cache_subpath(py_file))
+
+    def get_cache_path(self):
+        return self._cache_path
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if os.environ.get("NUMBA_CACHE_DIR"):
+            return None  # numba's own UserProvidedCacheLocator takes it
+        if not os.path.abspath(py_file).startswith(PACKAGE_DIR + os.sep):
+            return None
+        return super().from_function(py_func, py_file)
+
+
+def _install() -> None:
+    classes = getattr(caching.CacheImpl, "_locator_classes", None)
+    if isinstance(classes, list):
+        if _PhasecliCacheLocator not in classes:
+            classes.insert(0, _PhasecliCacheLocator)
+    else:  # an unknown numba layout: redirect numba's cache as a whole (still outside the package)
+        from numba.core import config
+
+        if not config.CACHE_DIR:
+            config.CACHE_DIR = cache_dir()
+
+
+_install()

@@ -1,0 +1,122 @@
+"""The phasecli command line.  click and rich live in this package; the numeric core never prints.
+
+One module per family of commands (``cmd_*.py``), each registering its commands on the
+group ``cli``; ``common.py`` holds what they share (option groups declared once, the
+output sink, error mapping).  Heavy modules (numpy, numba, scipy, matplotlib) are
+imported inside the commands that need them, so ``phasecli --help`` and tab completion
+stay instant.
+
+Exit status: 0 success; 1 runtime failure (unconverged, no critical point, a write that
+failed, an internal error); 2 bad input (one line naming the option); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from phasecli import __version__
+
+PROG = "phasecli"
+
+
+class PhaseGroup(click.Group):
+    def list_commands(self, ctx):
+        return list(self.commands)  # in the order of registration, grouped by theme
+
+    def format_epilog(self, ctx, formatter):
+        formatter.write_paragraph()
+        formatter.write_text("Variances, never standard deviations: --sw2 1.76 means sigma_w^2 = 1.76.  "
+                             "Formulas and conventions: `phasecli docs theory`.")
+        formatter.write_paragraph()
+        formatter.write_text("Examples:")
+        with formatter.indentation():
+            formatter.write_text("phasecli phase --png phase.png")
+            formatter.write_text("phasecli critical --activation tanh --sb2 0.05 --value")
+            formatter.write_text("phasecli depth-scale --sw2 1:3:50 --sb2 0.05 --format csv | head")
+
+
+@click.group(cls=PhaseGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name=PROG)
+def cli():
+    """Mean-field and NTK theory of wide deep networks, from the command line.
+
+    Predicts, without training, which initializations (sigma_w^2, sigma_b^2) train:
+    ordered and chaotic phases, the edge of chaos, depth scales, the NTK's conditioning
+    and learning rates.  NTK parameterization, depth = number of hidden layers
+    (`phasecli docs theory`).
+    """
+
+
+from phasecli.cli import cmd_meanfield, cmd_ntk, cmd_docs  # noqa: E402  (register the commands)
+from phasecli.cli.cmd_meanfield import CRITICAL_COLUMNS, DEPTH_COLUMNS, PHASE_COLUMNS  # noqa: E402,F401
+from phasecli.cli.cmd_ntk import GENERALIZE_COLUMNS, KAPPA_COLUMNS, LR_COLUMNS  # noqa: E402,F401
+
+_ = (cmd_meanfield, cmd_ntk, cmd_docs)
+
+
+def _one_line(message) -> str:
+    return " ".join(str(message).split())
+
+
+def _compile_notice(argv) -> str | None:
+    """On a terminal, say once that the first run of a command compiles the numba kernels."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in args if not a.startswith("-")), None)
+    if command is None or command in ("activations", "docs") or any(a in ("-h", "--help") for a in args):
+        return None
+    if sys.stderr is None or not sys.stderr.isatty():
+        return None
+    from phasecli import _cachedir
+
+    if _cachedir.is_warm(command):
+        return None
+    click.echo("phasecli: compiling numerical kernels for first use (10-30 s, cached afterwards) ...", err=True)
+    return command
+
+
+def main(argv=None) -> None:
+    """Console entry point: one line on stderr for errors; exit 2 usage, 1 runtime, 130 interrupted."""
+    import warnings
+
+    warnings.simplefilter("ignore")  # no Python warning reaches a user's stderr; tests run with warnings as errors
+    notice = _compile_notice(argv)
+    try:
+        status = cli.main(args=argv, prog_name=PROG, standalone_mode=False)
+        if sys.stdout is not None:
+            sys.stdout.flush()
+        if notice:
+            from phasecli import _cachedir
+
+            _cachedir.mark_warm(notice)
+    except click.exceptions.Exit as exc:
+        status = exc.exit_code
+    except click.UsageError as exc:
+        command = f" {exc.ctx.info_name}" if exc.ctx is not None and exc.ctx.parent is not None else ""
+        click.echo(f"{PROG}{command}: error: {_one_line(exc.format_message())}", err=True)
+        status = 2
+    except click.ClickException as exc:
+        click.echo(f"{PROG}: error: {_one_line(exc.format_message())}", err=True)
+        status = exc.exit_code
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo(f"{PROG}: interrupted", err=True)
+        status = 130
+    except BrokenPipeError:
+        # the reader went away (| head): end quietly, without a traceback at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno() if sys.stdout is not None else 1)
+        status = 0
+    except MemoryError:
+        click.echo(f"{PROG}: error: out of memory (try a smaller grid, data set or --batch-size)", err=True)
+        status = 1
+    except Exception as exc:  # noqa: BLE001 - a bug, not a user error: one line, exit 1
+        where = exc.__traceback__
+        while where is not None and where.tb_next is not None:
+            where = where.tb_next
+        origin = f" at {os.path.basename(where.tb_frame.f_code.co_filename)}:{where.tb_lineno}" if where else ""
+        click.echo(f"{PROG}: internal error: {exc.__class__.__name__}: {_one_line(exc)}{origin} "
+                   "(please report it)", err=True)
+        status = 1
+    sys.exit(status if isinstance(status, int) else 0)

@@ -1,0 +1,35 @@
+"""`phasecli docs`: the user documents shipped with the package (theory, conventions)."""
+
+from __future__ import annotations
+
+import click
+
+from phasecli.cli import cli
+from phasecli.cli.common import echo_value, fail
+
+DOCS = {"theory": "theory.md"}
+
+
+@cli.command()
+@click.argument("name", type=click.Choice(sorted(DOCS)), default="theory")
+@click.option("--path", "show_path", is_flag=True, help="Print where the document is installed instead of its text.")
+def docs(name, show_path):
+    """Print a user document shipped with phasecli (default: theory, the formulas and conventions).
+
+    \b
+    Examples:
+      phasecli docs theory | less
+      phasecli docs --path
+    """
+    from importlib.resources import files
+
+    resource = files("phasecli") / "docs" / DOCS[name]
+    if show_path:
+        echo_value(str(resource))
+        return 0
+    try:
+        text = resource.read_text(encoding="utf-8")
+    except OSError as exc:
+        fail(f"cannot read the {name} document: {exc.strerror or exc}")
+    echo_value(text.rstrip("\n"))
+    return 0

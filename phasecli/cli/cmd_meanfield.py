@@ -1,0 +1,291 @@
+"""Mean-field commands: phase, critical, depth-scale, activations."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from phasecli.activations import ACTIVATIONS, NAMES
+from phasecli.cli import cli
+from phasecli.cli.common import (GRID, GRID_GRAMMAR, POSITIVE, UNIT, FiniteFloat, Progress, check_figure,
+                                 echo_value, fail, grid_options, input_errors, output_options, render, warn)
+from phasecli.columns import CRITICAL as CRITICAL_COLUMNS
+from phasecli.columns import DEPTH_SCALE as DEPTH_COLUMNS
+from phasecli.columns import PHASE as PHASE_COLUMNS
+from phasecli.output import write_rows
+
+SUMMARY_ROWS = 200
+MAX_STREAM_CELLS = 1_000_000_000  # rows are streamed: only time bounds a grid (1e9 cells: hours on 2 cores)
+MAX_KEPT_CELLS = 25_000_000  # a figure keeps its arrays in memory
+_CRITICAL_REASONS = {
+    "unconverged": "the root solver did not converge",
+    "no_crossing": "chi_1 jumps across 1 where the stable fixed point from q0 changes branch",
+    "q_infinite": "q* becomes infinite before chi_1 reaches 1 on the branch from q0",
+    "out_of_range": "chi_1 does not cross 1 inside --sw2-range",
+}
+TRAINABLE_HELP = "max_trainable_depth = this multiple of xi_c (Schoenholz et al. use 6; others 2, 4.5 or 8)."
+
+
+def trainable_option(f):
+    return click.option("--trainable-multiple", type=FiniteFloat(0.0, lo_open=True), default=6.0,
+                        show_default=True, help=TRAINABLE_HELP)(f)
+
+
+class _Stats:
+    """Phase counts and ranges of chi_1 and q* accumulated over the chunks of a grid (the summary)."""
+
+    def __init__(self):
+        self.n = 0
+        self.by_phase = {}
+
+    def add(self, grid):
+        import numpy as np
+
+        self.n += grid.phase.size
+        for label in ("ordered", "critical", "chaotic", "unknown"):
+            mask = grid.phase == label
+            if not mask.any():
+                continue
+            entry = self.by_phase.setdefault(label, [0, np.inf, -np.inf, np.inf, -np.inf])
+            entry[0] += int(mask.sum())
+            for k, values in ((1, grid.chi_1[mask]), (3, grid.q_star[mask])):
+                v = values[~np.isnan(values)]
+                if v.size:
+                    entry[k] = min(entry[k], float(v.min()))
+                    entry[k + 1] = max(entry[k + 1], float(v.max()))
+
+    def rows(self):
+        for label, (count, chi_lo, chi_hi, q_lo, q_hi) in self.by_phase.items():
+            chi = f"{chi_lo:.4g} .. {chi_hi:.4g}" if chi_lo <= chi_hi else "nan"
+            q = f"{q_lo:.4g} .. {q_hi:.4g}" if q_lo <= q_hi else "nan"
+            yield [label, count, f"{100 * count / self.n:.1f}%", chi, q]
+
+
+def _solve_blocks(activation, sw2, sb2, q0, slope, label, **kwargs):
+    """Yield PhaseGrid blocks of consecutive sw2 rows (all sb2), in order, with progress on a terminal."""
+    from phasecli import meanfield, sweep
+
+    n_cells = len(sw2) * len(sb2)
+    if n_cells > MAX_STREAM_CELLS:
+        raise click.BadParameter(f"grid of {n_cells:,} cells is too large (at most {MAX_STREAM_CELLS:,})",
+                                 param_hint="'--sw2' / '--sb2'")
+    blocks = sweep.row_blocks(len(sw2), len(sb2))
+    tasks = [{"sw2": sw2[a:b]} for a, b in blocks]
+    shared = dict(activation=activation, sb2=sb2, q0=q0, slope=slope, **kwargs)
+    with input_errors(), Progress(n_cells, label, "cells") as advance:
+        for grid in sweep.run(meanfield.solve_phase, tasks, shared=shared):
+            yield grid
+            advance(grid.phase.size)
+
+
+def _stream_grid(out, columns, blocks, keep=False, stats=None):
+    """Write each block's rows as it arrives; optionally keep the blocks (figures) or summarize them."""
+    kept = []
+    bad = 0
+    total = 0
+
+    def chunks():
+        nonlocal bad, total
+        for grid in blocks:
+            bad += int((~grid.converged).sum())
+            total += grid.converged.size
+            if keep:
+                kept.append(grid)
+            if stats is not None:
+                stats.add(grid)
+                continue
+            yield grid.table(columns)
+
+    if stats is None:
+        out.emit(columns, chunks())
+    else:
+        for _ in chunks():
+            pass
+    return kept, bad, total
+
+
+def _report_unconverged(bad, total) -> int:
+    if bad:
+        warn(f"{bad} of {total} cells did not converge (fixed_point=unconverged, values NaN)")
+        return 1
+    return 0
+
+
+def _check_kept(out, n_cells):
+    if out.png and n_cells > MAX_KEPT_CELLS:
+        raise click.BadParameter(f"a figure of {n_cells:,} cells is too large (at most {MAX_KEPT_CELLS:,}); "
+                                 "write the rows without --png", param_hint="'--png'")
+
+
+@cli.command()
+@grid_options(default_sw2="0.5:4:141", default_sb2="0:1:101")
+@click.option("--critical-tol", type=UNIT, default=1e-6, show_default=True,
+              help="Cells with |chi_1 - 1| <= tol are labelled 'critical'.")
+@trainable_option
+@click.option("--summary/--no-summary", default=None,
+              help="Summarize instead of listing every cell [default: summary for a table of more than "
+                   f"{SUMMARY_ROWS} rows on a terminal].")
+@output_options()
+def phase(activation, sw2, sb2, q0, slope, critical_tol, trainable_multiple, summary, out):
+    """q*, c*, chi_1, chi_c, depth scales and the phase on a (sw2, sb2) grid.
+
+    The phase is classified by chi_1 alone: ordered (chi_1 < 1), chaotic (chi_1 > 1),
+    critical within --critical-tol.  fixed_point says which fixed point q* is: stable
+    (reached from --q0), marginal, zero (signal dies, c* undefined), infinite (q^l grows
+    without bound) or unconverged (values NaN, exit status 1).  Rows are written as
+    the grid is computed (sw2 outer, sb2 inner).  --png: heatmaps of chi_1, c* and
+    xi_c for a 2-D grid, curves for a 1-D sweep.
+
+    \b
+    Examples:
+      phasecli phase --png phase.png                      # tanh diagram + summary
+      phasecli phase -a erf --sw2 0.5:3:100 --sb2 0,0.05 -f csv > erf.csv
+      phasecli phase -a silu --sw2 2.73 --sb2 0.05 --q0 0.83 -f json
+      phasecli phase --sw2 0.5:4:2000 --sb2 0:1:2000 | head -3
+    """
+    out.check(PHASE_COLUMNS)
+    layout = check_figure("phase", n_sw2=len(sw2), n_sb2=len(sb2)) if out.png else None
+    _check_kept(out, len(sw2) * len(sb2))
+    n_rows = len(sw2) * len(sb2)
+    summarize = summary or (summary is None and out.fmt == "table" and not out.value and not out.columns
+                            and n_rows > SUMMARY_ROWS and sys.stdout is not None and sys.stdout.isatty())
+    stats = _Stats() if summarize else None
+    blocks = _solve_blocks(activation, sw2, sb2, q0, slope, f"{activation} grid", critical_tol=critical_tol,
+                           trainable_multiple=trainable_multiple)
+    kept, bad, total = _stream_grid(out, PHASE_COLUMNS, blocks, keep=bool(out.png), stats=stats)
+    if summarize:
+        _write_summary(activation, sw2, sb2, q0, slope, stats)
+        click.echo(f"phasecli: {n_rows:,} rows summarized; --format csv or --no-summary lists every cell", err=True)
+    if out.png:
+        from phasecli import meanfield
+
+        grid = meanfield.concat_grids(kept)
+        render("phase_figure", out.png, grid, _critical_line(activation, sb2, q0, slope, layout), layout=layout)
+    return _report_unconverged(bad, total)
+
+
+def _critical_line(activation, sb2, q0, slope, layout):
+    """The root-solved critical line for a figure, on a fine sb2 grid spanning the plotted range."""
+    from phasecli import meanfield
+
+    if layout != "heatmap":
+        return None
+    import numpy as np
+
+    lo, hi = float(min(sb2)), float(max(sb2))
+    fine = np.unique(np.concatenate([np.linspace(lo, hi, 160), lo + (hi - lo) * np.geomspace(1e-4, 1, 40)]))
+    return meanfield.solve_critical(activation, fine, q0=q0, slope=slope)
+
+
+def _write_summary(activation, sw2, sb2, q0, slope, stats):
+    from phasecli import meanfield
+
+    with_stdout = sys.stdout
+    title = (f"{activation}: {len(sw2)} x {len(sb2)} grid, sw2 {min(sw2):g}..{max(sw2):g}, "
+             f"sb2 {min(sb2):g}..{max(sb2):g}")
+    from phasecli.cli.common import writing
+
+    with writing():
+        write_rows(("phase", "cells", "share", "chi_1", "q_star"), stats.rows(), "table", with_stdout, title=title)
+        picks = sorted(set(sb2[int(round(k * (len(sb2) - 1) / 5))] for k in range(6))) if len(sb2) > 1 else sb2
+        line = meanfield.solve_critical(activation, picks, q0=q0, slope=slope)
+        write_rows(CRITICAL_COLUMNS, zip(*(line.table()[c] for c in CRITICAL_COLUMNS)), "table", with_stdout,
+                   title="critical line (root-solved, chi_1 = 1)")
+
+
+@cli.command()
+@click.option("--activation", "-a", type=click.Choice(NAMES), default="tanh", show_default=True,
+              help="Nonlinearity phi (see `phasecli activations`).")
+@click.option("--sb2", type=GRID, default="0.05", show_default=True,
+              help=f"Bias VARIANCE sigma_b^2 (not the std): {GRID_GRAMMAR}.")
+@click.option("--q0", type=POSITIVE, default=1.0, show_default=True,
+              help="Inputs' variance q^1; q* is the stable fixed point reached from it.")
+@click.option("--slope", type=UNIT, default=0.01, show_default=True, help="Negative slope of leaky_relu.")
+@click.option("--sw2-range", default="0.001:10000", show_default=True, callback=lambda c, p, v: _sw2_range(v),
+              help="Search interval LOW:HIGH for the critical sw2 (two numbers, 0 < LOW < HIGH; not a grid).")
+@output_options(value_default="sw2_critical")
+def critical(activation, sb2, q0, slope, sw2_range, out):
+    """The order-to-chaos line: for each sb2, the sw2 with chi_1 = 1, root-solved.
+
+    Bracketing plus Brent's method on chi_1(sw2, q*(sw2, sb2)) - 1, with q* the stable
+    fixed point from --q0: not read off a grid.  Exit status 1 if some sb2 has no
+    critical point (status: no_crossing, q_infinite, out_of_range or unconverged).
+    --value prints the bare critical sw2 (full precision, one line per sb2, an empty
+    line where there is none).
+
+    \b
+    Examples:
+      phasecli critical --activation tanh --sb2 0.05 --format csv
+      SW2=$(phasecli critical -a tanh --sb2 0.05 --value)
+      phasecli critical -a erf --sb2 0:2:50 --png edge.png
+    """
+    from phasecli import meanfield
+
+    out.check(CRITICAL_COLUMNS)
+    if out.png:
+        check_figure("critical", n_sb2=len(sb2))
+    with input_errors():
+        line = meanfield.solve_critical(activation, sb2, q0=q0, slope=slope, sw2_range=sw2_range)
+    out.emit(CRITICAL_COLUMNS, [line.table()])
+    if out.png:
+        render("critical_figure", out.png, line)
+    failed = [k for k, s in enumerate(line.status) if s != "ok"]
+    if failed:
+        k = failed[0]
+        fail(f"no critical point for {len(failed)} of {line.sb2.size} sb2 values "
+             f"(first: sb2={line.sb2[k]:g}, status {line.status[k]}: {_CRITICAL_REASONS[line.status[k]]})")
+    return 0
+
+
+def _sw2_range(value):
+    try:
+        parts = [float(v) for v in value.split(":")]
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not LOW:HIGH") from None
+    if len(parts) != 2 or not (0 < parts[0] < parts[1] < float("inf")):
+        raise click.BadParameter(f"{value!r} must be LOW:HIGH with 0 < LOW < HIGH")
+    return tuple(parts)
+
+
+@cli.command("depth-scale")
+@grid_options(default_sw2="0.5:4:200", default_sb2="0.05")
+@trainable_option
+@output_options()
+def depth_scale(activation, sw2, sb2, q0, slope, trainable_multiple, out):
+    """Depth scales xi_q, xi_c, xi_grad, xi_1, xi_star and the maximum trainable depth.
+
+    xi_q = -1/ln(q-map slope), xi_c = -1/ln chi_c, xi_grad = -1/ln chi_1 (negative:
+    gradients grow), xi_1 (ordered side, NaN in chaos), xi_star = -1/(ln chi_c - ln chi_1)
+    (chaotic side, NaN when ordered).  max_trainable_depth = multiple * xi_c.  --png: a
+    line plot for a 1-D sweep, heatmaps for a 2-D grid.
+
+    \b
+    Examples:
+      phasecli depth-scale --sw2 0.5:4:200 --sb2 0.05 --png xi.png   # line plot
+      phasecli depth-scale --sw2 1:3:60 --sb2 0:0.5:40 --png xi.png   # heatmaps
+      phasecli depth-scale -a erf --sw2 1.2 --sb2 0.05 --trainable-multiple 4.5
+    """
+    out.check(DEPTH_COLUMNS)
+    layout = check_figure("depth-scale", n_sw2=len(sw2), n_sb2=len(sb2)) if out.png else None
+    _check_kept(out, len(sw2) * len(sb2))
+    blocks = _solve_blocks(activation, sw2, sb2, q0, slope, f"{activation} grid",
+                           trainable_multiple=trainable_multiple)
+    kept, bad, total = _stream_grid(out, DEPTH_COLUMNS, blocks, keep=bool(out.png))
+    if out.png:
+        from phasecli import meanfield
+
+        grid = meanfield.concat_grids(kept)
+        render("depth_scale_figure", out.png, grid, _critical_line(activation, sb2, q0, slope, layout),
+               trainable_multiple, layout=layout)
+    return _report_unconverged(bad, total)
+
+
+@cli.command()
+@output_options(png=False)
+def activations(out):
+    """List the activations with a one-line description each."""
+    columns = ("name", "kind", "description")
+    out.emit(columns, [{"name": list(ACTIVATIONS), "kind": [a.kind for a in ACTIVATIONS.values()],
+                        "description": [a.description for a in ACTIVATIONS.values()]}])
+    return 0

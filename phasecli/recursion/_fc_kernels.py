@@ -1,0 +1,162 @@
+"""Numba kernels of the fully connected NNGP / NTK depth recursion over all input pairs.
+
+Private: called by ``phasecli.recursion.fc`` only (THEORY.md, "NNGP and NTK on a data
+set").  Normalized inputs: one layer updates, per pair, eps = 1 - K_ab / q*, the NTK
+ratio Theta_ab / p and its deviation Delta_ab = (p - Theta_ab) / p from the two-point
+maps of ``phasecli._twopoint_kernels``.  Data as given: (T, Tdot) per pair for a general
+2x2 covariance (closed forms, or the piecewise quadrature of ``phasecli._kernels``).
+"""
+
+import numpy as np
+
+from phasecli._kernels import _pair
+from phasecli._numba import njit, prange
+from phasecli._twopoint_kernels import M_CLOSED, _closed_norm, _table_norm
+
+# ----------------------------------------------------------------------------- normalized layer
+@njit(cache=True)
+def _norm_update(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, e, th, dl):
+    if method == M_CLOSED:
+        t, tdot, d, ee = _closed_norm(code, q, slope, e)
+    else:
+        t, tdot, d, ee = _table_norm(bps, cd, c2, mode2, t1, td1, e)
+    en = sw2 * d / q
+    if en > 2.0:
+        en = 2.0
+    kn = q - q * en
+    th_new = (kn * inv_p + sw2 * tdot * th) / rho
+    dl_new = (q * en * inv_p + sw2 * (ee + tdot * dl)) / rho
+    return en, th_new, dl_new
+
+
+@njit(cache=True)
+def _norm_row_sym(i, method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl):
+    n = eps.shape[0]
+    for j in range(i + 1, n):
+        en, tn, dn = _norm_update(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho,
+                                  eps[i, j], th[i, j], dl[i, j])
+        eps[i, j] = en
+        th[i, j] = tn
+        dl[i, j] = dn
+
+
+@njit(parallel=True, cache=True)
+def _mirror_upper(a, b, c):
+    """Copy the strict upper triangles of three square arrays to their lower triangles (blocked)."""
+    n = a.shape[0]
+    bs = 64
+    nb = (n + bs - 1) // bs
+    for bi in prange(nb):
+        i0 = bi * bs
+        i1 = min(n, i0 + bs)
+        for bj in range(bi, nb):
+            j0 = bj * bs
+            j1 = min(n, j0 + bs)
+            for i in range(i0, i1):
+                for j in range(max(j0, i + 1), j1):
+                    a[j, i] = a[i, j]
+                    b[j, i] = b[i, j]
+                    c[j, i] = c[i, j]
+
+
+@njit(cache=True)
+def _mirror_upper_serial(a, b, c):
+    """``_mirror_upper`` on one thread (small matrices: a parallel launch would cost more than the copy)."""
+    n = a.shape[0]
+    for i in range(n):
+        for j in range(i + 1, n):
+            a[j, i] = a[i, j]
+            b[j, i] = b[i, j]
+            c[j, i] = c[i, j]
+
+
+@njit(parallel=True, cache=True)
+def _norm_layer_sym(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl):
+    """One layer on the symmetric train block: the strict upper triangle only (the lower
+    one is stale until ``_mirror_upper``; the update of a pair reads that pair alone).
+
+    Rows t and n-1-t are handled by the same iteration so that the triangular work is
+    balanced across threads.
+    """
+    n = eps.shape[0]
+    half = (n + 1) // 2
+    for t in prange(half):
+        i = np.int64(t)
+        _norm_row_sym(i, method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl)
+        i2 = np.int64(n - 1) - i
+        if i2 != i:
+            _norm_row_sym(i2, method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl)
+
+
+@njit(cache=True)
+def _norm_layer_sym_serial(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl):
+    """``_norm_layer_sym`` on one thread: small problems (thread launches would dominate)."""
+    n = eps.shape[0]
+    for i in range(n):
+        _norm_row_sym(i, method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl)
+
+
+@njit(cache=True)
+def _norm_row_rect(i, method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl):
+    """One layer update of row i of a rectangular (test x train) block."""
+    for j in range(eps.shape[1]):
+        en, tn, dn = _norm_update(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho,
+                                  eps[i, j], th[i, j], dl[i, j])
+        eps[i, j] = en
+        th[i, j] = tn
+        dl[i, j] = dn
+
+
+@njit(cache=True)
+def _norm_layer_rect_serial(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl):
+    for i in range(eps.shape[0]):
+        _norm_row_rect(i, method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl)
+
+
+@njit(parallel=True, cache=True)
+def _norm_layer_rect(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl):
+    """One layer on a rectangular (test x train) block."""
+    for i in prange(eps.shape[0]):
+        _norm_row_rect(i, method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, eps, th, dl)
+
+
+
+# ----------------------------------------------------------------------------- data as given
+@njit(cache=True)
+def _raw_row_sym(i, code, kind, slope, k, diag, t_out, tdot_out):
+    n = k.shape[0]
+    for j in range(i, n):
+        a, b = _pair(code, diag[i], diag[j], k[i, j], slope, kind)
+        t_out[i, j] = a
+        tdot_out[i, j] = b
+        t_out[j, i] = a
+        tdot_out[j, i] = b
+
+
+@njit(parallel=True, cache=True)
+def _raw_pairs_sym(code, kind, slope, k, diag, t_out, tdot_out):
+    """(T, Tdot) on every pair of a symmetric covariance block (diag: its diagonal)."""
+    n = k.shape[0]
+    half = (n + 1) // 2
+    for t in prange(half):
+        i = np.int64(t)
+        _raw_row_sym(i, code, kind, slope, k, diag, t_out, tdot_out)
+        i2 = np.int64(n - 1) - i
+        if i2 != i:
+            _raw_row_sym(i2, code, kind, slope, k, diag, t_out, tdot_out)
+
+
+@njit(cache=True)
+def _raw_pairs_sym_serial(code, kind, slope, k, diag, t_out, tdot_out):
+    for i in range(k.shape[0]):
+        _raw_row_sym(i, code, kind, slope, k, diag, t_out, tdot_out)
+
+
+@njit(parallel=True, cache=True)
+def _raw_pairs_rect(code, kind, slope, k, diag_rows, diag_cols, t_out, tdot_out):
+    n1, n2 = k.shape
+    for i in prange(n1):
+        for j in range(n2):
+            a, b = _pair(code, diag_rows[i], diag_cols[j], k[i, j], slope, kind)
+            t_out[i, j] = a
+            tdot_out[i, j] = b

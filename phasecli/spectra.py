@@ -1,0 +1,229 @@
+"""Spectra of the NTK and NNGP on a data set: eigen-summaries that know their own precision.
+
+lambda_max, lambda_min, lambda_bulk = (trace - lambda_max) / (m - 1) and kappa of the
+kernels a recursion yields (THEORY.md, "Trainability and generalization metrics").
+
+Precision of lambda_min: in the ordered phase Theta -> p* 11^T and lambda_min -> 0, so
+a plain float64 eigensolve loses lambda_min once kappa nears 1/(m eps).  Where the
+recursion tracks the deviation from the fixed point (normalized inputs), the spectrum is
+computed from it once it is small (Householder reflection of 1 onto e_1; the small
+eigenvalues are those of B - b b^T / a, exact to a relative |b|^2 / a^2 < 1e-12): kappa
+stays accurate as deep as the deviation is representable.  Wherever the error estimate
+of lambda_min exceeds ``RESOLVE_REL`` of it, ``resolved`` is False and lambda_min and
+kappa are NaN, never a noise-level number.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from phasecli.theory import learning_rates
+
+EPS = np.finfo(np.float64).eps
+RESOLVE_REL = 1e-3  # lambda_min is reported when its error estimate is below this fraction of it
+
+
+_BLAS_CONTROLLER = None
+
+
+def _single_threaded_blas():
+    """Limit BLAS/LAPACK to one thread (threadpoolctl) around an eigensolve.
+
+    LAPACK's symmetric eigensolvers synchronise their threads at every panel; with two
+    threads on two cores and any other busy process (or numba's worker threads still
+    spinning) an eigvalsh of order 600 was measured at 0.5-1 s instead of 15 ms.
+    """
+    global _BLAS_CONTROLLER
+    from threadpoolctl import ThreadpoolController
+
+    if _BLAS_CONTROLLER is None:
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+
+
+def _eigvalsh(a):
+    from scipy.linalg import eigvalsh
+
+    with _single_threaded_blas():
+        return eigvalsh(a, overwrite_a=True, check_finite=False, driver="evr")
+
+
+def _eig_direct(mat, gamma, tau):
+    """Eigen-summary of mat + diag(gamma) (all in the same units)."""
+    a = np.array(mat, dtype=np.float64, copy=True)
+    idx = np.diag_indices_from(a)
+    a[idx] += gamma
+    tr = float(np.trace(a))
+    w = _eigvalsh(a)
+    m = w.size
+    lmax, lmin = float(w[-1]), float(w[0])
+    top = max(abs(lmax), abs(lmin))
+    err = 10.0 * math.sqrt(m) * (EPS + tau) * top
+    bulk = (tr - lmax) / (m - 1)
+    bulk_err = err + 4.0 * m * EPS * top / (m - 1)
+    return dict(lmax=lmax, lmin=lmin, bulk=bulk, err=err, bulk_err=bulk_err, method="direct")
+
+
+def _eig_deflated(dev, gamma, tau, abs_floor):
+    """Eigen-summary of 11^T - dev + gamma I from the deviation alone (dev symmetric, zero diagonal).
+
+    A Householder reflection H maps 1 to sqrt(m) e_1; H (11^T - dev) H = m e1 e1^T - H dev H
+    = [[a, b^T], [b, B]] with a ~ m and b, B of the size of dev.  The m - 1 small
+    eigenvalues are those of B - b b^T / (a - lambda); lambda = 0 in the last term
+    changes each by a relative b^2 / (a (a - lambda)), required below 1e-12.
+    Returns None when the deviation is not small enough for that.
+    """
+    m = dev.shape[0]
+    # ||B|| <= ||dev||_2 <= max row sum of |dev|: skip at once when dev is not small
+    bound = float(np.abs(dev).sum(axis=1).max())
+    if not (m - bound > 2.0 * bound):
+        return None
+    v = np.ones(m)
+    v[0] -= math.sqrt(m)
+    u = v / np.linalg.norm(v)
+    g = dev @ u
+    w = g - (u @ g) * u
+    h = dev - 2.0 * np.outer(u, w) - 2.0 * np.outer(w, u)
+    a = m - h[0, 0] + gamma
+    b = -h[1:, 0]
+    bmat = -h[1:, 1:]
+    bmat[np.diag_indices_from(bmat)] += gamma
+    nb2 = float(b @ b)
+    norm_b = bound + abs(gamma)
+    if not (a > 2.0 * norm_b) or nb2 > 1e-12 * a * (a - norm_b):
+        return None
+    s = bmat - np.outer(b, b) / a
+    s = 0.5 * (s + s.T)
+    mu = _eigvalsh(s)
+    mean_mu = float(mu.mean())
+    lmax = a + nb2 / (a - mean_mu)
+    lmax = a + nb2 / (lmax - mean_mu)
+    lmin = float(mu[0])
+    scale = max(float(np.abs(mu).max()), float(np.abs(dev).max()))
+    err = 10.0 * math.sqrt(m) * ((EPS + tau) * scale + abs_floor) + nb2 / (a * (a - abs(lmin))) * abs(lmin)
+    bulk = float(mu.sum()) / (m - 1)
+    return dict(lmax=float(lmax), lmin=lmin, bulk=bulk, err=err, bulk_err=err, method="deflated")
+
+
+def _summarize(direct, dev, gamma, tau, abs_floor, singular, scale_log):
+    """(lmax, lmin, bulk, kappa, resolved, rel_err, method, log10_lmax) in actual units."""
+    res = None
+    if dev is not None and np.ndim(gamma) == 0:
+        res = _eig_deflated(dev, float(gamma), tau, abs_floor)
+    if res is None:
+        res = _eig_direct(direct(), gamma, max(tau, abs_floor))
+    lmax, lmin, bulk = res["lmax"], res["lmin"], res["bulk"]
+    err = res["err"]
+    method = res["method"]
+    if singular:
+        lmin = float(np.min(gamma)) if np.size(gamma) else 0.0
+        lmin = max(lmin, 0.0)
+        err = 0.0
+        method = "singular"
+    resolved = bool(singular or (lmin > 0.0 and err <= RESOLVE_REL * lmin))
+    rel_err = 0.0 if singular else (err / lmin if lmin > 0.0 else math.inf)
+    bulk_ok = bulk > 0.0 and res["bulk_err"] <= RESOLVE_REL * bulk
+    kappa = (lmax / lmin if lmin > 0.0 else math.inf) if resolved else math.nan
+
+    def actual(x):
+        if not math.isfinite(x) or x <= 0.0:
+            return x
+        lg = math.log(x) + scale_log
+        return math.exp(lg) if lg < 709.78 else math.inf
+
+    log10_lmax = (math.log(lmax) + scale_log) / math.log(10.0) if lmax > 0.0 else math.nan
+    return (actual(lmax), actual(lmin) if resolved else math.nan, actual(bulk) if bulk_ok else math.nan, kappa,
+            resolved, rel_err, method, log10_lmax)
+
+
+@dataclass
+class Spectra:
+    """NTK and NNGP spectra of one (activation, sw2, sb2) point at each requested depth.
+
+    Arrays have shape (n_depths,).  lambda_* are eigenvalues of Theta_train,train (NTK,
+    sum-loss convention) and nngp_lambda_* of K_train,train; lambda_bulk =
+    (trace - lambda_max) / (m - 1).  resolved / nngp_resolved: float64 resolves
+    lambda_min to 1e-3 (else lambda_min and kappa are NaN); kappa_rel_err is the
+    estimated relative error of lambda_min (and so of kappa).  method: 'direct'
+    (eigenvalues of the kernel), 'deflated' (from the tracked deviation from the ordered
+    fixed point), 'singular' (duplicate rows).  log10_lambda_max stays finite where
+    lambda_max overflows float64 (chaotic phase at great depth).
+
+    Theory columns (Table 1 of Xiao et al., see ``kappa_theory``): kappa_theory,
+    nngp_kappa_theory, lambda_max_theory.  status is 'ok' or why the point has no
+    kernel ('q_infinite', 'q_zero', 'sw2_zero', 'unconverged', 'overflow'), with message.
+    """
+
+    activation: str
+    sw2: float
+    sb2: float
+    m: int
+    dim: int
+    normalize: bool
+    dropout: float | None
+    phase: str
+    q_star: float
+    c_star: float
+    chi_1: float
+    chi_c: float
+    p_star: float
+    xi_1: float
+    xi_star: float
+    depth: np.ndarray
+    lambda_max: np.ndarray
+    lambda_min: np.ndarray
+    lambda_bulk: np.ndarray
+    kappa: np.ndarray
+    nngp_lambda_max: np.ndarray
+    nngp_lambda_min: np.ndarray
+    nngp_lambda_bulk: np.ndarray
+    nngp_kappa: np.ndarray
+    kappa_theory: np.ndarray
+    nngp_kappa_theory: np.ndarray
+    lambda_max_theory: np.ndarray
+    resolved: np.ndarray
+    nngp_resolved: np.ndarray
+    kappa_rel_err: np.ndarray
+    nngp_kappa_rel_err: np.ndarray
+    log10_lambda_max: np.ndarray
+    method: np.ndarray
+    singular: bool = False
+    duplicate_rows: list = field(default_factory=list)
+    table_error: float = 0.0
+    status: str = "ok"
+    message: str = ""
+
+    ROW_COLUMNS = ("depth", "lambda_max", "lambda_min", "lambda_bulk", "kappa", "nngp_lambda_max",
+                   "nngp_lambda_min", "nngp_lambda_bulk", "nngp_kappa", "kappa_theory", "nngp_kappa_theory",
+                   "lambda_max_theory", "resolved", "nngp_resolved", "kappa_rel_err", "nngp_kappa_rel_err",
+                   "log10_lambda_max", "method")
+
+    def table(self, columns, loss: str = "sum") -> dict:
+        """One chunk of rows, one per depth: column name -> 1-D array.  Besides the per-depth arrays it
+        knows the point's scalars (activation, sw2, sb2, m, phase, status, ...) and the learning rates
+        eta_max / eta_catapult for ``loss`` ('sum' or 'mean', see ``learning_rates``)."""
+        n = self.depth.size
+        eta_max, eta_catapult = learning_rates(self.lambda_max, self.m, loss)
+        derived = {"eta_max": eta_max, "eta_catapult": eta_catapult, "loss": [loss] * n}
+        out = {}
+        for name in columns:
+            if name in derived:
+                out[name] = derived[name]
+            else:
+                value = getattr(self, name)
+                out[name] = value if isinstance(value, np.ndarray) and value.shape == (n,) else [value] * n
+        return out
+
+    def rows(self):
+        """One dict per depth (the per-depth columns plus the point's scalars)."""
+        scal = dict(activation=self.activation, sw2=self.sw2, sb2=self.sb2, m=self.m, phase=self.phase,
+                    q_star=self.q_star, chi_1=self.chi_1, p_star=self.p_star, status=self.status)
+        for i in range(self.depth.size):
+            row = dict(scal)
+            for c in self.ROW_COLUMNS:
+                v = getattr(self, c)[i]
+                row[c] = v.item() if hasattr(v, "item") else v
+            yield row

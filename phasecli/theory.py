@@ -1,0 +1,127 @@
+"""Large-depth asymptotics of the NTK spectrum (Table 1 of Xiao et al.; THEORY.md) and learning rates.
+
+Pure formulas of the point's phase, chi_1, q* and the data size m: what ``kappa_theory``,
+``nngp_kappa_theory`` and ``lambda_max_theory`` print next to the computed spectra, and
+``learning_rates`` (eta_max = 2 / lambda_max).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from phasecli.activations import ACTIVATIONS
+from phasecli.validate import InputError
+
+DEFAULT_SLOPE = 0.01
+
+
+def critical_ratio(activation: str, slope: float = DEFAULT_SLOPE) -> float:
+    """Large-depth Theta_ab / Theta_aa on the critical line (chi_1 = 1), normalized inputs.
+
+    With D(eps) = T(1) - T(1 - eps), E(eps) = Tdot(1) - Tdot(1 - eps) and chi_1 = 1:
+    - phi' continuous (T''(1) = q^2 E[phi''^2] finite: tanh, erf, elu, gelu, silu,
+      softplus, sigmoid, sin): eps' = eps - beta eps^2, so eps ~ 1/(beta l), and the
+      off-diagonal multiplier sw2 Tdot = 1 - 2 beta eps = 1 - 2/l; Theta_ab ~ a l q*
+      with a (l + 1) = 1 + (1 - 2/l) a l gives a = 1/3 (Xiao et al.).
+    - phi' with a jump (relu, leaky_relu, selu, hard_tanh): E(eps) ~ e1 theta and
+      D ~ q Tdot(1) eps - q e1 theta^3 / 3 (theta = arccos c), so theta' = theta -
+      (sw2 e1 / 3) theta^2, theta ~ 3/(sw2 e1 l), and the multiplier 1 - sw2 e1 theta =
+      1 - 3/l for every such activation: a = 1 - 3a, a = 1/4.
+    - linear: c is preserved, the ratio depends on the data: NaN.
+    kappa -> (1 + (m - 1) a) / (1 - a): (m + 2)/2 and (m + 3)/3.
+    """
+    if activation == "linear" or (activation == "leaky_relu" and slope >= 1.0):
+        return math.nan
+    return 0.25 if ACTIVATIONS[activation].phi_prime_jumps else 1.0 / 3.0
+
+
+def kappa_theory(activation, phase, m, depth, *, chi_1, q_star, sb2=0.0, dropout=None,
+                 slope: float = DEFAULT_SLOPE) -> np.ndarray:
+    """Table 1 large-depth prediction of kappa = lambda_max / lambda_min of the NTK.
+
+    - chaotic: 1 (Theta / p -> identity);
+    - critical: (1 + (m - 1) a) / (1 - a) with a = ``critical_ratio`` (1/3: (m + 2)/2 for
+      smooth activations; 1/4: (m + 3)/3 when phi' jumps, relu included); with dropout
+      (keep rate rho) the diagonal gains a factor 1/rho: (1/rho + (m - 1) a)/(1/rho - a);
+    - ordered: m p* / (l chi_1^l) with p* = q*/(1 - chi_1) and l = depth: the rate of
+      divergence (Figure 1b), up to a data-dependent O(1) factor; with dropout the finite
+      limit 1 + m rho p* / ((1 - rho)(p* - sb2)).
+    NaN for unknown phases and undefined q*.
+    """
+    depth = np.asarray(depth, dtype=float)
+    out = np.full(depth.shape, np.nan)
+    rho = 1.0 if dropout is None else float(dropout)
+    if not (np.isfinite(q_star) and q_star > 0 and np.isfinite(chi_1)):
+        return out
+    if phase == "chaotic":
+        out[:] = 1.0
+    elif phase == "critical":
+        inv_a = 1.0 / critical_ratio(activation, slope)  # 3 or 4 (exact), NaN for linear
+        out[:] = (inv_a / rho + (m - 1)) / (inv_a / rho - 1.0)
+    elif phase == "ordered" and chi_1 > 0:
+        p_star = q_star / (1.0 - chi_1)
+        if rho < 1.0:
+            out[:] = 1.0 + m * rho * p_star / ((1.0 - rho) * (p_star - sb2)) if p_star > sb2 else np.inf
+        else:
+            log_kappa = math.log(m * p_star) - np.log(depth) - depth * math.log(chi_1)
+            with np.errstate(over="ignore"):
+                out[:] = np.where(log_kappa < 709.78, np.exp(np.minimum(log_kappa, 709.78)), np.inf)
+    return out
+
+
+def nngp_kappa_theory(phase, m, depth, *, q_star, c_star, sb2=0.0, dropout=None) -> np.ndarray:
+    """Large-depth kappa of the NNGP: chaotic K -> q*((1 - c*) I + c* 11^T):
+    (1 + (m - 1) c*) / (1 - c*) (dropout adds (1/rho - 1)(q* - sb2) to the diagonal);
+    it diverges in the other phases (NaN)."""
+    depth = np.asarray(depth, dtype=float)
+    out = np.full(depth.shape, np.nan)
+    if phase == "chaotic" and np.isfinite(c_star) and np.isfinite(q_star) and q_star > 0:
+        g = 0.0 if dropout is None else (1.0 / float(dropout) - 1.0) * (q_star - sb2)
+        out[:] = (q_star * (1.0 + (m - 1) * c_star) + g) / (q_star * (1.0 - c_star) + g)
+    return out
+
+
+def lambda_max_theory(activation, phase, m, depth, *, chi_1, q_star, sb2=0.0, dropout=None,
+                      slope: float = DEFAULT_SLOPE) -> np.ndarray:
+    """Large-depth lambda_max of the NTK (normalized inputs): m p* (ordered), the diagonal
+    p^{l+1} = q* (chi_1^{l+1} - 1)/(chi_1 - 1) (chaotic, kappa -> 1), (l + 1) q* (1 + (m - 1) a)
+    (critical); plus the dropout shift (1/rho - 1)(q* - sb2 + chi_1 p^l)."""
+    depth = np.asarray(depth, dtype=float)
+    out = np.full(depth.shape, np.nan)
+    if not (np.isfinite(q_star) and q_star > 0 and np.isfinite(chi_1)):
+        return out
+    extra = 0.0 if dropout is None else 1.0 / float(dropout) - 1.0
+    with np.errstate(over="ignore", invalid="ignore"):
+        if abs(chi_1 - 1.0) < 1e-12:
+            p_l = depth * q_star
+        else:
+            p_l = q_star * np.expm1(np.minimum(depth * math.log(chi_1), 709.0)) / (chi_1 - 1.0)
+        p_next = q_star + chi_1 * p_l
+        shift = extra * (q_star - sb2 + chi_1 * p_l)
+        if phase == "ordered":
+            p_star = q_star / (1.0 - chi_1)
+            out[:] = m * p_star + extra * (p_star - sb2)
+        elif phase == "chaotic":
+            out[:] = p_next + shift
+        elif phase == "critical":
+            a = critical_ratio(activation, slope)
+            out[:] = p_next * (1.0 + (m - 1) * a) + shift
+    return out
+
+
+def learning_rates(lambda_max, m, loss: str = "sum"):
+    """(eta_max, eta_catapult) = (2, 4) / lambda_max for the sum loss 1/2 sum (f - y)^2;
+    (2m, 4m) / lambda_max for the mean loss 1/(2m) sum (as neural-tangents'
+    max_learning_rate).  Below eta_max: lazy (NTK) regime; eta_max .. eta_catapult: catapult."""
+    if loss not in ("sum", "mean"):
+        raise InputError(f"loss must be 'sum' or 'mean', got {loss!r}", "loss")
+    m = int(m)
+    if m < 1:
+        raise InputError("m must be >= 1", "m")
+    lam = np.asarray(lambda_max, dtype=float)
+    f = 1.0 if loss == "sum" else float(m)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eta = np.where(lam > 0, 2.0 * f / lam, np.nan)
+    return eta, 2.0 * eta
