@@ -18,12 +18,13 @@ _phasecli() {
                 --slope) return ;;
                 --critical-tol) return ;;
                 --trainable-multiple) return ;;
+                --scheduler) return ;;
                 --format|-f) COMPREPLY=($(compgen -W "table csv tsv json jsonl" -- "$cur")); return ;;
                 --columns) return ;;
                 --value) return ;;
                 --png) COMPREPLY=($(compgen -f -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--activation -a --sw2 --sb2 --q0 --slope --critical-tol --trainable-multiple --summary --no-summary --format -f --columns --value --png --help -h" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "--activation -a --sw2 --sb2 --q0 --slope --critical-tol --trainable-multiple --summary --no-summary --scheduler --format -f --columns --value --png --help -h" -- "$cur")) ;;
         critical)
             case "$prev" in
                 --activation|-a) COMPREPLY=($(compgen -W "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" -- "$cur")); return ;;
@@ -45,12 +46,13 @@ _phasecli() {
                 --q0) return ;;
                 --slope) return ;;
                 --trainable-multiple) return ;;
+                --scheduler) return ;;
                 --format|-f) COMPREPLY=($(compgen -W "table csv tsv json jsonl" -- "$cur")); return ;;
                 --columns) return ;;
                 --value) return ;;
                 --png) COMPREPLY=($(compgen -f -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--activation -a --sw2 --sb2 --q0 --slope --trainable-multiple --format -f --columns --value --png --help -h" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "--activation -a --sw2 --sb2 --q0 --slope --trainable-multiple --scheduler --format -f --columns --value --png --help -h" -- "$cur")) ;;
         activations)
             case "$prev" in
                 --format|-f) COMPREPLY=($(compgen -W "table csv tsv json jsonl" -- "$cur")); return ;;
@@ -71,12 +73,13 @@ _phasecli() {
                 --seed) return ;;
                 --depth) return ;;
                 --dropout) return ;;
+                --scheduler) return ;;
                 --format|-f) COMPREPLY=($(compgen -W "table csv tsv json jsonl" -- "$cur")); return ;;
                 --columns) return ;;
                 --value) return ;;
                 --png) COMPREPLY=($(compgen -f -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--activation -a --sw2 --sb2 --q0 --slope --data --m --dim --seed --normalize --no-normalize --depth --dropout --format -f --columns --value --png --help -h" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "--activation -a --sw2 --sb2 --q0 --slope --data --m --dim --seed --normalize --no-normalize --depth --dropout --scheduler --format -f --columns --value --png --help -h" -- "$cur")) ;;
         lr)
             case "$prev" in
                 --activation|-a) COMPREPLY=($(compgen -W "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" -- "$cur")); return ;;
@@ -91,12 +94,13 @@ _phasecli() {
                 --depth) return ;;
                 --dropout) return ;;
                 --loss) COMPREPLY=($(compgen -W "sum mean" -- "$cur")); return ;;
+                --scheduler) return ;;
                 --format|-f) COMPREPLY=($(compgen -W "table csv tsv json jsonl" -- "$cur")); return ;;
                 --columns) return ;;
                 --value) return ;;
                 --png) COMPREPLY=($(compgen -f -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--activation -a --sw2 --sb2 --q0 --slope --data --m --dim --seed --normalize --no-normalize --depth --dropout --loss --format -f --columns --value --png --help -h" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "--activation -a --sw2 --sb2 --q0 --slope --data --m --dim --seed --normalize --no-normalize --depth --dropout --loss --scheduler --format -f --columns --value --png --help -h" -- "$cur")) ;;
         generalize)
             case "$prev" in
                 --train) COMPREPLY=($(compgen -f -- "$cur")); return ;;
@@ -113,12 +117,13 @@ _phasecli() {
                 --eta) return ;;
                 --ridge) return ;;
                 --batch-size) return ;;
+                --scheduler) return ;;
                 --format|-f) COMPREPLY=($(compgen -W "table csv tsv json jsonl" -- "$cur")); return ;;
                 --columns) return ;;
                 --value) return ;;
                 --png) COMPREPLY=($(compgen -f -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--train --test --label-column --activation -a --sw2 --sb2 --q0 --slope --normalize --no-normalize --depth --dropout --time --eta --ridge --nngp --batch-size --format -f --columns --value --png --help -h" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "--train --test --label-column --activation -a --sw2 --sb2 --q0 --slope --normalize --no-normalize --depth --dropout --time --eta --ridge --nngp --batch-size --scheduler --format -f --columns --value --png --help -h" -- "$cur")) ;;
         docs)
             case "$prev" in
             esac

@@ -27,6 +27,7 @@ _phasecli() {
                 '--critical-tol[Cells with |chi_1 - 1| <= tol are labelled critical.]:value: ' \
                 '--trainable-multiple[max_trainable_depth = this multiple of xi_c (Schoenholz et al]:value: ' \
                 {--summary,--no-summary}'[Summarize instead of listing every cell [default: summary for a table of more than 200 rows on a terminal].]' \
+                '--scheduler[Dask scheduler address (tcp://host:8786; default $DASK_SCHEDULER_ADDRESS): compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 {--format,-f}'[Output format [default: table on a terminal, csv in a pipe]]:value:(table csv tsv json jsonl)' \
                 '--columns[Only these columns, in this order (unknown names are an error).]:value: ' \
                 '--value[Print only this columns values, one per line, bare (empty line where undefined).]:value: ' \
@@ -54,6 +55,7 @@ _phasecli() {
                 '--q0[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope[Negative slope of leaky_relu.]:value: ' \
                 '--trainable-multiple[max_trainable_depth = this multiple of xi_c (Schoenholz et al]:value: ' \
+                '--scheduler[Dask scheduler address (tcp://host:8786; default $DASK_SCHEDULER_ADDRESS): compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 {--format,-f}'[Output format [default: table on a terminal, csv in a pipe]]:value:(table csv tsv json jsonl)' \
                 '--columns[Only these columns, in this order (unknown names are an error).]:value: ' \
                 '--value[Print only this columns values, one per line, bare (empty line where undefined).]:value: ' \
@@ -81,6 +83,7 @@ _phasecli() {
                 {--normalize,--no-normalize}'[Scale each input so the first-layer variance q^1 equals q* (the papers setting), or use the data as given.]' \
                 '--depth[Depths L (hidden layers): list 1,2,5,10 or inclusive range START:STOP[:STEP] (mixes allowed); sorted and de-duplicated.]:value: ' \
                 '--dropout[Dropout with keep rate RHO in (0, 1] on the penultimate layer (Xiao et al]:value: ' \
+                '--scheduler[Dask scheduler address (tcp://host:8786; default $DASK_SCHEDULER_ADDRESS): compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 {--format,-f}'[Output format [default: table on a terminal, csv in a pipe]]:value:(table csv tsv json jsonl)' \
                 '--columns[Only these columns, in this order (unknown names are an error).]:value: ' \
                 '--value[Print only this columns values, one per line, bare (empty line where undefined).]:value: ' \
@@ -102,6 +105,7 @@ _phasecli() {
                 '--depth[Depths L (hidden layers): list 1,2,5,10 or inclusive range START:STOP[:STEP] (mixes allowed); sorted and de-duplicated.]:value: ' \
                 '--dropout[Dropout with keep rate RHO in (0, 1] on the penultimate layer (Xiao et al]:value: ' \
                 '--loss[Loss normalization: 1/2 sum (f - y)^2 (eta = 2/lambda_max) or 1/(2m) sum (eta = 2m/lambda_max).]:value:(sum mean)' \
+                '--scheduler[Dask scheduler address (tcp://host:8786; default $DASK_SCHEDULER_ADDRESS): compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 {--format,-f}'[Output format [default: table on a terminal, csv in a pipe]]:value:(table csv tsv json jsonl)' \
                 '--columns[Only these columns, in this order (unknown names are an error).]:value: ' \
                 '--value[Print only this columns values, one per line, bare (empty line where undefined).]:value: ' \
@@ -126,6 +130,7 @@ _phasecli() {
                 '--ridge[Add SIGMA * Id to Theta_train,train (regularizer for the ordered phase).]:value: ' \
                 '--nngp[Use the NNGP (Bayesian posterior mean) instead of the NTK predictor.]' \
                 '--batch-size[Test rows per pass of the recursion (bounds memory).]:value: ' \
+                '--scheduler[Dask scheduler address (tcp://host:8786; default $DASK_SCHEDULER_ADDRESS): compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 {--format,-f}'[Output format [default: table on a terminal, csv in a pipe]]:value:(table csv tsv json jsonl)' \
                 '--columns[Only these columns, in this order (unknown names are an error).]:value: ' \
                 '--value[Print only this columns values, one per line, bare (empty line where undefined).]:value: ' \

@@ -12,15 +12,11 @@ from __future__ import annotations
 
 import math
 
+from phasecli.errors import InputError
+
 MAX_DEPTH = 1_000_000
-
-
-class InputError(ValueError):
-    """Bad input to a public function; ``param`` is the parameter's name (or None)."""
-
-    def __init__(self, message: str, param: str | None = None):
-        super().__init__(message)
-        self.param = param
+__all__ = ["InputError", "number", "integer", "variance", "variances", "q0", "slope", "dropout", "activation",
+           "parse_depths", "depths"]
 
 
 def number(name: str, value, *, lo: float | None = None, hi: float | None = None, lo_open: bool = False,

@@ -12,12 +12,14 @@ failed, an internal error); 2 bad input (one line naming the option); 130 interr
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
 import click
 
 from phasecli import __version__
+from phasecli.errors import RuntimeFailure
 
 PROG = "phasecli"
 
@@ -50,11 +52,21 @@ def cli():
     """
 
 
-from phasecli.cli import cmd_meanfield, cmd_ntk, cmd_docs  # noqa: E402  (register the commands)
-from phasecli.cli.cmd_meanfield import CRITICAL_COLUMNS, DEPTH_COLUMNS, PHASE_COLUMNS  # noqa: E402,F401
-from phasecli.cli.cmd_ntk import GENERALIZE_COLUMNS, KAPPA_COLUMNS, LR_COLUMNS  # noqa: E402,F401
+# the command modules, in the order `phasecli --help` lists their commands; each registers on `cli`
+COMMAND_MODULES = (
+    "cmd_meanfield",
+    "cmd_ntk",
+    "cmd_docs",
+)
+for _name in COMMAND_MODULES:
+    importlib.import_module(f"phasecli.cli.{_name}")
 
-_ = (cmd_meanfield, cmd_ntk, cmd_docs)
+from phasecli.columns import CRITICAL as CRITICAL_COLUMNS  # noqa: E402,F401  (for scripts and tests)
+from phasecli.columns import DEPTH_SCALE as DEPTH_COLUMNS  # noqa: E402,F401
+from phasecli.columns import GENERALIZE as GENERALIZE_COLUMNS  # noqa: E402,F401
+from phasecli.columns import KAPPA as KAPPA_COLUMNS  # noqa: E402,F401
+from phasecli.columns import LR as LR_COLUMNS  # noqa: E402,F401
+from phasecli.columns import PHASE as PHASE_COLUMNS  # noqa: E402,F401
 
 
 def _one_line(message) -> str:
@@ -108,6 +120,9 @@ def main(argv=None) -> None:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno() if sys.stdout is not None else 1)
         status = 0
+    except RuntimeFailure as exc:
+        click.echo(f"{PROG}: error: {_one_line(exc)}", err=True)
+        status = 1
     except MemoryError:
         click.echo(f"{PROG}: error: out of memory (try a smaller grid, data set or --batch-size)", err=True)
         status = 1

@@ -9,7 +9,7 @@ import click
 from phasecli.activations import ACTIVATIONS, NAMES
 from phasecli.cli import cli
 from phasecli.cli.common import (GRID, GRID_GRAMMAR, POSITIVE, UNIT, FiniteFloat, Progress, check_figure,
-                                 echo_value, fail, grid_options, input_errors, output_options, render, warn)
+                                 fail, grid_options, input_errors, output_options, render, sweep_options, warn)
 from phasecli.columns import CRITICAL as CRITICAL_COLUMNS
 from phasecli.columns import DEPTH_SCALE as DEPTH_COLUMNS
 from phasecli.columns import PHASE as PHASE_COLUMNS
@@ -62,7 +62,7 @@ class _Stats:
             yield [label, count, f"{100 * count / self.n:.1f}%", chi, q]
 
 
-def _solve_blocks(activation, sw2, sb2, q0, slope, label, **kwargs):
+def _solve_blocks(activation, sw2, sb2, q0, slope, label, scheduler=None, **kwargs):
     """Yield PhaseGrid blocks of consecutive sw2 rows (all sb2), in order, with progress on a terminal."""
     from phasecli import meanfield, sweep
 
@@ -74,7 +74,7 @@ def _solve_blocks(activation, sw2, sb2, q0, slope, label, **kwargs):
     tasks = [{"sw2": sw2[a:b]} for a, b in blocks]
     shared = dict(activation=activation, sb2=sb2, q0=q0, slope=slope, **kwargs)
     with input_errors(), Progress(n_cells, label, "cells") as advance:
-        for grid in sweep.run(meanfield.solve_phase, tasks, shared=shared):
+        for grid in sweep.run(meanfield.solve_phase, tasks, shared=shared, scheduler=scheduler):
             yield grid
             advance(grid.phase.size)
 
@@ -126,8 +126,9 @@ def _check_kept(out, n_cells):
 @click.option("--summary/--no-summary", default=None,
               help="Summarize instead of listing every cell [default: summary for a table of more than "
                    f"{SUMMARY_ROWS} rows on a terminal].")
+@sweep_options
 @output_options()
-def phase(activation, sw2, sb2, q0, slope, critical_tol, trainable_multiple, summary, out):
+def phase(activation, sw2, sb2, q0, slope, critical_tol, trainable_multiple, summary, scheduler, out):
     """q*, c*, chi_1, chi_c, depth scales and the phase on a (sw2, sb2) grid.
 
     The phase is classified by chi_1 alone: ordered (chi_1 < 1), chaotic (chi_1 > 1),
@@ -151,8 +152,8 @@ def phase(activation, sw2, sb2, q0, slope, critical_tol, trainable_multiple, sum
     summarize = summary or (summary is None and out.fmt == "table" and not out.value and not out.columns
                             and n_rows > SUMMARY_ROWS and sys.stdout is not None and sys.stdout.isatty())
     stats = _Stats() if summarize else None
-    blocks = _solve_blocks(activation, sw2, sb2, q0, slope, f"{activation} grid", critical_tol=critical_tol,
-                           trainable_multiple=trainable_multiple)
+    blocks = _solve_blocks(activation, sw2, sb2, q0, slope, f"{activation} grid", scheduler,
+                           critical_tol=critical_tol, trainable_multiple=trainable_multiple)
     kept, bad, total = _stream_grid(out, PHASE_COLUMNS, blocks, keep=bool(out.png), stats=stats)
     if summarize:
         _write_summary(activation, sw2, sb2, q0, slope, stats)
@@ -251,8 +252,9 @@ def _sw2_range(value):
 @cli.command("depth-scale")
 @grid_options(default_sw2="0.5:4:200", default_sb2="0.05")
 @trainable_option
+@sweep_options
 @output_options()
-def depth_scale(activation, sw2, sb2, q0, slope, trainable_multiple, out):
+def depth_scale(activation, sw2, sb2, q0, slope, trainable_multiple, scheduler, out):
     """Depth scales xi_q, xi_c, xi_grad, xi_1, xi_star and the maximum trainable depth.
 
     xi_q = -1/ln(q-map slope), xi_c = -1/ln chi_c, xi_grad = -1/ln chi_1 (negative:
@@ -269,7 +271,7 @@ def depth_scale(activation, sw2, sb2, q0, slope, trainable_multiple, out):
     out.check(DEPTH_COLUMNS)
     layout = check_figure("depth-scale", n_sw2=len(sw2), n_sb2=len(sb2)) if out.png else None
     _check_kept(out, len(sw2) * len(sb2))
-    blocks = _solve_blocks(activation, sw2, sb2, q0, slope, f"{activation} grid",
+    blocks = _solve_blocks(activation, sw2, sb2, q0, slope, f"{activation} grid", scheduler,
                            trainable_multiple=trainable_multiple)
     kept, bad, total = _stream_grid(out, DEPTH_COLUMNS, blocks, keep=bool(out.png))
     if out.png:

@@ -10,7 +10,7 @@ import click
 from phasecli import columns
 from phasecli.cli import cli
 from phasecli.cli.common import (NON_NEGATIVE, POSITIVE, FiniteFloat, Progress, check_figure, depth_option,
-                                 grid_options, input_errors, output_options, render, warn)
+                                 grid_options, input_errors, output_options, render, sweep_options, warn)
 
 KAPPA_COLUMNS = columns.KAPPA
 LR_COLUMNS = columns.LR
@@ -77,7 +77,7 @@ def _points(sw2, sb2):
     return [{"sw2": a, "sb2": b} for a in sw2 for b in sb2]
 
 
-def _spectra(activation, sw2, sb2, q0, slope, X, normalize, depths, dropout):
+def _spectra(activation, sw2, sb2, q0, slope, X, normalize, depths, dropout, scheduler):
     """ntk_spectra at every (sw2, sb2), sw2 outer, yielded as each finishes (progress on a terminal)."""
     from phasecli import ntk, sweep
 
@@ -85,7 +85,7 @@ def _spectra(activation, sw2, sb2, q0, slope, X, normalize, depths, dropout):
     shared = dict(activation=activation, X=X, depths=depths, slope=slope, normalize=normalize, q0=q0,
                   dropout=dropout)
     with input_errors(), Progress(len(points), f"{activation} NTK", "points") as advance:
-        for result in sweep.run(ntk.ntk_spectra, points, shared=shared):
+        for result in sweep.run(ntk.ntk_spectra, points, shared=shared, scheduler=scheduler):
             yield result
             advance()
 
@@ -104,8 +104,8 @@ def _report_points(results) -> int:
     return 0
 
 
-def _ntk_command(columns, activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec, dropout, out,
-                 kind, loss="sum"):
+def _ntk_command(columns, activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec, dropout,
+                 scheduler, out, kind, loss="sum"):
     out.check(columns)
     depths = parse_depths(depth_spec)
     layout = check_figure(kind, n_sw2=len(sw2), n_sb2=len(sb2), n_depth=len(depths)) if out.png else None
@@ -113,7 +113,7 @@ def _ntk_command(columns, activation, sw2, sb2, q0, slope, data, m, dim, seed, n
     results = []
 
     def chunks():
-        for r in _spectra(activation, sw2, sb2, q0, slope, X, normalize, depths, dropout):
+        for r in _spectra(activation, sw2, sb2, q0, slope, X, normalize, depths, dropout, scheduler):
             results.append(r)
             yield r.table(columns, loss=loss)
 
@@ -148,8 +148,9 @@ def scale_curves(activation, sw2, sb2, q0, slope, layout, n=400):
 @cli.command()
 @grid_options(default_sw2="1.5", default_sb2="0.05")
 @data_options
+@sweep_options
 @output_options()
-def kappa(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec, dropout, out):
+def kappa(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec, dropout, scheduler, out):
     """NTK and NNGP spectra on a data set at every depth: lambda_max, lambda_min, lambda_bulk, kappa.
 
     One pass of the depth recursion (`phasecli docs theory`) gives every depth asked.
@@ -168,7 +169,7 @@ def kappa(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_
       phasecli kappa -a erf --sw2 0.8 --sb2 0.1 --dropout 0.8 --depth 1:200
     """
     return _ntk_command(KAPPA_COLUMNS, activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec,
-                        dropout, out, "kappa")
+                        dropout, scheduler, out, "kappa")
 
 
 @cli.command()
@@ -176,8 +177,9 @@ def kappa(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_
 @data_options
 @click.option("--loss", type=click.Choice(["sum", "mean"]), default="sum", show_default=True,
               help="Loss normalization: 1/2 sum (f - y)^2 (eta = 2/lambda_max) or 1/(2m) sum (eta = 2m/lambda_max).")
+@sweep_options
 @output_options()
-def lr(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec, dropout, loss, out):
+def lr(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec, dropout, loss, scheduler, out):
     """Largest convergent learning rate eta_max = 2/lambda_max, and eta_catapult = 2 eta_max.
 
     Gradient descent on the linearized (infinite-width) network converges for
@@ -196,7 +198,7 @@ def lr(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spe
       phasecli lr -a erf --sw2 0.5:4:40 --sb2 0.1 --depth 1:60 --png eta.png
     """
     return _ntk_command(LR_COLUMNS, activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec,
-                        dropout, out, "lr", loss)
+                        dropout, scheduler, out, "lr", loss)
 
 
 def load_labelled(path, label_column, which):
@@ -238,9 +240,10 @@ def load_labelled(path, label_column, which):
 @click.option("--nngp", is_flag=True, help="Use the NNGP (Bayesian posterior mean) instead of the NTK predictor.")
 @click.option("--batch-size", type=click.IntRange(1), default=2048, show_default=True,
               help="Test rows per pass of the recursion (bounds memory).")
+@sweep_options
 @output_options()
 def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, slope, normalize, depth_spec, dropout,
-               train_time, eta, ridge, nngp, batch_size, out):
+               train_time, eta, ridge, nngp, batch_size, scheduler, out):
     """Test accuracy of the infinite-width network trained on your data (NTK mean predictor).
 
     mu(X_test) = Theta_test,train Theta_train,train^-1 Y_train with targets one-hot minus 1/k,
@@ -275,7 +278,7 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
     def chunks():
         with input_errors(X_train="--train", X_test="--test"), \
                 Progress(len(points), f"{activation} predictor", "points") as advance:
-            for r in sweep.run(gen.ntk_generalization, points, shared=shared):
+            for r in sweep.run(gen.ntk_generalization, points, shared=shared, scheduler=scheduler):
                 results.append(r)
                 yield r.table(GENERALIZE_COLUMNS)
                 advance()

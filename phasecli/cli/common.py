@@ -118,6 +118,14 @@ def grid_options(default_sw2: str, default_sb2: str, *, sw2_critical: bool = Fal
     return decorate
 
 
+def sweep_options(f):
+    """--scheduler: run the sweep's independent pieces on a Dask cluster (``pip install 'phasecli[dask]'``)."""
+    return click.option("--scheduler", envvar="DASK_SCHEDULER_ADDRESS", default=None, metavar="ADDRESS",
+                        help="Dask scheduler address (tcp://host:8786; default $DASK_SCHEDULER_ADDRESS): compute "
+                             "the sweep's pieces on that cluster's workers, rows in the local order. Needs the "
+                             "[dask] extra.")(f)
+
+
 def depth_option(default: str, help_prefix: str = "Depths L (hidden layers)"):
     return click.option("--depth", "depth_spec", default=default, show_default=True,
                         help=f"{help_prefix}: {DEPTH_GRAMMAR}.")
@@ -259,7 +267,8 @@ def check_figure(kind: str, **shape) -> str | None:
 
 
 def render(fn: str, path: str, *args, **kwargs) -> None:
-    """Draw figure ``plotting.fn(*args, path=path)``; failing to write it is a runtime failure (exit 1)."""
+    """Draw figure ``fn`` ('module:function' in phasecli.plotting, or a name it exports) with
+    ``(*args, path=path, **kwargs)``; failing to write it is a runtime failure (exit 1)."""
     import warnings
 
     from phasecli import plotting
@@ -267,7 +276,7 @@ def render(fn: str, path: str, *args, **kwargs) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            getattr(plotting, fn)(*args, path=path, **kwargs)
+            plotting.figure(fn)(*args, path=path, **kwargs)
     except OSError as exc:
         raise click.ClickException(f"could not write the PNG: {exc.strerror or exc}") from None
     if sys.stderr is not None and sys.stderr.isatty():

@@ -18,9 +18,12 @@ _FIGURES = {
 }
 
 
-def register(name: str, module: str) -> None:
-    """Make ``plotting.<name>`` load from ``phasecli.plotting.<module>`` (for figure modules added later)."""
-    _FIGURES[name] = module
+def figure(name: str):
+    """The figure function ``name``: 'module:function' (``phasecli.plotting.<module>``) or a name above."""
+    if ":" in name:
+        module, function = name.split(":", 1)
+        return getattr(importlib.import_module(f"phasecli.plotting.{module}"), function)
+    return __getattr__(name)
 
 
 def __getattr__(name):

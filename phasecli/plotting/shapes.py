@@ -35,14 +35,26 @@ def _ntk(n_sw2: int, n_sb2: int, n_depth: int) -> str:
     return f"heatmap-{axis}" if n_depth > 1 else f"line-{axis}"
 
 
+def _critical(n_sb2: int) -> str:
+    if n_sb2 < 2:
+        raise FigureError("the critical line needs at least two sb2 values")
+    return "line"
+
+
+# one rule per command: shape keywords -> layout name (or FigureError)
+RULES = {
+    "phase": _grid,
+    "depth-scale": _grid,
+    "critical": _critical,
+    "kappa": _ntk,
+    "lr": _ntk,
+    "generalize": _ntk,
+}
+
+
 def choose(kind: str, **shape) -> str:
-    """The layout for ``kind`` ('phase', 'depth-scale', 'critical', 'kappa', 'lr', 'generalize', ...)."""
-    if kind in ("phase", "depth-scale"):
-        return _grid(shape["n_sw2"], shape["n_sb2"])
-    if kind == "critical":
-        if shape["n_sb2"] < 2:
-            raise FigureError("the critical line needs at least two sb2 values")
-        return "line"
-    if kind in ("kappa", "lr", "generalize"):
-        return _ntk(shape["n_sw2"], shape["n_sb2"], shape["n_depth"])
-    raise FigureError(f"no figure for {kind!r}")
+    """The layout for command ``kind`` given the sizes of its sweep axes (see ``RULES``)."""
+    rule = RULES.get(kind)
+    if rule is None:
+        raise FigureError(f"no figure for {kind!r}")
+    return rule(**shape)
