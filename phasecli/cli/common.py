@@ -181,8 +181,12 @@ def _columns_spec(ctx, param, value):
     return names
 
 
-def output_options(*, png: bool = True, value_default: str | None = None, png_help: str | None = None):
-    """--format, --columns, --value [and --png], declared once; the command receives ``out: Output``."""
+def output_options(*, png: bool = True, value_default: str | None = None, png_help: str | None = None,
+                   extra_formats: tuple = ()):
+    """--format, --columns, --value [and --png], declared once; the command receives ``out: Output``.
+
+    ``extra_formats``: formats only this command writes itself (e.g. ``shell``); ``out.fmt``
+    then holds that name and the command handles it instead of ``out.emit``."""
 
     def decorate(f):
         @functools.wraps(f)
@@ -192,7 +196,7 @@ def output_options(*, png: bool = True, value_default: str | None = None, png_he
             return f(*args, out=Output(fmt=fmt or default_format(), png=png, columns=columns, value=value), **kwargs)
 
         options = [
-            click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default=None,
+            click.option("--format", "-f", "fmt", type=click.Choice(FORMATS + tuple(extra_formats)), default=None,
                          help="Output format [default: table on a terminal, csv in a pipe]. JSON writes "
                               "inf as \"inf\" and NaN as null."),
             click.option("--columns", callback=_columns_spec, default=None, metavar="A,B,C",
