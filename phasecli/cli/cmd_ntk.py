@@ -56,7 +56,7 @@ def load_inputs(data, m, dim, seed):
         return ntk.synthetic_data(m, dim, seed)
     given = [f"--{n}" for n in ("m", "dim", "seed") if _explicit(n)]
     if given:
-        raise click.BadParameter(f"{', '.join(given)} describe synthetic inputs and cannot be used with --data",
+        raise click.BadParameter(f"{', '.join(given)} only apply to synthetic inputs and cannot be combined with --data",
                                  param_hint="'--data'")
     try:
         return ntk.load_data(sys.stdin if data == "-" else data)
