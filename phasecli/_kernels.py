@@ -2,7 +2,7 @@
 
 Private: every function here is jitted, works on scalars or preallocated arrays and is
 called through the validating wrappers of ``phasecli.meanfield``.  Equations refer to
-``shared/THEORY.md`` ("Mean field: length and correlation maps").
+``docs/theory.md`` ("Mean field: length and correlation maps").
 
 Quadrature.  A 1-D expectation E[f(offset + scale * Z)] is taken with composite
 Gauss-Legendre panels on z in [-Z_MAX, Z_MAX] (the normal density folded into the
@@ -292,7 +292,7 @@ def _rule(code, offset, scale, extra, n_extra, hz, hu, zs, ws):
 
 @njit(cache=True)
 def _moments(code, q, slope):
-    """(E[phi^2], E[phi'^2], d/dq E[phi^2]) at u = sqrt(q) z: the length map (THEORY.md)."""
+    """(E[phi^2], E[phi'^2], d/dq E[phi^2]) at u = sqrt(q) z: the length map (docs/theory.md)."""
     if code == ERF:
         phi2 = 2.0 / math.pi * math.asin(2.0 * q / (1.0 + 2.0 * q))
         dphi2 = 4.0 / (math.pi * math.sqrt(1.0 + 4.0 * q))
@@ -730,7 +730,7 @@ def _stability_label(q_slope):
 
 @njit(cache=True)
 def _q_fixed_point(code, sw2, sb2, q0, slope):
-    """Stable fixed point of the length map reached from q0 (THEORY.md, q*).
+    """Stable fixed point of the length map reached from q0 (docs/theory.md, q*).
 
     The length map Q is monotone, so forward iteration from q0 moves towards the first
     root of F(q) = Q(q) - q in the direction of F(q0).  That root is bracketed by

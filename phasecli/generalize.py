@@ -3,7 +3,7 @@
     mu(X_test)   = Theta_test,train  Theta_train,train^{-1} Y_train                 (t = inf)
     mu_t(X_test) = Theta_test,train  Theta^{-1} (I - exp(-eta Theta t)) Y_train     (time t)
 
-(THEORY.md, "mean predictor"; Xiao et al. Eq. 4-5.)  Targets are one-hot vectors minus
+(docs/theory.md, "mean predictor"; Xiao et al. Eq. 4-5.)  Targets are one-hot vectors minus
 1/k.  ``ridge`` adds sigma * Id to Theta_train,train (also inside the exponential).
 The kernels come from ``phasecli.ntk.kernel_pass``: the first pass factors
 Theta_train,train at every depth, keeps only alpha = Theta^{-1} Y (m_train x k) and scores

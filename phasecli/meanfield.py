@@ -2,7 +2,7 @@
 
 Public, validating wrappers around the numba kernels of ``phasecli._kernels``.  All
 hyperparameters are *variances* (sw2 = sigma_w^2, sb2 = sigma_b^2).  Formulas and
-conventions follow ``shared/THEORY.md``; nothing here prints.
+conventions follow ``docs/theory.md``; nothing here prints.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def _neg_inv_log(x: np.ndarray) -> np.ndarray:
 
 
 def depth_scales(chi_1, chi_c, q_slope):
-    """Depth scales of THEORY.md ("Depth scales"): (xi_q, xi_c, xi_grad, xi_1, xi_star).
+    """Depth scales of docs/theory.md ("Depth scales"): (xi_q, xi_c, xi_grad, xi_1, xi_star).
 
     xi_q = -1/ln(q-map slope at q*), xi_c = -1/ln chi_c, xi_grad = -1/ln chi_1 (negative
     when gradients grow), xi_1 = -1/ln chi_1 on the ordered side (chi_1 <= 1, NaN
@@ -144,12 +144,12 @@ class PhaseGrid:
 def solve_phase(activation: str, sw2, sb2, *, q0: float = 1.0, slope: float = DEFAULT_SLOPE,
                 critical_tol: float = DEFAULT_CRITICAL_TOL, trainable_multiple: float = DEFAULT_TRAINABLE_MULTIPLE,
                 progress=None) -> PhaseGrid:
-    """q*, c*, chi_1, chi_c, depth scales and phase on the grid sw2 x sb2 (THEORY.md, mean field).
+    """q*, c*, chi_1, chi_c, depth scales and phase on the grid sw2 x sb2 (docs/theory.md, mean field).
 
     q* is the stable fixed point that forward iteration reaches from q0 (the inputs'
     variance q^1); c* is the stable correlation fixed point (1 in the ordered phase).
     The phase is classified by chi_1 alone, 'critical' within ``critical_tol`` of 1.
-    max_trainable_depth = trainable_multiple * xi_c (Schoenholz et al. use 6; THEORY.md,
+    max_trainable_depth = trainable_multiple * xi_c (Schoenholz et al. use 6; docs/theory.md,
     "Depth scales").  ``progress(done, total)``, if given, is called as blocks of sw2 rows finish.
     """
     code = _check_common(activation, q0, slope)

@@ -1,7 +1,7 @@
 """Spectra of the NTK and NNGP on a data set: eigen-summaries that know their own precision.
 
 lambda_max, lambda_min, lambda_bulk = (trace - lambda_max) / (m - 1) and kappa of the
-kernels a recursion yields (THEORY.md, "Trainability and generalization metrics").
+kernels a recursion yields (docs/theory.md, "Trainability and generalization metrics").
 
 Precision of lambda_min: in the ordered phase Theta -> p* 11^T and lambda_min -> 0, so
 a plain float64 eigensolve loses lambda_min once kappa nears 1/(m eps).  Where the

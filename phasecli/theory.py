@@ -1,4 +1,4 @@
-"""Large-depth asymptotics of the NTK spectrum (Table 1 of Xiao et al.; THEORY.md) and learning rates.
+"""Large-depth asymptotics of the NTK spectrum (Table 1 of Xiao et al.; docs/theory.md) and learning rates.
 
 Pure formulas of the point's phase, chi_1, q* and the data size m: what ``kappa_theory``,
 ``nngp_kappa_theory`` and ``lambda_max_theory`` print next to the computed spectra, and

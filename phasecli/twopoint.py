@@ -1,7 +1,7 @@
 """Per-activation two-point maps T(c), Tdot(c), D = T(1) - T(c), E = Tdot(1) - Tdot(c).
 
 What the kernel recursions (``phasecli.recursion``) evaluate at every pair and layer;
-THEORY.md, "NNGP and NTK on a data set": T(K)_ab = E[phi(u_a) phi(u_b)],
+docs/theory.md, "NNGP and NTK on a data set": T(K)_ab = E[phi(u_a) phi(u_b)],
 Tdot(K)_ab = E[phi'(u_a) phi'(u_b)].
 
 At equal variances q (normalized inputs) a pair is described by eps = 1 - c, and D and

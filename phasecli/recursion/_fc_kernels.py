@@ -1,6 +1,6 @@
 """Numba kernels of the fully connected NNGP / NTK depth recursion over all input pairs.
 
-Private: called by ``phasecli.recursion.fc`` only (THEORY.md, "NNGP and NTK on a data
+Private: called by ``phasecli.recursion.fc`` only (docs/theory.md, "NNGP and NTK on a data
 set").  Normalized inputs: one layer updates, per pair, eps = 1 - K_ab / q*, the NTK
 ratio Theta_ab / p and its deviation Delta_ab = (p - Theta_ab) / p from the two-point
 maps of ``phasecli._twopoint_kernels``.  Data as given: (T, Tdot) per pair for a general

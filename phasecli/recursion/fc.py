@@ -1,4 +1,4 @@
-"""The fully connected NNGP / NTK depth recursion (THEORY.md, "NNGP and NTK on a data set").
+"""The fully connected NNGP / NTK depth recursion (docs/theory.md, "NNGP and NTK on a data set").
 
     K^1     = Theta^1 = sw2 * X X^T / d + sb2
     K^{l+1} = sw2 * T(K^l) + sb2
