@@ -9,7 +9,8 @@ import click
 from phasecli.activations import ACTIVATIONS, NAMES
 from phasecli.cli import cli
 from phasecli.cli.common import (GRID, GRID_GRAMMAR, POSITIVE, UNIT, FiniteFloat, Progress, check_figure,
-                                 fail, grid_options, input_errors, output_options, render, sweep_options, warn)
+                                 fail, grid_options, input_errors, output_options, render, sweep_options, warn,
+                                 writing)
 from phasecli.columns import CRITICAL as CRITICAL_COLUMNS
 from phasecli.columns import DEPTH_SCALE as DEPTH_COLUMNS
 from phasecli.columns import PHASE as PHASE_COLUMNS
@@ -180,18 +181,16 @@ def _critical_line(activation, sb2, q0, slope, layout):
 
 
 def _write_summary(activation, sw2, sb2, q0, slope, stats):
+    """The terminal summary of a large grid: phase counts and ranges, and six points of the critical line."""
     from phasecli import meanfield
 
-    with_stdout = sys.stdout
     title = (f"{activation}: {len(sw2)} x {len(sb2)} grid, sw2 {min(sw2):g}..{max(sw2):g}, "
              f"sb2 {min(sb2):g}..{max(sb2):g}")
-    from phasecli.cli.common import writing
-
+    picks = sorted(set(sb2[int(round(k * (len(sb2) - 1) / 5))] for k in range(6))) if len(sb2) > 1 else sb2
+    line = meanfield.solve_critical(activation, picks, q0=q0, slope=slope)
     with writing():
-        write_rows(("phase", "cells", "share", "chi_1", "q_star"), stats.rows(), "table", with_stdout, title=title)
-        picks = sorted(set(sb2[int(round(k * (len(sb2) - 1) / 5))] for k in range(6))) if len(sb2) > 1 else sb2
-        line = meanfield.solve_critical(activation, picks, q0=q0, slope=slope)
-        write_rows(CRITICAL_COLUMNS, zip(*(line.table()[c] for c in CRITICAL_COLUMNS)), "table", with_stdout,
+        write_rows(("phase", "cells", "share", "chi_1", "q_star"), stats.rows(), "table", sys.stdout, title=title)
+        write_rows(CRITICAL_COLUMNS, zip(*(line.table()[c] for c in CRITICAL_COLUMNS)), "table", sys.stdout,
                    title="critical line (root-solved, chi_1 = 1)")
 
 
