@@ -64,16 +64,18 @@ def depth_scales(chi_1, chi_c, q_slope):
     xi_q = -1/ln(q-map slope at q*), xi_c = -1/ln chi_c, xi_grad = -1/ln chi_1 (negative
     when gradients grow), xi_1 = -1/ln chi_1 on the ordered side (chi_1 <= 1, NaN
     otherwise), xi_star = -1/(ln chi_c - ln chi_1) on the chaotic side (chi_1 >= 1, NaN
-    otherwise; inf on the critical line).
+    otherwise; inf on the critical line).  At a stable correlation fixed point chi_c <= 1
+    and chi_c <= chi_1, so values above by rounding (1 + 1e-15 on the root-solved critical
+    line) are taken as equal: inf, never a huge negative depth.
     """
     chi_1 = np.asarray(chi_1, dtype=float)
     chi_c = np.asarray(chi_c, dtype=float)
     xi_q = _neg_inv_log(np.asarray(q_slope, dtype=float))
-    xi_c = _neg_inv_log(chi_c)
+    xi_c = _neg_inv_log(np.minimum(chi_c, 1.0))
     xi_grad = _neg_inv_log(chi_1)
     xi_1 = np.where(chi_1 <= 1.0, xi_grad, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = chi_c / chi_1
+        ratio = np.minimum(chi_c / chi_1, 1.0)
         xi_star = np.where(chi_1 >= 1.0, _neg_inv_log(ratio), np.nan)
     return xi_q, xi_c, xi_grad, xi_1, xi_star
 

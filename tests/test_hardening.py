@@ -275,3 +275,17 @@ def test_numba_cache_lives_outside_the_package(tmp_path):
     explicit = tmp_path / "explicit"
     r = run_cli("critical", "--sb2", "0.05", "--value", env=dict(env, NUMBA_CACHE_DIR=str(explicit)))
     assert r.returncode == 0 and list(explicit.rglob("*.nbi"))
+
+
+def test_depth_scales_on_the_root_solved_critical_line_are_never_negative():
+    from phasecli import meanfield
+
+    line = meanfield.solve_critical("tanh", [0.05, 0.3])
+    for sw2c, sb2 in zip(line.sw2_critical, line.sb2):
+        for sw2 in (sw2c, np.nextafter(sw2c, 0), np.nextafter(sw2c, 9)):
+            grid = meanfield.solve_phase("tanh", [sw2], [sb2])
+            assert grid.phase[0, 0] == "critical"
+            for name in ("xi_c", "max_trainable_depth"):
+                value = getattr(grid, name)[0, 0]
+                assert value > 1e6, (name, value)
+            assert np.isnan(grid.xi_star[0, 0]) or grid.xi_star[0, 0] > 1e6
