@@ -738,6 +738,12 @@ def _q_fixed_point(code, sw2, sb2, q0, slope):
     safeguarded Newton.  Returns (q_star, q_slope, label, iterations, residual, phi2, dphi2)
     with phi2 = E[phi^2] and dphi2 = E[phi'^2] at q_star.
     """
+    if _homogeneous(code):
+        # the length map is exactly linear, q -> growth * q + sb2: no finite fixed point when growth > 1,
+        # or growth = 1 with sb2 > 0 (q grows by sb2 per layer; rounding must not make a root of it)
+        growth = sw2 * _moments(code, 1.0, slope)[0]
+        if growth > 1.0 or (growth == 1.0 and sb2 > 0.0):
+            return math.inf, math.nan, FP_INFINITE, 1, math.nan, math.nan, math.nan
     p0 = _phi(code, 0.0, slope)
     f_at_zero = sw2 * p0 * p0 + sb2
     phi2, dphi2, qs = _moments(code, q0, slope)

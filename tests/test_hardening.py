@@ -289,3 +289,19 @@ def test_depth_scales_on_the_root_solved_critical_line_are_never_negative():
                 value = getattr(grid, name)[0, 0]
                 assert value > 1e6, (name, value)
             assert np.isnan(grid.xi_star[0, 0]) or grid.xi_star[0, 0] > 1e6
+
+
+@pytest.mark.parametrize("activation,sw2", [("relu", 2.0), ("linear", 1.0), ("leaky_relu", 2.0 / (1 + 0.01 ** 2))])
+def test_linear_length_map_at_slope_one_with_bias_has_no_fixed_point(cli, activation, sw2):
+    """q^{l+1} = q^l + sb2 grows without bound: q* is infinite, never a rounding-made root near 1e15."""
+    from phasecli import meanfield
+
+    grid = meanfield.solve_phase(activation, [sw2], [0.05, 0.0])
+    assert grid.fixed_point[0, 0] == "infinite" and math.isinf(grid.q_star[0, 0])
+    assert grid.fixed_point[0, 1] == "marginal" and grid.q_star[0, 1] == 1.0
+    line = meanfield.solve_critical(activation, [0.0, 0.05])  # chi_1 does not depend on q: the line exists
+    assert list(line.status) == ["ok", "ok"] and line.sw2_critical[1] == pytest.approx(sw2, rel=1e-12)
+    assert line.q_star[0] == 1.0 and math.isinf(line.q_star[1])
+    r = cli("lr", "-a", activation, "--sw2", repr(sw2), "--sb2", "0.05", "--m", "4", "--depth", "3", "-f", "csv")
+    assert r.returncode == 1 and _rows(r.stdout)[0]["status"] == "q_infinite"
+    _one_clean_line(r.stderr)
