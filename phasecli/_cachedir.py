@@ -9,6 +9,7 @@ the first run compiles.  Importing this module must not import numba.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -37,8 +38,9 @@ def cache_dir() -> str:
     return os.path.join(tempfile.gettempdir(), f"phasecli-{uid}", "numba")
 
 
-def _source_stamp() -> str:
-    """A digest of the kernel sources' sizes and modification times (what numba's cache keys on)."""
+@functools.lru_cache(maxsize=1)
+def source_stamp() -> str:
+    """A digest of all kernel sources' sizes and modification times: the stamp of every cached kernel."""
     h = hashlib.sha1()
     for root, _dirs, files in os.walk(PACKAGE_DIR):
         for name in sorted(files):
@@ -49,7 +51,7 @@ def _source_stamp() -> str:
 
 
 def _marker(tag: str) -> str:
-    return os.path.join(cache_dir(), f".warm-{_source_stamp()}-{tag}")
+    return os.path.join(cache_dir(), f".warm-{source_stamp()}-{tag}")
 
 
 def is_warm(tag: str) -> bool:

@@ -22,7 +22,7 @@ import os
 from numba import njit, prange  # noqa: F401  (re-exported for the kernel modules)
 from numba.core import caching
 
-from phasecli._cachedir import cache_dir
+from phasecli._cachedir import cache_dir, source_stamp
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -38,10 +38,13 @@ class _PhasecliCacheLocator(caching._SourceFileBackedLocatorMixin, caching._Cach
     def get_cache_path(self):
         return self._cache_path
 
+    def get_source_stamp(self):
+        """One stamp over every kernel file: a kernel inlines njit functions of other files, so a
+        change to any of them must invalidate all (numba alone stamps only the defining file)."""
+        return source_stamp()
+
     @classmethod
     def from_function(cls, py_func, py_file):
-        if os.environ.get("NUMBA_CACHE_DIR"):
-            return None  # numba's own UserProvidedCacheLocator takes it
         if not os.path.abspath(py_file).startswith(PACKAGE_DIR + os.sep):
             return None
         return super().from_function(py_func, py_file)

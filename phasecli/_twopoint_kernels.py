@@ -82,11 +82,16 @@ def _closed_norm(code, q, slope, eps):
         a = 0.0 if code == RELU else slope
         big_a = 0.5 * (1.0 + a)
         big_b = 0.5 * (1.0 - a)
-        th = _theta_of_eps(eps)
+        if eps <= 1.0:
+            th = _theta_of_eps(eps)
+            pi_m_th = math.pi - th
+        else:  # c < 0: pi - theta = arccos(-c) from 2 - eps, accurate near c = -1
+            pi_m_th = 2.0 * math.asin(math.sqrt(0.5 * (2.0 - eps)))
+            th = math.pi - pi_m_th
         h = _sin_minus_tcos(th)
         t = q * (big_a * big_a * c + big_b * big_b * TWO_OVER_PI * (math.sin(th) + c * (0.5 * math.pi - th)))
         d = q * (big_a * big_a * eps + big_b * big_b * TWO_OVER_PI * (0.5 * math.pi * eps - h))
-        tdot = (1.0 + a * a) * (math.pi - th) / (2.0 * math.pi) + a * th / math.pi
+        tdot = (1.0 + a * a) * pi_m_th / (2.0 * math.pi) + a * th / math.pi
         e = th * (1.0 - a) * (1.0 - a) / (2.0 * math.pi)
         return t, tdot, d, e
     # linear
