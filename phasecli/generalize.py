@@ -70,6 +70,7 @@ class Generalization:
     seconds_kernel: float
     seconds_linalg: float
     predictions: np.ndarray | None = None  # (n_depths, m_test, k) when asked for
+    architecture: str = "fc"  # 'fc', 'cnn-f' or 'cnn-p'
 
     def table(self, columns) -> dict:
         """One chunk of rows, one per depth: column name -> 1-D array (scalars repeated)."""
@@ -131,12 +132,14 @@ def _solve_state(theta, targets, ridge, t, eta):
 
 def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, depths, *, slope=0.01,
                        normalize=True, q0=1.0, dropout=None, time=None, eta=None, ridge=0.0, nngp=False,
-                       batch_size=2048, keep_predictions=False) -> Generalization:
+                       batch_size=2048, keep_predictions=False, architecture="fc", image_shape=None,
+                       filter_size=3) -> Generalization:
     """Test accuracy / MSE of the NTK (or NNGP) mean predictor at every depth, one (sw2, sb2).
 
     time=None is t = infinity; eta=None uses eta_max = 2/lambda_max of the solved matrix
     at each depth (sum-loss convention).  keep_predictions stores mu(X_test) per depth
-    (memory m_test x k per depth).  Raises InputError on bad input.
+    (memory m_test x k per depth).  architecture / image_shape / filter_size: the network
+    (``ntk.kernel_pass``; 'cnn-f' / 'cnn-p' on images).  Raises InputError on bad input.
     """
     X_train, y_train, X_test, y_test, classes = _validate(X_train, y_train, X_test, y_test)
     time = None if time is None else V.number("time", time, lo=0.0)
@@ -178,7 +181,9 @@ def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, d
             t0 = _time.perf_counter()
             for k, layer in enumerate(ntk.kernel_pass(activation, X_train, sw2, sb2, depths,
                                                       X_test=X_test[start:stop], slope=slope, normalize=normalize,
-                                                      q0=q0, dropout=dropout, scaled=True)):
+                                                      q0=q0, dropout=dropout, scaled=True,
+                                                      architecture=architecture, image_shape=image_shape,
+                                                      filter_size=filter_size)):
                 t1 = _time.perf_counter()
                 timer["kernel"] += t1 - t0
                 if number == 0:
@@ -200,7 +205,9 @@ def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, d
                 timer["linalg"] += t0 - t1
     except ntk.PointError as exc:
         status[:] = exc.status
-        return _empty(activation, sw2, sb2, nngp, depths, status, meta)
+        result = _empty(activation, sw2, sb2, nngp, depths, status, meta)
+        result.architecture = architecture
+        return result
     seconds_kernel, seconds_linalg = timer["kernel"], timer["linalg"]
     n_test, n_classes = test_targets.shape
     ok = status == "ok"
@@ -213,7 +220,7 @@ def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, d
             kappa=kappa, prediction_scale=np.where(ok, np.sqrt(sq_pred / (n_test * n_classes)) / target_rms, np.nan),
             ill_conditioned=np.where(ok, kappa > KAPPA_ILL, False), status=status, **meta,
             seconds_kernel=seconds_kernel, seconds_linalg=seconds_linalg,
-            predictions=kept)
+            predictions=kept, architecture=architecture)
 
 
 def _empty(activation, sw2, sb2, nngp, depths, status, meta):

@@ -77,7 +77,7 @@ from phasecli import validate as V
 from phasecli.activations import ACTIVATIONS
 from phasecli.data import check_matrix, load_data, synthetic_data  # noqa: F401  (part of the public API)
 from phasecli.recursion import PointError
-from phasecli.recursion import fc
+from phasecli.recursion import cnn, fc
 from phasecli.spectra import Spectra, _summarize
 from phasecli.theory import (critical_ratio, kappa_theory, lambda_max_theory, learning_rates,  # noqa: F401
                              nngp_kappa_theory)
@@ -106,11 +106,29 @@ class _Setup:
     dim: int
     duplicates: list
     table_error: float
+    architecture: str = "fc"
+    positions: int = 1  # d = H W for the CNN (pooling window of CNN-P)
 
 
-def _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_rows) -> _Setup:
+def _architecture(architecture, dropout, image_shape):
+    """Validated architecture name ('fc', 'cnn-f', 'cnn-p'); the CNN takes no dropout and needs an image shape."""
+    if architecture not in cnn.ARCHITECTURES:
+        raise V.InputError(f"architecture must be one of {', '.join(cnn.ARCHITECTURES)}, got {architecture!r}",
+                           "architecture")
+    if architecture != "fc":
+        if dropout is not None:
+            raise V.InputError("dropout is implemented for fully connected networks only (architecture fc)",
+                               "dropout")
+        if image_shape is None:
+            raise V.InputError(f"architecture {architecture} needs the image shape H,W,C", "image_shape")
+    return architecture
+
+
+def _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_rows, architecture="fc",
+           image_shape=None, filter_size=3) -> _Setup:
     """Validate everything once, solve the point's mean field, build the engine."""
     V.activation(activation)
+    architecture = _architecture(architecture, dropout, image_shape)
     X = check_matrix(X, "X")
     if X.shape[0] < min_rows:
         raise V.InputError(f"need at least {min_rows} inputs (rows), got {X.shape[0]}", "X")
@@ -132,6 +150,8 @@ def _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_r
                 phase=str(grid.phase[0, 0]))
     where = f"{activation} at sw2={sw2:g}, sb2={sb2:g}"
     m, dim = X.shape
+    if architecture != "fc":
+        cnn.check_image(image_shape, filter_size, dim)
     if normalize:
         if sw2 == 0.0:
             raise PointError("sw2_zero", f"sw2 = 0: the inputs never reach the output (K = sb2 11^T); {where}")
@@ -143,9 +163,16 @@ def _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_r
                                        "so rows cannot be scaled to q*: use --no-normalize")
         if fp == "unconverged" or not math.isfinite(q_star):
             raise PointError("unconverged", f"the length map did not converge for {where}")
-    engine, dups, table_error = fc.build(activation, X, Xt, sw2, sb2, slope, bool(normalize), q_star, rho, where)
+    if architecture == "fc":
+        engine, dups, table_error = fc.build(activation, X, Xt, sw2, sb2, slope, bool(normalize), q_star, rho, where)
+        positions = 1
+    else:
+        engine, dups, table_error = cnn.build(activation, X, Xt, sw2, sb2, slope, bool(normalize), q_star,
+                                              architecture, image_shape, filter_size, where)
+        positions = engine.d
     return _Setup(engine=engine, normalize=bool(normalize), activation=activation, sw2=sw2, sb2=sb2, slope=slope,
-                  dropout=rho, m=m, dim=dim, duplicates=dups, table_error=table_error, **info)
+                  dropout=rho, m=m, dim=dim, duplicates=dups, table_error=table_error, architecture=architecture,
+                  positions=positions, **info)
 
 
 class KernelLayer(tuple):
@@ -153,9 +180,10 @@ class KernelLayer(tuple):
 
     Unpacks as the 5-tuple.  With ``scaled=True`` in ``kernel_pass`` the Theta blocks are
     divided by exp(log_scale) (the NTK diagonal for normalized inputs), so they never
-    overflow; otherwise log_scale is 0.  theta_deviation / k_deviation (normalized inputs
-    only): (p - Theta_ab) / p and 1 - K_ab / q* on the train block, with full relative
-    accuracy near the ordered fixed point.
+    overflow; otherwise log_scale is 0.  theta_deviation / k_deviation (normalized
+    inputs): (p - Theta_ab) / p and 1 - K_ab / q* on the train block, with full relative
+    accuracy near the ordered fixed point.  Data as given: 1 - Theta_ab / sqrt(Theta_aa Theta_bb) and
+    1 - K_ab / sqrt(K_aa K_bb), likewise accurate (``recursion.fc.RawEngine``).
     """
 
     def __new__(cls, depth, k, th, kt, tht, log_scale=0.0, theta_deviation=None, k_deviation=None):
@@ -173,7 +201,7 @@ class KernelLayer(tuple):
 
 
 def kernel_pass(activation, X, sw2, sb2, depths, *, X_test=None, slope=mf.DEFAULT_SLOPE, normalize=True, q0=1.0,
-                dropout=None, scaled=False):
+                dropout=None, scaled=False, architecture="fc", image_shape=None, filter_size=3):
     """One pass of the depth recursion; yields a ``KernelLayer`` at each requested depth.
 
     (depth, K_train, Theta_train, K_test_train, Theta_test_train): the NNGP and NTK of a
@@ -181,16 +209,25 @@ def kernel_pass(activation, X, sw2, sb2, depths, *, X_test=None, slope=mf.DEFAUL
     X_test and X (None without X_test).  Arrays are fresh copies.  Dropout (keep rate)
     changes only the train diagonals (see the module docstring).  With normalize=True
     (default) the rows of X and X_test are scaled to q^1 = q*.  Raises InputError on bad
-    input and PointError (a ValueError) where the kernel does not exist.
+    input and PointError (a ValueError) where the kernel does not exist.  ``architecture`` 'cnn-f' /
+    'cnn-p' (with ``image_shape`` (H, W, C) and an odd ``filter_size``): the convolutional network of
+    ``phasecli.recursion.cnn``; with normalize the rows are scaled to a mean first-layer variance q*.
     """
     depths = V.depths(depths)
-    st = _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_rows=1)
+    st = _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_rows=1,
+                architecture=architecture, image_shape=image_shape, filter_size=filter_size)
     eng = st.engine
     try:
         for layer in eng.run(depths):
             lt = layer.log_scale
             f_th = 1.0 if scaled else math.exp(min(lt, 709.78))
-            if st.normalize:
+            if st.architecture != "fc":
+                k = layer.k * math.exp(layer.log_kscale)
+                th = layer.theta * f_th
+                kt = layer.k_tt
+                tht = None if layer.theta_tt is None else layer.theta_tt * f_th
+                tdev, kdev = layer.theta_dev.copy(), layer.k_dev.copy()
+            elif st.normalize:
                 q = st.q_star
                 k = q * (1.0 - eng.eps)
                 k[np.diag_indices_from(k)] = q * (1.0 + layer.gamma_k)
@@ -207,14 +244,15 @@ def kernel_pass(activation, X, sw2, sb2, depths, *, X_test=None, slope=mf.DEFAUL
                 th[np.diag_indices_from(th)] += np.asarray(layer.gamma_theta) * f_th
                 kt = None if layer.k_tt is None else layer.k_tt * fk
                 tht = None if layer.theta_tt is None else layer.theta_tt * f_th
-                tdev = kdev = None
+                tdev, kdev = layer.theta_dev.copy(), layer.k_dev.copy()  # relative to sqrt(diag_a diag_b)
             yield KernelLayer(layer.depth, k, th, kt, tht, lt if scaled else 0.0, tdev, kdev)
     except FloatingPointError:
         raise PointError("overflow", f"the kernel overflowed float64 ({activation}, sw2={st.sw2:g}, "
                                      f"sb2={st.sb2:g})") from None
 
 
-def _nan_spectra(activation, sw2, sb2, m, dim, normalize, dropout, depths, status, message, info=None):
+def _nan_spectra(activation, sw2, sb2, m, dim, normalize, dropout, depths, status, message, info=None,
+                 architecture="fc"):
     n = depths.size
     nan = np.full(n, np.nan)
     info = info or {}
@@ -228,16 +266,17 @@ def _nan_spectra(activation, sw2, sb2, m, dim, normalize, dropout, depths, statu
                                                "nngp_kappa_theory", "lambda_max_theory", "kappa_rel_err",
                                                "nngp_kappa_rel_err", "log10_lambda_max")},
                    resolved=np.zeros(n, dtype=bool), nngp_resolved=np.zeros(n, dtype=bool),
-                   method=np.full(n, "", dtype=object), status=status, message=message)
+                   method=np.full(n, "", dtype=object), status=status, message=message, architecture=architecture)
 
 
 def ntk_spectra(activation, X, sw2, sb2, depths, *, slope=mf.DEFAULT_SLOPE, normalize=True, q0=1.0,
-                dropout=None) -> Spectra:
+                dropout=None, architecture="fc", image_shape=None, filter_size=3) -> Spectra:
     """NTK and NNGP spectra at every requested depth (one recursion pass) plus Table 1 theory.
 
     Bad input (data, depths, dropout, activation) raises InputError; a point without a
     kernel (q* infinite / zero, sw2 = 0, overflow) returns an all-NaN Spectra whose
-    ``status`` and ``message`` say why.
+    ``status`` and ``message`` say why.  ``architecture``, ``image_shape``, ``filter_size``: as in
+    ``kernel_pass`` (CNN-F / CNN-P on images).
     """
     depths = V.depths(depths)
     Xc = check_matrix(X, "X")
@@ -245,14 +284,15 @@ def ntk_spectra(activation, X, sw2, sb2, depths, *, slope=mf.DEFAULT_SLOPE, norm
         raise V.InputError(f"need at least 2 inputs (rows) for a spectrum, got {Xc.shape[0]}", "X")
     m, dim = Xc.shape
     try:
-        st = _setup(activation, Xc, sw2, sb2, None, slope, normalize, q0, dropout, min_rows=2)
+        st = _setup(activation, Xc, sw2, sb2, None, slope, normalize, q0, dropout, min_rows=2,
+                    architecture=architecture, image_shape=image_shape, filter_size=filter_size)
     except PointError as exc:
         grid = mf.solve_phase(activation, V.variance("sw2", sw2), V.variance("sb2", sb2), q0=q0, slope=slope)
         info = dict(q_star=float(grid.q_star[0, 0]), c_star=float(grid.c_star[0, 0]),
                     chi_1=float(grid.chi_1[0, 0]), chi_c=float(grid.chi_c[0, 0]), xi_1=float(grid.xi_1[0, 0]),
                     xi_star=float(grid.xi_star[0, 0]), phase=str(grid.phase[0, 0]))
         return _nan_spectra(activation, sw2, sb2, m, dim, bool(normalize), V.dropout(dropout), depths,
-                            exc.status, str(exc), info)
+                            exc.status, str(exc), info, architecture=architecture)
     n = depths.size
     cols = {c: np.full(n, np.nan) for c in ("lambda_max", "lambda_min", "lambda_bulk", "kappa", "nngp_lambda_max",
                                             "nngp_lambda_min", "nngp_lambda_bulk", "nngp_kappa", "kappa_rel_err",
@@ -272,7 +312,12 @@ def ntk_spectra(activation, X, sw2, sb2, depths, *, slope=mf.DEFAULT_SLOPE, norm
             def th_direct(lay=layer):
                 return lay.theta  # normalized: Theta / p, diagonal 1
 
-            if st.normalize:
+            if st.architecture != "fc":
+                def k_direct(lay=layer):
+                    return lay.k  # K / q*
+
+                k_dev, k_log = layer.k_dev, layer.log_kscale
+            elif st.normalize:
                 def k_direct(e=layer.k_dev):
                     return 1.0 - e  # K / q*
 
@@ -281,12 +326,14 @@ def ntk_spectra(activation, X, sw2, sb2, depths, *, slope=mf.DEFAULT_SLOPE, norm
                 def k_direct(lay=layer):
                     return lay.k
 
-                k_dev, k_log = None, layer.log_kscale
+                k_dev, k_log = layer.k_dev, layer.log_kscale  # deviation from sqrt(K_aa K_bb), deflated along k_root
             r = _summarize(th_direct, layer.theta_dev, layer.gamma_theta, tau, layer.dev_abs, singular,
-                           layer.log_scale)
+                           layer.log_scale, root=getattr(layer, "theta_root", None),
+                           dev_err=getattr(layer, "theta_dev_err", None))
             cols["lambda_max"][i], cols["lambda_min"][i], cols["lambda_bulk"][i], cols["kappa"][i] = r[:4]
             resolved[i], cols["kappa_rel_err"][i], method[i], cols["log10_lambda_max"][i] = r[4:]
-            r = _summarize(k_direct, k_dev, gk, tau, layer.k_dev_abs, singular, k_log)
+            r = _summarize(k_direct, k_dev, gk, tau, layer.k_dev_abs, singular, k_log,
+                           root=getattr(layer, "k_root", None), dev_err=getattr(layer, "k_dev_err", None))
             cols["nngp_lambda_max"][i], cols["nngp_lambda_min"][i], cols["nngp_lambda_bulk"][i] = r[:3]
             cols["nngp_kappa"][i], nresolved[i], cols["nngp_kappa_rel_err"][i] = r[3], r[4], r[5]
             i += 1
@@ -298,7 +345,8 @@ def ntk_spectra(activation, X, sw2, sb2, depths, *, slope=mf.DEFAULT_SLOPE, norm
         status = "singular"
         message = _singular_message(st)
     p_star = st.q_star / (1.0 - st.chi_1) if st.phase == "ordered" and st.chi_1 < 1 else math.nan
-    kw = dict(chi_1=st.chi_1, q_star=st.q_star, sb2=st.sb2, dropout=st.dropout)
+    kw = dict(chi_1=st.chi_1, q_star=st.q_star, sb2=st.sb2, dropout=st.dropout, architecture=st.architecture,
+              positions=st.positions)
     return Spectra(activation=activation, sw2=st.sw2, sb2=st.sb2, m=m, dim=dim, normalize=st.normalize,
                    dropout=st.dropout, phase=st.phase, q_star=st.q_star, c_star=st.c_star, chi_1=st.chi_1,
                    chi_c=st.chi_c, p_star=p_star, xi_1=st.xi_1, xi_star=st.xi_star, depth=depths.copy(),
@@ -308,12 +356,14 @@ def ntk_spectra(activation, X, sw2, sb2, depths, *, slope=mf.DEFAULT_SLOPE, norm
                    lambda_max_theory=lambda_max_theory(activation, st.phase, m, depths, slope=st.slope, **kw),
                    resolved=resolved, nngp_resolved=nresolved, method=method, singular=singular,
                    duplicate_rows=st.duplicates, table_error=st.table_error, status=status, message=message,
-                   **cols)
+                   architecture=st.architecture, **cols)
 
 
 def _singular_message(st) -> str:
     a, b = st.duplicates[0]
     how = "identical or proportional" if st.normalize else "identical"
+    if st.architecture == "cnn-p":
+        how += " (or circular shifts of each other: pooling forgets the position)"
     if ACTIVATIONS[st.activation].odd and st.sb2 == 0.0:
         how += " (or opposite: an odd activation with sb2 = 0)"
     where = " after normalization" if st.normalize else ""

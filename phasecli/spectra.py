@@ -8,7 +8,9 @@ a plain float64 eigensolve loses lambda_min once kappa nears 1/(m eps).  Where t
 recursion tracks the deviation from the fixed point (normalized inputs), the spectrum is
 computed from it once it is small (Householder reflection of 1 onto e_1; the small
 eigenvalues are those of B - b b^T / a, exact to a relative |b|^2 / a^2 < 1e-12): kappa
-stays accurate as deep as the deviation is representable.  Wherever the error estimate
+stays accurate as deep as the deviation is representable.  Data as given: the kernel is
+r r^T - (r_a r_b dev_ab) with r = sqrt(diag), deflated along r (``_eig_deflated_root``),
+with the recursion's tracked per-entry error bounds in the error estimate.  Wherever the error estimate
 of lambda_min exceeds ``RESOLVE_REL`` of it, ``resolved`` is False and lambda_min and
 kappa are NaN, never a noise-level number.
 """
@@ -51,8 +53,8 @@ def _eigvalsh(a):
         return eigvalsh(a, overwrite_a=True, check_finite=False, driver="evr")
 
 
-def _eig_direct(mat, gamma, tau):
-    """Eigen-summary of mat + diag(gamma) (all in the same units)."""
+def _eig_direct(mat, gamma, tau, abs_err=0.0):
+    """Eigen-summary of mat + diag(gamma) (all in the same units); abs_err: a norm bound of the entries' errors."""
     a = np.array(mat, dtype=np.float64, copy=True)
     idx = np.diag_indices_from(a)
     a[idx] += gamma
@@ -61,7 +63,7 @@ def _eig_direct(mat, gamma, tau):
     m = w.size
     lmax, lmin = float(w[-1]), float(w[0])
     top = max(abs(lmax), abs(lmin))
-    err = 10.0 * math.sqrt(m) * (EPS + tau) * top
+    err = 10.0 * math.sqrt(m) * (EPS + tau) * top + abs_err
     bulk = (tr - lmax) / (m - 1)
     bulk_err = err + 4.0 * m * EPS * top / (m - 1)
     return dict(lmax=lmax, lmin=lmin, bulk=bulk, err=err, bulk_err=bulk_err, method="direct")
@@ -108,13 +110,93 @@ def _eig_deflated(dev, gamma, tau, abs_floor):
     return dict(lmax=float(lmax), lmin=lmin, bulk=bulk, err=err, bulk_err=err, method="deflated")
 
 
-def _summarize(direct, dev, gamma, tau, abs_floor, singular, scale_log):
-    """(lmax, lmin, bulk, kappa, resolved, rel_err, method, log10_lmax) in actual units."""
+def _error_norm(dev_err, root):
+    """Bound of the spectral norm of the error matrix root_a root_b dev_err_ab (its largest row sum)."""
+    if dev_err is None:
+        return 0.0
+    return float((np.abs(dev_err) @ root * root).max()) if root.size else 0.0
+
+
+def _eig_deflated_root(dev, root, gamma, tau, abs_floor, err_norm):
+    """Eigen-summary of root root^T - D + diag(gamma), D_ab = root_a root_b dev_ab (dev symmetric, zero diagonal).
+
+    Data as given (docs/theory.md section 11): the Householder reflection H with
+    H root = -|root| e_1 gives H (root root^T - X) H = |root|^2 e1 e1^T - H X H = [[a, b^T], [b, B]]
+    for X = D - diag(gamma); the m - 1 small eigenvalues solve lambda = eig(B - b b^T / (a - lambda)),
+    iterated from lambda = 0 for the smallest (each step gains a factor |b|^2 / a^2 < 1e-4).
+    err_norm bounds the tracked errors of D (``_error_norm``).  None when D is not small.
+    """
+    m = dev.shape[0]
+    d = dev * np.outer(root, root)
+    gam = np.broadcast_to(np.asarray(gamma, dtype=np.float64), (m,))
+    bound = float(np.abs(d).sum(axis=1).max()) + float(np.abs(gam).max())
+    a0 = float(root @ root)
+    if not (a0 > 3.0 * bound):
+        return None
+    v = np.array(root, dtype=np.float64)
+    v[0] += math.sqrt(a0)
+    u = v / np.linalg.norm(v)
+    x = d
+    x[np.diag_indices_from(x)] -= gam
+    g = x @ u
+    w = g - (u @ g) * u
+    h = x - 2.0 * np.outer(u, w) - 2.0 * np.outer(w, u)
+    a = a0 - h[0, 0]
+    b = -h[1:, 0]
+    bmat = -h[1:, 1:]
+    nb2 = float(b @ b)
+    if not (a > 2.0 * bound) or nb2 > 1e-4 * a * (a - bound):
+        return None
+    bb = np.outer(b, b)
+    lam = 0.0
+    change = 0.0
+    for _ in range(6):
+        s = bmat - bb / (a - lam)
+        mu = _eigvalsh(0.5 * (s + s.T))
+        change = abs(float(mu[0]) - lam)
+        lam = float(mu[0])
+        if nb2 / (a * (a - abs(lam))) * change <= EPS * abs(lam):
+            break
+    mean_mu = float(mu.mean())
+    corr = nb2 / (a - mean_mu)  # lambda_max - a
+    corr = nb2 / (a + corr - mean_mu)
+    spread = float(np.abs(mu - mean_mu).max())
+    tr_b = float(np.trace(bmat))
+    if nb2 * spread > EPS * abs(tr_b) * (a - bound) ** 2:
+        # lambda_max = a + b^T (lambda_max - B)^{-1} b: the mean of B is not enough; fixed point (factor |b|^2 / a^2)
+        from scipy.linalg import solve
+
+        eye = np.eye(m - 1)
+        for _ in range(6):  # lambda_max - B is positive definite (interlacing)
+            with _single_threaded_blas():
+                step = solve((a + corr) * eye - bmat, b, assume_a="pos", check_finite=False)
+            new = float(b @ step)
+            done = abs(new - corr) <= EPS * abs(tr_b)  # what (trace - lambda_max) / (m - 1) needs
+            corr = new
+            if done:
+                break
+    lmax = a + corr
+    scale = max(float(np.abs(mu).max()), float(np.abs(d).max()))
+    err = (10.0 * math.sqrt(m) * ((EPS + tau) * scale + abs_floor) + err_norm
+           + nb2 / (a * (a - abs(lam))) * change)
+    bulk = (tr_b - corr) / (m - 1)  # (trace - lambda_max) / (m - 1), trace = a + tr(B)
+    return dict(lmax=float(lmax), lmin=lam, bulk=bulk, err=err, bulk_err=err, method="deflated")
+
+
+def _summarize(direct, dev, gamma, tau, abs_floor, singular, scale_log, root=None, dev_err=None):
+    """(lmax, lmin, bulk, kappa, resolved, rel_err, method, log10_lmax) in actual units.
+
+    root (data as given): the kernel is root root^T - root_a root_b dev_ab with diagonal root^2;
+    dev_err the tracked absolute errors of dev.  Without root, dev is the deviation from 11^T."""
     res = None
-    if dev is not None and np.ndim(gamma) == 0:
+    err_norm = 0.0
+    if root is not None and dev is not None:
+        err_norm = _error_norm(dev_err, root)
+        res = _eig_deflated_root(dev, root, gamma, tau, abs_floor, err_norm)
+    elif dev is not None and np.ndim(gamma) == 0:
         res = _eig_deflated(dev, float(gamma), tau, abs_floor)
     if res is None:
-        res = _eig_direct(direct(), gamma, max(tau, abs_floor))
+        res = _eig_direct(direct(), gamma, max(tau, abs_floor), err_norm)
     lmax, lmin, bulk = res["lmax"], res["lmin"], res["bulk"]
     err = res["err"]
     method = res["method"]
@@ -124,7 +206,8 @@ def _summarize(direct, dev, gamma, tau, abs_floor, singular, scale_log):
         err = 0.0
         method = "singular"
     resolved = bool(singular or (lmin > 0.0 and err <= RESOLVE_REL * lmin))
-    rel_err = 0.0 if singular else (err / lmin if lmin > 0.0 else math.inf)
+    with np.errstate(over="ignore"):
+        rel_err = 0.0 if singular else (float(np.float64(err) / lmin) if lmin > 0.0 else math.inf)
     bulk_ok = bulk > 0.0 and res["bulk_err"] <= RESOLVE_REL * bulk
     kappa = (lmax / lmin if lmin > 0.0 else math.inf) if resolved else math.nan
 
@@ -195,6 +278,7 @@ class Spectra:
     table_error: float = 0.0
     status: str = "ok"
     message: str = ""
+    architecture: str = "fc"  # 'fc', 'cnn-f' or 'cnn-p' (phasecli.recursion)
 
     ROW_COLUMNS = ("depth", "lambda_max", "lambda_min", "lambda_bulk", "kappa", "nngp_lambda_max",
                    "nngp_lambda_min", "nngp_lambda_bulk", "nngp_kappa", "kappa_theory", "nngp_kappa_theory",

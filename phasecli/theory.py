@@ -37,8 +37,13 @@ def critical_ratio(activation: str, slope: float = DEFAULT_SLOPE) -> float:
     return 0.25 if ACTIVATIONS[activation].phi_prime_jumps else 1.0 / 3.0
 
 
+def _pooled(architecture, positions) -> float:
+    """d for CNN-P (global average pooling over d = H W positions), else 1 (FCN, CNN-F)."""
+    return float(positions) if architecture == "cnn-p" else 1.0
+
+
 def kappa_theory(activation, phase, m, depth, *, chi_1, q_star, sb2=0.0, dropout=None,
-                 slope: float = DEFAULT_SLOPE) -> np.ndarray:
+                 slope: float = DEFAULT_SLOPE, architecture: str = "fc", positions: int = 1) -> np.ndarray:
     """Table 1 large-depth prediction of kappa = lambda_max / lambda_min of the NTK.
 
     - chaotic: 1 (Theta / p -> identity);
@@ -48,24 +53,32 @@ def kappa_theory(activation, phase, m, depth, *, chi_1, q_star, sb2=0.0, dropout
     - ordered: m p* / (l chi_1^l) with p* = q*/(1 - chi_1) and l = depth: the rate of
       divergence (Figure 1b), up to a data-dependent O(1) factor; with dropout the finite
       limit 1 + m rho p* / ((1 - rho)(p* - sb2)).
+    CNN-F (``architecture='cnn-f'``) has the FCN's values.  CNN-P (global average pooling over
+    d = ``positions`` pixels): the pooled diagonal is Theta (1/d + (1 - 1/d) a) and the off-diagonal
+    Theta a, so critical kappa -> 1 + d m a / (1 - a) = (d m + 2)/2 (smooth), (d m + 3)/3 (phi' jumps);
+    ordered d m p* / (l chi_1^l) (the gap is d times larger); chaotic 1.
     NaN for unknown phases and undefined q*.
     """
     depth = np.asarray(depth, dtype=float)
     out = np.full(depth.shape, np.nan)
     rho = 1.0 if dropout is None else float(dropout)
+    pool = _pooled(architecture, positions)
     if not (np.isfinite(q_star) and q_star > 0 and np.isfinite(chi_1)):
         return out
     if phase == "chaotic":
         out[:] = 1.0
     elif phase == "critical":
         inv_a = 1.0 / critical_ratio(activation, slope)  # 3 or 4 (exact), NaN for linear
-        out[:] = (inv_a / rho + (m - 1)) / (inv_a / rho - 1.0)
+        if pool > 1.0:
+            out[:] = 1.0 + pool * m / (inv_a - 1.0)
+        else:
+            out[:] = (inv_a / rho + (m - 1)) / (inv_a / rho - 1.0)
     elif phase == "ordered" and chi_1 > 0:
         p_star = q_star / (1.0 - chi_1)
         if rho < 1.0:
             out[:] = 1.0 + m * rho * p_star / ((1.0 - rho) * (p_star - sb2)) if p_star > sb2 else np.inf
         else:
-            log_kappa = math.log(m * p_star) - np.log(depth) - depth * math.log(chi_1)
+            log_kappa = math.log(pool * m * p_star) - np.log(depth) - depth * math.log(chi_1)
             with np.errstate(over="ignore"):
                 out[:] = np.where(log_kappa < 709.78, np.exp(np.minimum(log_kappa, 709.78)), np.inf)
     return out
@@ -84,10 +97,11 @@ def nngp_kappa_theory(phase, m, depth, *, q_star, c_star, sb2=0.0, dropout=None)
 
 
 def lambda_max_theory(activation, phase, m, depth, *, chi_1, q_star, sb2=0.0, dropout=None,
-                      slope: float = DEFAULT_SLOPE) -> np.ndarray:
+                      slope: float = DEFAULT_SLOPE, architecture: str = "fc", positions: int = 1) -> np.ndarray:
     """Large-depth lambda_max of the NTK (normalized inputs): m p* (ordered), the diagonal
     p^{l+1} = q* (chi_1^{l+1} - 1)/(chi_1 - 1) (chaotic, kappa -> 1), (l + 1) q* (1 + (m - 1) a)
-    (critical); plus the dropout shift (1/rho - 1)(q* - sb2 + chi_1 p^l)."""
+    (critical); plus the dropout shift (1/rho - 1)(q* - sb2 + chi_1 p^l).  CNN-P (d positions):
+    p^{l+1} / d (chaotic), (l + 1) q* ((1 - a)/d + m a) (critical)."""
     depth = np.asarray(depth, dtype=float)
     out = np.full(depth.shape, np.nan)
     if not (np.isfinite(q_star) and q_star > 0 and np.isfinite(chi_1)):
@@ -104,10 +118,11 @@ def lambda_max_theory(activation, phase, m, depth, *, chi_1, q_star, sb2=0.0, dr
             p_star = q_star / (1.0 - chi_1)
             out[:] = m * p_star + extra * (p_star - sb2)
         elif phase == "chaotic":
-            out[:] = p_next + shift
+            out[:] = p_next / _pooled(architecture, positions) + shift
         elif phase == "critical":
             a = critical_ratio(activation, slope)
-            out[:] = p_next * (1.0 + (m - 1) * a) + shift
+            pool = _pooled(architecture, positions)
+            out[:] = p_next * ((1.0 - a) / pool + m * a) + shift
     return out
 
 

@@ -245,13 +245,15 @@ def test_engines_agree_where_both_resolve(act, sw2, sb2):
 
 
 def test_unresolved_rows_are_nan_not_noise():
-    """Data as given has no tracked deviation: deep in the ordered phase lambda_min is
-    below float64 resolution and must be reported as NaN with resolved=False."""
+    """Data as given tracks the deviations too (tests/test_raw_precision.py checks the values): kappa
+    stays resolved deep in the ordered phase, until the deviations (1 - c ~ chi_1^l, chi_1 = 0.87)
+    leave float64; there lambda_min is NaN with resolved=False, never a noise-level number."""
     X = np.random.default_rng(2).standard_normal((6, 3))
-    s = ntk.ntk_spectra("erf", X, 1.0, 0.05, "10,400", normalize=False)
+    s = ntk.ntk_spectra("erf", X, 1.0, 0.05, "10,400,6000", normalize=False)
     assert s.resolved[0] and np.isfinite(s.kappa[0])
-    assert not s.resolved[1] and np.isnan(s.kappa[1]) and np.isnan(s.lambda_min[1])
-    assert np.isfinite(s.lambda_max[1])
+    assert s.resolved[1] and s.kappa[1] > 1e20
+    assert not s.resolved[2] and np.isnan(s.kappa[2]) and np.isnan(s.lambda_min[2])
+    assert np.isfinite(s.lambda_max[2])
     # the same data normalized: the deviation is tracked and kappa is resolved
     s = ntk.ntk_spectra("erf", X, 1.0, 0.05, "400")
     assert s.resolved[0] and s.kappa[0] > 1e20

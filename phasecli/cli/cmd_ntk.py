@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -41,6 +42,150 @@ def data_options(f):
     return f
 
 
+ARCHITECTURES = ("fc", "cnn-f", "cnn-p")
+SYNTHETIC_IMAGE = (6, 6, 3)  # the paper's synthetic images (Xiao et al. Figure 1)
+DIGITS_IMAGE = (8, 8, 1)  # the bundled digits
+
+
+def _image_shape(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        dims = tuple(int(v) for v in str(value).split(","))
+    except ValueError:
+        dims = ()
+    if len(dims) != 3 or min(dims) < 1:
+        raise click.BadParameter(f"{value!r} is not H,W,C (three positive integers, e.g. 8,8,1)")
+    return dims
+
+
+def _odd_filter(ctx, param, value):
+    if value % 2 == 0:
+        raise click.BadParameter(f"{value} is even: the filter is K x K with K odd (centred, circular padding)")
+    return value
+
+
+def _architecture_list(ctx, param, value):
+    names = [v.strip() for v in str(value).split(",") if v.strip()]
+    bad = [n for n in names if n not in ARCHITECTURES]
+    if not names or bad:
+        raise click.BadParameter(f"{', '.join(bad) or repr(value)}: choose from {', '.join(ARCHITECTURES)} "
+                                 "(a comma list compares them)")
+    return tuple(dict.fromkeys(names))
+
+
+def architecture_options(compare: bool = False):
+    """--architecture, --filter, --image-shape: the network (fc, or a CNN on images); ``compare`` takes a list."""
+    arch_help = ("Network: fc (fully connected), cnn-f (convolutional, flatten readout) or cnn-p (convolutional, "
+                 "global average pooling); depth = conv layers.")
+    if compare:
+        arch_help += " A comma list (cnn-f,cnn-p) runs each; with --png two are drawn with their difference."
+    options = [
+        click.option("--architecture", default="fc", show_default=True, metavar="fc|cnn-f|cnn-p" + (",..." if compare
+                                                                                                      else ""),
+                     callback=_architecture_list if compare else None,
+                     type=str if compare else click.Choice(ARCHITECTURES), help=arch_help),
+        click.option("--filter", "filter_size", type=click.IntRange(1, 99), default=3, show_default=True,
+                     callback=_odd_filter, help="CNN filter size K: K x K filters (odd), stride 1, circular padding."),
+        click.option("--image-shape", callback=_image_shape, default=None, metavar="H,W,C",
+                     help="CNN image layout: each row is one image flattened in (H, W, C) order, channels last "
+                          "(required for image files; digits: 8,8,1; synthetic inputs: 6,6,3)."),
+    ]
+
+    def decorate(f):
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return decorate
+
+
+def network(architectures, filter_size, image_shape, default_shape):
+    """Keyword arguments of the network for the numeric core; usage errors for CNN options without a CNN."""
+    cnn = any(a != "fc" for a in architectures)
+    if not cnn:
+        given = [f"--{n.replace('_', '-')}" for n in ("filter_size", "image_shape") if _explicit(n)]
+        if given:
+            raise click.BadParameter(f"{', '.join(given).replace('filter-size', 'filter')}: only for convolutional "
+                                     "networks (--architecture cnn-f or cnn-p)", param_hint="'--architecture'")
+        return {}
+    shape = image_shape or default_shape
+    if shape is None:
+        raise click.BadParameter("give the layout of the image rows (H,W,C) for a convolutional network",
+                                 param_hint="'--image-shape'")
+    return {"image_shape": shape, "filter_size": filter_size}
+
+
+def check_images(net, *arrays):
+    """Every (name, rows) holds images of net's shape: exit 2 before any work otherwise."""
+    if not net:
+        return
+    from phasecli.recursion import cnn
+
+    with input_errors():
+        for name, rows in arrays:
+            cnn.check_image(net["image_shape"], net["filter_size"], rows.shape[1], what=name)
+
+
+CNN_MAX_BYTES = 4 << 30  # a convolutional run estimated beyond this memory (one point) is refused (docs: cnn.md)
+CNN_MAX_SECONDS = 3600.0  # ... or beyond this time (all points, computed here; not with --scheduler)
+
+
+def _size(n):
+    return f"{n / (1 << 30):.1f} GiB" if n >= 1 << 30 else f"{n / (1 << 20):.0f} MiB"
+
+
+def _duration(sec):
+    return f"{sec / 3600:.1f} h" if sec >= 5400 else f"{sec / 60:.0f} min" if sec >= 90 else f"{sec:.0f} s"
+
+
+def cnn_plan(activation, runs, how, scheduler=None):
+    """Entry-layers of each CNN run [(architecture, m, m_test, depths, image_shape), ...] (``cnn.workload``);
+    a usage error (exit 2, one line, before any work) when a run's estimated memory exceeds CNN_MAX_BYTES or the
+    runs' estimated time CNN_MAX_SECONDS; ``how`` says what reduces it."""
+    from phasecli.recursion import cnn
+
+    works, peak = [], 0
+    for architecture, m, m_test, depths, shape in runs:
+        work, mem = cnn.workload(m, m_test, shape, architecture, depths)
+        works.append(work)
+        peak = max(peak, mem)
+    secs = cnn.seconds(activation, sum(works))
+    if peak > CNN_MAX_BYTES or (scheduler is None and secs > CNN_MAX_SECONDS):
+        raise click.UsageError(f"this convolutional run needs an estimated {_size(peak)} of memory and "
+                               f"~{_duration(secs)} on 2 cores ({sum(works):.2g} entry-layers; limits "
+                               f"{_size(CNN_MAX_BYTES)}, {_duration(CNN_MAX_SECONDS)}): {how}")
+    return works
+
+
+@contextlib.contextmanager
+def cnn_progress(works, label):
+    """A Progress bar over the entry-layers of CNN points (``works``: one count per point, in order); yields
+    ``point_done()`` to call as each point finishes (the bar then also moves for points run elsewhere)."""
+    from phasecli.recursion import cnn
+
+    unit = 10 ** 6
+    state = {"raw": 0, "shown": 0, "point": 0}
+    with Progress(sum(works) // unit, label, "M entry-layers") as advance:
+        def show(raw):
+            shown = raw // unit
+            if shown > state["shown"]:
+                advance(shown - state["shown"])
+                state["shown"] = shown
+
+        def hook(n):
+            state["raw"] += n
+            show(min(state["raw"], sum(works[:state["point"] + 1])))
+
+        def point_done():
+            state["point"] += 1
+            state["raw"] = sum(works[:state["point"]])
+            show(state["raw"])
+
+        with cnn.progress(hook):
+            yield point_done
+
+
 def _explicit(name: str) -> bool:
     """True when the user gave option ``name`` on the command line (not its default)."""
     ctx = click.get_current_context()
@@ -77,14 +222,18 @@ def _points(sw2, sb2):
     return [{"sw2": a, "sb2": b} for a in sw2 for b in sb2]
 
 
-def _spectra(activation, sw2, sb2, q0, slope, X, normalize, depths, dropout, scheduler):
+def _spectra(activation, sw2, sb2, q0, slope, X, normalize, depths, dropout, scheduler, net=None, works=None):
     """ntk_spectra at every (sw2, sb2), sw2 outer, yielded as each finishes (progress on a terminal)."""
     from phasecli import ntk, sweep
 
     points = _points(sw2, sb2)
     shared = dict(activation=activation, X=X, depths=depths, slope=slope, normalize=normalize, q0=q0,
-                  dropout=dropout)
-    with input_errors(), Progress(len(points), f"{activation} NTK", "points") as advance:
+                  dropout=dropout, **(net or {}))
+    if works is not None:
+        bar = cnn_progress(works, f"{activation} {net['architecture']} NTK")
+    else:
+        bar = Progress(len(points), f"{activation} NTK", "points")
+    with input_errors(), bar as advance:
         for result in sweep.run(ntk.ntk_spectra, points, shared=shared, scheduler=scheduler):
             yield result
             advance()
@@ -105,15 +254,26 @@ def _report_points(results) -> int:
 
 
 def _ntk_command(columns, activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec, dropout,
-                 scheduler, out, kind, loss="sum"):
+                 scheduler, out, kind, loss="sum", architecture="fc", filter_size=3, image_shape=None):
     out.check(columns)
     depths = parse_depths(depth_spec)
     layout = check_figure(kind, n_sw2=len(sw2), n_sb2=len(sb2), n_depth=len(depths)) if out.png else None
+    net = network((architecture,), filter_size, image_shape, SYNTHETIC_IMAGE if data is None else None)
+    if net and data is None and not _explicit("dim"):
+        dim = net["image_shape"][0] * net["image_shape"][1] * net["image_shape"][2]
     X = load_inputs(data, m, dim, seed)
+    check_images(net, ("--data" if data is not None else "synthetic", X))
     results = []
+    works = None
+    if net:
+        net["architecture"] = architecture
+        runs = [(architecture, X.shape[0], 0, depths, net["image_shape"])] * len(_points(sw2, sb2))
+        works = cnn_plan(activation, runs, "use fewer images (--m, or fewer rows in --data), a smaller --depth "
+                         "maximum or fewer points",
+                         scheduler)
 
     def chunks():
-        for r in _spectra(activation, sw2, sb2, q0, slope, X, normalize, depths, dropout, scheduler):
+        for r in _spectra(activation, sw2, sb2, q0, slope, X, normalize, depths, dropout, scheduler, net, works):
             results.append(r)
             yield r.table(columns, loss=loss)
 
@@ -148,15 +308,18 @@ def scale_curves(activation, sw2, sb2, q0, slope, layout, n=400):
 @cli.command()
 @grid_options(default_sw2="1.5", default_sb2="0.05")
 @data_options
+@architecture_options()
 @sweep_options
 @output_options()
-def kappa(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec, dropout, scheduler, out):
+def kappa(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec, dropout, architecture,
+          filter_size, image_shape, scheduler, out):
     """NTK and NNGP spectra on a data set at every depth: lambda_max, lambda_min, lambda_bulk, kappa.
 
     One pass of the depth recursion (`phasecli docs theory`) gives every depth asked.
     kappa_theory is the large-depth prediction of Xiao et al. (Table 1) for the point's
     phase: 1 chaotic, (m + 2)/2 critical (smooth activations; (m + 3)/3 when phi' jumps),
-    m p* / (l chi_1^l) ordered (inf beyond the float64 range).  resolved=false marks
+    m p* / (l chi_1^l) ordered (inf beyond the float64 range); with --architecture cnn-p
+    (global average pooling over d = H W pixels) (d m + 2)/2 and (d m + 3)/3 critical.  resolved=false marks
     depths where float64 no longer resolves lambda_min (lambda_min and kappa are then
     NaN, never noise); status=singular where the kernel is exactly singular (identical
     or proportional inputs).
@@ -167,9 +330,12 @@ def kappa(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_
       phasecli kappa -a tanh --data inputs.csv --depth 1:60 --png kappa.png
       phasecli kappa -a erf --sw2 0.5:4:40 --sb2 0.1 --depth 1:100 --png fig3.png
       phasecli kappa -a erf --sw2 0.8 --sb2 0.1 --dropout 0.8 --depth 1:200
+      phasecli kappa -a erf --sw2 2.5 --sb2 0.05 --architecture cnn-p --m 12 --depth 1,10,100,1000
+      phasecli kappa -a relu --sw2 2 --sb2 0 --architecture cnn-f --data images.csv --image-shape 8,8,1
     """
     return _ntk_command(KAPPA_COLUMNS, activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec,
-                        dropout, scheduler, out, "kappa")
+                        dropout, scheduler, out, "kappa", architecture=architecture, filter_size=filter_size,
+                        image_shape=image_shape)
 
 
 @cli.command()
@@ -177,9 +343,11 @@ def kappa(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_
 @data_options
 @click.option("--loss", type=click.Choice(["sum", "mean"]), default="sum", show_default=True,
               help="Loss normalization: 1/2 sum (f - y)^2 (eta = 2/lambda_max) or 1/(2m) sum (eta = 2m/lambda_max).")
+@architecture_options()
 @sweep_options
 @output_options()
-def lr(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec, dropout, loss, scheduler, out):
+def lr(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec, dropout, loss, architecture,
+       filter_size, image_shape, scheduler, out):
     """Largest convergent learning rate eta_max = 2/lambda_max, and eta_catapult = 2 eta_max.
 
     Gradient descent on the linearized (infinite-width) network converges for
@@ -187,18 +355,21 @@ def lr(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spe
     (Lewkowycz et al.: the loss grows, then the kernel shrinks until it converges); in
     the two-scalar model of that regime training diverges above eta_catapult =
     4/lambda_max, while real networks diverge only at c/lambda_max with an
-    architecture-dependent c > 2 (measured 3-4 for one hidden layer, > 6 deeper; see
-    `phasecli catapult` and `phasecli train`).  With --loss mean both are multiplied by m
-    (as neural-tangents' max_learning_rate).
+    architecture- and data-dependent c > 2 (measured at width 512: 3.5-4 for one hidden
+    erf layer, 4-5 for depth-3 erf, 9-12 for depth-3 relu; see `phasecli catapult` and
+    `phasecli train`).  With --loss mean both are multiplied by m (as neural-tangents'
+    max_learning_rate).
 
     \b
     Examples:
       phasecli lr -a erf --sw2 1.5 --sb2 0.05 --depth 5,10,20,40 -f csv
       phasecli lr -a tanh --data train.csv --loss mean --depth 10
       phasecli lr -a erf --sw2 0.5:4:40 --sb2 0.1 --depth 1:60 --png eta.png
+      phasecli lr -a erf --sw2 1.5 --sb2 0.05 --architecture cnn-p --filter 5 --depth 1:20
     """
     return _ntk_command(LR_COLUMNS, activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec,
-                        dropout, scheduler, out, "lr", loss)
+                        dropout, scheduler, out, "lr", loss, architecture=architecture, filter_size=filter_size,
+                        image_shape=image_shape)
 
 
 def load_labelled(path, label_column, which):
@@ -240,10 +411,16 @@ def load_labelled(path, label_column, which):
 @click.option("--nngp", is_flag=True, help="Use the NNGP (Bayesian posterior mean) instead of the NTK predictor.")
 @click.option("--batch-size", type=click.IntRange(1), default=2048, show_default=True,
               help="Test rows per pass of the recursion (bounds memory).")
+@click.option("--examples", type=click.IntRange(2), default=None,
+              help="Use only the first N rows of --train (convolutional runs grow like N^2).")
+@click.option("--test-examples", type=click.IntRange(1), default=None,
+              help="Use only the first N rows of --test.")
+@architecture_options(compare=True)
 @sweep_options
 @output_options()
 def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, slope, normalize, depth_spec, dropout,
-               train_time, eta, ridge, nngp, batch_size, scheduler, out):
+               train_time, eta, ridge, nngp, batch_size, examples, test_examples, architecture, filter_size,
+               image_shape, scheduler, out):
     """Test accuracy of the infinite-width network trained on your data (NTK mean predictor).
 
     mu(X_test) = Theta_test,train Theta_train,train^-1 Y_train with targets one-hot minus 1/k,
@@ -257,6 +434,12 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
       phasecli generalize --train train.csv --test test.csv --depth 1:50 --time 100
       phasecli generalize --train digits --test digits -a erf --sw2 0.5:4:20 --sb2 0.1 \\
           --depth 1:60:3 --png accuracy.png
+      phasecli generalize --train train.csv --test test.csv --architecture cnn-f --image-shape 8,8,1
+      phasecli generalize --train digits --test digits -a relu --sw2 0.2:3:20 --sb2 0.1 \\
+          --architecture cnn-f,cnn-p --depth 1:30:3 --png cnn.png
+
+    With --architecture cnn-f,cnn-p and --png over (sw2, depth) the figure shows both
+    accuracies and their difference (Xiao et al. Figure 3, bottom).
     """
     from phasecli import generalize as gen
     from phasecli import sweep
@@ -266,18 +449,43 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
         raise click.BadParameter("is the learning rate of finite-time training and needs --time",
                                  param_hint="'--eta'")
     depths = parse_depths(depth_spec)
-    layout = check_figure("generalize", n_sw2=len(sw2), n_sb2=len(sb2), n_depth=len(depths)) if out.png else None
+    compare = len(architecture) > 1
+    if out.png:
+        shape = dict(n_sw2=len(sw2), n_sb2=len(sb2), n_depth=len(depths))
+        layout = check_figure("generalize-compare" if compare else "generalize", **shape,
+                              **({"n_arch": len(architecture)} if compare else {}))
+    else:
+        layout = None
+    net = network(architecture, filter_size, image_shape, DIGITS_IMAGE if train_path == "digits" else None)
     X_train, y_train = load_labelled(train_path, label_column, "train")
     X_test, y_test = load_labelled(test_path, label_column, "test")
-    points = _points(sw2, sb2)
+    for n, rows, name in ((examples, X_train, "--train"), (test_examples, X_test, "--test")):
+        if n is not None and n > rows.shape[0]:
+            raise click.BadParameter(f"{n} rows asked, {name} has {rows.shape[0]}",
+                                     param_hint="'--examples'" if name == "--train" else "'--test-examples'")
+    X_train, y_train = X_train[:examples], y_train[:examples]
+    X_test, y_test = X_test[:test_examples], y_test[:test_examples]
+    check_images(net, ("--train", X_train), ("--test", X_test))
+    points = [dict(p, architecture=a) for a in architecture for p in _points(sw2, sb2)]
+    works = None
+    if net:
+        m, m_test = X_train.shape[0], X_test.shape[0]
+        batches = [min(batch_size, m_test - start) for start in range(0, m_test, batch_size)] or [0]
+        runs = [(p["architecture"], m, b, depths, net["image_shape"]) for p in points for b in batches
+                if p["architecture"] != "fc"]
+        works = iter(cnn_plan(activation, runs, "use fewer rows (--examples N, --test-examples N: the first rows of "
+                              "--train / --test), a smaller --depth maximum or fewer points"
+                              + (" (cnn-f costs 1/d of cnn-p)" if "cnn-p" in architecture else ""), scheduler))
+        works = [0 if p["architecture"] == "fc" else sum(next(works) for _ in batches) for p in points]
     shared = dict(activation=activation, X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
                   depths=depths, slope=slope, normalize=normalize, q0=q0, dropout=dropout, time=train_time, eta=eta,
-                  ridge=ridge, nngp=nngp, batch_size=batch_size)
+                  ridge=ridge, nngp=nngp, batch_size=batch_size, **net)
     results = []
 
     def chunks():
-        with input_errors(X_train="--train", X_test="--test"), \
-                Progress(len(points), f"{activation} predictor", "points") as advance:
+        bar = (Progress(len(points), f"{activation} predictor", "points") if works is None else
+               cnn_progress(works, f"{activation} {','.join(architecture)} predictor"))
+        with input_errors(X_train="--train", X_test="--test"), bar as advance:
             for r in sweep.run(gen.ntk_generalization, points, shared=shared, scheduler=scheduler):
                 results.append(r)
                 yield r.table(GENERALIZE_COLUMNS)
@@ -285,8 +493,8 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
 
     out.emit(GENERALIZE_COLUMNS, chunks())
     if out.png:
-        render("generalize_figure", out.png, results, layout=layout, time=train_time,
-               scales=scale_curves(activation, sw2, sb2, q0, slope, layout))
+        render("cnn:comparison_figure" if compare else "generalize_figure", out.png, results, layout=layout,
+               time=train_time, scales=scale_curves(activation, sw2, sb2, q0, slope, layout))
     ill = sum(int(r.ill_conditioned.sum()) for r in results)
     if ill:
         warn(f"{ill} rows have kappa > 1e10: the solve loses that many digits (ill_conditioned=true); "

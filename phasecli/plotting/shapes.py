@@ -35,10 +35,58 @@ def _ntk(n_sw2: int, n_sb2: int, n_depth: int) -> str:
     return f"heatmap-{axis}" if n_depth > 1 else f"line-{axis}"
 
 
+def _ntk_compare(n_sw2: int, n_sb2: int, n_depth: int, n_arch: int) -> str:
+    """Several architectures (generalize --architecture cnn-f,cnn-p): the layouts of ``_ntk``, one panel each
+    (a heatmap pair adds their difference); at most three."""
+    if n_arch > 3:
+        raise FigureError("compares at most three architectures in one figure")
+    return _ntk(n_sw2, n_sb2, n_depth)
+
+
 def _critical(n_sb2: int) -> str:
     if n_sb2 < 2:
         raise FigureError("the critical line needs at least two sb2 values")
     return "line"
+
+
+def _verify(n_points: int, n_depth: int) -> str:
+    if n_depth < 2:
+        raise FigureError("draws the ratio against depth: give --depth several values")
+    if n_points > 6:
+        raise FigureError(f"draws one panel per (sw2, sb2) point, at most 6 (got {n_points})")
+    return "panels"
+
+
+CATAPULT_MAX_CURVES = 200
+CATAPULT_MAX_POINTS = 20_000_000  # lr factors x (steps + 1) kept for the curves
+
+
+def _catapult(n_lr: int, steps: int) -> str:
+    if n_lr <= CATAPULT_MAX_CURVES and n_lr * (steps + 1) <= CATAPULT_MAX_POINTS:
+        return "curves" if n_lr < 3 else "curves+summary"
+    if n_lr < 3:
+        raise FigureError(f"{n_lr} curves of {steps + 1:,} points are too many to draw "
+                          f"(at most {CATAPULT_MAX_POINTS:,}): lower --steps or give a scan of lr factors")
+    return "summary"
+
+
+def _train(n_lr: int) -> str:
+    return "curves" if n_lr < 2 else "curves+summary"
+
+
+JACOBIAN_MAX_DENSITIES = 8
+
+
+def _jacobian(n_sw2: int, n_sb2: int, n_depth: int) -> str:
+    """One point: singular-value densities per depth; an sb2 (or sw2) sweep: var_s2 against it."""
+    if n_sw2 > 1 and n_sb2 > 1:
+        raise FigureError("draws one point (densities) or a sweep of sb2 or of sw2 (var_s2): keep one of "
+                          "--sw2 / --sb2 a single value")
+    if n_sw2 == 1 and n_sb2 == 1:
+        if n_depth > JACOBIAN_MAX_DENSITIES:
+            raise FigureError(f"draws the density of at most {JACOBIAN_MAX_DENSITIES} depths (got {n_depth})")
+        return "density"
+    return "variance-sb2" if n_sb2 > 1 else "variance-sw2"
 
 
 # one rule per command: shape keywords -> layout name (or FigureError)
@@ -49,6 +97,11 @@ RULES = {
     "kappa": _ntk,
     "lr": _ntk,
     "generalize": _ntk,
+    "generalize-compare": _ntk_compare,
+    "verify": _verify,
+    "catapult": _catapult,
+    "train": _train,
+    "jacobian": _jacobian,
 }
 
 

@@ -48,5 +48,11 @@ class Layer:
     dev_err: float = 0.0  # relative error level of the entries
     dev_abs: float = 0.0  # absolute error floor of the NTK deviation (units of the scale)
     k_dev_abs: float = 0.0  # the same for the NNGP deviation
+    # data as given: theta = root root^T - root_a root_b theta_dev (theta_dev relative to sqrt(Theta_aa Theta_bb)),
+    # k likewise; *_dev_err: absolute error bound of each deviation entry (None: not tracked)
+    theta_root: np.ndarray | None = None
+    k_root: np.ndarray | None = None
+    theta_dev_err: np.ndarray | None = None
+    k_dev_err: np.ndarray | None = None
 
 

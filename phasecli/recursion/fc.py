@@ -17,13 +17,16 @@ Delta_ab = (p - Theta_ab) / p, next to Theta_ab / p itself (p the NTK diagonal):
 with D and E from ``phasecli.twopoint`` (no cancellation), one table look-up per pair
 and layer (numba, parallel above ``SERIAL_PAIRS`` entries).
 
-Data as given (``RawEngine``): per-pair (T, Tdot) for the general 2x2 covariance:
-closed forms (erf, relu, leaky_relu, linear), the piecewise quadrature of
-``phasecli._kernels`` (elu, selu, hard_tanh; ~1e-13), and for smooth activations the
-angular Fourier expansion E[phi(u1) phi(u2)] = sum_k w_k cos(k theta) <f_a,k, f_b,k>
-with per-row coefficients, summed over all pairs by BLAS (~1e-14; ~0.5 s per layer at
-m = 300).  Theta is carried divided by its largest diagonal (and K too for homogeneous
-activations), so the chaotic growth never overflows.
+Data as given (``RawEngine``): every row has its own diagonals s_a = K_aa, P_a = Theta_aa, and a
+pair is carried as eps_ab = 1 - K_ab / sqrt(s_a s_b) and Delta_ab = 1 - Theta_ab / sqrt(P_a P_b)
+with absolute error bounds, updated from cancellation-free unequal-variance maps
+(``phasecli._rawdev_kernels``: closed forms for erf, relu, leaky_relu, linear; the piecewise
+quadrature for elu, selu, hard_tanh, whose deviations keep an absolute floor ~1e-13; the
+angular expansion E[phi(u1) phi(u2)] = sum_k w_k cos(k theta) <f_a,k, f_b,k> for smooth
+activations, with per-row coefficients and per-k Gram matrices by BLAS).  The spectra deflate
+along sqrt(diag) (``phasecli.spectra``), so kappa stays resolved as deep as the deviations are
+representable (docs/theory.md section 11).  Theta is carried divided by its largest
+diagonal (and K too for homogeneous activations), so the chaotic growth never overflows.
 
 ``build`` picks the engine and finds exactly duplicated rows (``duplicate_pairs``).
 """
@@ -35,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from phasecli import _kernels as K
+from phasecli import _rawdev_kernels as RK
 from phasecli import twopoint as TP
 from phasecli.activations import ACTIVATIONS
 from phasecli.recursion import Layer, PointError
@@ -46,6 +49,8 @@ from phasecli.validate import InputError
 EPS = np.finfo(np.float64).eps
 DEV_UNDERFLOW = 1e-280  # deviations below this are too close to the float64 floor to trust
 SERIAL_PAIRS = 40_000  # below this many entries a layer runs on one thread (launch overhead)
+SERIAL_SAMPLES = 200_000  # below this many samples / pair-coefficients the smooth maps run on one thread
+TAU_SMOOTH = 1e-13  # relative error of the angular expansion's T, Tdot and deviations (data as given)
 
 
 class NormalizedEngine:
@@ -118,182 +123,191 @@ class NormalizedEngine:
 
 
 class RawEngine:
-    """Data as given: the recursion on actual covariances (Theta scaled by its largest diagonal)."""
+    """Data as given: per-row diagonals and per-pair deviations from them (docs/theory.md section 11).
+
+    Per row the variance s_a = K_aa and the NTK diagonal P_a = Theta_aa; per pair
+    eps_ab = 1 - K_ab / sqrt(s_a s_b) and Delta_ab = 1 - Theta_ab / sqrt(P_a P_b), each with an
+    absolute error bound, updated by the unequal-variance maps of ``phasecli._rawdev_kernels``
+    (closed forms; piecewise quadrature; for smooth activations the angular expansion, here).
+    K is carried divided by exp(lk) (homogeneous activations: by its largest diagonal), Theta
+    by exp(lt) (its largest diagonal), so neither overflows.
+    """
 
     def __init__(self, activation, X, Xt, sw2, sb2, slope, dropout):
         act = ACTIVATIONS[activation]
-        self.act = act
         self.code = act.code
         self.kind = act.kind_code
+        self.mode = (RK.MODE_CLOSED, RK.MODE_PIECEWISE, RK.MODE_ARRAYS)[self.kind]
         self.homog = act.homogeneous
         self.slope = slope
         self.sw2, self.sb2 = sw2, sb2
         self.rho_d = dropout
-        d = X.shape[1]
-        self.k = sw2 * (X @ X.T) / d + sb2
-        self.k = 0.5 * (self.k + self.k.T)
-        self.kt = None if Xt is None else sw2 * (Xt @ X.T) / d + sb2
-        self.kd_t = None if Xt is None else sw2 * np.einsum("ij,ij->i", Xt, Xt) / d + sb2
-        self.lk = 0.0  # log of the K scale (homogeneous activations only)
+        self.s, self.eps, self.ee = first_layer(X, X, sw2, sb2)
+        self.s_t = self.eps_t = self.ee_t = None
+        if Xt is not None:
+            self.s_t, self.eps_t, self.ee_t = first_layer(Xt, X, sw2, sb2)
+        self.lk = 0.0
         if self.homog:
-            s = float(np.max(np.diag(self.k)))
-            if s > 0.0:
-                self.lk = math.log(s)
-                self.k /= s
-                if self.kt is not None:
-                    self.kt /= s
-                    self.kd_t = self.kd_t / s
-        s = float(np.max(np.diag(self.k)))
-        s = s if s > 0.0 else 1.0
-        self.lt = self.lk + math.log(s)
-        self.th = self.k / s
-        self.th_t = None if Xt is None else self.kt / s
-        self.thd_t = None if Xt is None else self.kd_t / s
-        self.error = 1e-13 if self.kind == 1 else 4 * EPS
-        # phi' with jumps: Tdot(c) = Tdot(1) - (J^2 / 2 pi) theta + ..., theta = arccos(c), so a
-        # rounding dc of c = K_ab / sqrt(K_aa K_bb) moves Tdot by J^2 dc / (2 pi sin theta): near
-        # c = +-1 (deep in the ordered phase) the entries lose accuracy; tracked in kink_err
-        self.kink_j2 = act.jump_sq(slope)
-        self.kink_err = 0.0
+            top = float(self.s.max())
+            if top > 0.0:
+                self.lk = math.log(top)
+                self.s = self.s / top
+                if Xt is not None:
+                    self.s_t = self.s_t / top
+        top = float(self.s.max())
+        top = top if top > 0.0 else 1.0
+        self.lt = self.lk + math.log(top)
+        self.P = self.s / top
+        self.dl, self.ed = self.eps.copy(), self.ee.copy()
+        # pairwise diagonal differences s_a - s_b, P_a - P_b, carried exactly (closed forms) from here on
+        self.dsm = np.ascontiguousarray(self.s[:, None] - self.s[None, :])
+        self.dpm = np.ascontiguousarray(self.P[:, None] - self.P[None, :])
+        if Xt is not None:
+            self.P_t = self.s_t / top
+            self.dl_t, self.ed_t = self.eps_t.copy(), self.ee_t.copy()
+            self.dsm_t = np.ascontiguousarray(self.s_t[:, None] - self.s[None, :])
+            self.dpm_t = np.ascontiguousarray(self.P_t[:, None] - self.P[None, :])
+        self.error = (4 * EPS, RK.PIECEWISE_ERR, TAU_SMOOTH)[self.kind]
+        self._rules = {}
 
-    # ---- (T, Tdot) on the blocks
-    def _smooth_blocks(self):
-        diag = np.diag(self.k).copy()
-        scales_all = [diag] + ([self.kd_t] if self.kt is not None else [])
-        smax = float(max(np.max(v) for v in scales_all))
-        rs, w = TP.radial_rule(smax, self.code)
-        n, kmax = TP.angular_resolution(self.code, self.slope, smax, rs, w)
-        sw = np.sqrt(w)
-        sq = np.sqrt(np.maximum(diag, 0.0))
-        f, g = TP.angular_coefficients(self.code, self.slope, sq, rs, n, kmax)
+    # ---- per-row maps and, for smooth activations, the per-pair maps from the angular expansion
+    def _diag(self, s):
+        v, w = np.empty_like(s), np.empty_like(s)
+        serial = self.mode == RK.MODE_CLOSED or s.size < 64
+        (RK._diag_rows_serial if serial else RK._diag_rows)(self.mode, self.code, self.slope, np.ascontiguousarray(s),
+                                                            v, w)
+        return v, w
+
+    def _rule(self, s_max):
+        """Radial rule and angular resolution for variances up to s_max, cached by quarter octave
+        (a rule built for a larger variance only resolves more)."""
+        key = math.ceil(4.0 * math.log2(max(s_max, 1e-300)))
+        hit = self._rules.get(key)
+        if hit is None:
+            top = 2.0 ** (key / 4.0)
+            rs, w = TP.radial_rule(top, self.code)
+            n, kmax = TP.angular_resolution(self.code, self.slope, top, rs, w)
+            hit = self._rules[key] = (rs, np.sqrt(w), n, kmax)
+        return hit
+
+    def _coefficients(self, s, rule):
+        """Angular Fourier coefficients of phi, phi' per row (radial weights folded in), as
+        ``twopoint.angular_coefficients``; few samples on one thread."""
+        rs, sw, n, kmax = rule
+        scales = np.sqrt(np.maximum(s, 0.0))
+        if scales.size * rs.size * n < SERIAL_SAMPLES:
+            cospsi = np.cos(2.0 * np.pi * np.arange(n) / n)
+            fs = np.empty((scales.size, rs.size, n))
+            gs = np.empty_like(fs)
+            RK._angular_samples_serial(self.code, self.slope, scales, rs, cospsi, fs, gs)
+            nk = min(kmax, n // 2 + 1)
+            f = np.fft.rfft(fs, axis=2)[:, :, :nk].real / n
+            g = np.fft.rfft(gs, axis=2)[:, :, :nk].real / n
+        else:
+            f, g = TP.angular_coefficients(self.code, self.slope, scales, rs, n, kmax)
         f *= sw[None, :, None]
         g *= sw[None, :, None]
-        nd = np.sqrt(np.outer(diag, diag))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            c = np.where(nd > 0, self.k / nd, 0.0)
-        t, td = self._angular_sum(f, g, f, g, np.clip(c, -1.0, 1.0), sym=True)
-        out = [t, td]
-        if self.kt is not None:
-            sqt = np.sqrt(np.maximum(self.kd_t, 0.0))
-            ft, gt = TP.angular_coefficients(self.code, self.slope, sqt, rs, n, kmax)
-            ft *= sw[None, :, None]
-            gt *= sw[None, :, None]
-            ndt = np.sqrt(np.outer(self.kd_t, diag))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                ct = np.where(ndt > 0, self.kt / ndt, 0.0)
-            out += list(self._angular_sum(ft, gt, f, g, np.clip(ct, -1.0, 1.0), sym=False))
+        return np.ascontiguousarray(f), np.ascontiguousarray(g)
+
+    def _smooth_maps(self):
+        """(V, W) per row and (dt, et, tdot, err_dt, err_et) per pair, train and test, from one expansion."""
+        s_max = float(self.s.max()) if self.s_t is None else max(float(self.s.max()), float(self.s_t.max()))
+        rule = self._rule(s_max)
+        f, g = self._coefficients(self.s, rule)
+        wk = np.full(f.shape[2], 2.0)
+        wk[0] = 1.0
+        v, w = np.einsum("ark,k->a", f * f, wk), np.einsum("ark,k->a", g * g, wk)
+        train = smooth_pair_maps(f, g, f, g, v, w, v, w, self.eps, wk, sym=True)
+        out = [(v, w, train)]
+        if self.s_t is not None:
+            ft, gt = self._coefficients(self.s_t, rule)
+            vt, wt = np.einsum("ark,k->a", ft * ft, wk), np.einsum("ark,k->a", gt * gt, wk)
+            out.append((vt, wt, smooth_pair_maps(ft, gt, f, g, vt, wt, v, w, self.eps_t, wk, sym=False)))
         return out
 
-    @staticmethod
-    def _angular_sum(fa, ga, fb, gb, c, sym):
-        th = np.arccos(c)
-        cs, sn = np.cos(th), np.sin(th)
-        ck = np.ones_like(c)
-        sk = np.zeros_like(c)
-        t = np.zeros_like(c)
-        td = np.zeros_like(c)
-        for k in range(fa.shape[2]):
-            wk = 1.0 if k == 0 else 2.0
-            a = fa[:, :, k]
-            b = fb[:, :, k]
-            gmat = a @ b.T
-            t += (wk * ck) * gmat
-            a = ga[:, :, k]
-            b = gb[:, :, k]
-            gmat = a @ b.T
-            td += (wk * ck) * gmat
-            ck, sk = ck * cs - sk * sn, sk * cs + ck * sn
-        if sym:
-            t = 0.5 * (t + t.T)
-            td = 0.5 * (td + td.T)
-        return t, td
-
-    def _blocks(self):
-        if self.kind == 2:
-            return self._smooth_blocks()
-        diag = np.ascontiguousarray(np.diag(self.k).copy())
-        t = np.empty_like(self.k)
-        td = np.empty_like(self.k)
-        # closed forms are cheap: small blocks on one thread (thread launches would dominate)
-        serial = self.kind == 0 and self.k.size < SERIAL_PAIRS
-        (FK._raw_pairs_sym_serial if serial else FK._raw_pairs_sym)(self.code, self.kind, self.slope,
-                                                                     np.ascontiguousarray(self.k), diag, t, td)
-        out = [t, td]
-        if self.kt is not None:
-            tt = np.empty_like(self.kt)
-            tdt = np.empty_like(self.kt)
-            FK._raw_pairs_rect(self.code, self.kind, self.slope, np.ascontiguousarray(self.kt),
-                               np.ascontiguousarray(self.kd_t), diag, tt, tdt)
-            out += [tt, tdt]
-        return out
-
-    def _moments(self, s):
-        s = np.ascontiguousarray(s, dtype=np.float64)
-        a, b, c = (np.empty_like(s) for _ in range(3))
-        K._moments_array(self.code, s, self.slope, a, b, c)
-        return a, b
-
-    def _kink_error(self, td):
-        """Error (relative to the Theta scale) added to Theta by the rounding of c at the kinks."""
-        if self.kink_j2 == 0.0 or self.k.shape[0] < 2:
-            return
-        dg = np.sqrt(np.diag(self.k))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            c = self.k / np.outer(dg, dg)
-        c = c[~np.eye(c.shape[0], dtype=bool)]
-        c = np.clip(c[np.isfinite(c)], -1.0, 1.0)
-        if c.size == 0:
-            return
-        s_min = float(np.sqrt(np.maximum((1.0 - np.abs(c)) * (1.0 + np.abs(c)), 0.0)).min())
-        dc = 8.0 * EPS
-        dtheta = min(dc / s_min, math.sqrt(2.0 * dc)) if s_min > 0.0 else math.sqrt(2.0 * dc)
-        chi = self.sw2 * float(np.max(np.abs(td)))
-        self.kink_err = self.kink_err * min(1.0, chi) + self.sw2 * self.kink_j2 * dtheta / (2.0 * math.pi)
+    def _rows(self, s, p, v, w, sb2e, g):
+        """The per-row table of ``_rawdev_kernels`` and the next diagonals (old units)."""
+        sw2 = self.sw2
+        s1 = sw2 * v + sb2e
+        p1 = g * s1 + sw2 * w * p
+        rows = np.empty((s.size, RK.N_COLS))
+        rows[:, RK.R_S] = s
+        rows[:, RK.R_V] = v
+        rows[:, RK.R_W] = w
+        rows[:, RK.R_SQV] = np.sqrt(v)
+        rows[:, RK.R_SQS1] = np.sqrt(s1)
+        rows[:, RK.R_X] = np.sqrt(g * s1)
+        rows[:, RK.R_Y] = np.sqrt(sw2 * w * p)
+        rows[:, RK.R_SQP] = np.sqrt(p)
+        rows[:, RK.R_SQP1] = np.sqrt(p1)
+        rows[:, RK.R_S1] = s1
+        rows[:, RK.R_P] = p
+        return rows, s1, p1
 
     def _step(self):
-        blocks = self._blocks()
-        t, td = blocks[0], blocks[1]  # in units of the current K scale exp(lk) (T homogeneous), Tdot absolute
-        self._kink_error(td)
         sw2 = self.sw2
-        ek = math.exp(-self.lk)
-        kn = sw2 * t + self.sb2 * ek  # new K in units of the old K scale
-        kn = 0.5 * (kn + kn.T)
-        self.last = (np.diag(t).copy(), np.diag(td).copy(), np.diag(self.th).copy(), self.lk, self.lt)
-        if self.kt is not None:
-            tt, tdt = blocks[2], blocks[3]
-            ktn = sw2 * tt + self.sb2 * ek
-            mt, mdt = self._moments(self.kd_t)  # homogeneous: E[phi^2] is linear in the (scaled) variance
-            kdtn = sw2 * mt + self.sb2 * ek
-        lk_new = self.lk
+        sb2e = self.sb2 * math.exp(-self.lk)
+        g = math.exp(self.lk - self.lt)  # K units -> Theta units
+        none = np.zeros((1, 1))
+        if self.mode == RK.MODE_ARRAYS:
+            maps = self._smooth_maps()
+        else:
+            maps = [self._diag(self.s) + ((none,) * 5,)]
+            if self.s_t is not None:
+                maps.append(self._diag(self.s_t) + ((none,) * 5,))
+        v, w, arrays = maps[0]
+        rows, s1, p1 = self._rows(self.s, self.P, v, w, sb2e, g)
+        small = self.eps.size < SERIAL_PAIRS
+        rel = 8 * EPS + (TAU_SMOOTH if self.mode == RK.MODE_ARRAYS else 0.0)
+        (RK._dev_layer_sym_serial if small else RK._dev_layer_sym)(self.mode, self.code, self.slope, sw2, sb2e, g,
+                                                                   rel, rows, self.eps, self.dl, self.ee, self.ed,
+                                                                   self.dsm, self.dpm, *arrays)
+        if self.s_t is not None:
+            vt, wt, arrays_t = maps[1]
+            rows_t, s1_t, p1_t = self._rows(self.s_t, self.P_t, vt, wt, sb2e, g)
+            RK._dev_layer_rect(self.mode, self.code, self.slope, sw2, sb2e, g, rel, rows_t, rows, self.eps_t, self.dl_t,
+                               self.ee_t, self.ed_t, self.dsm_t, self.dpm_t, *arrays_t)
+        self.last = (v, w, self.P, self.lk, self.lt)
         if self.homog:
-            s = float(np.max(np.diag(kn)))
-            if s > 0.0 and math.isfinite(s):
-                kn /= s
-                if self.kt is not None:
-                    ktn /= s
-                    kdtn /= s
-                lk_new = self.lk + math.log(s)
-        # Theta^{l+1} / S_new with S_new = S_old * r
-        f = math.exp(lk_new - self.lt)
-        thn = kn * f + sw2 * td * self.th
-        r = float(np.max(np.diag(thn)))
+            top = float(s1.max())
+            if top > 0.0 and math.isfinite(top):
+                s1 /= top
+                self.dsm /= top
+                if self.s_t is not None:
+                    s1_t /= top
+                    self.dsm_t /= top
+                self.lk += math.log(top)
+        r = float(p1.max())
         if not (math.isfinite(r) and r > 0.0):
             raise FloatingPointError("kernel overflow")
-        thn /= r
-        if self.kt is not None:
-            self.th_t = (ktn * f + sw2 * tdt * self.th_t) / r
-            self.thd_t = (kdtn * f + sw2 * mdt * self.thd_t) / r
-            self.kt, self.kd_t = ktn, kdtn
-        self.th = 0.5 * (thn + thn.T)
-        self.k = kn
-        self.lk = lk_new
-        self.lt = self.lt + math.log(r)
-        if not (np.all(np.isfinite(self.k)) and np.all(np.isfinite(self.th))):
+        self.s, self.P = s1, p1 / r
+        self.dpm /= r
+        if self.s_t is not None:
+            self.s_t, self.P_t = s1_t, p1_t / r
+            self.dpm_t /= r
+        self.lt += math.log(r)
+        if not (np.all(np.isfinite(self.s)) and np.all(np.isfinite(self.P)) and math.isfinite(self.lk)):
             raise FloatingPointError("kernel overflow")
+
+    def _blocks(self):
+        """(K, Theta, K_test_train, Theta_test_train) rebuilt from the diagonals and deviations (scaled)."""
+        rs, rp = np.sqrt(self.s), np.sqrt(self.P)
+        k = np.outer(rs, rs) * (1.0 - self.eps)
+        th = np.outer(rp, rp) * (1.0 - self.dl)
+        idx = np.diag_indices_from(k)
+        k[idx] = self.s
+        th[idx] = self.P
+        kt = tht = None
+        if self.s_t is not None:
+            kt = np.outer(np.sqrt(self.s_t), rs) * (1.0 - self.eps_t)
+            tht = np.outer(np.sqrt(self.P_t), rp) * (1.0 - self.dl_t)
+        return k, th, kt, tht
 
     def run(self, depths):
         dmax = int(depths.max())
         want = set(int(x) for x in depths)
+        m = self.s.size
+        off = ~np.eye(m, dtype=bool)
         for depth in range(1, dmax + 1):
             self._step()
             if depth not in want:
@@ -301,15 +315,91 @@ class RawEngine:
             gth = gk = 0.0
             if self.rho_d is not None and self.rho_d < 1.0:
                 extra = 1.0 / self.rho_d - 1.0
-                tdiag, tddiag, thdiag, lk_old, lt_old = self.last
-                # K_aa += extra sw2 T_aa;  Theta_aa += extra sw2 (T_aa + Tdot_aa Theta^L_aa)  (actual values,
-                # here in the units of the new scales)
-                gk = extra * self.sw2 * tdiag * math.exp(lk_old - self.lk)
-                gth = extra * self.sw2 * (tdiag * math.exp(lk_old - self.lt)
-                                          + tddiag * thdiag * math.exp(lt_old - self.lt))
-            yield Layer(depth=depth, theta=self.th, theta_dev=None, log_scale=self.lt, k=self.k, k_dev=None,
-                         log_kscale=self.lk, gamma_theta=gth, gamma_k=gk, theta_tt=self.th_t, k_tt=self.kt,
-                         dev_err=max(self.error, self.kink_err), dev_abs=0.0)
+                v, w, p_old, lk_old, lt_old = self.last
+                # K_aa += extra sw2 V_a;  Theta_aa += extra sw2 (V_a + W_a Theta^L_aa)  (in the new scales)
+                gk = extra * self.sw2 * v * math.exp(lk_old - self.lk)
+                gth = extra * self.sw2 * (v * math.exp(lk_old - self.lt) + w * p_old * math.exp(lt_old - self.lt))
+            k, th, kt, tht = self._blocks()
+            dev_abs = 0.0
+            for dev in (self.eps, self.dl):
+                pos = dev[off & (dev > 0.0)]
+                if pos.size and float(pos.min()) < DEV_UNDERFLOW:
+                    dev_abs = 1.0  # a deviation near the float64 floor: no credit for tracking it
+            yield Layer(depth=depth, theta=th, theta_dev=self.dl, log_scale=self.lt, k=k, k_dev=self.eps,
+                        log_kscale=self.lk, gamma_theta=gth, gamma_k=gk, theta_tt=tht, k_tt=kt,
+                        dev_err=8 * EPS, dev_abs=dev_abs, k_dev_abs=dev_abs, theta_root=np.sqrt(self.P),
+                        k_root=np.sqrt(self.s), theta_dev_err=self.ed, k_dev_err=self.ee)
+
+
+def first_layer(A, B, sw2, sb2):
+    """Variances s = sw2 |a|^2 / d + sb2 of the rows of A, and eps = 1 - K^1_ab / sqrt(s_a s_b) against the
+    rows of B with an absolute error bound, from
+
+        sqrt(s_a s_b) - K^1_ab = (sw2 |a - b|^2 / d - (s_a - s_b)^2 / (sqrt(s_a) + sqrt(s_b))^2) / 2
+
+    (|Z_a| |Z_b| - Z_a.Z_b for Z = (sqrt(sw2 / d) x, sqrt(sb2))): no cancellation for nearby
+    rows.  Pairs with a zero variance get eps = 1 (their kernel entries are 0)."""
+    from scipy.spatial.distance import cdist
+
+    d = A.shape[1]
+    f = sw2 / d
+    sa = f * np.einsum("ij,ij->i", A, A) + sb2
+    sb = sa if B is A else f * np.einsum("ij,ij->i", B, B) + sb2
+    d2 = f * cdist(A, B, "sqeuclidean")
+    ra, rb = np.sqrt(sa)[:, None], np.sqrt(sb)[None, :]
+    ds = sa[:, None] - sb[None, :]
+    root = ra * rb
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gap = np.where(ra + rb > 0.0, ds / (ra + rb), 0.0) ** 2
+        eps = np.where(root > 0.0, 0.5 * (d2 - gap) / root, 1.0)
+        err = np.where(root > 0.0, 4.0 * EPS * (d2 + np.abs(ds)) / root, 0.0)
+    eps = np.clip(eps, 0.0, 2.0)
+    err += 4.0 * EPS * eps
+    if B is A:
+        np.fill_diagonal(eps, 0.0)
+        np.fill_diagonal(err, 0.0)
+    return sa, np.ascontiguousarray(eps), np.ascontiguousarray(err)
+
+
+def smooth_pair_maps(fa, ga, fb, gb, va, wa, vb, wb, eps, wk, sym):
+    """(dt, et, tdot, err_dt, err_et) on every pair from the angular expansion (rows a of fa, ga; b of fb, gb).
+
+    T_ab(theta) = sum_k wk cos(k theta) <fa_k, fb_k> (radial weights folded into f), so
+    dt = [sqrt(Va Vb) - T_ab(0)] + sum_k wk 2 sin^2(k theta / 2) <fa_k, fb_k>; the first
+    bracket is (|fa - fb|^2 - (sqrt Va - sqrt Vb)^2) / 2, exactly 0 for equal variances.
+    The same with g for et and tdot."""
+    th = 2.0 * np.arcsin(np.sqrt(0.5 * eps))
+    dang, dabs, eang, eabs = (np.zeros_like(eps) for _ in range(4))
+    td = np.zeros_like(eps)
+    for k in range(fa.shape[2]):
+        gm = fa[:, :, k] @ fb[:, :, k].T
+        hm = ga[:, :, k] @ gb[:, :, k].T
+        if k == 0:
+            td += hm
+            continue
+        half = np.sin((0.5 * k) * th)
+        f2 = (2.0 * wk[k]) * half * half
+        dang += f2 * gm
+        dabs += f2 * np.abs(gm)
+        eang += f2 * hm
+        eabs += f2 * np.abs(hm)
+        td += (wk[k] * np.cos(k * th)) * hm
+    sf, sg = np.zeros_like(eps), np.zeros_like(eps)
+    if sym:
+        (RK._mismatch_sym_serial if eps.size * fa.shape[1] < SERIAL_SAMPLES else RK._mismatch_sym)(fa, ga, wk, sf, sg)
+    else:
+        RK._mismatch_rect(fa, ga, fb, gb, wk, sf, sg)
+    out = []
+    for s2, xa, xb, ang, absum in ((sf, va, vb, dang, dabs), (sg, wa, wb, eang, eabs)):
+        ra, rb = np.sqrt(xa)[:, None], np.sqrt(xb)[None, :]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            gap = np.where(ra + rb > 0.0, (xa[:, None] - xb[None, :]) / (ra + rb), 0.0)
+        mis = np.maximum(0.5 * (s2 - gap * gap), 0.0)
+        err = 16.0 * EPS * (np.sqrt(s2) + np.abs(gap)) * (ra + rb) + TAU_SMOOTH * (absum + 0.5 * s2)
+        val = np.maximum(mis + ang, 0.0)
+        out.append((val, err + 8.0 * EPS * val))
+    (dt, edt), (et, eet) = out
+    return dt, et, td, edt, eet
 
 
 def duplicate_pairs(X, odd_flip: bool):
