@@ -1,0 +1,287 @@
+"""Full-batch gradient descent on finite networks at multiples of eta_max (numeric core of ``phasecli train``).
+
+THEORY.md, "Learning-rate regimes" (seed 001; seed 004, Figure 2 top).  S networks of
+hidden width N and depth L in the NTK parameterization (``phasecli.finite.network``: every
+W and b, the readout included, drawn N(0, 1), float64) are trained on the loss
+
+    loss = 1/2 sum_{a, j} (f_j(x_a) - Y_aj)^2          (sum over examples and outputs)
+
+by theta <- theta - eta grad loss, with eta = lr_factor * eta_max and eta_max = 2 / lambda_max
+of the INFINITE-width NTK on the training inputs (``phasecli.ntk.ntk_spectra``, exactly
+what ``phasecli lr`` prints for the sum loss; with ``normalize`` the rows are first scaled
+so that q^1 = q*, and the networks see the same scaled rows).  Targets: one-hot minus 1/k
+for k distinct labels (k outputs), or 0 with one output for unlabelled inputs.
+
+The same S networks (``network.draw`` with ``seed``) start every lr_factor.  Per
+lr_factor (``train_at``, one independent task of a sweep):
+
+- diverged: fraction of networks whose loss became non-finite or exceeded 1e6 times its
+  initial value at some step t <= T (such a network is no longer updated);
+- final_loss: median over all S of the loss after T steps (diverged: inf);
+- peak_loss_ratio: median over all S of max_{t <= T} loss_t / loss_0 (>= 1);
+- lambda_max_init / lambda_max_final: medians over the non-diverged networks of the largest
+  eigenvalue of the empirical NTK J J^T, the full (m k) x (m k) matrix over all outputs, at
+  t = 0 and t = T; kernel_drift: median of ||Theta_T - Theta_0||_F / ||Theta_0||_F over
+  the same networks; eta_lambda_init = eta * lambda_max_init;
+- regime: ``divergent`` when more than half the networks diverged, else ``catapult`` when
+  the median peak_loss_ratio exceeds 1, else ``lazy``.
+
+Size: each network's NTK is formed exactly (two (m k)^2 matrices at a time); m k is limited
+to MAX_OUTPUT_ROWS, beyond which ``prepare`` refuses (InputError naming the limit).
+lambda_max is a dense symmetric eigensolve up to LANCZOS_ABOVE rows and Lanczos (ARPACK,
+converged to machine precision) above.  Nothing here prints.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from phasecli import validate as V
+from phasecli.columns import TRAIN as TABLE_COLUMNS
+from phasecli.errors import InputError, RuntimeFailure
+
+MAX_OUTPUT_ROWS = 4000  # m k: the (m k)^2 empirical NTK is formed exactly, per network
+LANCZOS_ABOVE = 800
+MAX_STEPS = 1_000_000
+DIVERGENCE_FACTOR = 1e6
+MAX_WEIGHT_BYTES = 4 * 2**30
+REGIMES = ("lazy", "catapult", "divergent")
+
+
+@dataclass(frozen=True)
+class TrainSetup:
+    """Everything every lr_factor shares, validated once by ``prepare`` (picklable, for a cluster)."""
+
+    activation: str
+    sw2: float
+    sb2: float
+    slope: float
+    depth: int
+    width: int
+    samples: int
+    seed: int
+    n_steps: int
+    normalize: bool
+    X: np.ndarray = field(repr=False)  # the rows the networks are trained on (scaled when normalize)
+    Y: np.ndarray = field(repr=False)  # targets, (m, k)
+    classes: tuple | None
+    lambda_max_inf: float  # largest eigenvalue of the infinite-width NTK on X
+    eta_max: float  # 2 / lambda_max_inf
+
+    @property
+    def m(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def outputs(self) -> int:
+        return int(self.Y.shape[1])
+
+
+@dataclass
+class TrainRun:
+    """One lr_factor: the summary columns (module docstring) and the per-network data behind them."""
+
+    lr_factor: float
+    eta: float
+    diverged: float
+    final_loss: float
+    peak_loss_ratio: float
+    lambda_max_init: float
+    lambda_max_final: float
+    kernel_drift: float
+    eta_lambda_init: float
+    regime: str
+    losses: np.ndarray = field(repr=False)  # (T + 1, S): loss_t of each network, inf from its divergence on
+    net_diverged: np.ndarray = field(repr=False)  # (S,) bool
+    net_lambda_init: np.ndarray = field(repr=False)  # (S,), NaN where diverged
+    net_lambda_final: np.ndarray = field(repr=False)
+    net_drift: np.ndarray = field(repr=False)
+
+    @property
+    def median_curve(self) -> np.ndarray:
+        """Median over the networks of loss_t, t = 0 .. T (diverged networks count as inf)."""
+        return np.median(self.losses, axis=1)
+
+    def table(self, columns=TABLE_COLUMNS) -> dict:
+        """One row: column name -> 1-element list."""
+        out = {}
+        for name in columns:
+            if name not in TABLE_COLUMNS:
+                raise InputError(f"unknown column {name!r}", "columns")
+            out[name] = [getattr(self, name)]
+        return out
+
+
+def normalized_rows(X, sw2, sb2, q_star) -> np.ndarray:
+    """Rows scaled so that q^1 = sw2 |x|^2 / d + sb2 equals q* (the scaling of ``ntk`` with normalize=True)."""
+    target = math.sqrt(X.shape[1] * (q_star - sb2) / sw2)
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X))
+    zero = np.flatnonzero(norms == 0.0)
+    if zero.size:
+        raise InputError(f"row {zero[0] + 1} is all zeros and cannot be scaled to q* (use --no-normalize)", "X")
+    return X * (target / norms)[:, None]
+
+
+def prepare(activation, X, y=None, *, sw2, sb2, depth=1, width=512, samples=5, seed=0, n_steps=300,
+            normalize=True, q0=1.0, slope=0.01) -> TrainSetup:
+    """Validate the training problem once and compute eta_max (the infinite-width NTK's 2 / lambda_max)."""
+    from phasecli import ntk
+    from phasecli.data import check_matrix
+    from phasecli.generalize import encode_targets
+
+    V.activation(activation)
+    sw2, sb2 = V.variance("sw2", sw2), V.variance("sb2", sb2)
+    slope, q0 = V.slope(slope), V.q0(q0)
+    depth = V.integer("depth", depth, lo=1, hi=1000)
+    width = V.integer("width", width, lo=1, hi=1_000_000)
+    samples = V.integer("samples", samples, lo=1, hi=100_000)
+    seed = V.integer("seed", seed, lo=0)
+    n_steps = V.integer("steps", n_steps, lo=0, hi=MAX_STEPS)
+    X = check_matrix(X, "X")
+    m = X.shape[0]
+    if m < 2:
+        raise InputError(f"need at least 2 training inputs, got {m}", "X")
+    if y is None:
+        classes, Y = None, np.zeros((m, 1))
+    else:
+        y = np.asarray(y)
+        if y.shape != (m,):
+            raise InputError(f"y must hold one label per row of X ({m}), got shape {y.shape}", "y")
+        uniq = np.unique(y)
+        if uniq.size < 2:
+            raise InputError(f"the training labels hold a single class ({uniq[0]}): nothing to fit", "y")
+        classes, Y = tuple(uniq.tolist()), encode_targets(y, uniq)
+    rows = m * Y.shape[1]
+    if rows > MAX_OUTPUT_ROWS:
+        raise InputError(f"m k = {m} examples x {Y.shape[1]} outputs = {rows:,} exceeds the limit of "
+                         f"{MAX_OUTPUT_ROWS:,} rows of the exact empirical NTK: use fewer examples (--examples N)", "X")
+    per_net = X.shape[1] * width + width + (depth - 1) * (width + 1) * width + (width + 1) * Y.shape[1]
+    if 2 * 8 * samples * per_net > MAX_WEIGHT_BYTES:  # the networks and a copy of their start
+        raise InputError(f"{samples} networks of {per_net:,} parameters (and a copy of their start) need "
+                         f"{16 * samples * per_net / 2**30:.1f} GiB, more than {MAX_WEIGHT_BYTES / 2**30:.0f} GiB: "
+                         "use fewer samples or a smaller width", "samples")
+    spectra = ntk.ntk_spectra(activation, X, sw2, sb2, [depth], slope=slope, normalize=normalize, q0=q0)
+    lam = float(spectra.lambda_max[0])
+    if spectra.status not in ("ok", "singular") or not (math.isfinite(lam) and lam > 0):
+        raise InputError(f"no infinite-width NTK at this point: {spectra.message or spectra.status}",
+                         "normalize" if "normalize" in (spectra.message or "") else "sw2")
+    Xt = normalized_rows(X, sw2, sb2, spectra.q_star) if normalize else X
+    return TrainSetup(activation=activation, sw2=sw2, sb2=sb2, slope=slope, depth=depth, width=width,
+                      samples=samples, seed=seed, n_steps=n_steps, normalize=bool(normalize), X=Xt, Y=Y,
+                      classes=classes, lambda_max_inf=lam, eta_max=2.0 / lam)
+
+
+def draw_networks(setup: TrainSetup):
+    """The S networks every lr_factor starts from (the same draw each time)."""
+    from phasecli.finite import network
+
+    return network.draw(setup.activation, setup.sw2, setup.sb2, depth=setup.depth, width=setup.width,
+                        dim=setup.X.shape[1], outputs=setup.outputs, samples=setup.samples, seed=setup.seed,
+                        slope=setup.slope)
+
+
+def _one(nets, i):
+    """Network i of ``nets`` alone (views of its parameters), for one (m k)^2 NTK at a time."""
+    from phasecli.finite.network import Networks
+
+    return Networks(nets.activation, nets.sw2, nets.sb2, nets.slope, nets.dim, nets.width, nets.depth,
+                    nets.outputs, nets.seed, nets.first + i, nets.weights, [w[i:i + 1] for w in nets.W],
+                    [b[i:i + 1] for b in nets.b])
+
+
+_BLAS = None
+
+
+def _single_threaded_blas():
+    """BLAS limited to one thread (threadpoolctl) for a training run: its matrices are small (m rows), and
+    two BLAS threads on a shared 2-core machine were measured 5-12x slower per step than one."""
+    global _BLAS
+    from threadpoolctl import ThreadpoolController
+
+    if _BLAS is None:
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
+
+
+def lambda_max(theta: np.ndarray) -> float:
+    """Largest eigenvalue of a symmetric PSD matrix: dense below LANCZOS_ABOVE rows, Lanczos above."""
+    n = theta.shape[0]
+    if n <= LANCZOS_ABOVE:
+        from scipy.linalg import eigh
+
+        top = eigh(theta, eigvals_only=True, subset_by_index=[n - 1, n - 1], driver="evr", check_finite=False)
+        return float(top[0])
+    from scipy.sparse.linalg import ArpackNoConvergence, eigsh
+
+    try:
+        value = eigsh(theta, k=1, which="LA", tol=0.0, maxiter=20 * n, return_eigenvectors=False,
+                      v0=np.ones(n))
+    except ArpackNoConvergence:
+        raise RuntimeFailure(f"Lanczos did not converge for the top eigenvalue of a {n} x {n} NTK") from None
+    return float(value[0])
+
+
+def _losses(nets, X, Y):
+    from phasecli.finite.network import forward
+
+    residual = forward(nets, X).outputs - Y
+    return 0.5 * np.sum(residual * residual, axis=(1, 2))
+
+
+def train_at(lr_factor, setup: TrainSetup) -> TrainRun:
+    """Train the S networks for T steps at eta = lr_factor * eta_max (one task of ``phasecli train``)."""
+    lr_factor = V.number("lr_factor", lr_factor, lo=0.0, lo_open=True, hi=1e6)
+    if not isinstance(setup, TrainSetup):
+        raise InputError("setup must come from prepare()", "setup")
+    with _single_threaded_blas():
+        return _train(lr_factor, setup)
+
+
+def _train(lr_factor, setup):
+    from phasecli.finite import network
+
+    eta = lr_factor * setup.eta_max
+    X, Y, S, T = setup.X, setup.Y, setup.samples, setup.n_steps
+    nets = draw_networks(setup)
+    start = nets.copy()
+    X = np.broadcast_to(X, (S,) + X.shape)  # an (S, m, d) operand: numpy's stacked 2-D x 3-D matmul is slower
+    losses = np.full((T + 1, S), np.inf)
+    alive = np.ones(S, dtype=bool)
+    peak = np.zeros(S)
+    with np.errstate(all="ignore"):
+        for t in range(T + 1):
+            loss = _losses(nets, X, Y) if t == T else network.gd_step(nets, X, Y, np.where(alive, eta, 0.0))
+            if t == 0:
+                limit = DIVERGENCE_FACTOR * loss
+            alive &= np.isfinite(loss) & ((loss <= limit) | (limit == 0.0))
+            losses[t, alive] = loss[alive]
+            peak[alive] = np.maximum(peak[alive], loss[alive])
+            if not alive.any():
+                break
+        peak_ratio = np.where(alive, peak / losses[0], np.inf)
+    lam0, lam_t, drift = np.full(S, np.nan), np.full(S, np.nan), np.full(S, np.nan)
+    for i in np.flatnonzero(alive):
+        theta0 = network.ntk(_one(start, i), setup.X)[0]
+        theta_t = network.ntk(_one(nets, i), setup.X)[0]
+        lam0[i], lam_t[i] = lambda_max(theta0), lambda_max(theta_t)
+        drift[i] = np.linalg.norm(theta_t - theta0) / np.linalg.norm(theta0)
+    diverged = 1.0 - alive.mean()
+    ratio = float(np.median(peak_ratio))
+    regime = "divergent" if diverged > 0.5 else ("catapult" if ratio > 1.0 else "lazy")
+    lam_init = float(np.median(lam0[alive])) if alive.any() else math.nan
+    return TrainRun(lr_factor=lr_factor, eta=eta, diverged=float(diverged),
+                    final_loss=float(np.median(np.where(alive, losses[-1], np.inf))), peak_loss_ratio=ratio,
+                    lambda_max_init=lam_init,
+                    lambda_max_final=float(np.median(lam_t[alive])) if alive.any() else math.nan,
+                    kernel_drift=float(np.median(drift[alive])) if alive.any() else math.nan,
+                    eta_lambda_init=eta * lam_init, regime=regime, losses=losses, net_diverged=~alive,
+                    net_lambda_init=lam0, net_lambda_final=lam_t, net_drift=drift)
+
+
+def train(activation, X, y=None, lr_factors=(0.5, 1.5, 3.0), **kwargs) -> list:
+    """``prepare`` then ``train_at`` for every lr_factor, in order (the library form of the command)."""
+    setup = prepare(activation, X, y, **kwargs)
+    return [train_at(f, setup) for f in lr_factors]

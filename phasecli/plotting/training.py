@@ -1,0 +1,187 @@
+"""Figures of training at large learning rates: ``catapult`` (the two-scalar map) and ``train`` (finite networks).
+
+Layouts (``phasecli.plotting.shapes``): 'curves' (loss and lambda against the step),
+'curves+summary' (the same plus outcomes against lr_factor), 'summary' (outcomes only,
+for scans too long to draw curve by curve).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+
+from phasecli.plotting.base import Figure, save
+
+REGIME_COLORS = {"lazy": "tab:blue", "catapult": "tab:orange", "unconverged": "tab:gray", "divergent": "tab:red"}
+LEGEND_CURVES = 10  # up to this many curves get a legend; more are coloured by lr_factor with a colorbar
+
+
+def _colours(fig, axes, lr):
+    """One colour per curve, with a legend (few curves) or a colorbar over lr_factor (many)."""
+    if lr.size <= LEGEND_CURVES:
+        return [colormaps["tab10"](i % 10) for i in range(lr.size)], False
+    norm = Normalize(float(lr.min()), float(lr.max()))
+    cmap = colormaps["viridis"]
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes, label="lr_factor (multiple of 2/lambda)")
+    return [cmap(norm(v)) for v in lr], True
+
+
+def _step_axis(ax, last):
+    ax.set_xscale("symlog", linthresh=10)
+    ax.set_xlim(0, max(last, 10))
+    ax.set_xlabel("step t (linear to 10, then log)")
+    ax.grid(alpha=0.3, which="both")
+
+
+def _mark_divergence(ax, t, y, colour):
+    """An x at the last finite point of a curve that overflowed."""
+    finite = np.flatnonzero(np.isfinite(y) & (y > 0))
+    if finite.size:
+        ax.plot(t[finite[-1]], y[finite[-1]], "x", color=colour, ms=9, mew=2)
+
+
+def _clip_to_bounded(ax_loss, ax_lam, curves, regime, first):
+    """Axis limits from the runs that stayed finite, so that a divergent run does not flatten the others."""
+    bounded = [c for c, r in zip(curves, regime) if r != "divergent"]
+    if not bounded:
+        return
+    losses = np.concatenate([c[0] for c in bounded])
+    positive = losses[np.isfinite(losses) & (losses > 0)]
+    if positive.size:
+        ax_loss.set_ylim(min(float(positive.min()), first.tol) / 10, float(positive.max()) * 1e3)
+    lams = np.concatenate([c[1] for c in bounded] + [[first.lambda0]])
+    lams = lams[np.isfinite(lams)]
+    lo, hi = min(0.0, float(lams.min())), float(lams.max())
+    ax_lam.set_ylim(lo - 0.05 * (hi - lo), hi + 0.1 * (hi - lo))
+
+
+def _regime_scatter(ax, lr, values, regime):
+    for name, colour in REGIME_COLORS.items():
+        sel = regime == name
+        if sel.any():
+            ax.plot(lr[sel], values[sel], "o", ms=3 if lr.size > 50 else 5, color=colour, label=name, ls="none")
+
+
+def catapult_figure(kept, curves, *, layout: str, path: str) -> None:
+    """loss_t and lambda_t per lr_factor; with a summary, peak_loss / loss_0 and eta lambda_final against lr_factor."""
+    lr = np.concatenate([r.lr_factor for r in kept])
+    regime = np.concatenate([r.regime for r in kept])
+    first = kept[0]
+    with_curves = curves is not None and "curves" in layout
+    with_summary = "summary" in layout
+    ncols = int(with_curves) * 2 + int(with_summary) * 2
+    fig = Figure(figsize=(4.6 * ncols, 4.4), layout="constrained")
+    axes = list(np.atleast_1d(fig.subplots(1, ncols)))
+    if with_curves:
+        ax_loss, ax_lam = axes[0], axes[1]
+        colours, bar = _colours(fig, axes[:2], lr)
+        last = 1
+        for i, (loss, lam) in enumerate(curves):
+            t = np.arange(loss.size)
+            label = None if bar else f"{lr[i]:g} ({regime[i]})"
+            ax_loss.plot(t, np.where(loss > 0, loss, np.nan), color=colours[i], lw=1.2, label=label)
+            ax_lam.plot(t, lam, color=colours[i], lw=1.2)
+            if regime[i] == "divergent":
+                _mark_divergence(ax_loss, t, loss, colours[i])
+            last = max(last, loss.size - 1)
+        ax_loss.set_yscale("log")
+        _clip_to_bounded(ax_loss, ax_lam, curves, regime, first)
+        ax_loss.set_ylabel(r"loss$_t = f_t^2 / 2$")
+        ax_loss.axhline(first.tol, color="0.4", ls=":", lw=1, label=f"tol = {first.tol:g}")
+        ax_loss.legend(fontsize=7, title="lr_factor (regime)" if not bar else None, title_fontsize=7)
+        ax_lam.set_ylabel(r"NTK eigenvalue $\lambda_t$ (divergent runs leave the top)")
+        ax_lam.axhline(first.lambda0, color="0.4", ls=":", lw=1)
+        for ax in (ax_loss, ax_lam):
+            _step_axis(ax, last)
+    if with_summary:
+        ax_peak, ax_el = axes[-2], axes[-1]
+        peak = np.concatenate([r.peak_loss for r in kept]) / max(first.loss0, np.finfo(float).tiny)
+        eta_lam = np.concatenate([r.eta_lambda_final for r in kept])
+        diverged = regime == "divergent"
+        finite_peak = peak[np.isfinite(peak) & ~diverged]
+        top = float(finite_peak.max()) * 3 if finite_peak.size else 10.0
+        _regime_scatter(ax_peak, lr, np.where(diverged, top, peak), regime)
+        finite_el = eta_lam[np.isfinite(eta_lam) & ~diverged]
+        _regime_scatter(ax_el, lr, np.where(diverged, max(4.2, float(finite_el.max()) + 0.2 if finite_el.size
+                                                             else 4.2), eta_lam), regime)
+        ax_peak.set_yscale("log")
+        ax_peak.set_ylabel(r"peak loss / loss$_0$ (divergent: drawn at the top)")
+        ax_el.set_ylabel(r"$\eta\,\lambda$ at the end (converged: < 2)")
+        ax_el.axhline(2.0, color="k", ls="--", lw=1)
+        for ax in (ax_peak, ax_el):
+            ax.axvline(1.0, color="0.5", ls=":", lw=1)
+            ax.axvline(2.0, color="0.5", ls=":", lw=1)
+            ax.set_xlabel(r"lr_factor ($\eta = $ lr_factor $\cdot 2/\lambda_0$)")
+            ax.grid(alpha=0.3)
+        ax_peak.legend(fontsize=7, loc="upper left")
+    fig.suptitle(rf"two-scalar catapult map: $\lambda_0$ = {first.lambda0:g}, $f_0$ = {first.f0:g}, "
+                 f"n = {first.width:,}, T = {first.n_steps:,}")
+    save(fig, path)
+
+
+def _divergence_threshold(lr, regime):
+    """(largest convergent lr_factor below the first divergent one, smallest divergent one) or None."""
+    order = np.argsort(lr)
+    lr, regime = lr[order], regime[order]
+    divergent = np.flatnonzero(regime == "divergent")
+    if divergent.size == 0:
+        return None
+    k = int(divergent[0])
+    return (float(lr[k - 1]) if k > 0 else None), float(lr[k])
+
+
+def train_figure(runs, setup, *, layout: str, path: str) -> None:
+    """Median loss curves per lr_factor; with a summary, final loss against lr_factor (seed 004, Figure 2
+    top, with lr_factor 1 and the measured divergence threshold marked) and eta lambda_max at t = 0, T."""
+    lr = np.array([r.lr_factor for r in runs])
+    regime = np.array([r.regime for r in runs], dtype=object)
+    ncols = 3 if "summary" in layout else 1
+    fig = Figure(figsize=(4.8 * ncols, 4.4), layout="constrained")
+    axes = list(np.atleast_1d(fig.subplots(1, ncols)))
+    colours, bar = _colours(fig, axes[:1], lr)
+    ax = axes[0]
+    for i, run in enumerate(runs):
+        curve = run.median_curve
+        t = np.arange(curve.size)
+        ax.plot(t, np.where(np.isfinite(curve) & (curve > 0), curve, np.nan), color=colours[i], lw=1.3,
+                label=None if bar else f"{run.lr_factor:g} ({run.regime})")
+        if run.regime == "divergent":
+            _mark_divergence(ax, t, curve, colours[i])
+    ax.set_yscale("log")
+    ax.set_ylabel(f"median training loss over {setup.samples} networks")
+    _step_axis(ax, setup.n_steps)
+    if not bar:
+        ax.legend(fontsize=7, title="lr_factor (regime)", title_fontsize=7)
+    if ncols == 3:
+        ax_final, ax_el = axes[1], axes[2]
+        final = np.array([r.final_loss for r in runs])
+        finite = np.isfinite(final)
+        top = float(np.nanmax(np.where(finite, final, np.nan))) * 10 if finite.any() else 1.0
+        order = np.argsort(lr)
+        ax_final.plot(lr[order][finite[order]], final[order][finite[order]], "-", color="0.6", lw=1)
+        _regime_scatter(ax_final, lr, np.where(finite, final, top), regime)
+        ax_final.set_yscale("log")
+        ax_final.set_ylabel(f"median final loss after T = {setup.n_steps} steps (diverged: top)")
+        for name, axis in (("init", ax_el), ("final", ax_el)):
+            values = np.array([r.eta_lambda_init if name == "init" else r.eta * r.lambda_max_final for r in runs])
+            ax_el.plot(lr, values, "o" if name == "init" else "s", mfc="none" if name == "init" else None,
+                       ms=9 if name == "init" else 4, ls="none", color="tab:purple" if name == "init" else "tab:green",
+                       label=r"$\eta\,\lambda_{max}$ at $t = 0$" if name == "init" else r"at $t = T$")
+        ax_el.axhline(2.0, color="k", ls="--", lw=1)
+        ax_el.set_ylabel(r"$\eta\,\lambda_{max}$ of the empirical NTK (medians)")
+        ax_el.legend(fontsize=7)
+        threshold = _divergence_threshold(lr, regime)
+        for a in (ax_final, ax_el):
+            a.axvline(1.0, color="0.4", ls=":", lw=1.2, label=r"$\eta = 2/\lambda_{max}$ (theory)")
+            if threshold is not None:
+                a.axvline(threshold[1], color="tab:red", ls="--", lw=1.2,
+                          label=f"first divergent lr_factor {threshold[1]:g}")
+            a.set_xlabel(r"lr_factor ($\eta / \eta_{max}$, $\eta_{max} = 2/\lambda_{max}$ infinite width)")
+            a.grid(alpha=0.3, which="both")
+        ax_final.legend(fontsize=7)
+    fig.suptitle(rf"{setup.activation}, depth {setup.depth}, width {setup.width}: $\sigma_w^2$ = {setup.sw2:g}, "
+                 rf"$\sigma_b^2$ = {setup.sb2:g}, m = {setup.m}, k = {setup.outputs}, "
+                 rf"$\eta_{{max}}$ = {setup.eta_max:.4g}")
+    save(fig, path)
