@@ -1,0 +1,291 @@
+"""Commands for CI scripts: check (the theory's verdict on an initialization, as an exit status)
+and init (a recommended critical initialization, also as shell assignments)."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import click
+
+from phasecli import columns
+from phasecli.activations import NAMES
+from phasecli.cli import cli
+from phasecli.cli.cmd_meanfield import trainable_option
+from phasecli.cli.cmd_ntk import _explicit, data_options, load_inputs
+from phasecli.cli.common import (DEPTH_GRAMMAR, NON_NEGATIVE, POSITIVE, UNIT, FiniteFloat, Output, Progress,
+                                 echo_value, grid_options, input_errors, output_options, sweep_options, warn, writing)
+
+CHECK_COLUMNS = columns.CHECK
+INIT_COLUMNS = columns.INIT
+READABLE_ROWS = 12  # up to this many rows a terminal gets one verdict block per row, beyond a compact table
+COMPACT_COLUMNS = ("sw2", "sb2", "depth", "verdict", "reason")
+_DATA_NAMES = ("data", "m", "dim", "seed", "normalize")
+
+
+def _data_options(f):
+    """--data / --m / --dim / --seed / --normalize of the NTK commands (their --depth and --dropout do not apply)."""
+    f = data_options(f)
+    f.__click_params__ = [p for p in f.__click_params__ if p.name not in ("depth_spec", "dropout")]
+    return f
+
+
+def _multiple_option(name, default, help_text):
+    return click.option(name, type=FiniteFloat(0.0, lo_open=True), default=default, show_default=True,
+                        help=help_text)
+
+
+@cli.command()
+@grid_options(default_sw2="critical", default_sb2="0.05", sw2_critical=True)
+@click.option("--depth", "depths", required=True, metavar="DEPTHS",
+              help=f"Depths L (hidden layers) to check: {DEPTH_GRAMMAR}.")
+@trainable_option
+@_multiple_option("--conditioning-multiple", 6.0,
+                  "Ordered side: fail when depth > this multiple of xi_1 = -1/ln chi_1 (the NTK's kappa grows "
+                  "like exp(L/xi_1); Xiao et al.).")
+@_multiple_option("--generalization-multiple", 6.0,
+                  "Chaotic side: fail when depth > this multiple of xi_star = -1/(ln chi_c - ln chi_1) (the mean "
+                  "predictor decays like exp(-L/xi_star); 6 measured on digits, see the docs).")
+@click.option("--lr", "eta", type=POSITIVE, default=None, metavar="ETA",
+              help="Also check the learning rate: ETA <= eta_max = 2/lambda_max of the NTK at each depth, on "
+                   "--data (or --m synthetic inputs), as `phasecli lr`.")
+@click.option("--loss", type=click.Choice(["sum", "mean"]), default="sum", show_default=True,
+              help="Loss convention of --lr: 1/2 sum (f - y)^2 (eta_max = 2/lambda_max) or 1/(2m) sum (2m/lambda_max).")
+@_data_options
+@sweep_options
+@output_options(png=False, value_default="verdict")
+def check(activation, sw2, sb2, q0, slope, depths, trainable_multiple, conditioning_multiple, generalization_multiple,
+          eta, loss, data, m, dim, seed, normalize, scheduler, out):
+    """The theory's verdict on an initialization: pass or fail, and why (exit status 1 on any fail).
+
+    Criteria, in order (the first failed one is the `reason`): the signal propagates (q*
+    finite, and non-zero except at a critical point); trainability: depth <= 6 xi_c
+    (Schoenholz et al.); ordered side: depth <= 6 xi_1 (NTK conditioning); chaotic side:
+    depth <= 6 xi_star (generalization, Xiao et al.); with --lr: ETA <= eta_max.  Each is
+    reported with its value and limit (inf: no limit on this side); an undefined (NaN)
+    limit never passes.  One row per (sw2, sb2, depth); --sw2 critical (the default)
+    checks the root-solved critical sw2 at each sb2.  Exit status 0 when every row passes,
+    1 when any fails, 2 for bad input.  A readable verdict on a terminal, CSV in a pipe.
+
+    Guide: `phasecli docs gate`.
+
+    \b
+    Examples:
+      phasecli check -a tanh --sb2 0.05 --depth 200             # critical init: pass
+      phasecli check -a tanh --sw2 4 --sb2 0.05 --depth 200     # fail: not trainable
+      phasecli check -a relu --sw2 2 --sb2 0 --depth 100 --value   # prints pass
+      phasecli check -a erf --sw2 1.5 --sb2 0.05 --depth 10 --lr 0.5 --data train.csv
+      phasecli check --sw2 1:3:5 --sb2 0.05 --depth 20,50 -f csv --columns sw2,depth,verdict,reason
+    """
+    from phasecli import gate, sweep
+
+    out.check(CHECK_COLUMNS)
+    with input_errors(lr="--lr"):
+        from phasecli import validate
+
+        depth_list = validate.depths(depths)
+    X = None
+    if eta is None:
+        given = [f"--{n.replace('_', '-')}" for n in _DATA_NAMES + ("loss",) if _explicit(n)]
+        if given:
+            raise click.BadParameter(f"{', '.join(given)} apply only to the learning-rate criterion: add --lr ETA",
+                                     param_hint="'--lr'")
+    else:
+        X = load_inputs(data, m, dim, seed)
+    if isinstance(sw2, str):
+        tasks = [{"sw2": "critical", "sb2": b} for b in sb2]
+    else:
+        tasks = [{"sw2": a, "sb2": b} for a in sw2 for b in sb2]
+    shared = dict(activation=activation, depths=depth_list, q0=q0, slope=slope, trainable_multiple=trainable_multiple,
+                  conditioning_multiple=conditioning_multiple, generalization_multiple=generalization_multiple,
+                  eta=eta, X=X, loss=loss, normalize=normalize)
+    tally = {"rows": 0, "failed": 0, "first": None}
+    kept = []
+    readable = out.fmt == "table" and not out.columns and not out.value
+    blocks = readable and len(tasks) * len(depth_list) <= READABLE_ROWS
+
+    def chunks():
+        with input_errors(lr="--lr"), Progress(len(tasks), f"{activation} check", "points") as advance:
+            for r in sweep.run(gate.check_point, tasks, shared=shared, scheduler=scheduler):
+                bad = ~r.passed
+                if bad.any() and tally["first"] is None:
+                    k = int(bad.argmax())
+                    tally["first"] = f"sw2={r.sw2[k]:.6g} sb2={r.sb2[k]:g} depth {r.depth[k]}: {r.reason[k]}"
+                tally["rows"] += r.depth.size
+                tally["failed"] += int(bad.sum())
+                if blocks:
+                    kept.append(r)
+                yield r.table(CHECK_COLUMNS)
+                advance()
+
+    if blocks:
+        for _ in chunks():
+            pass
+        _readable(gate.concat(kept), trainable_multiple, conditioning_multiple, generalization_multiple)
+    elif readable:  # many rows on a terminal: the compact columns, streamed
+        compact = Output(fmt="table", png=None, columns=COMPACT_COLUMNS, value=None)
+        compact.emit(CHECK_COLUMNS, chunks())
+    else:
+        out.emit(CHECK_COLUMNS, chunks())
+    if readable:
+        with writing():
+            click.echo(f"{tally['rows'] - tally['failed']} of {tally['rows']} pass"
+                       + (" (exit status 1)" if tally["failed"] else ""))
+    if tally["failed"]:
+        if not readable:
+            click.echo(f"phasecli check: {tally['failed']} of {tally['rows']} fail (first: {activation} "
+                       f"{tally['first']})", err=True)
+        return 1
+    return 0
+
+
+def _fmt(x) -> str:
+    return f"{x:.6g}" if isinstance(x, float) and math.isfinite(x) else str(x)
+
+
+def _criteria_rows(v, k, multiples):
+    """(criterion, value, limit, result) for row k of Verdicts ``v``."""
+    m_train, m_cond, m_gen = multiples
+    depth = f"depth {v.depth[k]}"
+
+    def limit(value, text, none):
+        return f"<= {_fmt(float(value))} = {text}" if not math.isinf(value) else none
+
+    train_scale = "xi_grad" if v.fixed_point[k] == "zero" else "xi_c"
+    return [
+        ("signal", f"q* = {_fmt(float(v.q_star[k]))} ({v.fixed_point[k]})", "finite and > 0", v.signal[k]),
+        ("trainability", depth, limit(v.max_trainable_depth[k], f"{m_train:g} {train_scale}", "none (xi_c = inf)"),
+         v.trainability[k]),
+        ("conditioning", depth, limit(v.max_conditioned_depth[k], f"{m_cond:g} xi_1",
+                                      "none (chaotic side: kappa -> 1)"), v.conditioning[k]),
+        ("generalization", depth, limit(v.max_generalizing_depth[k], f"{m_gen:g} xi_star",
+                                        "none (ordered side)"), v.generalization[k]),
+        ("learning rate", "not checked (--lr)" if math.isnan(v.eta[k]) else f"eta = {_fmt(float(v.eta[k]))}",
+         "" if math.isnan(v.eta[k]) else f"<= eta_max = {_fmt(float(v.eta_max[k]))}", v.learning_rate[k]),
+    ]
+
+
+def _readable(v, *multiples):
+    """The terminal's verdict: one block per row (criterion, value, limit, result) and the reason."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(file=sys.stdout, soft_wrap=False)
+    style = {"pass": "green", "fail": "bold red", "n/a": "dim"}
+    with writing():
+        for k in range(v.depth.size):
+            head = "PASS" if v.verdict[k] == "pass" else "FAIL"
+            title = (f"[{style[v.verdict[k]]}]{head}[/] {v.activation} sw2={_fmt(float(v.sw2[k]))} "
+                     f"sb2={_fmt(float(v.sb2[k]))} depth {v.depth[k]} ({v.phase[k]}, "
+                     f"chi_1 = {_fmt(float(v.chi_1[k]))})")
+            table = Table(title=title, title_justify="left", header_style="bold")
+            for name in ("criterion", "value", "limit", "result"):
+                table.add_column(name)
+            for row in _criteria_rows(v, k, multiples):
+                table.add_row(*row[:3], f"[{style[row[3]]}]{row[3]}[/]")
+            console.print(table)
+            if v.reason[k]:
+                console.print(f"  reason: {v.reason[k]}")
+
+
+@cli.command()
+@click.option("--activation", "-a", type=click.Choice(NAMES), default="tanh", show_default=True,
+              help="Nonlinearity phi (see `phasecli activations`).")
+@click.option("--depth", type=click.IntRange(1, 1_000_000), required=True,
+              help="Depth L (hidden layers) the initialization is for.")
+@click.option("--sb2", type=NON_NEGATIVE, default=None,
+              help="Bias VARIANCE sigma_b^2 (not the std) [default: by the rule in the description].")
+@click.option("--weights", type=click.Choice(["gaussian", "orthogonal"]), default="gaussian", show_default=True,
+              help="Weight law of the training script: sets var_s2 (and the linear baseline of the default sb2).")
+@click.option("--fan-in", type=click.IntRange(1), default=None,
+              help="Layer width N: also print w_std_standard = sqrt(sw2 / N).")
+@click.option("--q0", type=POSITIVE, default=1.0, show_default=True,
+              help="Inputs' variance q^1; q* is the stable fixed point reached from it.")
+@click.option("--slope", type=UNIT, default=0.01, show_default=True, help="Negative slope of leaky_relu.")
+@trainable_option
+@output_options(png=False, value_default="sw2", extra_formats=("shell",))
+def init(activation, depth, sb2, weights, fan_in, q0, slope, trainable_multiple, out):
+    """A recommended initialization for depth L: sw2 on the critical line (chi_1 = 1) for sb2.
+
+    sw2 is root-solved (as `phasecli critical`); relu: He's sw2 = 2, sb2 = 0.  Printed with
+    q*, the depth scales, the maximum trainable depth and the Jacobian spectrum's mean_s2,
+    var_s2 at depth L.  w_std = sqrt(sw2), b_std = sqrt(sb2): the NTK parameterization
+    (z = w_std / sqrt(N) W x + b_std b, W, b ~ N(0, 1)); in the standard
+    parameterization initialize W ~ N(0, sw2 / fan_in), i.e. std sqrt(sw2 / fan_in)
+    (--fan-in prints it), and b ~ N(0, sb2).  Without --sb2 (sb2_rule): relu, leaky_relu,
+    linear take sb2 = 0 ('he'); others the largest sb2 in [1e-12, 1] whose Jacobian
+    spectrum at depth L has var_s2 at most 1 above the linear network's with the same
+    weights ('isometry'; 'isometry-best' when no sb2 does).  No critical point (silu,
+    gelu, softplus from q0 = 1; relu with sb2 > 0): exit status 1.  --format shell prints
+    SW2=, SB2=, W_STD=, B_STD= lines (full precision) for eval in bash, zsh or sh.
+
+    Guide: `phasecli docs gate`.
+
+    \b
+    Examples:
+      phasecli init -a tanh --sb2 0.05 --depth 100
+      eval "$(phasecli init -a tanh --depth 100 --format shell)"; echo "$SW2 $SB2"
+      phasecli init -a relu --depth 50 --fan-in 512 -f json
+      SW2=$(phasecli init -a erf --depth 200 --weights orthogonal --value)
+    """
+    from phasecli import gate
+
+    if out.fmt == "shell" and (out.columns or out.value):
+        raise click.BadParameter("--format shell prints SW2, SB2, W_STD, B_STD: --columns and --value do not apply",
+                                 param_hint="'--format'")
+    if out.fmt != "shell":
+        out.check(INIT_COLUMNS)
+    with input_errors():
+        rec = gate.recommend(activation, depth, sb2=sb2, weights=weights, q0=q0, slope=slope,
+                             trainable_multiple=trainable_multiple, fan_in=fan_in)
+    if rec.sb2_rule == "fixed":
+        warn(f"the dynamical-isometry analysis is not available: sb2 = {rec.sb2:g} (a fixed default); "
+             "give --sb2 to choose")
+    elif rec.sb2_rule == "isometry-best":
+        warn(f"no sb2 in [1e-12, 1] keeps var_s2 within 1 of the linear network's at depth {depth}: took the "
+             f"sb2 with the smallest excess (var_s2 = {rec.var_s2:.4g})")
+    if out.fmt == "shell":
+        echo_value(rec.shell().rstrip("\n"))
+    elif out.fmt == "table" and not out.columns and not out.value:
+        _init_table(rec)
+    else:
+        out.emit(INIT_COLUMNS, [rec.table(INIT_COLUMNS)])
+    return 0
+
+
+_INIT_MEANING = {
+    "sw2": "weight VARIANCE sigma_w^2 (critical: chi_1 = 1)",
+    "sb2": "bias VARIANCE sigma_b^2",
+    "sb2_rule": "how sb2 was chosen (given, he, isometry, isometry-best, fixed)",
+    "w_std": "sqrt(sw2): weight std, NTK parameterization",
+    "b_std": "sqrt(sb2): bias std",
+    "w_std_standard": "sqrt(sw2 / fan_in): weight std, standard parameterization",
+    "q_star": "fixed point of the pre-activation variance",
+    "xi_q": "depth scale of q^l -> q*",
+    "xi_c": "depth scale of correlations (diverges on the critical line)",
+    "max_trainable_depth": "trainable multiple * xi_c",
+    "mean_s2": "mean squared singular value of the Jacobian at depth L",
+    "var_s2": "its variance (dynamical isometry: small)",
+}
+
+
+_FULL_PRECISION = ("sw2", "sb2", "w_std", "b_std", "w_std_standard")
+
+
+def _init_table(rec):
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{rec.activation} initialization for depth {rec.depth} ({rec.weights} weights)",
+                  title_justify="left", header_style="bold")
+    for name in ("name", "value", "meaning"):
+        table.add_column(name)
+    row = rec.table(INIT_COLUMNS)
+    for name in INIT_COLUMNS:
+        value = row[name][0]
+        if name in ("activation", "depth", "weights") or (name in ("fan_in", "w_std_standard") and not rec.fan_in):
+            continue
+        text = repr(value) if name in _FULL_PRECISION else (_fmt(value) if isinstance(value, float) else str(value))
+        table.add_row(name, text, _INIT_MEANING.get(name, ""))
+    with writing():
+        Console(file=sys.stdout, soft_wrap=False).print(table)

@@ -1,0 +1,202 @@
+"""`phasecli jacobian`: the spectrum of the input-output Jacobian (dynamical isometry, seed 002)."""
+
+from __future__ import annotations
+
+import click
+
+from phasecli import columns
+from phasecli.cli import cli
+from phasecli.cli.common import (Progress, check_figure, depth_option, fail, grid_options, input_errors,
+                                 output_options, render, sweep_options, warn)
+
+JACOBIAN_COLUMNS = columns.JACOBIAN
+EMPIRICAL_COLUMNS = columns.JACOBIAN_EMPIRICAL
+DENSITY_POINTS = 500
+
+
+def _weights(ctx, param, value):
+    from phasecli.isometry import weights_list
+    from phasecli.validate import InputError
+
+    try:
+        return weights_list(value)
+    except InputError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _explicit(name: str) -> bool:
+    source = click.get_current_context().get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+@cli.command()
+@grid_options(default_sw2="critical", default_sb2="0.05", sw2_critical=True)
+@depth_option("8,32,128")
+@click.option("--weights", default="gaussian,orthogonal", show_default=True, callback=_weights,
+              metavar="gaussian|orthogonal|gaussian,orthogonal",
+              help="Weight law: sqrt(sw2/N) x standard Gaussian, sqrt(sw2) x Haar orthogonal, or both (a row each).")
+@click.option("--empirical", is_flag=True,
+              help="Measure the same columns on finite random networks (phasecli.finite.network) instead.")
+@click.option("--width", type=click.IntRange(2, 20_000), default=500, show_default=True,
+              help="Width N of every layer (with --empirical); one network holds 8 L N^2 bytes.")
+@click.option("--samples", type=click.IntRange(1, 100_000), default=4, show_default=True,
+              help="Random networks per (sw2, sb2, weights) point (with --empirical); *_se need 2 or more.")
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
+              help="Seed (with --empirical): network i draws from its own stream, the same for every point.")
+@sweep_options
+@output_options()
+def jacobian(activation, sw2, sb2, q0, slope, depth_spec, weights, empirical, width, samples, seed, scheduler, out):
+    """Spectrum of J J^T for the input-output Jacobian J = D^L W^L ... D^1 W^1 (dynamical isometry).
+
+    Infinite width, pre-activations at the fixed point q* (reached from --q0) in every
+    layer, free probability (Pennington, Schoenholz & Ganguli 2017, 2018; `phasecli docs
+    theory`): mean_s2 = chi_1^L is the mean squared singular value, var_s2 the variance of
+    the squared singular values (exact, from the S-transform), s2_max / s2_min the edges
+    of their support (numerical, relative accuracy ~1e-12; s2_min = 0 where the support
+    reaches 0: always for Gaussian weights).  Dynamical isometry = var_s2 small at
+    mean_s2 = 1: orthogonal weights, an activation linear near 0 (tanh, erf, hard_tanh;
+    not relu) and a small sb2 on the critical line (--sw2 critical, the default).
+    --empirical: the same columns measured on --samples random networks of width --width
+    (standard errors *_se over networks; q_star and chi_1 measured).  --png: the
+    singular-value densities per depth (Gaussian and orthogonal side by side) for one
+    point; var_s2 against sb2 (or sw2) for a sweep.
+
+    Guide: `phasecli docs jacobian`.
+
+    \b
+    Examples:
+      phasecli jacobian -a tanh --sb2 1e-4,0.05,0.5 --depth 128          # seed 002's comparison
+      phasecli jacobian -a tanh --sb2 1e-4,3e-4,1e-3,3e-3,0.01,0.03,0.1,0.3 --depth 8,32,128 --png var.png
+      phasecli jacobian -a tanh --sb2 0.05 --depth 2,8,32 --png density.png
+      phasecli jacobian -a relu --sw2 2 --sb2 0 --weights orthogonal --depth 1:10
+      phasecli jacobian -a tanh --sb2 0.05 --depth 8,32 --empirical --width 1000 --samples 4
+    """
+    from phasecli import validate
+
+    if not empirical:
+        given = [f"--{n}" for n in ("width", "samples", "seed") if _explicit(n)]
+        if given:
+            verb = "applies" if len(given) == 1 else "apply"
+            raise click.BadParameter(f"{', '.join(given)} only {verb} with --empirical", param_hint="'--empirical'")
+    cols = EMPIRICAL_COLUMNS if empirical else JACOBIAN_COLUMNS
+    out.check(cols)
+    with input_errors():
+        depths = validate.depths(depth_spec)
+    if empirical:
+        from phasecli.finite.jacobian import check_size
+
+        with input_errors():
+            check_size(width, int(depths[-1]))
+    n_sw2 = 1 if sw2 == "critical" else len(sw2)
+    layout = check_figure("jacobian", n_sw2=n_sw2, n_sb2=len(sb2), n_depth=len(depths)) if out.png else None
+    points = [(a, b) for a in (["critical"] if sw2 == "critical" else sw2) for b in sb2]
+    if empirical:
+        results = _empirical(out, activation, points, depths, weights, q0, slope, width, samples, seed, scheduler,
+                             keep=layout == "density")
+    else:
+        results = _theory(out, activation, points, depths, weights, q0, slope, scheduler)
+    if out.png:
+        _figure(out.png, layout, activation, results, depths, weights, q0, slope, sw2 == "critical", empirical)
+    return _report(results)
+
+
+def _theory(out, activation, points, depths, weights, q0, slope, scheduler):
+    from phasecli import isometry, sweep
+
+    results = []
+    tasks = [{"sw2": a, "sb2": b} for a, b in points]
+    shared = dict(activation=activation, depths=depths, weights=weights, q0=q0, slope=slope)
+
+    def chunks():
+        with input_errors(), Progress(len(tasks), f"{activation} spectra", "points") as advance:
+            for r in sweep.run(isometry.jacobian_spectrum, tasks, shared=shared, scheduler=scheduler):
+                results.append(r)
+                yield r.table(JACOBIAN_COLUMNS)
+                advance()
+
+    out.emit(JACOBIAN_COLUMNS, chunks())
+    return results
+
+
+def _empirical(out, activation, points, depths, weights, q0, slope, width, samples, seed, scheduler, keep):
+    """S networks per (point, weights); one network per task; rows as each (point, weights) completes."""
+    from phasecli import isometry, sweep
+    from phasecli.finite import jacobian as finite
+
+    results = []
+
+    def chunks():
+        total = len(points) * len(weights) * samples
+        with input_errors(), Progress(total, f"{activation} networks", "networks") as advance:
+            for a, b in points:
+                theory = isometry.jacobian_spectrum(activation, a, b, depths, weights=weights, q0=q0, slope=slope)
+                for w in weights:
+                    if theory.status[0] not in ("ok", "edge_unconverged"):
+                        r = finite.rows(theory, w, None)
+                    else:
+                        shared = dict(activation=activation, sw2=theory.sw2, sb2=theory.sb2, q_star=theory.q_star,
+                                      depths=depths, weights=w, width=width, seed=seed, slope=slope, keep=keep)
+                        stats = []
+                        for s in sweep.run(finite.network_statistics, [{"index": i} for i in range(samples)],
+                                           shared=shared, scheduler=scheduler):
+                            stats.append(s)
+                            advance()
+                        r = finite.rows(theory, w, finite.pool(stats, depths, width, theory.sw2))
+                    results.append(r)
+                    yield r.table(EMPIRICAL_COLUMNS)
+
+    out.emit(EMPIRICAL_COLUMNS, chunks())
+    return results
+
+
+def _figure(path, layout, activation, results, depths, weights, q0, slope, critical, empirical):
+    from phasecli import isometry
+
+    if layout == "density":
+        point = results[0]
+        if empirical:
+            with input_errors():
+                point = isometry.jacobian_spectrum(activation, point.sw2, point.sb2, depths, weights=weights, q0=q0,
+                                                   slope=slope)
+        if point.status[0] not in ("ok", "edge_unconverged"):
+            fail(f"no spectrum to draw at sw2={point.sw2:g}, sb2={point.sb2:g}: "
+                 f"{isometry.STATUS_TEXT[point.status[0]]}")
+        densities = {}
+        with input_errors(), Progress(len(weights) * len(depths), "densities", "curves") as advance:
+            for w in weights:
+                for d in depths:
+                    dens = isometry.spectral_density(activation, point.sw2, point.sb2, int(d), weights=w, q0=q0,
+                                                     slope=slope, points=DENSITY_POINTS)
+                    if _truncated(dens):
+                        warn(f"the depth-{int(d)} density ({w}) converged at {int(dens.converged.sum())} of "
+                             f"{dens.converged.size} points; the figure shows those")
+                    densities[(w, int(d))] = dens
+                    advance()
+        render("jacobian:density_figure", path, point, densities, weights, depths,
+               measured=results if empirical else None)
+        return
+    render("jacobian:variance_figure", path, results, layout=layout, critical=critical, empirical=empirical)
+
+
+def _truncated(dens) -> bool:
+    """True when unconverged points cut off more than a far tail (density above 1e-6 of its peak there)."""
+    ok = dens.converged
+    if ok.all():
+        return False
+    if not ok.any():
+        return True
+    per_log = dens.density * dens.eigenvalue
+    return bool(per_log[ok][0] > 1e-6 * per_log[ok].max())
+
+
+def _report(results) -> int:
+    from phasecli.isometry import STATUS_TEXT
+
+    bad = [(r, k) for r in results for k, s in enumerate(r.status) if s != "ok"]
+    if not bad:
+        return 0
+    r, k = bad[0]
+    rows = sum(r.rows for r in results)
+    warn(f"{len(bad)} of {rows} rows have no value (NaN; first: sw2={r.sw2:g}, sb2={r.sb2:g}, {r.weights[k]}, "
+         f"depth {int(r.depth[k])}: {STATUS_TEXT[r.status[k]]})")
+    return 1

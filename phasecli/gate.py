@@ -1,0 +1,452 @@
+"""The theory's verdict on an initialization, and a recommended one: the numeric core of
+``phasecli check`` and ``phasecli init`` (never prints; sw2, sb2 are *variances*).
+
+check: for one (activation, sw2, sb2) and every depth L, the criteria in this order (the
+first that fails is the ``reason``; ``docs/theory.md section 15`` has the derivations):
+
+1. signal: q* finite, and non-zero unless the point is critical (THEORY.md, "Mean field":
+   q* = inf, q^l grows without bound; q* = 0, the signal dies, except at the critical point
+   of an odd activation at sb2 = 0, e.g. tanh sw2 = 1, erf sw2 = pi/4, where q^l -> 0 only
+   polynomially).  A marginal fixed point (relu or linear at sw2 = 2 / 1, sb2 = 0) passes.
+2. trainability: L <= trainable_multiple * xi_c (Schoenholz et al. 2017: about 6 xi_c).
+3. conditioning (ordered side, chi_1 <= 1): L <= conditioning_multiple * xi_1 (Xiao et al.:
+   the NTK's kappa grows like exp(L / xi_1) / L).
+4. generalization (chaotic side, chi_1 > 1): L <= generalization_multiple * xi_star (Xiao et
+   al.: the mean predictor decays like exp(-L / xi_star); the multiple 6 is measured,
+   bench/RESULTS_gate_multiples.md).
+5. learning rate (only with ``eta``): eta <= eta_max = 2 / lambda_max of the NTK on ``X`` at
+   depth L (THEORY.md; ``loss='mean'`` multiplies it by m).
+
+A criterion that does not apply on this side of the transition has the limit inf (no
+limit) and the status 'n/a'.  A limit that is NaN (undefined) never passes.
+
+init: sw2 root-solved on the critical line (chi_1 = 1) for sb2, and sb2, when not given,
+from the dynamical-isometry rule of ``default_sb2``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from phasecli import columns
+from phasecli import validate as V
+from phasecli.errors import RuntimeFailure
+
+CHECK_COLUMNS = columns.CHECK
+INIT_COLUMNS = columns.INIT
+DEFAULT_TRAINABLE_MULTIPLE = 6.0
+DEFAULT_CONDITIONING_MULTIPLE = 6.0
+DEFAULT_GENERALIZATION_MULTIPLE = 6.0
+DEFAULT_CRITICAL_TOL = 1e-6
+CRITERIA = ("signal", "trainability", "conditioning", "generalization", "learning_rate")
+CRITICAL_TEXT = {
+    "unconverged": "the root solver did not converge",
+    "no_crossing": "chi_1 jumps across 1 where the stable fixed point from q0 changes branch",
+    "q_infinite": "q* becomes infinite before chi_1 reaches 1",
+    "out_of_range": "chi_1 does not cross 1 for sw2 in [0.001 10000]",
+}
+# default sb2 of init (see ``default_sb2``)
+ISOMETRY_EXCESS = 1.0
+SB2_SEARCH = (1e-12, 1.0)
+SB2_GRID_POINTS = 25
+BISECTIONS = 20  # the grid ratio 10^0.5 shrinks to a relative 1e-6 in sb2
+FALLBACK_SB2 = 0.05
+
+
+def _g(x: float) -> str:
+    return f"{x:.4g}"
+
+
+@dataclass
+class Verdicts:
+    """The verdict per row (one row per configuration and depth): column -> 1-D array.
+
+    verdict 'pass' | 'fail'; reason: the first failed criterion with its numbers (empty on
+    pass); failed: that criterion's name.  signal ... learning_rate: 'pass', 'fail' or 'n/a'.
+    """
+
+    activation: str
+    sw2: np.ndarray
+    sb2: np.ndarray
+    depth: np.ndarray
+    verdict: np.ndarray
+    reason: np.ndarray
+    failed: np.ndarray
+    q_star: np.ndarray
+    fixed_point: np.ndarray
+    phase: np.ndarray
+    chi_1: np.ndarray
+    chi_c: np.ndarray
+    xi_c: np.ndarray
+    xi_1: np.ndarray
+    xi_star: np.ndarray
+    max_trainable_depth: np.ndarray
+    max_conditioned_depth: np.ndarray
+    max_generalizing_depth: np.ndarray
+    eta: np.ndarray
+    eta_max: np.ndarray
+    signal: np.ndarray
+    trainability: np.ndarray
+    conditioning: np.ndarray
+    generalization: np.ndarray
+    learning_rate: np.ndarray
+
+    @property
+    def passed(self) -> np.ndarray:
+        return self.verdict == "pass"
+
+    def table(self, columns=CHECK_COLUMNS) -> dict:
+        """One chunk of rows: column name -> 1-D array (or list)."""
+        n = self.depth.size
+        return {c: ([self.activation] * n if c == "activation" else getattr(self, c)) for c in columns}
+
+
+def concat(results) -> Verdicts:
+    """One Verdicts from several (rows in order)."""
+    results = list(results)
+    if not results:
+        raise V.InputError("no results to join", "results")
+    arrays = {f.name: np.concatenate([getattr(r, f.name) for r in results])
+              for f in fields(Verdicts) if f.name != "activation"}
+    return Verdicts(activation=results[0].activation, **arrays)
+
+
+def _resolve_sw2(activation, sw2, sb2, q0, slope):
+    """(sw2, None) or, for sw2 = 'critical' without a critical point, (nan, reason)."""
+    from phasecli import meanfield
+
+    if isinstance(sw2, str):
+        if sw2.strip().lower() != "critical":
+            raise V.InputError(f"sw2 must be a variance or 'critical', got {sw2!r}", "sw2")
+        line = meanfield.solve_critical(activation, [sb2], q0=q0, slope=slope)
+        status = str(line.status[0])
+        if status != "ok":
+            return math.nan, f"no critical sw2 at sb2={sb2:g} ({status}: {CRITICAL_TEXT.get(status, status)})"
+        return float(line.sw2_critical[0]), None
+    return V.variance("sw2", sw2), None
+
+
+def _limit(multiple, scale, applies):
+    """multiple * scale where the criterion applies, inf (no limit) where it does not; NaN stays NaN."""
+    return multiple * scale if applies else math.inf
+
+
+def check_point(activation: str, sw2, sb2, depths, *, q0: float = 1.0, slope: float = 0.01,
+                trainable_multiple: float = DEFAULT_TRAINABLE_MULTIPLE,
+                conditioning_multiple: float = DEFAULT_CONDITIONING_MULTIPLE,
+                generalization_multiple: float = DEFAULT_GENERALIZATION_MULTIPLE,
+                critical_tol: float = DEFAULT_CRITICAL_TOL, eta=None, X=None, loss: str = "sum",
+                normalize: bool = True) -> Verdicts:
+    """The criteria of the module docstring for one (sw2, sb2) at every depth (sorted, de-duplicated).
+
+    ``sw2`` may be 'critical' (root-solved chi_1 = 1 at sb2; no critical point fails every
+    row).  ``eta`` (with inputs ``X``, rows) adds the learning-rate criterion.
+    """
+    from phasecli import meanfield
+
+    act = V.activation(activation)
+    sb2 = V.variance("sb2", sb2)
+    depths = V.depths(depths)
+    q0, slope = V.q0(q0), V.slope(slope)
+    multiples = [V.number(name, value, lo=0.0, lo_open=True) for name, value in
+                 (("trainable_multiple", trainable_multiple), ("conditioning_multiple", conditioning_multiple),
+                  ("generalization_multiple", generalization_multiple))]
+    critical_tol = V.number("critical_tol", critical_tol, lo=0.0)
+    if eta is not None:
+        eta = V.number("lr", eta, lo=0.0, lo_open=True)
+        if X is None:
+            raise V.InputError("the learning-rate criterion needs inputs X", "X")
+    sw2, no_critical = _resolve_sw2(act.name, sw2, sb2, q0, slope)
+    if no_critical is None:
+        grid = meanfield.solve_phase(act.name, [sw2], [sb2], q0=q0, slope=slope, critical_tol=critical_tol)
+        point = {name: float(getattr(grid, name)[0, 0]) for name in
+                 ("q_star", "chi_1", "chi_c", "xi_c", "xi_1", "xi_star", "xi_grad")}
+        point["fixed_point"], point["phase"] = str(grid.fixed_point[0, 0]), str(grid.phase[0, 0])
+    else:
+        point = dict.fromkeys(("q_star", "chi_1", "chi_c", "xi_c", "xi_1", "xi_star", "xi_grad"), math.nan)
+        point.update(fixed_point="unknown", phase="unknown")
+    eta_max, lr_message = np.full(depths.size, np.nan), ""
+    if eta is not None and no_critical is None:
+        eta_max, lr_message = _eta_max(act.name, X, sw2, sb2, depths, q0, slope, loss, normalize)
+    rows = [_verdict(sw2, sb2, int(L), point, multiples, no_critical, eta, float(e), lr_message, loss)
+            for L, e in zip(depths, eta_max)]
+    n = depths.size
+    cols = {k: np.array([r[k] for r in rows], dtype=object if isinstance(rows[0][k], str) else float)
+            for k in rows[0]}
+    return Verdicts(activation=act.name, sw2=np.full(n, sw2), sb2=np.full(n, sb2), depth=depths.copy(),
+                    q_star=np.full(n, point["q_star"]), fixed_point=np.full(n, point["fixed_point"], dtype=object),
+                    phase=np.full(n, point["phase"], dtype=object), chi_1=np.full(n, point["chi_1"]),
+                    chi_c=np.full(n, point["chi_c"]), xi_c=np.full(n, point["xi_c"]),
+                    xi_1=np.full(n, point["xi_1"]), xi_star=np.full(n, point["xi_star"]),
+                    eta=np.full(n, math.nan if eta is None else eta), eta_max=eta_max, **cols)
+
+
+def _eta_max(activation, X, sw2, sb2, depths, q0, slope, loss, normalize):
+    """eta_max = 2/lambda_max (sum loss) at every depth, and why it is NaN where it is."""
+    from phasecli import ntk
+    from phasecli.theory import learning_rates
+
+    spectra = ntk.ntk_spectra(activation, X, sw2, sb2, depths, slope=slope, normalize=normalize, q0=q0)
+    eta_max, _ = learning_rates(spectra.lambda_max, spectra.m, loss)
+    return np.asarray(eta_max, dtype=float), spectra.message or spectra.status
+
+
+def _verdict(sw2, sb2, L, p, multiples, no_critical, eta, eta_max, lr_message, loss) -> dict:
+    """One row: limits, per-criterion status and the first failure's reason."""
+    m_train, m_cond, m_gen = multiples
+    chi_1 = p["chi_1"]
+    if p["phase"] == "critical":
+        # the depth scales diverge on the critical line; their sign there is rounding (chi_c = 1 + 1e-15)
+        p = dict(p, **{k: abs(p[k]) for k in ("xi_c", "xi_1", "xi_star", "xi_grad")})
+    zero_critical = p["fixed_point"] == "zero" and p["phase"] == "critical"
+    # at q* = 0 (critical, sb2 = 0) c* is undefined: the linearized network's only scale is xi_grad
+    xi_train = abs(p["xi_grad"]) if zero_critical else p["xi_c"]
+    ordered_side = chi_1 <= 1.0
+    chaotic_side = chi_1 > 1.0
+    undefined = math.isnan(chi_1)
+    limits = {
+        "max_trainable_depth": m_train * xi_train,
+        "max_conditioned_depth": math.nan if undefined else _limit(m_cond, p["xi_1"], ordered_side),
+        "max_generalizing_depth": math.nan if undefined else _limit(m_gen, p["xi_star"], chaotic_side),
+    }
+    status, reasons = {}, {}
+    if no_critical is not None:
+        status["signal"], reasons["signal"] = "fail", no_critical
+    elif p["fixed_point"] in ("stable", "marginal") and 0.0 < p["q_star"] < math.inf:
+        status["signal"] = "pass"
+    elif zero_critical:
+        status["signal"] = "pass"
+    else:
+        status["signal"] = "fail"
+        reasons["signal"] = _signal_reason(p, sw2, sb2)
+    for name, column, scale_name, scale, multiple, applies, what in (
+            ("trainability", "max_trainable_depth", "xi_grad" if zero_critical else "xi_c", xi_train, m_train, True,
+             "not trainable"),
+            ("conditioning", "max_conditioned_depth", "xi_1", p["xi_1"], m_cond, ordered_side or undefined,
+             "ill-conditioned NTK"),
+            ("generalization", "max_generalizing_depth", "xi_star", p["xi_star"], m_gen, chaotic_side or undefined,
+             "will not generalize")):
+        limit = limits[column]
+        if not applies:
+            status[name] = "n/a"
+        elif not math.isnan(limit) and L <= limit:
+            status[name] = "pass"
+        else:
+            status[name] = "fail"
+            if math.isnan(limit):
+                reasons[name] = f"{what}: {scale_name} is undefined (NaN) so depth {L} cannot be bounded"
+            else:
+                reasons[name] = f"{what}: depth {L} > {_g(limit)} = {multiple:g} {scale_name} " \
+                                f"({scale_name} = {_g(scale)}){_WHY.get(name, '')}"
+    if eta is None:
+        status["learning_rate"] = "n/a"
+    elif not math.isnan(eta_max) and eta <= eta_max:
+        status["learning_rate"] = "pass"
+    else:
+        status["learning_rate"] = "fail"
+        reasons["learning_rate"] = (f"learning rate too large: eta {eta:g} > eta_max = {_g(eta_max)} "
+                                    f"({'2m' if loss == 'mean' else '2'}/lambda_max at depth {L} with the {loss} loss)"
+                                    if not math.isnan(eta_max) else
+                                    f"no learning-rate bound at depth {L}: {lr_message or 'no NTK'}")
+    first = next((c for c in CRITERIA if status[c] == "fail"), "")
+    return dict(verdict="fail" if first else "pass", reason=reasons.get(first, "").replace(",", ";"), failed=first,
+                **limits, **status)
+
+
+_WHY = {"conditioning": "; kappa grows like exp(L/xi_1)",
+        "generalization": "; the predictor decays like exp(-L/xi_star)"}
+
+
+def _signal_reason(p, sw2, sb2) -> str:
+    where = f"sw2={sw2:g} sb2={sb2:g}"
+    if p["fixed_point"] == "infinite" or p["q_star"] == math.inf:
+        return f"signal explodes: q* is infinite at {where} (q^l grows without bound)"
+    if p["fixed_point"] == "zero" or p["q_star"] == 0.0:
+        return (f"signal dies: q* = 0 at {where} (ordered phase with sb2 = 0: q^l shrinks like chi_1^l "
+                f"with chi_1 = {_g(p['chi_1'])})")
+    if p["fixed_point"] == "unconverged":
+        return f"the length map did not converge at {where}: q* unknown"
+    return f"no usable fixed point at {where} (q* = {p['q_star']:g} fixed point {p['fixed_point']})"
+
+
+def check(activation: str, sw2, sb2, depths, **kwargs) -> Verdicts:
+    """``check_point`` for every pair (sw2[i], sb2[i]) (scalars broadcast; sw2 may be 'critical')."""
+    if isinstance(sw2, str):
+        sb2 = np.atleast_1d(np.asarray(sb2, dtype=float))
+        pairs = [(sw2, b) for b in sb2]
+    else:
+        a, b = np.broadcast_arrays(np.atleast_1d(np.asarray(sw2, dtype=float)),
+                                   np.atleast_1d(np.asarray(sb2, dtype=float)))
+        pairs = list(zip(a.ravel(), b.ravel()))
+    return concat(check_point(activation, a, b, depths, **kwargs) for a, b in pairs)
+
+
+# ----------------------------------------------------------------------------- init
+@dataclass
+class Recommendation:
+    """A recommended initialization for depth L: sw2 on the critical line for sb2.
+
+    w_std = sqrt(sw2), b_std = sqrt(sb2) (NTK parameterization, THEORY.md);
+    w_std_standard = sqrt(sw2 / fan_in) (standard parameterization; NaN without fan_in).
+    sb2_rule: 'given', 'he' (relu, leaky_relu, linear: sb2 = 0), 'isometry' (the largest sb2
+    meeting the isometry target), 'isometry-best' (the target is out of reach: the sb2 with
+    the smallest excess) or 'fixed' (the isometry analysis is not available).
+    """
+
+    activation: str
+    depth: int
+    weights: str
+    sw2: float
+    sb2: float
+    sb2_rule: str
+    q_star: float
+    chi_1: float
+    xi_q: float
+    xi_c: float
+    max_trainable_depth: float
+    mean_s2: float
+    var_s2: float
+    fan_in: int | None = None
+
+    @property
+    def w_std(self) -> float:
+        return math.sqrt(self.sw2)
+
+    @property
+    def b_std(self) -> float:
+        return math.sqrt(self.sb2)
+
+    @property
+    def w_std_standard(self) -> float:
+        return math.sqrt(self.sw2 / self.fan_in) if self.fan_in else math.nan
+
+    def table(self, columns=INIT_COLUMNS) -> dict:
+        """One row: column name -> one-element list."""
+        return {c: [getattr(self, c)] for c in columns}
+
+    def shell(self) -> str:
+        """``NAME=value`` lines (full precision) that bash, zsh and sh can eval."""
+        lines = [f"SW2={self.sw2!r}", f"SB2={self.sb2!r}", f"W_STD={self.w_std!r}", f"B_STD={self.b_std!r}"]
+        if self.fan_in:
+            lines.append(f"W_STD_STANDARD={self.w_std_standard!r}")
+        return "\n".join(lines) + "\n"
+
+
+def _critical(activation, sb2, q0, slope):
+    """(sw2, q*) on the critical line at sb2, or (nan, reason) where there is no usable critical point."""
+    from phasecli import meanfield
+
+    line = meanfield.solve_critical(activation, [sb2], q0=q0, slope=slope)
+    status = str(line.status[0])
+    if status != "ok":
+        return math.nan, f"{status}: {CRITICAL_TEXT.get(status, status)}"
+    if not math.isfinite(float(line.q_star[0])):
+        return math.nan, "q* is infinite on the critical line (q^l grows without bound)"
+    return float(line.sw2_critical[0]), None
+
+
+def _isometry():
+    try:
+        from phasecli import isometry
+    except ImportError:
+        return None
+    return isometry
+
+
+def _excesses(isometry, activation, sb2, depth, weights, q0, slope, linear_var):
+    """var_s2 at the critical sw2 of each sb2 minus the linear network's (same weights); NaN without a
+    usable critical point."""
+    from phasecli import meanfield
+
+    line = meanfield.solve_critical(activation, sb2, q0=q0, slope=slope)
+    out = np.full(line.sb2.size, np.nan)
+    for k, (sw2, q_star, status) in enumerate(zip(line.sw2_critical, line.q_star, line.status)):
+        if status == "ok" and math.isfinite(q_star):
+            moments = isometry.spectrum_moments(activation, float(sw2), float(line.sb2[k]), [depth], weights=weights,
+                                                q0=q0, slope=slope)
+            out[k] = float(moments["var_s2"][0]) - linear_var
+    return out
+
+
+def default_sb2(activation: str, depth: int, *, weights: str = "gaussian", q0: float = 1.0,
+                slope: float = 0.01) -> tuple[float, str]:
+    """(sb2, rule) for ``init`` without --sb2 (docs/theory.md section 15, "Default sb2").
+
+    - relu, leaky_relu, linear (homogeneous): sb2 = 0, rule 'he' (their only sb2 with a
+      finite q* on the critical line; He et al. 2015);
+    - otherwise, dynamical isometry (``phasecli.isometry``): the largest sb2 in
+      [1e-12, 1] whose critical point has var_s2(L) <= var_s2 of the linear network with
+      the same weights + ISOMETRY_EXCESS (= 1: the nonlinearity adds at most 1 to the
+      variance of the squared singular values of the Jacobian, whose mean is 1 on the
+      critical line), found on a log grid of 25 values and refined by bisection: rule
+      'isometry'; where no sb2 meets the target, the grid sb2 with the smallest excess,
+      rule 'isometry-best';
+    - without the isometry module: FALLBACK_SB2 = 0.05, rule 'fixed'.
+    Raises RuntimeFailure when no sb2 in the range has a critical point.
+    """
+    act = V.activation(activation)
+    depth = V.integer("depth", depth, lo=1, hi=V.MAX_DEPTH)
+    if act.homogeneous:
+        return 0.0, "he"
+    isometry = _isometry()
+    if isometry is None:
+        return FALLBACK_SB2, "fixed"
+    grid = np.geomspace(*SB2_SEARCH, SB2_GRID_POINTS)
+    linear_var = float(isometry.spectrum_moments("linear", 1.0, 0.0, [depth], weights=weights)["var_s2"][0])
+    excess = _excesses(isometry, act.name, grid, depth, weights, q0, slope, linear_var)
+    ok = np.isfinite(excess) & (excess <= ISOMETRY_EXCESS)
+    if not np.isfinite(excess).any():
+        raise RuntimeFailure(f"no critical point for {act.name} at any sb2 in [{SB2_SEARCH[0]:g}, {SB2_SEARCH[1]:g}] "
+                             f"(from q0={q0:g}): no initialization on the critical line")
+    if not ok.any():
+        return float(grid[int(np.nanargmin(excess))]), "isometry-best"
+    k = int(np.flatnonzero(ok)[-1])
+    if k == grid.size - 1:
+        return float(grid[k]), "isometry"
+    lo, hi = math.log(grid[k]), math.log(grid[k + 1])
+    for _ in range(BISECTIONS):  # in log sb2, between the last grid point meeting the target and the next
+        mid = 0.5 * (lo + hi)
+        e = _excesses(isometry, act.name, [math.exp(mid)], depth, weights, q0, slope, linear_var)[0]
+        if math.isfinite(e) and e <= ISOMETRY_EXCESS:
+            lo = mid
+        else:
+            hi = mid
+    return math.exp(lo), "isometry"
+
+
+def recommend(activation: str, depth: int, *, sb2=None, weights: str = "gaussian", q0: float = 1.0,
+              slope: float = 0.01, trainable_multiple: float = DEFAULT_TRAINABLE_MULTIPLE,
+              fan_in=None) -> Recommendation:
+    """The critical initialization for depth L: sw2 with chi_1 = 1 at sb2 (given, or ``default_sb2``).
+
+    Raises RuntimeFailure where there is no usable critical point (e.g. silu, gelu,
+    softplus from q0 = 1; relu with sb2 > 0: q* infinite)."""
+    from phasecli import meanfield
+
+    act = V.activation(activation)
+    depth = V.integer("depth", depth, lo=1, hi=V.MAX_DEPTH)
+    if weights not in ("gaussian", "orthogonal"):
+        raise V.InputError(f"weights must be 'gaussian' or 'orthogonal', got {weights!r}", "weights")
+    q0, slope = V.q0(q0), V.slope(slope)
+    trainable_multiple = V.number("trainable_multiple", trainable_multiple, lo=0.0, lo_open=True)
+    fan_in = None if fan_in is None else V.integer("fan_in", fan_in, lo=1)
+    if sb2 is None:
+        sb2, rule = default_sb2(act.name, depth, weights=weights, q0=q0, slope=slope)
+    else:
+        sb2, rule = V.variance("sb2", sb2), "given"
+    sw2, why = _critical(act.name, sb2, q0, slope)
+    if why is not None:
+        raise RuntimeFailure(f"no critical point for {act.name} at sb2={sb2:g} (from q0={q0:g}): {why}")
+    grid = meanfield.solve_phase(act.name, [sw2], [sb2], q0=q0, slope=slope, trainable_multiple=trainable_multiple)
+    mean_s2 = var_s2 = math.nan
+    isometry = _isometry()
+    if isometry is not None:
+        moments = isometry.spectrum_moments(act.name, sw2, sb2, [depth], weights=weights, q0=q0, slope=slope)
+        mean_s2, var_s2 = float(moments["mean_s2"][0]), float(moments["var_s2"][0])
+    return Recommendation(activation=act.name, depth=depth, weights=weights, sw2=sw2, sb2=float(sb2), sb2_rule=rule,
+                          q_star=float(grid.q_star[0, 0]), chi_1=float(grid.chi_1[0, 0]), xi_q=float(grid.xi_q[0, 0]),
+                          xi_c=float(grid.xi_c[0, 0]), max_trainable_depth=float(grid.max_trainable_depth[0, 0]),
+                          mean_s2=mean_s2, var_s2=var_s2, fan_in=fan_in)
