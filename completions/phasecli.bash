@@ -5,7 +5,7 @@ _phasecli() {
         case "${COMP_WORDS[i]}" in -*) ;; *) cmd="${COMP_WORDS[i]}"; break ;; esac
     done
     if [[ -z "$cmd" ]]; then
-        COMPREPLY=($(compgen -W "phase critical depth-scale activations kappa lr generalize docs --help --version" -- "$cur"))
+        COMPREPLY=($(compgen -W "phase critical depth-scale activations kappa lr generalize verify catapult train check init jacobian docs --help --version" -- "$cur"))
         return
     fi
     case "$cmd" in
@@ -73,13 +73,16 @@ _phasecli() {
                 --seed) return ;;
                 --depth) return ;;
                 --dropout) return ;;
+                --architecture) COMPREPLY=($(compgen -W "fc cnn-f cnn-p" -- "$cur")); return ;;
+                --filter) return ;;
+                --image-shape) return ;;
                 --scheduler) return ;;
                 --format|-f) COMPREPLY=($(compgen -W "table csv tsv json jsonl" -- "$cur")); return ;;
                 --columns) return ;;
                 --value) return ;;
                 --png) COMPREPLY=($(compgen -f -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--activation -a --sw2 --sb2 --q0 --slope --data --m --dim --seed --normalize --no-normalize --depth --dropout --scheduler --format -f --columns --value --png --help -h" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "--activation -a --sw2 --sb2 --q0 --slope --data --m --dim --seed --normalize --no-normalize --depth --dropout --architecture --filter --image-shape --scheduler --format -f --columns --value --png --help -h" -- "$cur")) ;;
         lr)
             case "$prev" in
                 --activation|-a) COMPREPLY=($(compgen -W "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" -- "$cur")); return ;;
@@ -94,13 +97,16 @@ _phasecli() {
                 --depth) return ;;
                 --dropout) return ;;
                 --loss) COMPREPLY=($(compgen -W "sum mean" -- "$cur")); return ;;
+                --architecture) COMPREPLY=($(compgen -W "fc cnn-f cnn-p" -- "$cur")); return ;;
+                --filter) return ;;
+                --image-shape) return ;;
                 --scheduler) return ;;
                 --format|-f) COMPREPLY=($(compgen -W "table csv tsv json jsonl" -- "$cur")); return ;;
                 --columns) return ;;
                 --value) return ;;
                 --png) COMPREPLY=($(compgen -f -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--activation -a --sw2 --sb2 --q0 --slope --data --m --dim --seed --normalize --no-normalize --depth --dropout --loss --scheduler --format -f --columns --value --png --help -h" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "--activation -a --sw2 --sb2 --q0 --slope --data --m --dim --seed --normalize --no-normalize --depth --dropout --loss --architecture --filter --image-shape --scheduler --format -f --columns --value --png --help -h" -- "$cur")) ;;
         generalize)
             case "$prev" in
                 --train) COMPREPLY=($(compgen -f -- "$cur")); return ;;
@@ -117,17 +123,139 @@ _phasecli() {
                 --eta) return ;;
                 --ridge) return ;;
                 --batch-size) return ;;
+                --examples) return ;;
+                --test-examples) return ;;
+                --architecture) return ;;
+                --filter) return ;;
+                --image-shape) return ;;
                 --scheduler) return ;;
                 --format|-f) COMPREPLY=($(compgen -W "table csv tsv json jsonl" -- "$cur")); return ;;
                 --columns) return ;;
                 --value) return ;;
                 --png) COMPREPLY=($(compgen -f -- "$cur")); return ;;
             esac
-            COMPREPLY=($(compgen -W "--train --test --label-column --activation -a --sw2 --sb2 --q0 --slope --normalize --no-normalize --depth --dropout --time --eta --ridge --nngp --batch-size --scheduler --format -f --columns --value --png --help -h" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "--train --test --label-column --activation -a --sw2 --sb2 --q0 --slope --normalize --no-normalize --depth --dropout --time --eta --ridge --nngp --batch-size --examples --test-examples --architecture --filter --image-shape --scheduler --format -f --columns --value --png --help -h" -- "$cur")) ;;
+        verify)
+            case "$prev" in
+                --activation|-a) COMPREPLY=($(compgen -W "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" -- "$cur")); return ;;
+                --sw2) return ;;
+                --sb2) return ;;
+                --q0) return ;;
+                --slope) return ;;
+                --c0) return ;;
+                --width) return ;;
+                --depth) return ;;
+                --samples) return ;;
+                --seed) return ;;
+                --tolerance) return ;;
+                --scheduler) return ;;
+                --format|-f) COMPREPLY=($(compgen -W "table csv tsv json jsonl" -- "$cur")); return ;;
+                --columns) return ;;
+                --value) return ;;
+                --png) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+            esac
+            COMPREPLY=($(compgen -W "--activation -a --sw2 --sb2 --q0 --slope --c0 --width --depth --samples --seed --tolerance --scheduler --format -f --columns --value --png --help -h" -- "$cur")) ;;
+        catapult)
+            case "$prev" in
+                --lambda0) return ;;
+                --f0) return ;;
+                --width) return ;;
+                --lr-factor) return ;;
+                --steps) return ;;
+                --tol) return ;;
+                --scheduler) return ;;
+                --format|-f) COMPREPLY=($(compgen -W "table csv tsv json jsonl" -- "$cur")); return ;;
+                --columns) return ;;
+                --value) return ;;
+                --png) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+            esac
+            COMPREPLY=($(compgen -W "--lambda0 --f0 --width --lr-factor --steps --tol --scheduler --format -f --columns --value --png --help -h" -- "$cur")) ;;
+        train)
+            case "$prev" in
+                --activation|-a) COMPREPLY=($(compgen -W "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" -- "$cur")); return ;;
+                --sw2) return ;;
+                --sb2) return ;;
+                --q0) return ;;
+                --slope) return ;;
+                --depth) return ;;
+                --width) return ;;
+                --lr-factor) return ;;
+                --steps) return ;;
+                --samples) return ;;
+                --seed) return ;;
+                --train) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --label-column) return ;;
+                --examples) return ;;
+                --m) return ;;
+                --dim) return ;;
+                --scheduler) return ;;
+                --format|-f) COMPREPLY=($(compgen -W "table csv tsv json jsonl" -- "$cur")); return ;;
+                --columns) return ;;
+                --value) return ;;
+                --png) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+            esac
+            COMPREPLY=($(compgen -W "--activation -a --sw2 --sb2 --q0 --slope --depth --width --lr-factor --steps --samples --seed --train --label-column --examples --m --dim --normalize --no-normalize --scheduler --format -f --columns --value --png --help -h" -- "$cur")) ;;
+        check)
+            case "$prev" in
+                --activation|-a) COMPREPLY=($(compgen -W "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" -- "$cur")); return ;;
+                --sw2) return ;;
+                --sb2) return ;;
+                --q0) return ;;
+                --slope) return ;;
+                --depth) return ;;
+                --trainable-multiple) return ;;
+                --conditioning-multiple) return ;;
+                --generalization-multiple) return ;;
+                --lr) return ;;
+                --loss) COMPREPLY=($(compgen -W "sum mean" -- "$cur")); return ;;
+                --data) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+                --m) return ;;
+                --dim) return ;;
+                --seed) return ;;
+                --scheduler) return ;;
+                --format|-f) COMPREPLY=($(compgen -W "table csv tsv json jsonl" -- "$cur")); return ;;
+                --columns) return ;;
+                --value) return ;;
+            esac
+            COMPREPLY=($(compgen -W "--activation -a --sw2 --sb2 --q0 --slope --depth --trainable-multiple --conditioning-multiple --generalization-multiple --lr --loss --data --m --dim --seed --normalize --no-normalize --scheduler --format -f --columns --value --help -h" -- "$cur")) ;;
+        init)
+            case "$prev" in
+                --activation|-a) COMPREPLY=($(compgen -W "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" -- "$cur")); return ;;
+                --depth) return ;;
+                --sb2) return ;;
+                --weights) COMPREPLY=($(compgen -W "gaussian orthogonal" -- "$cur")); return ;;
+                --fan-in) return ;;
+                --q0) return ;;
+                --slope) return ;;
+                --trainable-multiple) return ;;
+                --format|-f) COMPREPLY=($(compgen -W "table csv tsv json jsonl shell" -- "$cur")); return ;;
+                --columns) return ;;
+                --value) return ;;
+            esac
+            COMPREPLY=($(compgen -W "--activation -a --depth --sb2 --weights --fan-in --q0 --slope --trainable-multiple --format -f --columns --value --help -h" -- "$cur")) ;;
+        jacobian)
+            case "$prev" in
+                --activation|-a) COMPREPLY=($(compgen -W "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" -- "$cur")); return ;;
+                --sw2) return ;;
+                --sb2) return ;;
+                --q0) return ;;
+                --slope) return ;;
+                --depth) return ;;
+                --weights) return ;;
+                --width) return ;;
+                --samples) return ;;
+                --seed) return ;;
+                --scheduler) return ;;
+                --format|-f) COMPREPLY=($(compgen -W "table csv tsv json jsonl" -- "$cur")); return ;;
+                --columns) return ;;
+                --value) return ;;
+                --png) COMPREPLY=($(compgen -f -- "$cur")); return ;;
+            esac
+            COMPREPLY=($(compgen -W "--activation -a --sw2 --sb2 --q0 --slope --depth --weights --empirical --width --samples --seed --scheduler --format -f --columns --value --png --help -h" -- "$cur")) ;;
         docs)
             case "$prev" in
             esac
-            COMPREPLY=($(compgen -W "--path --help -h theory" -- "$cur")) ;;
+            COMPREPLY=($(compgen -W "--path --help -h cnn distributed gate jacobian precision theory training verify" -- "$cur")) ;;
     esac
 }
 complete -o default -F _phasecli phasecli

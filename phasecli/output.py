@@ -3,7 +3,9 @@
 Rows arrive in *chunks*: a mapping column -> sequence (list or 1-D numpy array), every
 sequence of the same length.  A sink writes each chunk as soon as it gets it, so a grid
 streams (``| head`` returns after the first chunk) and memory stays bounded.  Formatting
-is per column, not per cell (``map(repr, floats)``), so writing does not dominate.
+is per column, not per cell: the distinct float values of a chunk are formatted once
+each, and rows are assembled by a single join (see "cell formatting" below), so writing
+does not dominate.
 
 Numbers are written at full precision (``repr`` of the float).  Non-finite values:
 ``inf`` / ``-inf`` / ``nan`` in CSV, TSV and tables; in JSON (strict, no NaN literals)
@@ -23,6 +25,7 @@ import os
 import sys
 import tempfile
 from contextlib import contextmanager
+from itertools import repeat
 
 FORMATS = ("table", "csv", "tsv", "json", "jsonl")
 RICH_TABLE_ROWS = 500  # tables up to this many rows are drawn by rich; longer ones as aligned plain text
@@ -44,9 +47,21 @@ def default_format(stream=None) -> str:
 
 
 # ----------------------------------------------------------------------------- cell formatting
+# A chunk is formatted column by column.  Float columns (numpy arrays, or lists of floats)
+# are formatted together: the distinct float64 bit patterns of all of them are found once
+# (np.unique), each is formatted once, and the texts are gathered back; a grid repeats
+# many values (sw2, sb2, c* = 1 and chi_c = chi_1 when ordered, xi_1 = xi_grad or NaN, ...),
+# so this roughly halves the float formatting, which dominates writing.  Exact: equal
+# bits give equal text (-0.0 and 0.0 stay apart).  Rows are then assembled by one join
+# over the interleaved cells and separators.
+_BOOL_TEXT = ("false", "true")
+_DEDUP_MIN = 64  # fewer float cells than this are formatted directly
+_SLICE_ROWS = 65_536  # a larger chunk is written in slices of this many rows (bounded temporaries)
+
+
 def _plain_list(seq) -> list:
     """Python scalars (numpy arrays and scalars unwrapped) as a list."""
-    if hasattr(seq, "tolist"):
+    if hasattr(seq, "tolist") and getattr(getattr(seq, "dtype", None), "kind", "O") != "O":
         return seq.tolist()
     return [v.item() if hasattr(v, "item") and not isinstance(v, (str, bytes)) else v for v in seq]
 
@@ -57,30 +72,8 @@ def _text(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return repr(value)  # 'nan', 'inf', '-inf' included
+        return float.__repr__(value)  # 'nan', 'inf', '-inf' included
     return str(value)
-
-
-def _column_text(values: list) -> list[str]:
-    """CSV/TSV text of one column; the fast paths cover homogeneous float / int / str columns."""
-    if not values:
-        return []
-    kind = type(values[0])
-    if kind is float and all(type(v) is float for v in values):
-        return list(map(float.__repr__, values))
-    if kind is str and all(type(v) is str for v in values):
-        return values
-    return [_text(v) for v in values]
-
-
-def _csv_quote(cells: list[str]) -> list[str]:
-    return [('"' + c.replace('"', '""') + '"') if (',' in c or '"' in c or "\n" in c or "\r" in c) else c
-            for c in cells]
-
-
-def _tsv_clean(cells: list[str]) -> list[str]:
-    return [c.replace("\t", " ").replace("\n", " ").replace("\r", " ") if ("\t" in c or "\n" in c or "\r" in c)
-            else c for c in cells]
 
 
 def _json_scalar(value) -> str:
@@ -95,22 +88,119 @@ def _json_scalar(value) -> str:
             return "null"
         if math.isinf(value):
             return '"inf"' if value > 0 else '"-inf"'
-        return repr(value)
+        return float.__repr__(value)
     if isinstance(value, int):
         return str(value)
     return json.dumps(str(value))
-
-
-def _column_json(values: list) -> list[str]:
-    if values and all(type(v) is float for v in values):
-        return [repr(v) if v - v == 0.0 else ("null" if v != v else ('"inf"' if v > 0 else '"-inf"')) for v in values]
-    return [_json_scalar(v) for v in values]
 
 
 def _short(value) -> str:
     if isinstance(value, float) and math.isfinite(value):
         return f"{value:.6g}"
     return _text(value)
+
+
+def _value_text(value) -> str:
+    return "" if isinstance(value, float) and math.isnan(value) else _text(value)
+
+
+def _float_texts(values: list, style: str) -> list[str]:
+    """Texts of Python floats: 'text' (repr), 'json' (null / "inf" / "-inf" when not finite),
+    'value' (empty for NaN), 'short' (6 significant digits when finite)."""
+    if style == "text":
+        return list(map(float.__repr__, values))
+    if style == "json":
+        return [float.__repr__(v) if v - v == 0.0 else ("null" if v != v else ('"inf"' if v > 0 else '"-inf"'))
+                for v in values]
+    if style == "value":
+        return ["" if v != v else float.__repr__(v) for v in values]
+    return [format(v, ".6g") if v - v == 0.0 else float.__repr__(v) for v in values]
+
+
+_SCALAR = {"text": _text, "json": _json_scalar, "value": _value_text, "short": _short}
+
+
+def _kind(seq) -> str:
+    """'f' float, 'b' bool, 'i' integer (numpy arrays, or lists of exactly that type); 'O' anything else."""
+    dtype = getattr(seq, "dtype", None)
+    if dtype is not None and hasattr(seq, "tolist"):
+        return {"f": "f", "b": "b", "i": "i", "u": "i"}.get(dtype.kind, "O")
+    if seq and all(type(v) is float for v in seq):
+        return "f"
+    return "O"
+
+
+def _column_texts(cols, style: str) -> tuple[list, list]:
+    """(texts, plain): every column's cell texts in ``style``, and for each whether its texts can
+    need no CSV quoting / TSV cleaning (numbers and booleans)."""
+    kinds = [_kind(c) for c in cols]
+    texts: list = [None] * len(cols)
+    floats = [k for k, kind in enumerate(kinds) if kind == "f"]
+    if floats:
+        _gather_floats(cols, floats, style, texts)
+    for k, (col, kind) in enumerate(zip(cols, kinds)):
+        if kind == "b":
+            texts[k] = list(map(_BOOL_TEXT.__getitem__, col.tolist()))
+        elif kind == "i":
+            texts[k] = list(map(int.__repr__, col.tolist()))
+        elif kind == "O":
+            values = _plain_list(col)
+            fmt = _SCALAR[style]
+            if all(type(v) is str for v in values):  # labels repeat: format each distinct one once
+                table = {v: fmt(v) for v in set(values)}
+                texts[k] = list(map(table.__getitem__, values))
+            else:
+                texts[k] = [fmt(v) for v in values]
+    return texts, [kind != "O" for kind in kinds]
+
+
+def _gather_floats(cols, which, style, texts) -> None:
+    total = sum(len(cols[k]) for k in which)
+    if total < _DEDUP_MIN:
+        for k in which:
+            texts[k] = _float_texts(_plain_list(cols[k]), style)
+        return
+    import numpy as np
+
+    arrays = [np.asarray(cols[k], dtype=np.float64).ravel() for k in which]
+    bits = np.concatenate(arrays).view(np.int64)
+    distinct, inverse = np.unique(bits, return_inverse=True)
+    formatted = np.array(_float_texts(distinct.view(np.float64).tolist(), style), dtype=object)[inverse.ravel()]
+    start = 0
+    for k, array in zip(which, arrays):
+        texts[k] = formatted[start:start + array.size].tolist()
+        start += array.size
+
+
+def _csv_quote(cell: str) -> str:
+    if ',' in cell or '"' in cell or "\n" in cell or "\r" in cell:
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
+
+
+def _tsv_clean(cell: str) -> str:
+    if "\t" in cell or "\n" in cell or "\r" in cell:
+        return cell.replace("\t", " ").replace("\n", " ").replace("\r", " ")
+    return cell
+
+
+def _clean(texts, plain, fn) -> None:
+    for k, ok in enumerate(plain):
+        if not ok:
+            table = {t: fn(t) for t in set(texts[k])}
+            texts[k] = list(map(table.__getitem__, texts[k]))
+
+
+def _interleave(texts, seps, n: int) -> str:
+    """Row by row: seps[0] + texts[0][i] + seps[1] + ... + texts[-1][i] + seps[-1], all rows joined."""
+    width = 2 * len(texts) + 1
+    flat = [""] * (n * width)
+    for j, sep in enumerate(seps):
+        if sep:
+            flat[2 * j::width] = [sep] * n
+    for j, col in enumerate(texts):
+        flat[2 * j + 1::width] = col
+    return "".join(flat)
 
 
 def json_value(value):
@@ -194,28 +284,32 @@ class Sink:
     def write(self, chunk) -> None:
         """Write one chunk (mapping column -> sequence) now."""
         n = _chunk_length(chunk, self.columns)
+        if n > _SLICE_ROWS:
+            names = set(self.columns) | ({self.value} if self.value else set())
+            for start in range(0, n, _SLICE_ROWS):
+                self.write({c: chunk[c][start:start + _SLICE_ROWS] for c in names})
+            return
         if self.fmt == "value":
-            vals = _plain_list(chunk[self.value])
-            text = ["" if (isinstance(v, float) and math.isnan(v)) else _text(v) for v in vals]
-            self._out("".join(t + "\n" for t in text))
+            if n:
+                self._out("\n".join(_column_texts([chunk[self.value]], "value")[0][0]) + "\n")
         elif self.fmt in ("csv", "tsv"):
             sep = "," if self.fmt == "csv" else "\t"
-            clean = _csv_quote if self.fmt == "csv" else _tsv_clean
             if not self._started:
                 self._out(sep.join(self.columns) + "\n")
             if n:
-                cols = [clean(_column_text(_plain_list(chunk[c]))) for c in self.columns]
-                self._out("".join(sep.join(r) + "\n" for r in zip(*cols)))
+                texts, plain = _column_texts([chunk[c] for c in self.columns], "text")
+                _clean(texts, plain, _csv_quote if self.fmt == "csv" else _tsv_clean)
+                self._out(_interleave(texts, [""] + [sep] * (len(texts) - 1) + ["\n"], n))
         elif self.fmt in ("json", "jsonl"):
             if n:
                 keys = [_json_scalar(c) + ": " for c in self.columns]
-                cols = [_column_json(_plain_list(chunk[c])) for c in self.columns]
-                objs = ["{" + ", ".join(k + v for k, v in zip(keys, r)) + "}" for r in zip(*cols)]
+                texts, _ = _column_texts([chunk[c] for c in self.columns], "json")
+                end = "}\n" if self.fmt == "jsonl" else "},\n  "
+                body = _interleave(texts, ["{" + keys[0]] + [", " + k for k in keys[1:]] + [end], n)
                 if self.fmt == "jsonl":
-                    self._out("".join(o + "\n" for o in objs))
+                    self._out(body)
                 else:
-                    lead = ",\n  " if self.rows else "[\n  "
-                    self._out(lead + ",\n  ".join(objs))
+                    self._out((",\n  " if self.rows else "[\n  ") + body[:-len(end)] + "}")
         else:
             self._table_write(chunk, n)
         self._started = True
@@ -240,38 +334,55 @@ class Sink:
 
     # -- tables
     def _table_write(self, chunk, n):
-        rows = [list(r) for r in zip(*(_plain_list(chunk[c]) for c in self.columns))] if n else []
+        """Up to RICH_TABLE_ROWS rows in all are kept for one rich table; beyond, everything is
+        written as aligned plain text, chunk by chunk."""
+        chunks = [{c: chunk[c] for c in self.columns}] if n else []
         if self._table_buffer is not None:
-            self._table_buffer.extend(rows)
-            if len(self._table_buffer) <= RICH_TABLE_ROWS:
+            self._table_buffer.extend(chunks)
+            if sum(_chunk_length(c, self.columns) for c in self._table_buffer) <= RICH_TABLE_ROWS:
                 return
-            rows, self._table_buffer = self._table_buffer, None
-        self._plain_table(rows)
+            chunks, self._table_buffer = self._table_buffer, None
+        formatted = [(_column_texts([c[name] for name in self.columns], "short")[0], _chunk_length(c, self.columns))
+                     for c in chunks]
+        if self._widths is None:
+            self._widths = [max([len(name)] + [max(map(len, texts[k]), default=0) for texts, _ in formatted])
+                            for k, name in enumerate(self.columns)]
+            self._out("  ".join(self._just(c, k) for k, c in enumerate(self.columns)).rstrip() + "\n")
+        for texts, rows in formatted:
+            self._out(self._plain_rows(texts, rows))
 
-    def _rich_table(self, rows):
+    def _rich_table(self, chunks):
         from rich.console import Console
         from rich.table import Table
 
         table = Table(title=self.title, header_style="bold")
         for col in self.columns:
             table.add_column(col, justify="left" if col in _LEFT else "right")
-        for row in rows:
-            table.add_row(*(_short(v) for v in row))
+        for chunk in chunks:
+            for row in zip(*(_plain_list(chunk[c]) for c in self.columns)):
+                table.add_row(*(_short(v) for v in row))
         width = max(80, min(400, 14 * len(self.columns)))
         console = Console(file=_Capture(), soft_wrap=False, width=width, force_terminal=_isatty(self.stream),
                           color_system="auto" if _isatty(self.stream) else None)
         console.print(table)
         self._out(console.file.getvalue())
 
-    def _plain_table(self, rows):
-        """Aligned plain text for long tables (widths from the header and the first rows)."""
-        cells = [[_short(v) for v in row] for row in rows]
-        if self._widths is None:
-            self._widths = [max([len(c)] + [len(r[k]) for r in cells]) for k, c in enumerate(self.columns)]
-            self._out("  ".join(self._just(c, k, header=True) for k, c in enumerate(self.columns)).rstrip() + "\n")
-        self._out("".join("  ".join(self._just(v, k) for k, v in enumerate(r)).rstrip() + "\n" for r in cells))
+    def _plain_rows(self, texts, n) -> str:
+        """Aligned rows: numbers right-justified, labels left (the last column unpadded), no trailing blanks."""
+        last = len(texts) - 1
+        cells = []
+        for k, col in enumerate(texts):
+            left = self.columns[k] in _LEFT
+            if left and k == last:
+                cells.append(col)
+            else:
+                cells.append(list(map(str.ljust if left else str.rjust, col, repeat(self._widths[k], n))))
+        text = _interleave(cells, [""] + ["  "] * last + ["\n"], n)
+        if any(not t or t[-1].isspace() for t in cells[last]):
+            text = "".join(line.rstrip() + "\n" for line in text[:-1].split("\n"))
+        return text
 
-    def _just(self, text, k, header=False):
+    def _just(self, text, k):
         w = self._widths[k]
         return text.ljust(w) if self.columns[k] in _LEFT else text.rjust(w)
 

@@ -32,11 +32,12 @@ def row_blocks(n_rows: int, row_cells: int, target: int = TARGET_CELLS, min_chun
 def run(fn, tasks, *, shared=None, scheduler=None):
     """Yield ``fn(**task, **shared)`` for every task, in order (a generator).
 
-    ``scheduler``: a Dask scheduler address; None (the default) computes here.
+    ``scheduler``: a Dask scheduler address; None (the default) computes here (an empty
+    address is an error, not a silent local run).
     """
     shared = dict(shared or {})
     tasks = list(tasks)
-    if scheduler:
+    if scheduler is not None:
         from phasecli import distributed
 
         yield from distributed.run(fn, tasks, shared=shared, scheduler=scheduler)

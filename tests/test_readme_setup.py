@@ -34,6 +34,8 @@ def test_readme_opens_with_an_install_and_a_test_command():
     main, tests = readme_setup_commands()
     assert main.startswith("pip install ") and "phasecli " in main
     assert tests.startswith("pip install -e ") and "pytest" in tests
+    test_command = tests.split("&&", 1)[1].strip()
+    assert test_command in (ROOT / ".ci" / "run").read_text(), "CI must run the README's test command"
 
 
 @pytest.mark.slow

@@ -56,6 +56,10 @@ def cli():
 COMMAND_MODULES = (
     "cmd_meanfield",
     "cmd_ntk",
+    "cmd_verify",
+    "cmd_train",
+    "cmd_gate",
+    "cmd_jacobian",
     "cmd_docs",
 )
 for _name in COMMAND_MODULES:

@@ -7,7 +7,16 @@ import click
 from phasecli.cli import cli
 from phasecli.cli.common import echo_value, fail
 
-DOCS = {"theory": "theory.md"}
+DOCS = {
+    "theory": "theory.md",  # every formula and convention
+    "cnn": "cnn.md",
+    "precision": "precision.md",
+    "verify": "verify.md",
+    "training": "training.md",
+    "jacobian": "jacobian.md",
+    "gate": "gate.md",
+    "distributed": "distributed.md",
+}
 
 
 @cli.command()
@@ -16,9 +25,14 @@ DOCS = {"theory": "theory.md"}
 def docs(name, show_path):
     """Print a user document shipped with phasecli (default: theory, the formulas and conventions).
 
+    Guides: cnn (convolutional networks), precision (data as given), verify (finite
+    networks), training (catapult, train), jacobian (dynamical isometry), gate (check,
+    init), distributed (Dask clusters, streaming output).
+
     \b
     Examples:
       phasecli docs theory | less
+      phasecli docs verify
       phasecli docs --path
     """
     from importlib.resources import files
