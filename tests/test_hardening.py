@@ -183,9 +183,12 @@ def test_ctrl_c_ends_a_long_grid_quickly_with_130():
     time.sleep(4.0)
     t0 = time.monotonic()
     p.send_signal(signal.SIGINT)
-    rc = p.wait(timeout=30)
-    assert rc == 130 and time.monotonic() - t0 < 3.0
-    assert "interrupted" in p.stderr.read() and "Traceback" not in p.stderr.read()
+    rc = p.wait(timeout=60)
+    # the 9-million-cell grid takes minutes: ending within seconds shows the interrupt is not
+    # held until the grid is done (a generous bound, since CI machines are shared)
+    assert rc == 130 and time.monotonic() - t0 < 20.0
+    err = p.stderr.read()
+    assert "interrupted" in err and "Traceback" not in err
 
 
 # ------------------------------------------------------------------ 6. pipes and CI
