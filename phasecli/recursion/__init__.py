@@ -12,9 +12,24 @@ kernels (``kernel_pass``) and spectra (``ntk_spectra``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from phasecli.errors import InputError
+
+
+def scale_rows_to_q_star(A: np.ndarray, q_star: float, sw2: float, sb2: float, what: str) -> np.ndarray:
+    """Rows of ``A`` rescaled so that the first layer has q^1 = sw2 |x|^2 / d + sb2 = q* (docs/theory.md
+    section 4, the default normalization); a row of zeros cannot be scaled (InputError naming ``what``)."""
+    target = math.sqrt(A.shape[1] * (q_star - sb2) / sw2)
+    norms = np.sqrt(np.einsum("ij,ij->i", A, A))
+    zero = np.flatnonzero(norms == 0.0)
+    if zero.size:
+        raise InputError(f"{what}: row {zero[0] + 1} is all zeros and cannot be scaled to q* "
+                         "(use --no-normalize)", what)
+    return A * (target / norms)[:, None]
 
 
 class PointError(ValueError):

@@ -40,7 +40,7 @@ import numpy as np
 
 from phasecli.activations import ACTIVATIONS
 from phasecli import _kernels as KN
-from phasecli.recursion import Layer, PointError
+from phasecli.recursion import Layer, PointError, scale_rows_to_q_star
 from phasecli.recursion import _cnn_kernels as CK
 from phasecli.validate import InputError
 
@@ -321,18 +321,8 @@ def build(activation, X, Xt, sw2, sb2, slope, normalize, q_star, architecture, i
                          f"q* is {'infinite' if not math.isfinite(q_star) else 0} for {where}: the convolutional "
                          "recursion is carried relative to a finite q* > 0")
     if normalize:
-        target = math.sqrt(X.shape[1] * (q_star - sb2) / sw2)
-
-        def scale_rows(A, what):
-            norms = np.sqrt(np.einsum("ij,ij->i", A, A))
-            zero = np.flatnonzero(norms == 0.0)
-            if zero.size:
-                raise InputError(f"{what}: row {zero[0] + 1} is all zeros and cannot be scaled to q* "
-                                 "(use --no-normalize)", what)
-            return A * (target / norms)[:, None]
-
-        X = scale_rows(X, "X")
-        Xt = None if Xt is None else scale_rows(Xt, "X_test")
+        X = scale_rows_to_q_star(X, q_star, sw2, sb2, "X")
+        Xt = None if Xt is None else scale_rows_to_q_star(Xt, q_star, sw2, sb2, "X_test")
     engine = CnnEngine(activation, X, Xt, (height, width, channels), k, architecture == "cnn-p", sw2, sb2, slope,
                        q_star)
     return engine, engine.duplicates, engine.error

@@ -41,10 +41,9 @@ import numpy as np
 from phasecli import _rawdev_kernels as RK
 from phasecli import twopoint as TP
 from phasecli.activations import ACTIVATIONS
-from phasecli.recursion import Layer, PointError
+from phasecli.recursion import Layer, PointError, scale_rows_to_q_star
 from phasecli.recursion import _fc_kernels as FK
 from phasecli.twopoint import NormFunctions
-from phasecli.validate import InputError
 
 EPS = np.finfo(np.float64).eps
 DEV_UNDERFLOW = 1e-280  # deviations below this are too close to the float64 floor to trust
@@ -449,18 +448,8 @@ def build(activation, X, Xt, sw2, sb2, slope, normalize, q_star, dropout, where:
     if not normalize:
         engine = RawEngine(activation, X, Xt, sw2, sb2, slope, dropout)
         return engine, duplicate_pairs(X, act.odd and sb2 == 0.0), engine.error
-    target = math.sqrt(X.shape[1] * (q_star - sb2) / sw2)
-
-    def scale_rows(A, what):
-        norms = np.sqrt(np.einsum("ij,ij->i", A, A))
-        zero = np.flatnonzero(norms == 0.0)
-        if zero.size:
-            raise InputError(f"{what}: row {zero[0] + 1} is all zeros and cannot be scaled to q* "
-                             "(use --no-normalize)", what)
-        return A * (target / norms)[:, None]
-
-    Xn = scale_rows(X, "X")
-    Xtn = None if Xt is None else scale_rows(Xt, "X_test")
+    Xn = scale_rows_to_q_star(X, q_star, sw2, sb2, "X")
+    Xtn = None if Xt is None else scale_rows_to_q_star(Xt, q_star, sw2, sb2, "X_test")
     try:
         fn = TP.norm_functions(activation, q_star, slope)
     except FloatingPointError:
