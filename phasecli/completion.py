@@ -23,23 +23,40 @@ def _commands():
         yield name, cli.get_command(ctx, name)
 
 
+PROBE = "\x00"  # a prefix no value starts with: asks a shell_complete whether it completes comma lists
+
+
+def _value_set(command, param):
+    """(words, comma_list, files) that ``param``'s shell completion offers (click's public
+    ``shell_complete``: click.Choice values, or the words ``cli.common.complete_words`` declared)."""
+    ctx = click.Context(command, info_name=command.name)
+    items = param.shell_complete(ctx, "")
+    words = [str(i.value) for i in items if i.type == "plain"]
+    files = any(i.type in ("file", "dir") for i in items)
+    comma_list = bool(words) and any(str(i.value).startswith(PROBE + ",")
+                                     for i in param.shell_complete(ctx, PROBE + ","))
+    return words, comma_list, files
+
+
 def _options(command):
-    """(flags, kind, choices, help) per option; kind is 'flag', 'file', 'choice' or 'value'."""
+    """(flags, kind, words, help) per option; kind is 'flag', 'words', 'list' (comma-separated words),
+    'file' (file names, and ``words`` too where the option also takes names) or 'value'."""
     out = []
     for param in command.params:
         if not isinstance(param, click.Option):
             continue
         flags = list(param.opts) + list(param.secondary_opts)
+        words, comma_list, files = ([], False, False) if param.is_flag else _value_set(command, param)
         if param.is_flag:
-            kind, choices = "flag", []
-        elif isinstance(param.type, click.Choice):
-            kind, choices = "choice", [str(c) for c in param.type.choices]
-        elif isinstance(param.type, click.Path):
-            kind, choices = "file", []
+            kind = "flag"
+        elif files:
+            kind = "file"
+        elif words:
+            kind = "list" if comma_list else "words"
         else:
-            kind, choices = "value", []
+            kind = "value"
         text = (param.help or "").split(". ")[0].replace("'", "").replace('"', "")
-        out.append((flags, kind, choices, text))
+        out.append((flags, kind, words, text))
     out.append((["--help", "-h"], "flag", [], "Show the help and exit"))
     return out
 
@@ -58,33 +75,54 @@ def _short_help(command) -> str:
 
 
 def bash() -> str:
-    lines = [f"# {HEADER.format(shell='bash')}", "_phasecli() {",
-             '    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}" cmd="" i',
+    lines = [f"# {HEADER.format(shell='bash')}",
+             "_phasecli_words() {  # $1: the words; $2: 1 when the value is a comma list (complete after the last comma)",
+             '    local head="" word="$cur"',
+             '    if [[ $2 == 1 && "$cur" == *,* ]]; then head="${cur%,*},"; word="${cur##*,}"; fi',
+             '    local w words=""',
+             '    for w in $1; do [[ ",$head" == *",$w,"* ]] || words+=" $w"; done  # not twice in one list',
+             '    COMPREPLY+=($(compgen -P "$head" -W "$words" -- "$word"))',
+             "    [[ $2 == 1 ]] && compopt -o nospace 2>/dev/null",
+             "}",
+             "_phasecli() {",
+             '    local cur="$2" prev="$3" cmd="" i',
+             '    COMPREPLY=()',
+             '    [[ "$prev" == "=" ]] && prev="${COMP_WORDS[COMP_CWORD-2]}"  # --option=value: bash splits at =',
              "    for ((i = 1; i < COMP_CWORD; i++)); do",
              '        case "${COMP_WORDS[i]}" in -*) ;; *) cmd="${COMP_WORDS[i]}"; break ;; esac',
              "    done"]
     commands = list(_commands())
     names = " ".join(name for name, _ in commands)
     lines += ['    if [[ -z "$cmd" ]]; then',
-              f'        COMPREPLY=($(compgen -W "{names} --help --version" -- "$cur"))',
+              f'        _phasecli_words "{names} --help --version" 0',
               "        return", "    fi", '    case "$cmd" in']
     for name, command in commands:
         opts = _options(command)
         lines.append(f"        {name})")
         lines.append('            case "$prev" in')
-        for flags, kind, choices, _ in opts:
-            if kind == "choice":
-                lines.append(f'                {"|".join(flags)}) COMPREPLY=($(compgen -W "{" ".join(choices)}" -- "$cur"))'
+        for flags, kind, words, _ in opts:
+            pattern = "|".join(flags)
+            if kind in ("words", "list"):
+                lines.append(f'                {pattern}) _phasecli_words "{" ".join(words)}" {int(kind == "list")}'
                              "; return ;;")
             elif kind == "file":
-                lines.append(f'                {"|".join(flags)}) COMPREPLY=($(compgen -f -- "$cur")); return ;;')
+                extra = f'_phasecli_words "{" ".join(words)}" 0; ' if words else ""
+                lines.append(f'                {pattern}) {extra}compopt -o filenames 2>/dev/null; '
+                             'COMPREPLY+=($(compgen -f -- "$cur")); return ;;')
             elif kind == "value":
-                lines.append(f'                {"|".join(flags)}) return ;;')
+                lines.append(f"                {pattern}) return ;;")
         lines.append("            esac")
         all_flags = " ".join([f for flags, _, _, _ in opts for f in flags] + _argument_choices(command))
-        lines.append(f'            COMPREPLY=($(compgen -W "{all_flags}" -- "$cur")) ;;')
-    lines += ["    esac", "}", "complete -o default -F _phasecli phasecli", ""]
+        lines.append(f'            _phasecli_words "{all_flags}" 0 ;;')
+    lines += ["    esac", "}", "complete -F _phasecli phasecli", ""]
     return "\n".join(lines)
+
+
+def _zsh_text(text: str) -> str:
+    """A description for _arguments: its brackets and colons escaped (they end the field otherwise)."""
+    for ch in "\\[]:":
+        text = text.replace(ch, "\\" + ch)
+    return text
 
 
 def zsh() -> str:
@@ -94,20 +132,27 @@ def zsh() -> str:
     for name, command in commands:
         lines.append(f"        '{name}:{_short_help(command)}'")
     lines += ["    )", "    if (( CURRENT == 2 )); then", "        _describe -t commands 'phasecli command' commands",
-              "        return", "    fi", "    case $words[2] in"]
+              "        return", "    fi",
+              "    shift words; (( CURRENT-- ))  # _arguments sees the subcommand as the command",
+              "    case $words[1] in"]
     for name, command in commands:
         lines.append(f"        {name})")
         lines.append("            _arguments \\")
-        for flags, kind, choices, text in _options(command):
+        for flags, kind, words, text in _options(command):
+            if kind != "flag":  # a long option's value may also follow an = (--format=csv)
+                flags = [f + "=" if f.startswith("--") else f for f in flags]
             spec = "{" + ",".join(flags) + "}" if len(flags) > 1 else flags[0]
             if kind == "flag":
                 action = ""
-            elif kind == "choice":
-                action = f":value:({' '.join(choices)})"
+            elif kind == "words":
+                action = f":value:({' '.join(words)})"
+            elif kind == "list":
+                action = f":value:_sequence compadd - {' '.join(words)}"
             elif kind == "file":
-                action = ":file:_files"
+                action = f":file:{{compadd - {' '.join(words)}; _files}}" if words else ":file:_files"
             else:
                 action = ":value: "
+            text = _zsh_text(text)
             lines.append(f"                '{spec}[{text}]{action}' \\" if len(flags) == 1 else
                          f"                {spec}'[{text}]{action}' \\")
         words = _argument_choices(command)
@@ -119,20 +164,28 @@ def zsh() -> str:
 
 
 def fish() -> str:
-    lines = [f"# {HEADER.format(shell='fish')}", "complete -c phasecli -f"]
+    lines = [f"# {HEADER.format(shell='fish')}", "complete -c phasecli -f",
+             "function __phasecli_list --description 'the words, after the last comma of the current token'",
+             "    set -l head (string replace -r '[^,]*$' '' -- (commandline -ct))",
+             "    for word in $argv",
+             "        string match -q -- \"*,$word,*\" \",$head\"; or printf '%s\\n' $head$word",
+             "    end",
+             "end"]
     commands = list(_commands())
     for name, command in commands:
         lines.append(f"complete -c phasecli -n __fish_use_subcommand -a {name} -d '{_short_help(command)}'")
     for name, command in commands:
         cond = f"-n '__fish_seen_subcommand_from {name}'"
-        for flags, kind, choices, text in _options(command):
+        for flags, kind, words, text in _options(command):
             parts = []
             for flag in flags:
                 parts.append(f"-l {flag[2:]}" if flag.startswith("--") else f"-s {flag[1:]}")
-            if kind == "choice":
-                parts.append(f"-x -a '{' '.join(choices)}'")
+            if kind == "words":
+                parts.append(f"-x -a '{' '.join(words)}'")
+            elif kind == "list":
+                parts.append(f"-x -a '(__phasecli_list {' '.join(words)})'")
             elif kind == "file":
-                parts.append("-r -F")
+                parts.append("-r -F" + (f" -a '{' '.join(words)}'" if words else ""))
             elif kind == "value":
                 parts.append("-x")
             lines.append(f"complete -c phasecli {cond} {' '.join(parts)} -d '{text}'")

@@ -13,7 +13,7 @@ from phasecli.activations import NAMES
 from phasecli.cli import cli
 from phasecli.cli.cmd_meanfield import trainable_option
 from phasecli.cli.cmd_ntk import _explicit, data_options, load_inputs
-from phasecli.cli.common import (DEPTH_GRAMMAR, NON_NEGATIVE, POSITIVE, UNIT, FiniteFloat, Output, Progress,
+from phasecli.cli.common import (DEPTH_GRAMMAR, WEIGHT_LAWS, NON_NEGATIVE, POSITIVE, UNIT, FiniteFloat, Output, Progress,
                                  echo_value, grid_options, input_errors, output_options, sweep_options, warn, writing)
 
 CHECK_COLUMNS = columns.CHECK
@@ -53,7 +53,7 @@ def _multiple_option(name, default, help_text):
               help="Loss convention of --lr: 1/2 sum (f - y)^2 (eta_max = 2/lambda_max) or 1/(2m) sum (2m/lambda_max).")
 @_data_options
 @sweep_options
-@output_options(png=False, value_default="verdict")
+@output_options(columns=CHECK_COLUMNS, png=False, value_default="verdict")
 def check(activation, sw2, sb2, q0, slope, depths, trainable_multiple, conditioning_multiple, generalization_multiple,
           eta, loss, data, m, dim, seed, normalize, scheduler, out):
     """The theory's verdict on an initialization: pass or fail, and why (exit status 1 on any fail).
@@ -195,7 +195,7 @@ def _readable(v, *multiples):
               help="Depth L (hidden layers) the initialization is for.")
 @click.option("--sb2", type=NON_NEGATIVE, default=None,
               help="Bias VARIANCE sigma_b^2 (not the std) [default: by the rule in the description].")
-@click.option("--weights", type=click.Choice(["gaussian", "orthogonal"]), default="gaussian", show_default=True,
+@click.option("--weights", type=click.Choice(WEIGHT_LAWS), default="gaussian", show_default=True,
               help="Weight law of the training script: sets var_s2 (and the linear baseline of the default sb2).")
 @click.option("--fan-in", type=click.IntRange(1), default=None,
               help="Layer width N: also print w_std_standard = sqrt(sw2 / N).")
@@ -203,7 +203,7 @@ def _readable(v, *multiples):
               help="Inputs' variance q^1; q* is the stable fixed point reached from it.")
 @click.option("--slope", type=UNIT, default=0.01, show_default=True, help="Negative slope of leaky_relu.")
 @trainable_option
-@output_options(png=False, value_default="sw2", extra_formats=("shell",))
+@output_options(columns=INIT_COLUMNS, png=False, value_default="sw2", extra_formats=("shell",))
 def init(activation, depth, sb2, weights, fan_in, q0, slope, trainable_multiple, out):
     """A recommended initialization for depth L: sw2 on the critical line (chi_1 = 1) for sb2.
 

@@ -6,8 +6,8 @@ import click
 
 from phasecli import columns
 from phasecli.cli import cli
-from phasecli.cli.common import (Progress, check_figure, depth_option, fail, grid_options, input_errors,
-                                 output_options, render, sweep_options, warn)
+from phasecli.cli.common import (WEIGHT_LAWS, Progress, check_figure, depth_option, fail, grid_options, input_errors,
+                                 complete_words, output_options, render, sweep_options, warn)
 
 JACOBIAN_COLUMNS = columns.JACOBIAN
 EMPIRICAL_COLUMNS = columns.JACOBIAN_EMPIRICAL
@@ -34,6 +34,7 @@ def _explicit(name: str) -> bool:
 @depth_option("8,32,128")
 @click.option("--weights", default="gaussian,orthogonal", show_default=True, callback=_weights,
               metavar="gaussian|orthogonal|gaussian,orthogonal",
+              shell_complete=complete_words(WEIGHT_LAWS, comma_list=True),
               help="Weight law: sqrt(sw2/N) x standard Gaussian, sqrt(sw2) x Haar orthogonal, or both (a row each).")
 @click.option("--empirical", is_flag=True,
               help="Measure the same columns on finite random networks (phasecli.finite.network) instead.")
@@ -44,7 +45,7 @@ def _explicit(name: str) -> bool:
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
               help="Seed (with --empirical): network i draws from its own stream, the same for every point.")
 @sweep_options
-@output_options()
+@output_options(columns=EMPIRICAL_COLUMNS)
 def jacobian(activation, sw2, sb2, q0, slope, depth_spec, weights, empirical, width, samples, seed, scheduler, out):
     """Spectrum of J J^T for the input-output Jacobian J = D^L W^L ... D^1 W^1 (dynamical isometry).
 

@@ -11,6 +11,7 @@ from phasecli.cli import cli
 from phasecli.cli.common import (GRID, GRID_GRAMMAR, POSITIVE, UNIT, FiniteFloat, Progress, check_figure,
                                  fail, grid_options, input_errors, output_options, render, sweep_options, warn,
                                  writing)
+from phasecli.columns import ACTIVATIONS as ACTIVATION_COLUMNS
 from phasecli.columns import CRITICAL as CRITICAL_COLUMNS
 from phasecli.columns import DEPTH_SCALE as DEPTH_COLUMNS
 from phasecli.columns import PHASE as PHASE_COLUMNS
@@ -128,7 +129,7 @@ def _check_kept(out, n_cells):
               help="Summarize instead of listing every cell [default: summary for a table of more than "
                    f"{SUMMARY_ROWS} rows on a terminal].")
 @sweep_options
-@output_options()
+@output_options(columns=PHASE_COLUMNS)
 def phase(activation, sw2, sb2, q0, slope, critical_tol, trainable_multiple, summary, scheduler, out):
     """q*, c*, chi_1, chi_c, depth scales and the phase on a (sw2, sb2) grid.
 
@@ -204,7 +205,7 @@ def _write_summary(activation, sw2, sb2, q0, slope, stats):
 @click.option("--slope", type=UNIT, default=0.01, show_default=True, help="Negative slope of leaky_relu.")
 @click.option("--sw2-range", default="0.001:10000", show_default=True, callback=lambda c, p, v: _sw2_range(v),
               help="Search interval LOW:HIGH for the critical sw2 (two numbers, 0 < LOW < HIGH; not a grid).")
-@output_options(value_default="sw2_critical")
+@output_options(columns=CRITICAL_COLUMNS, value_default="sw2_critical")
 def critical(activation, sb2, q0, slope, sw2_range, out):
     """The order-to-chaos line: for each sb2, the sw2 with chi_1 = 1, root-solved.
 
@@ -252,7 +253,7 @@ def _sw2_range(value):
 @grid_options(default_sw2="0.5:4:200", default_sb2="0.05")
 @trainable_option
 @sweep_options
-@output_options()
+@output_options(columns=DEPTH_COLUMNS)
 def depth_scale(activation, sw2, sb2, q0, slope, trainable_multiple, scheduler, out):
     """Depth scales xi_q, xi_c, xi_grad, xi_1, xi_star and the maximum trainable depth.
 
@@ -283,10 +284,10 @@ def depth_scale(activation, sw2, sb2, q0, slope, trainable_multiple, scheduler, 
 
 
 @cli.command()
-@output_options(png=False)
+@output_options(columns=ACTIVATION_COLUMNS, png=False)
 def activations(out):
     """List the activations with a one-line description each."""
-    columns = ("name", "kind", "description")
+    columns = ACTIVATION_COLUMNS
     out.emit(columns, [{"name": list(ACTIVATIONS), "kind": [a.kind for a in ACTIVATIONS.values()],
                         "description": [a.description for a in ACTIVATIONS.values()]}])
     return 0

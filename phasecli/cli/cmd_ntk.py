@@ -10,8 +10,8 @@ import click
 
 from phasecli import columns
 from phasecli.cli import cli
-from phasecli.cli.common import (NON_NEGATIVE, POSITIVE, FiniteFloat, Progress, check_figure, depth_option,
-                                 grid_options, input_errors, output_options, render, sweep_options, warn)
+from phasecli.cli.common import (BUNDLED_DATA, NON_NEGATIVE, POSITIVE, FiniteFloat, Progress, check_figure, depth_option,
+                                 grid_options, input_errors, output_options, render, sweep_options, warn, complete_words)
 
 KAPPA_COLUMNS = columns.KAPPA
 LR_COLUMNS = columns.LR
@@ -22,6 +22,7 @@ def data_options(f):
     """--data / --m / --dim / --seed, --normalize, --depth, --dropout: declared once for NTK commands."""
     options = [
         click.option("--data", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+                     shell_complete=complete_words(BUNDLED_DATA, files=True),
                      help="Inputs: CSV (one input per row, no header) or .npy; '-' reads CSV from stdin. "
                           "Default: --m synthetic standard normal inputs."),
         click.option("--m", "m", type=click.IntRange(2, 100_000), default=20, show_default=True,
@@ -84,6 +85,7 @@ def architecture_options(compare: bool = False):
         click.option("--architecture", default="fc", show_default=True, metavar="fc|cnn-f|cnn-p" + (",..." if compare
                                                                                                       else ""),
                      callback=_architecture_list if compare else None,
+                     shell_complete=complete_words(ARCHITECTURES, comma_list=True) if compare else None,
                      type=str if compare else click.Choice(ARCHITECTURES), help=arch_help),
         click.option("--filter", "filter_size", type=click.IntRange(1, 99), default=3, show_default=True,
                      callback=_odd_filter, help="CNN filter size K: K x K filters (odd), stride 1, circular padding."),
@@ -310,7 +312,7 @@ def scale_curves(activation, sw2, sb2, q0, slope, layout, n=400):
 @data_options
 @architecture_options()
 @sweep_options
-@output_options()
+@output_options(columns=KAPPA_COLUMNS)
 def kappa(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec, dropout, architecture,
           filter_size, image_shape, scheduler, out):
     """NTK and NNGP spectra on a data set at every depth: lambda_max, lambda_min, lambda_bulk, kappa.
@@ -345,7 +347,7 @@ def kappa(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_
               help="Loss normalization: 1/2 sum (f - y)^2 (eta = 2/lambda_max) or 1/(2m) sum (eta = 2m/lambda_max).")
 @architecture_options()
 @sweep_options
-@output_options()
+@output_options(columns=LR_COLUMNS)
 def lr(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec, dropout, loss, architecture,
        filter_size, image_shape, scheduler, out):
     """Largest convergent learning rate eta_max = 2/lambda_max, and eta_catapult = 2 eta_max.
@@ -390,9 +392,11 @@ def load_labelled(path, label_column, which):
 
 @cli.command()
 @click.option("--train", "train_path", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+              shell_complete=complete_words(BUNDLED_DATA, files=True),
               help="Training CSV (one example per row, integer label in the last column) or .npy; "
                    "'digits' for the bundled handwritten-digits split.")
 @click.option("--test", "test_path", required=True, type=click.Path(dir_okay=False),
+              shell_complete=complete_words(BUNDLED_DATA, files=True),
               help="Test file in the same layout; 'digits' for the bundled split.")
 @click.option("--label-column", type=int, default=-1, show_default=True,
               help="Column holding the integer class label (negative counts from the end).")
@@ -417,7 +421,7 @@ def load_labelled(path, label_column, which):
               help="Use only the first N rows of --test.")
 @architecture_options(compare=True)
 @sweep_options
-@output_options()
+@output_options(columns=GENERALIZE_COLUMNS)
 def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, slope, normalize, depth_spec, dropout,
                train_time, eta, ridge, nngp, batch_size, examples, test_examples, architecture, filter_size,
                image_shape, scheduler, out):

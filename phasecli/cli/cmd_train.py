@@ -7,8 +7,8 @@ import click
 from phasecli import columns
 from phasecli.activations import NAMES
 from phasecli.cli import cli
-from phasecli.cli.common import (GRID_GRAMMAR, NON_NEGATIVE, POSITIVE, UNIT, FiniteFloat, Progress, check_figure,
-                                 input_errors, output_options, render, sweep_options)
+from phasecli.cli.common import (BUNDLED_DATA, GRID_GRAMMAR, NON_NEGATIVE, POSITIVE, UNIT, FiniteFloat, Progress, check_figure,
+                                 complete_words, input_errors, output_options, render, sweep_options)
 from phasecli.grids import GridSpecError, parse_grid
 
 CATAPULT_COLUMNS = columns.CATAPULT
@@ -51,7 +51,7 @@ def _lr_option(default: str):
 @click.option("--tol", type=FiniteFloat(1e-300, 1e300), default=1e-12, show_default=True,
               help="Converged at the first step with loss < TOL.")
 @sweep_options
-@output_options(png_help="Also draw loss_t (log scale) and lambda_t against the step for each lr_factor "
+@output_options(columns=CATAPULT_COLUMNS, png_help="Also draw loss_t (log scale) and lambda_t against the step for each lr_factor "
                          "(and a summary against lr_factor for three or more) to this PNG (written atomically).")
 def catapult(lambda0, f0, width, lr_factor, n_steps, tol, scheduler, out):
     """The two-scalar model of large learning rates: lazy, catapult, unconverged or divergent.
@@ -149,6 +149,7 @@ def _load_training_set(train_path, label_column, examples, m, dim, seed):
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
               help="Seed of the networks (and of synthetic inputs).")
 @click.option("--train", "train_path", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              shell_complete=complete_words(BUNDLED_DATA, files=True),
               help="Labelled training set: CSV (one example per row, integer label in the last column) or "
                    ".npy; '-' reads stdin; 'digits' for the bundled handwritten digits. k labels = k outputs, "
                    "targets one-hot minus 1/k. Default: --m synthetic inputs, one output, target 0.")
@@ -163,7 +164,7 @@ def _load_training_set(train_path, label_column, examples, m, dim, seed):
 @click.option("--normalize/--no-normalize", default=True, show_default=True,
               help="Scale each input so q^1 = q* (as `phasecli lr`), or train on the data as given.")
 @sweep_options
-@output_options(png_help="Also draw the median loss curves per lr_factor and final loss against lr_factor "
+@output_options(columns=TRAIN_COLUMNS, png_help="Also draw the median loss curves per lr_factor and final loss against lr_factor "
                          "(seed 004, Figure 2 style) to this PNG (written atomically).")
 def train(activation, sw2, sb2, q0, slope, depth, width, lr_factor, n_steps, samples, seed, train_path,
           label_column, examples, m, dim, normalize, scheduler, out):

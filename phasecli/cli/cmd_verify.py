@@ -26,7 +26,7 @@ VERIFY_COLUMNS = columns.VERIFY
 @click.option("--tolerance", type=POSITIVE, default=0.1, show_default=True,
               help="T: trust needs |ntk_mean/ntk_theory - 1| <= T and ratio - 1 + 2 ratio_se <= T.")
 @sweep_options
-@output_options()
+@output_options(columns=VERIFY_COLUMNS)
 def verify(activation, sw2, sb2, q0, slope, c0, width_spec, depth_spec, samples, seed, tolerance, scheduler, out):
     """Random finite networks against the theory: can the numbers be trusted at width M?
 

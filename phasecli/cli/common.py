@@ -21,6 +21,8 @@ from phasecli.grids import GridSpecError, parse_grid
 from phasecli.output import FORMATS, OutputError, Sink, check_writable, default_format
 
 THEORY_DOC = "`phasecli docs theory`"
+BUNDLED_DATA = ("digits",)  # data-set names --data / --train / --test take besides a file
+WEIGHT_LAWS = ("gaussian", "orthogonal")  # as phasecli.isometry.WEIGHTS (not imported: it loads numba)
 GRID_GRAMMAR = "NUMBER, LIST a,b,c, or START:STOP:NUM (NUM points, both ends included)"
 DEPTH_GRAMMAR = ("list 1,2,5,10 or inclusive range START:STOP[:STEP] (mixes allowed); "
                  "sorted and de-duplicated")
@@ -181,9 +183,32 @@ def _columns_spec(ctx, param, value):
     return names
 
 
-def output_options(*, png: bool = True, value_default: str | None = None, png_help: str | None = None,
-                   extra_formats: tuple = ()):
+# ----------------------------------------------------------------------------- completion
+def complete_words(words, *, comma_list: bool = False, files: bool = False):
+    """A click ``shell_complete`` that offers ``words`` (after the last comma with ``comma_list``;
+    with ``files`` also file names).  ``phasecli.completion`` writes the same words into the static
+    bash / zsh / fish scripts, so an option's value set is declared once, here, beside the option."""
+    words = tuple(words)
+
+    def complete(ctx, param, incomplete):
+        from click.shell_completion import CompletionItem
+
+        head, sep, tail = incomplete.rpartition(",") if comma_list else ("", "", incomplete)
+        given = head.split(",") if head else []
+        items = [CompletionItem(head + sep + w) for w in words if w.startswith(tail) and w not in given]
+        if files:
+            items.append(CompletionItem(incomplete, type="file"))
+        return items
+
+    return complete
+
+
+def output_options(*, columns: tuple, png: bool = True, value_default: str | None = None,
+                   png_help: str | None = None, extra_formats: tuple = ()):
     """--format, --columns, --value [and --png], declared once; the command receives ``out: Output``.
+
+    ``columns``: every column the command can write (offered by shell completion of --columns
+    and --value).
 
     ``extra_formats``: formats only this command writes itself (e.g. ``shell``); ``out.fmt``
     then holds that name and the command handles it instead of ``out.emit``."""
@@ -200,9 +225,10 @@ def output_options(*, png: bool = True, value_default: str | None = None, png_he
                          help="Output format [default: table on a terminal, csv in a pipe]. JSON writes "
                               "inf as \"inf\" and NaN as null."),
             click.option("--columns", callback=_columns_spec, default=None, metavar="A,B,C",
+                         shell_complete=complete_words(columns, comma_list=True),
                          help="Only these columns, in this order (unknown names are an error)."),
             click.option("--value", default=None, is_flag=False, flag_value=value_default or "",
-                         metavar="[COLUMN]" if value_default else "COLUMN",
+                         metavar="[COLUMN]" if value_default else "COLUMN", shell_complete=complete_words(columns),
                          help="Print only this column's values, one per line, bare (empty line where undefined)"
                               + (f" [bare --value: {value_default}]." if value_default else ".")),
         ]
