@@ -16,7 +16,7 @@ import click
 import pytest
 
 from phasecli import completion
-from tests.shell_drive import Bash, Zsh, fish_complete
+from shell_drive import Bash, Zsh, fish_complete
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SCRIPTS = {shell: str(ROOT / "completions" / f"phasecli.{shell}") for shell in ("bash", "zsh", "fish")}
