@@ -10,6 +10,7 @@ Values are variances (sigma^2), never standard deviations.  Pure Python: returns
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 MAX_AXIS = 10_000_000
 
@@ -26,6 +27,25 @@ def _number(text: str, what: str) -> float:
     if not math.isfinite(value):
         raise GridSpecError(f"{what}: {text.strip()!r} is not finite")
     return value
+
+
+def _exact(text: str) -> Fraction:
+    """The decimal the user typed, exactly (the binary value where Fraction does not read the text)."""
+    try:
+        return Fraction(text.strip())
+    except ValueError:
+        return Fraction(float(text))
+
+
+def linspace_as_typed(start: str, stop: str, num: int) -> list[float]:
+    """``num`` points from START to STOP inclusive, each the double nearest to the exact decimal point
+    start + i (stop - start) / (num - 1): a value the user could type comes out as typed (0:1:21 holds
+    0.05 and 0.35, not 0.35000000000000003).  Exact integer arithmetic; int / int rounds correctly."""
+    a, b = _exact(start).as_integer_ratio()
+    c, d = _exact(stop).as_integer_ratio()
+    n = num - 1
+    base, span, denominator = a * d * n, c * b - a * d, b * d * n
+    return [(base + i * span) / denominator for i in range(num)]
 
 
 def parse_grid(spec: str, what: str = "value", *, minimum: float | None = 0.0) -> list[float]:
@@ -46,11 +66,7 @@ def parse_grid(spec: str, what: str = "value", *, minimum: float | None = 0.0) -
             raise GridSpecError(f"{what}: NUM in {spec!r} must be at least 1")
         if num > MAX_AXIS:
             raise GridSpecError(f"{what}: {num:,} points is too many (at most {MAX_AXIS:,} per axis)")
-        if num == 1:
-            values = [start]
-        else:
-            step = (stop - start) / (num - 1)
-            values = [start + i * step for i in range(num - 1)] + [stop]
+        values = linspace_as_typed(parts[0], parts[1], num) if num > 1 else [start]
     else:
         values = [_number(p, what) for p in spec.split(",") if p.strip() != ""] if "," in spec else \
             [_number(spec, what)]
