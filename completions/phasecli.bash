@@ -34,7 +34,7 @@ _phasecli() {
                 --value) _phasecli_words "activation sw2 sb2 q_star c_star chi_1 chi_c xi_q xi_c xi_grad xi_1 xi_star max_trainable_depth phase q_slope fixed_point converged" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
-            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --critical-tol --trainable-multiple --summary --no-summary --scheduler --format -f --columns --value --png --help -h" 0 ;;
+            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --critical-tol --trainable-multiple --summary --no-summary --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
         critical)
             case "$prev" in
                 --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" 0; return ;;
@@ -62,7 +62,7 @@ _phasecli() {
                 --value) _phasecli_words "activation sw2 sb2 chi_1 chi_c xi_q xi_c xi_grad xi_1 xi_star max_trainable_depth phase fixed_point converged" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
-            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --trainable-multiple --scheduler --format -f --columns --value --png --help -h" 0 ;;
+            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --trainable-multiple --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
         activations)
             case "$prev" in
                 --format|-f) _phasecli_words "table csv tsv json jsonl" 0; return ;;
@@ -92,7 +92,7 @@ _phasecli() {
                 --value) _phasecli_words "activation sw2 sb2 depth lambda_max lambda_min lambda_bulk kappa kappa_theory nngp_lambda_max nngp_lambda_min nngp_lambda_bulk nngp_kappa log10_lambda_max phase resolved status architecture" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
-            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --data --m --dim --seed --normalize --no-normalize --depth --dropout --architecture --filter --image-shape --scheduler --format -f --columns --value --png --help -h" 0 ;;
+            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --data --m --dim --seed --normalize --no-normalize --depth --dropout --architecture --filter --image-shape --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
         lr)
             case "$prev" in
                 --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" 0; return ;;
@@ -116,7 +116,7 @@ _phasecli() {
                 --value) _phasecli_words "activation sw2 sb2 depth lambda_max eta_max eta_catapult loss m phase status architecture" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
-            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --data --m --dim --seed --normalize --no-normalize --depth --dropout --loss --architecture --filter --image-shape --scheduler --format -f --columns --value --png --help -h" 0 ;;
+            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --data --m --dim --seed --normalize --no-normalize --depth --dropout --loss --architecture --filter --image-shape --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
         generalize)
             case "$prev" in
                 --train) _phasecli_words "digits" 0; compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
@@ -144,7 +144,7 @@ _phasecli() {
                 --value) _phasecli_words "activation sw2 sb2 depth test_accuracy test_mse train_accuracy kappa prediction_scale predictor ill_conditioned phase status architecture" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
-            _phasecli_words "--train --test --label-column --activation -a --sw2 --sb2 --q0 --slope --normalize --no-normalize --depth --dropout --time --eta --ridge --nngp --batch-size --examples --test-examples --architecture --filter --image-shape --scheduler --format -f --columns --value --png --help -h" 0 ;;
+            _phasecli_words "--train --test --label-column --activation -a --sw2 --sb2 --q0 --slope --normalize --no-normalize --depth --dropout --time --eta --ridge --nngp --batch-size --examples --test-examples --architecture --filter --image-shape --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
         verify)
             case "$prev" in
                 --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" 0; return ;;
@@ -261,7 +261,7 @@ _phasecli() {
                 --value) _phasecli_words "activation sw2 sb2 depth weights q_star chi_1 mean_s2 var_s2 s2_max s2_min phase width samples mean_s2_se var_s2_se s2_max_se" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
-            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --depth --weights --empirical --width --samples --seed --scheduler --format -f --columns --value --png --help -h" 0 ;;
+            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --depth --weights --empirical --width --samples --seed --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
         docs)
             case "$prev" in
             esac

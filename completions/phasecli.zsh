@@ -35,6 +35,7 @@ _phasecli() {
                 '--trainable-multiple=[max_trainable_depth = this multiple of xi_c (Schoenholz et al]:value: ' \
                 {--summary,--no-summary}'[Summarize instead of listing every cell \[default\: summary for a table of more than 200 rows on a terminal\].]' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
+                '--strict[Exit status 1 when any row has no value]' \
                 {--format=,-f}'[Output format \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
                 '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 q_star c_star chi_1 chi_c xi_q xi_c xi_grad xi_1 xi_star max_trainable_depth phase q_slope fixed_point converged' \
                 '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 q_star c_star chi_1 chi_c xi_q xi_c xi_grad xi_1 xi_star max_trainable_depth phase q_slope fixed_point converged)' \
@@ -63,6 +64,7 @@ _phasecli() {
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
                 '--trainable-multiple=[max_trainable_depth = this multiple of xi_c (Schoenholz et al]:value: ' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
+                '--strict[Exit status 1 when any row has no value]' \
                 {--format=,-f}'[Output format \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
                 '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 chi_1 chi_c xi_q xi_c xi_grad xi_1 xi_star max_trainable_depth phase fixed_point converged' \
                 '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 chi_1 chi_c xi_q xi_c xi_grad xi_1 xi_star max_trainable_depth phase fixed_point converged)' \
@@ -94,6 +96,7 @@ _phasecli() {
                 '--filter=[CNN filter size K\: K x K filters (odd), stride 1, circular padding.]:value: ' \
                 '--image-shape=[CNN image layout\: each row is one image flattened in (H, W, C) order, channels last (required for image files; digits\: 8,8,1; synthetic inputs\: 6,6,3).]:value: ' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
+                '--strict[Exit status 1 when any row has no value]' \
                 {--format=,-f}'[Output format \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
                 '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 depth lambda_max lambda_min lambda_bulk kappa kappa_theory nngp_lambda_max nngp_lambda_min nngp_lambda_bulk nngp_kappa log10_lambda_max phase resolved status architecture' \
                 '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 depth lambda_max lambda_min lambda_bulk kappa kappa_theory nngp_lambda_max nngp_lambda_min nngp_lambda_bulk nngp_kappa log10_lambda_max phase resolved status architecture)' \
@@ -119,6 +122,7 @@ _phasecli() {
                 '--filter=[CNN filter size K\: K x K filters (odd), stride 1, circular padding.]:value: ' \
                 '--image-shape=[CNN image layout\: each row is one image flattened in (H, W, C) order, channels last (required for image files; digits\: 8,8,1; synthetic inputs\: 6,6,3).]:value: ' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
+                '--strict[Exit status 1 when any row has no value]' \
                 {--format=,-f}'[Output format \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
                 '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 depth lambda_max eta_max eta_catapult loss m phase status architecture' \
                 '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 depth lambda_max eta_max eta_catapult loss m phase status architecture)' \
@@ -149,6 +153,7 @@ _phasecli() {
                 '--filter=[CNN filter size K\: K x K filters (odd), stride 1, circular padding.]:value: ' \
                 '--image-shape=[CNN image layout\: each row is one image flattened in (H, W, C) order, channels last (required for image files; digits\: 8,8,1; synthetic inputs\: 6,6,3).]:value: ' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
+                '--strict[Exit status 1 when any row has no value]' \
                 {--format=,-f}'[Output format \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
                 '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 depth test_accuracy test_mse train_accuracy kappa prediction_scale predictor ill_conditioned phase status architecture' \
                 '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 depth test_accuracy test_mse train_accuracy kappa prediction_scale predictor ill_conditioned phase status architecture)' \
@@ -269,6 +274,7 @@ _phasecli() {
                 '--samples=[Random networks per (sw2, sb2, weights) point (with --empirical); *_se need 2 or more.]:value: ' \
                 '--seed=[Seed (with --empirical)\: network i draws from its own stream, the same for every point.]:value: ' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
+                '--strict[Exit status 1 when any row has no value]' \
                 {--format=,-f}'[Output format \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
                 '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 depth weights q_star chi_1 mean_s2 var_s2 s2_max s2_min phase width samples mean_s2_se var_s2_se s2_max_se' \
                 '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 depth weights q_star chi_1 mean_s2 var_s2 s2_max s2_min phase width samples mean_s2_se var_s2_se s2_max_se)' \

@@ -67,9 +67,13 @@ def test_bad_data_exit_2(cli, tmp_path, content, args):
 
 
 def test_point_without_kernel_is_reported(cli):
-    r = cli("kappa", "-a", "relu", "--sw2", "1.5,3", "--sb2", "0.1", "--m", "5", "--depth", "3", "-f", "csv")
+    args = ("kappa", "-a", "relu", "--sw2", "1.5,3", "--sb2", "0.1", "--m", "5", "--depth", "3", "-f", "csv")
+    r = cli(*args)
     rows = _rows(r.stdout)
-    assert r.returncode == 1 and "warning" in r.stderr
+    # every row carries its status: exit 0 with one warning; --strict makes a missing row a failure
+    assert r.returncode == 0 and r.stderr.count("\n") == 1 and "1 of 2 points have no kernel" in r.stderr
+    strict = cli(*args, "--strict")
+    assert strict.returncode == 1 and strict.stdout == r.stdout and "(exit status 1)" in strict.stderr
     assert rows[0]["status"] == "ok" and rows[1]["status"] == "q_infinite" and rows[1]["kappa"] == "nan"
 
 
@@ -88,3 +92,14 @@ def test_png_needs_a_point_or_a_sweep(cli, tmp_path):
     r = cli("kappa", "-a", "erf", "--sw2", "0.5:3:4", "--sb2", "0.1", "--m", "6", "--depth", "1:8",
             "--png", str(tmp_path / "k.png"), "-f", "csv")
     assert r.returncode == 0 and (tmp_path / "k.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sweep_exit_status_counts_rows_with_a_value(cli):
+    """Exit 1 only where no row has a value (or --strict); the same rule in every sweep command."""
+    r = cli("kappa", "-a", "relu", "--sw2", "3", "--sb2", "0.1", "--m", "5", "--depth", "3", "-f", "csv")
+    assert r.returncode == 1 and _rows(r.stdout)[0]["status"] == "q_infinite"
+    r = cli("jacobian", "-a", "relu", "--sw2", "1,3", "--sb2", "0.1", "--depth", "5", "-f", "csv")
+    assert r.returncode == 0 and "have no value" in r.stderr
+    assert cli("jacobian", "-a", "relu", "--sw2", "1,3", "--sb2", "0.1", "--depth", "5", "-f", "csv",
+               "--strict").returncode == 1
+    assert cli("phase", "--sw2", "1", "--sb2", "0.05", "-f", "csv", "--strict").returncode == 0

@@ -6,8 +6,9 @@ import click
 
 from phasecli import columns
 from phasecli.cli import cli
-from phasecli.cli.common import (WEIGHT_LAWS, Progress, check_figure, depth_option, fail, grid_options, input_errors,
-                                 complete_words, output_options, render, sweep_options, warn)
+from phasecli.cli.common import (WEIGHT_LAWS, Progress, check_figure, complete_words, depth_option, fail, grid_options,
+                                 input_errors, output_options, partial_failure, render, strict_option, sweep_options,
+                                 warn)
 
 JACOBIAN_COLUMNS = columns.JACOBIAN
 EMPIRICAL_COLUMNS = columns.JACOBIAN_EMPIRICAL
@@ -45,6 +46,7 @@ def _explicit(name: str) -> bool:
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
               help="Seed (with --empirical): network i draws from its own stream, the same for every point.")
 @sweep_options
+@strict_option
 @output_options(columns=EMPIRICAL_COLUMNS)
 def jacobian(activation, sw2, sb2, q0, slope, depth_spec, weights, empirical, width, samples, seed, scheduler, out):
     """Spectrum of J J^T for the input-output Jacobian J = D^L W^L ... D^1 W^1 (dynamical isometry).
@@ -198,6 +200,5 @@ def _report(results) -> int:
         return 0
     r, k = bad[0]
     rows = sum(r.rows for r in results)
-    warn(f"{len(bad)} of {rows} rows have no value (NaN; first: sw2={r.sw2:g}, sb2={r.sb2:g}, {r.weights[k]}, "
-         f"depth {int(r.depth[k])}: {STATUS_TEXT[r.status[k]]})")
-    return 1
+    return partial_failure(f"{len(bad)} of {rows} rows have no value (NaN; first: sw2={r.sw2:g}, sb2={r.sb2:g}, "
+                           f"{r.weights[k]}, depth {int(r.depth[k])}: {STATUS_TEXT[r.status[k]]})", len(bad), rows)

@@ -8,9 +8,9 @@ import click
 
 from phasecli.activations import ACTIVATIONS, NAMES
 from phasecli.cli import cli
-from phasecli.cli.common import (GRID, GRID_GRAMMAR, POSITIVE, UNIT, FiniteFloat, Progress, check_figure,
-                                 fail, grid_options, input_errors, output_options, render, sweep_options, warn,
-                                 writing)
+from phasecli.cli.common import (GRID, GRID_GRAMMAR, POSITIVE, UNIT, FiniteFloat, Progress, check_figure, fail,
+                                 grid_options, input_errors, output_options, partial_failure, render, strict_option,
+                                 sweep_options, warn, writing)
 from phasecli.columns import ACTIVATIONS as ACTIVATION_COLUMNS
 from phasecli.columns import CRITICAL as CRITICAL_COLUMNS
 from phasecli.columns import DEPTH_SCALE as DEPTH_COLUMNS
@@ -108,10 +108,8 @@ def _stream_grid(out, columns, blocks, keep=False, stats=None):
 
 
 def _report_unconverged(bad, total) -> int:
-    if bad:
-        warn(f"{bad} of {total} cells did not converge (fixed_point=unconverged, values NaN)")
-        return 1
-    return 0
+    return partial_failure(f"{bad} of {total} cells did not converge (fixed_point=unconverged, values NaN)", bad,
+                           total)
 
 
 def _check_kept(out, n_cells):
@@ -129,6 +127,7 @@ def _check_kept(out, n_cells):
               help="Summarize instead of listing every cell [default: summary for a table of more than "
                    f"{SUMMARY_ROWS} rows on a terminal].")
 @sweep_options
+@strict_option
 @output_options(columns=PHASE_COLUMNS)
 def phase(activation, sw2, sb2, q0, slope, critical_tol, trainable_multiple, summary, scheduler, out):
     """q*, c*, chi_1, chi_c, depth scales and the phase on a (sw2, sb2) grid.
@@ -136,7 +135,8 @@ def phase(activation, sw2, sb2, q0, slope, critical_tol, trainable_multiple, sum
     The phase is classified by chi_1 alone: ordered (chi_1 < 1), chaotic (chi_1 > 1),
     critical within --critical-tol.  fixed_point says which fixed point q* is: stable
     (reached from --q0), marginal, zero (signal dies, c* undefined), infinite (q^l grows
-    without bound) or unconverged (values NaN, exit status 1).  Rows are written as
+    without bound) or unconverged (values NaN and a warning; exit status 1 with --strict
+    or when no cell converged).  Rows are written as
     the grid is computed (sw2 outer, sb2 inner).  --png: heatmaps of chi_1, c* and
     xi_c for a 2-D grid, curves for a 1-D sweep.
 
@@ -253,6 +253,7 @@ def _sw2_range(value):
 @grid_options(default_sw2="0.5:4:200", default_sb2="0.05")
 @trainable_option
 @sweep_options
+@strict_option
 @output_options(columns=DEPTH_COLUMNS)
 def depth_scale(activation, sw2, sb2, q0, slope, trainable_multiple, scheduler, out):
     """Depth scales xi_q, xi_c, xi_grad, xi_1, xi_star and the maximum trainable depth.

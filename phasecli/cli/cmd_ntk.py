@@ -10,8 +10,9 @@ import click
 
 from phasecli import columns
 from phasecli.cli import cli
-from phasecli.cli.common import (BUNDLED_DATA, NON_NEGATIVE, POSITIVE, FiniteFloat, Progress, check_figure, depth_option,
-                                 grid_options, input_errors, output_options, render, sweep_options, warn, complete_words)
+from phasecli.cli.common import (BUNDLED_DATA, NON_NEGATIVE, POSITIVE, FiniteFloat, Progress, check_figure,
+                                 complete_words, depth_option, grid_options, input_errors, output_options,
+                                 partial_failure, render, strict_option, sweep_options, warn)
 
 KAPPA_COLUMNS = columns.KAPPA
 LR_COLUMNS = columns.LR
@@ -248,11 +249,8 @@ def _report_points(results) -> int:
         warn(f"{len(singular)} of {len(results)} points have an exactly singular kernel (status=singular; first: "
              f"sw2={r.sw2:g}, sb2={r.sb2:g}: {r.message})")
     bad = [r for r in results if r.status not in ("ok", "singular")]
-    if bad:
-        warn(f"{len(bad)} of {len(results)} points have no kernel (first: sw2={bad[0].sw2:g}, "
-             f"sb2={bad[0].sb2:g}: {bad[0].message})")
-        return 1
-    return 0
+    return partial_failure(f"{len(bad)} of {len(results)} points have no kernel (first: sw2={bad[0].sw2:g}, "
+                           f"sb2={bad[0].sb2:g}: {bad[0].message})" if bad else "", len(bad), len(results))
 
 
 def _ntk_command(columns, activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec, dropout,
@@ -312,6 +310,7 @@ def scale_curves(activation, sw2, sb2, q0, slope, layout, n=400):
 @data_options
 @architecture_options()
 @sweep_options
+@strict_option
 @output_options(columns=KAPPA_COLUMNS)
 def kappa(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec, dropout, architecture,
           filter_size, image_shape, scheduler, out):
@@ -347,6 +346,7 @@ def kappa(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_
               help="Loss normalization: 1/2 sum (f - y)^2 (eta = 2/lambda_max) or 1/(2m) sum (eta = 2m/lambda_max).")
 @architecture_options()
 @sweep_options
+@strict_option
 @output_options(columns=LR_COLUMNS)
 def lr(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec, dropout, loss, architecture,
        filter_size, image_shape, scheduler, out):
@@ -421,6 +421,7 @@ def load_labelled(path, label_column, which):
               help="Use only the first N rows of --test.")
 @architecture_options(compare=True)
 @sweep_options
+@strict_option
 @output_options(columns=GENERALIZE_COLUMNS)
 def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, slope, normalize, depth_spec, dropout,
                train_time, eta, ridge, nngp, batch_size, examples, test_examples, architecture, filter_size,
@@ -504,8 +505,8 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
         warn(f"{ill} rows have kappa > 1e10: the solve loses that many digits (ill_conditioned=true); "
              "consider --ridge")
     failed = [(r, s) for r in results for s in r.status if s != "ok"]
-    if failed:
-        r, status = failed[0]
-        warn(f"{len(failed)} rows have no prediction (first: sw2={r.sw2:g}, sb2={r.sb2:g}: {status})")
-        return 1
-    return 0
+    if not failed:
+        return 0
+    r, status = failed[0]
+    return partial_failure(f"{len(failed)} rows have no prediction (first: sw2={r.sw2:g}, sb2={r.sb2:g}: {status})",
+                           len(failed), sum(len(r.status) for r in results))

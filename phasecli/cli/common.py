@@ -128,6 +128,26 @@ def sweep_options(f):
                              "[dask] extra.")(f)
 
 
+def strict_option(f):
+    """--strict: exit status 1 when any row of a sweep has no value (``partial_failure``)."""
+    def remember(ctx, param, value):
+        ctx.meta["phasecli.strict"] = value
+
+    return click.option("--strict", is_flag=True, expose_value=False, callback=remember,
+                        help="Exit status 1 when any row has no value. Default: such rows carry their status, a "
+                             "warning counts them, and the exit status is 1 only when no row has a value.")(f)
+
+
+def partial_failure(message: str, failed: int, total: int) -> int:
+    """The exit status of a sweep in which ``failed`` of ``total`` rows have no value (each row's status
+    says why): one warning line; 1 when no row has a value or under --strict, else 0."""
+    if not failed:
+        return 0
+    status = int(failed >= total or click.get_current_context().meta.get("phasecli.strict", False))
+    warn(message + (" (exit status 1)" if status else " (exit status 0; --strict makes it 1)"))
+    return status
+
+
 def depth_option(default: str, help_prefix: str = "Depths L (hidden layers)"):
     return click.option("--depth", "depth_spec", default=default, show_default=True,
                         help=f"{help_prefix}: {DEPTH_GRAMMAR}.")
