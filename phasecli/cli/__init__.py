@@ -99,6 +99,9 @@ def main(argv=None) -> None:
 
     warnings.simplefilter("ignore")  # no Python warning reaches a user's stderr; tests run with warnings as errors
     notice = _compile_notice(argv)
+    args = list(sys.argv[1:] if argv is None else argv)
+    name = next((a for a in args if a in cli.commands), None)
+    prog = f"{PROG} {name}" if name else PROG  # one form for every error: 'phasecli kappa: error: ...'
     try:
         status = cli.main(args=argv, prog_name=PROG, standalone_mode=False)
         if sys.stdout is not None:
@@ -110,14 +113,13 @@ def main(argv=None) -> None:
     except click.exceptions.Exit as exc:
         status = exc.exit_code
     except click.UsageError as exc:
-        command = f" {exc.ctx.info_name}" if exc.ctx is not None and exc.ctx.parent is not None else ""
-        click.echo(f"{PROG}{command}: error: {_one_line(exc.format_message())}", err=True)
+        click.echo(f"{prog}: error: {_one_line(exc.format_message())}", err=True)
         status = 2
     except click.ClickException as exc:
-        click.echo(f"{PROG}: error: {_one_line(exc.format_message())}", err=True)
+        click.echo(f"{prog}: error: {_one_line(exc.format_message())}", err=True)
         status = exc.exit_code
     except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo(f"{PROG}: interrupted", err=True)
+        click.echo(f"{prog}: interrupted", err=True)
         status = 130
     except BrokenPipeError:
         # the reader went away (| head): end quietly, without a traceback at exit
@@ -125,17 +127,17 @@ def main(argv=None) -> None:
         os.dup2(devnull, sys.stdout.fileno() if sys.stdout is not None else 1)
         status = 0
     except RuntimeFailure as exc:
-        click.echo(f"{PROG}: error: {_one_line(exc)}", err=True)
+        click.echo(f"{prog}: error: {_one_line(exc)}", err=True)
         status = 1
     except MemoryError:
-        click.echo(f"{PROG}: error: out of memory (try a smaller grid, data set or --batch-size)", err=True)
+        click.echo(f"{prog}: error: out of memory (try a smaller grid, data set or --batch-size)", err=True)
         status = 1
     except Exception as exc:  # noqa: BLE001 - a bug, not a user error: one line, exit 1
         where = exc.__traceback__
         while where is not None and where.tb_next is not None:
             where = where.tb_next
         origin = f" at {os.path.basename(where.tb_frame.f_code.co_filename)}:{where.tb_lineno}" if where else ""
-        click.echo(f"{PROG}: internal error: {exc.__class__.__name__}: {_one_line(exc)}{origin} "
+        click.echo(f"{prog}: internal error: {exc.__class__.__name__}: {_one_line(exc)}{origin} "
                    "(please report it)", err=True)
         status = 1
     sys.exit(status if isinstance(status, int) else 0)

@@ -334,8 +334,10 @@ def render(fn: str, path: str, *args, **kwargs) -> None:
 
 
 def warn(message: str) -> None:
-    """One line on stderr: 'phasecli: warning: ...'."""
-    click.echo(f"phasecli: warning: {' '.join(str(message).split())}", err=True)
+    """One line on stderr: 'phasecli COMMAND: warning: ...' (the form errors take)."""
+    ctx = click.get_current_context(silent=True)
+    prog = f"phasecli {ctx.info_name}" if ctx is not None and ctx.parent is not None else "phasecli"
+    click.echo(f"{prog}: warning: {' '.join(str(message).split())}", err=True)
 
 
 def fail(message: str, status: int = 1):
