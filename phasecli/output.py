@@ -29,6 +29,7 @@ from itertools import repeat
 
 FORMATS = ("table", "csv", "tsv", "json", "jsonl")
 RICH_TABLE_ROWS = 500  # tables up to this many rows are drawn by rich; longer ones as aligned plain text
+VERTICAL_ROWS = 3  # a terminal table of at most this many rows that is too wide is drawn one line per column
 _LEFT = {"activation", "phase", "fixed_point", "status", "verdict", "reason", "regime", "weights", "architecture",
          "predictor", "method", "loss", "name", "kind", "description", "trust"}
 
@@ -252,6 +253,9 @@ class Sink:
         self.stream = stream if stream is not None else sys.stdout
         self.title = title
         self.rows = 0
+        # a table on a terminal fits its width, unless the user chose the columns (see _fit)
+        self.fit_width = _terminal_width() if self.fmt == "table" and not select and _isatty(self.stream) else None
+        self.hidden: tuple = ()  # columns a fitted table left out (the caller names them on stderr)
         self._table_buffer: list[list] | None = [] if self.fmt == "table" else None
         self._widths: list[int] | None = None
         self._started = False
@@ -342,26 +346,79 @@ class Sink:
             if sum(_chunk_length(c, self.columns) for c in self._table_buffer) <= RICH_TABLE_ROWS:
                 return
             chunks, self._table_buffer = self._table_buffer, None
+        if self._widths is None and chunks:
+            widths = self._cell_widths(chunks)
+            keep = self._fit(widths, gap=2)
+            self.columns = tuple(self.columns[k] for k in keep)
+            self._widths = [widths[k] for k in keep]
+            self._out("  ".join(self._just(c, k) for k, c in enumerate(self.columns)).rstrip() + "\n")
         formatted = [(_column_texts([c[name] for name in self.columns], "short")[0], _chunk_length(c, self.columns))
                      for c in chunks]
-        if self._widths is None:
-            self._widths = [max([len(name)] + [max(map(len, texts[k]), default=0) for texts, _ in formatted])
-                            for k, name in enumerate(self.columns)]
-            self._out("  ".join(self._just(c, k) for k, c in enumerate(self.columns)).rstrip() + "\n")
         for texts, rows in formatted:
             self._out(self._plain_rows(texts, rows))
 
+    def _cell_widths(self, chunks) -> list:
+        """Each column's width in a table: its name or its longest cell."""
+        widths = [len(name) for name in self.columns]
+        for chunk in chunks:
+            for k, name in enumerate(self.columns):
+                widths[k] = max(widths[k], max(map(len, _column_texts([chunk[name]], "short")[0][0]), default=0))
+        return widths
+
+    def _fit(self, widths, gap: int, frame: int = 0) -> list:
+        """Indices of the columns that fit ``fit_width`` (each takes its width + ``gap``, the table
+        ``frame``): the label columns (phase, status, ...) first, then the numbers from the left, shown
+        in their order; the rest go to ``hidden``.  Everything when not fitting or when it fits."""
+        everything = list(range(len(widths)))
+        if self.fit_width is None or frame + sum(w + gap for w in widths) <= self.fit_width:
+            return everything
+        labels = [k for k in everything if self.columns[k] in _LEFT]
+        keep, used = [], frame
+        for k in labels + [k for k in everything if k not in labels]:
+            if not keep or used + widths[k] + gap <= self.fit_width:
+                keep.append(k)
+                used += widths[k] + gap
+        keep.sort()
+        self.hidden = tuple(self.columns[k] for k in everything if k not in keep)
+        return keep
+
     def _rich_table(self, chunks):
-        from rich.console import Console
         from rich.table import Table
 
+        rows = [row for chunk in chunks for row in zip(*(_plain_list(chunk[c]) for c in self.columns))]
+        widths = [max([len(name)] + [len(_short(row[k])) for row in rows]) for k, name in enumerate(self.columns)]
+        width = max(80, min(400, 14 * len(self.columns)))
+        if self.fit_width is not None:
+            width = self.fit_width
+            natural = sum(w + 3 for w in widths) + 1  # rich: a space each side and a rule per column
+            if natural > width and 0 < len(rows) <= VERTICAL_ROWS:
+                self._vertical_table(rows, width)
+                return
+            keep = self._fit(widths, gap=3, frame=1)
+            rows = [tuple(row[k] for k in keep) for row in rows]
+            self.columns = tuple(self.columns[k] for k in keep)
         table = Table(title=self.title, header_style="bold")
         for col in self.columns:
             table.add_column(col, justify="left" if col in _LEFT else "right")
-        for chunk in chunks:
-            for row in zip(*(_plain_list(chunk[c]) for c in self.columns)):
-                table.add_row(*(_short(v) for v in row))
-        width = max(80, min(400, 14 * len(self.columns)))
+        for row in rows:
+            table.add_row(*(_short(v) for v in row))
+        self._print_rich(table, width)
+
+    def _vertical_table(self, rows, width):
+        """A few wide rows on a terminal: one line per column, one value column per row."""
+        from rich.table import Table
+
+        table = Table(title=self.title, header_style="bold")
+        table.add_column("column", justify="left", style="bold")
+        for i in range(len(rows)):
+            table.add_column(f"row {i + 1}", justify="right")
+        for k, col in enumerate(self.columns):
+            table.add_row(col, *(_short(row[k]) for row in rows))
+        self._print_rich(table, width)
+
+    def _print_rich(self, table, width):
+        from rich.console import Console
+
         console = Console(file=_Capture(), soft_wrap=False, width=width, force_terminal=_isatty(self.stream),
                           color_system="auto" if _isatty(self.stream) else None)
         console.print(table)
@@ -385,6 +442,13 @@ class Sink:
     def _just(self, text, k):
         w = self._widths[k]
         return text.ljust(w) if self.columns[k] in _LEFT else text.rjust(w)
+
+
+def _terminal_width() -> int:
+    """Columns of the terminal ($COLUMNS when set), as every terminal program reads them."""
+    import shutil
+
+    return max(40, shutil.get_terminal_size((100, 24)).columns)
 
 
 class _Capture:

@@ -128,3 +128,33 @@ def fish_complete(script: str, lines: list) -> list:
         raise ShellError(f"fish: exit {r.returncode}: {r.stderr.strip()[:500]}")
     chunks = r.stdout.split(marker + "\n")[1:]
     return [[entry.split("\t")[0] for entry in chunk.split("\n") if entry] for chunk in chunks]
+
+
+def run_on_terminal(argv: list, env: dict | None = None, timeout: float = 300.0):
+    """Run ``argv`` with stdin and stdout on a pseudo-terminal (stderr a pipe); returns
+    (exit status, terminal output with ANSI escapes removed, stderr text)."""
+    import re
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=subprocess.PIPE, close_fds=True,
+                            env=dict(os.environ, **(env or {})))
+    os.close(slave)
+    out = b""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        ready, _, _ = select.select([master], [], [], 1.0)
+        if ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            out += data
+        elif proc.poll() is not None:
+            break
+    err = proc.stderr.read().decode(errors="replace")
+    status = proc.wait(timeout)
+    os.close(master)
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.decode(errors="replace")).replace("\r", "")
+    return status, text, err

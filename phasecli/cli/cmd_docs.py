@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import click
 
 from phasecli.cli import cli
@@ -31,7 +34,8 @@ def docs(name, show_path):
 
     \b
     Examples:
-      phasecli docs theory | less
+      phasecli docs theory            # rendered, in your pager, on a terminal
+      phasecli docs theory > theory.md   # the Markdown source in a pipe or a file
       phasecli docs verify
       phasecli docs --path
     """
@@ -45,5 +49,19 @@ def docs(name, show_path):
         text = resource.read_text(encoding="utf-8")
     except OSError as exc:
         fail(f"cannot read the {name} document: {exc.strerror or exc}")
-    echo_value(text.rstrip("\n"))
+    if sys.stdout is not None and sys.stdout.isatty():
+        _page(text)
+    else:
+        echo_value(text.rstrip("\n"))  # a pipe or a file gets the Markdown source
     return 0
+
+
+def _page(text: str) -> None:
+    """Render the Markdown on the terminal (rich) through the user's pager ($PAGER, else less -R)."""
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    os.environ.setdefault("PAGER", "less -R")  # colours kept; pydoc reads $PAGER
+    console = Console()
+    with console.pager(styles=True):
+        console.print(Markdown(text))

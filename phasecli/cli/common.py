@@ -185,6 +185,9 @@ class Output:
             sink = Sink(columns, self.fmt, sys.stdout, select=self.columns, value=self.value, title=title)
             yield sink
             sink.close()
+        if sink.hidden:
+            warn(f"{len(sink.hidden)} columns do not fit this {sink.fit_width}-column terminal and are not shown "
+                 f"({', '.join(sink.hidden)}): --columns picks columns, --format csv writes them all")
 
     def emit(self, columns, chunks, title: str | None = None) -> int:
         """Write every chunk (mapping column -> sequence) as it comes; returns the row count."""
