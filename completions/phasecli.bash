@@ -77,7 +77,7 @@ _phasecli() {
                 --sb2) return ;;
                 --q0) return ;;
                 --slope) return ;;
-                --data) _phasecli_words "digits" 0; compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
+                --data) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
                 --m) return ;;
                 --dim) return ;;
                 --seed) return ;;
@@ -100,7 +100,7 @@ _phasecli() {
                 --sb2) return ;;
                 --q0) return ;;
                 --slope) return ;;
-                --data) _phasecli_words "digits" 0; compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
+                --data) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
                 --m) return ;;
                 --dim) return ;;
                 --seed) return ;;
@@ -218,7 +218,7 @@ _phasecli() {
                 --generalization-multiple) return ;;
                 --lr) return ;;
                 --loss) _phasecli_words "sum mean" 0; return ;;
-                --data) _phasecli_words "digits" 0; compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
+                --data) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
                 --m) return ;;
                 --dim) return ;;
                 --seed) return ;;

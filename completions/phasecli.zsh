@@ -85,7 +85,7 @@ _phasecli() {
                 '--sb2=[Bias VARIANCE sigma_b^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
-                '--data=[Inputs\: CSV (one input per row, no header) or .npy; - reads CSV from stdin]:file:{compadd - digits; _files}' \
+                '--data=[Inputs\: CSV (one input per row; a header line as pandas writes it is read and its index column dropped), .npy, or .npz (array x or its only array); - reads CSV from stdin]:file:_files' \
                 '--m=[Number of synthetic inputs (not with --data).]:value: ' \
                 '--dim=[Dimension of synthetic inputs (not with --data).]:value: ' \
                 '--seed=[Seed of the synthetic inputs (not with --data).]:value: ' \
@@ -110,7 +110,7 @@ _phasecli() {
                 '--sb2=[Bias VARIANCE sigma_b^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
-                '--data=[Inputs\: CSV (one input per row, no header) or .npy; - reads CSV from stdin]:file:{compadd - digits; _files}' \
+                '--data=[Inputs\: CSV (one input per row; a header line as pandas writes it is read and its index column dropped), .npy, or .npz (array x or its only array); - reads CSV from stdin]:file:_files' \
                 '--m=[Number of synthetic inputs (not with --data).]:value: ' \
                 '--dim=[Dimension of synthetic inputs (not with --data).]:value: ' \
                 '--seed=[Seed of the synthetic inputs (not with --data).]:value: ' \
@@ -131,9 +131,9 @@ _phasecli() {
             ;;
         generalize)
             _arguments \
-                '--train=[Training CSV (one example per row, integer label in the last column) or .npy; digits for the bundled handwritten-digits split.]:file:{compadd - digits; _files}' \
+                '--train=[Training set\: CSV (one example per row, integer label in --label-column; a header line is read), .npy, or .npz (arrays x and y); digits for the bundled handwritten-digits split.]:file:{compadd - digits; _files}' \
                 '--test=[Test file in the same layout; digits for the bundled split.]:file:{compadd - digits; _files}' \
-                '--label-column=[Column holding the integer class label (negative counts from the end).]:value: ' \
+                '--label-column=[Column of the labelled file holding the integer class label\: an index (negative counts from the end) or a header name]:value: ' \
                 {--activation=,-a}'[Nonlinearity phi (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh)' \
                 '--sw2=[Weight VARIANCE sigma_w^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--sb2=[Bias VARIANCE sigma_b^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
@@ -208,8 +208,8 @@ _phasecli() {
                 '--steps=[Full-batch gradient-descent steps T.]:value: ' \
                 '--samples=[Independent networks S (the same S for every lr_factor).]:value: ' \
                 '--seed=[Seed of the networks (and of synthetic inputs).]:value: ' \
-                '--train=[Labelled training set\: CSV (one example per row, integer label in the last column) or .npy; - reads stdin; digits for the bundled handwritten digits]:file:{compadd - digits; _files}' \
-                '--label-column=[Column of --train holding the integer label (negative counts from the end).]:value: ' \
+                '--train=[Labelled training set\: CSV (one example per row, integer label in --label-column; a header line is read), .npy or .npz (arrays x and y); - reads stdin; digits for the bundled handwritten digits]:file:{compadd - digits; _files}' \
+                '--label-column=[Column of the labelled file holding the integer class label\: an index (negative counts from the end) or a header name]:value: ' \
                 '--examples=[Use only the first N examples of --train (m k is limited to 4000).]:value: ' \
                 '--m=[Number of synthetic inputs (not with --train).]:value: ' \
                 '--dim=[Dimension of synthetic inputs (not with --train).]:value: ' \
@@ -234,7 +234,7 @@ _phasecli() {
                 '--generalization-multiple=[Chaotic side\: fail when depth > this multiple of xi_star = -1/(ln chi_c - ln chi_1) (the mean predictor decays like exp(-L/xi_star); 6 measured on digits, see the docs).]:value: ' \
                 '--lr=[Also check the learning rate\: ETA <= eta_max = 2/lambda_max of the NTK at each depth, on --data (or --m synthetic inputs), as `phasecli lr`.]:value: ' \
                 '--loss=[Loss convention of --lr\: 1/2 sum (f - y)^2 (eta_max = 2/lambda_max) or 1/(2m) sum (2m/lambda_max).]:value:(sum mean)' \
-                '--data=[Inputs\: CSV (one input per row, no header) or .npy; - reads CSV from stdin]:file:{compadd - digits; _files}' \
+                '--data=[Inputs\: CSV (one input per row; a header line as pandas writes it is read and its index column dropped), .npy, or .npz (array x or its only array); - reads CSV from stdin]:file:_files' \
                 '--m=[Number of synthetic inputs (not with --data).]:value: ' \
                 '--dim=[Dimension of synthetic inputs (not with --data).]:value: ' \
                 '--seed=[Seed of the synthetic inputs (not with --data).]:value: ' \

@@ -37,13 +37,34 @@ def check_matrix(x, what: str) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def _parse_csv(text: str, name: str) -> np.ndarray:
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _parse_csv(text: str, name: str, notes: list | None = None):
+    """(values, column names or None) of a CSV: comma-separated numbers, blank lines ignored.
+
+    A first line that is not all numbers while the next one is, is a header (what
+    ``pandas.DataFrame.to_csv`` writes); a header whose first name is empty marks the pandas
+    index, a column that is dropped.  What was read is appended to ``notes``."""
+    lines = [(lineno, line.strip()) for lineno, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    names = None
+    if len(lines) >= 2:
+        first = [c.strip() for c in lines[0][1].split(",")]
+        second = [c.strip() for c in lines[1][1].split(",")]
+        # a header: no number in it, or an empty first name (the pandas index) before the others;
+        # a data line with a typo ('1,2,x') stays an error
+        header = not any(map(_is_number, first)) or (first[0] == "" and len(first) > 1)
+        if header and all(map(_is_number, second)) and len(first) == len(second):
+            names = [c.strip('"') for c in first]
+            lines = lines[1:]
     rows = []
     width = None
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        s = line.strip()
-        if not s:
-            continue
+    for lineno, s in lines:
         cells = [c.strip() for c in s.split(",")]
         if width is None:
             width = len(cells)
@@ -55,38 +76,72 @@ def _parse_csv(text: str, name: str) -> np.ndarray:
                 v = float(cell)
             except ValueError:
                 shown = cell if len(cell) <= 20 else cell[:17] + "..."
-                raise InputError(f"{name}: line {lineno}, column {col}: {shown!r} is not a number "
-                                 f"(no header line allowed)") from None
+                raise InputError(f"{name}: line {lineno}, column {col}: {shown!r} is not a number"
+                                 + ("" if lineno > 1 else " (a header line needs a numeric line after it)")) from None
             if not math.isfinite(v):
                 raise InputError(f"{name}: line {lineno}, column {col} is {cell!r} (NaN and inf are not allowed)")
             vals.append(v)
         rows.append(vals)
     if not rows:
         raise InputError(f"{name}: no data rows")
-    return np.array(rows, dtype=np.float64)
+    values = np.array(rows, dtype=np.float64)
+    if names is not None:
+        message = f"{name}: header line read ({len(names)} columns)"
+        if names[0] == "" and values.shape[1] > 1:
+            values, names = np.ascontiguousarray(values[:, 1:]), names[1:]
+            message += "; its unnamed first column (a pandas index) is not data and was dropped"
+        if notes is not None:
+            notes.append(message)
+    return values, names
 
 
-def load_data(source) -> np.ndarray:
-    """Inputs as an (m, d) float64 array, one input per row.
+def _npz(path: str, wanted: tuple, notes: list | None):
+    """The arrays of a .npz archive named by the first names in ``wanted`` that it holds, e.g.
+    (("x", "X", "inputs", "features"), ("y", "labels")); an archive of one array stands for the
+    first role.  InputError naming the arrays it holds otherwise."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in archive.files}
+    except Exception as exc:  # noqa: BLE001 - any reader failure is bad input
+        raise InputError(f"{path}: not a readable .npz archive ({exc.__class__.__name__})") from None
+    found = []
+    for role in wanted:
+        key = next((k for k in role if k in arrays), None)
+        if key is None and len(arrays) == 1 and len(wanted) == 1:
+            key = next(iter(arrays))
+        if key is None:
+            raise InputError(f"{path}: holds arrays {', '.join(sorted(arrays)) or '(none)'}; name them "
+                             + " and ".join("/".join(r) for r in wanted) + " (e.g. numpy.savez(path, "
+                             + ", ".join(f"{r[0]}=..." for r in wanted) + "))")
+        if arrays[key].dtype.kind not in "biuf":
+            raise InputError(f"{path}: array {key!r} of dtype {arrays[key].dtype} is not numeric")
+        found.append((key, arrays[key]))
+    if notes is not None:
+        notes.append(f"{path}: read " + ", ".join(f"array {k!r} {tuple(a.shape)}" for k, a in found))
+    return [a for _, a in found]
 
-    ``source``: a path to a CSV file (comma-separated numbers, no header, blank lines
-    ignored) or a ``.npy`` file; ``'-'`` for CSV on stdin; or a text stream.  Ragged
-    rows, non-numeric cells, NaN / inf and empty input raise ValueError naming the line.
-    A 1-D ``.npy`` array is read as one feature per row.
-    """
+
+INPUT_ARRAYS = ("x", "X", "inputs", "features", "data")
+LABEL_ARRAYS = ("y", "labels", "label", "targets")
+
+
+def _read(source, notes: list | None = None):
+    """(values, column names or None) from a path, '-', a text stream or an array."""
     if hasattr(source, "read"):
         text = source.read()
         if isinstance(text, bytes):
             text = text.decode("utf-8", errors="replace")
-        return _parse_csv(text, getattr(source, "name", "<stream>"))
+        return _parse_csv(text, getattr(source, "name", "<stream>"), notes)
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if path == "-":
-            return _parse_csv(sys.stdin.read(), "<stdin>")
+            return _parse_csv(sys.stdin.read(), "<stdin>", notes)
         if not os.path.exists(path):
             raise InputError(f"{path}: no such file")
         if os.path.isdir(path):
             raise InputError(f"{path}: is a directory")
+        if path.lower().endswith(".npz"):
+            return check_matrix(_npz(path, (INPUT_ARRAYS,), notes)[0], path), None
         if path.lower().endswith(".npy"):
             try:
                 arr = np.load(path, allow_pickle=False)
@@ -94,14 +149,27 @@ def load_data(source) -> np.ndarray:
                 raise InputError(f"{path}: not a readable .npy array ({exc.__class__.__name__})") from None
             if arr.dtype.kind not in "biuf":
                 raise InputError(f"{path}: array of dtype {arr.dtype} is not numeric")
-            return check_matrix(arr, path)
+            return check_matrix(arr, path), None
         try:
             with open(path, encoding="utf-8", errors="replace") as fh:
                 text = fh.read()
         except OSError as exc:
             raise InputError(f"{path}: {exc.strerror or exc}") from None
-        return _parse_csv(text, path)
-    return check_matrix(source, "data")
+        return _parse_csv(text, path, notes)
+    return check_matrix(source, "data"), None
+
+
+def load_data(source, notes: list | None = None) -> np.ndarray:
+    """Inputs as an (m, d) float64 array, one input per row.
+
+    ``source``: a path to a CSV file (comma-separated numbers, blank lines ignored, an optional
+    header line as pandas writes it), a ``.npy`` array, or a ``.npz`` archive (the array named
+    x / X / inputs / features / data, or its only array); ``'-'`` for CSV on stdin; or a text
+    stream.  Ragged rows, non-numeric cells, NaN / inf and empty input raise ValueError naming
+    the line.  A 1-D array is read as one feature per row.  What was read (a header, the
+    arrays used) is appended to ``notes``.
+    """
+    return _read(source, notes)[0]
 
 
 def synthetic_data(m: int, dim: int, seed: int = 0) -> np.ndarray:
@@ -113,20 +181,29 @@ def synthetic_data(m: int, dim: int, seed: int = 0) -> np.ndarray:
 
 
 
-def load_labelled(source, label_column: int = -1):
-    """(X, y) from a CSV / .npy file (one example per row) with integer labels in ``label_column``.
+def load_labelled(source, label_column: int | str = -1, notes: list | None = None):
+    """(X, y) from a CSV / .npy file (one example per row) with integer labels in ``label_column``
+    (an index, negative from the end, or a header name), or from a ``.npz`` archive with the
+    features in x / X / inputs / features / data and the labels in y / labels / label / targets.
 
     Labels must be whole numbers representable exactly as 64-bit integers (|label| < 2^53
     as read from text): larger values would merge distinct classes.
     """
-    data = load_data(source)
+    path = os.fspath(source) if isinstance(source, (str, os.PathLike)) else ""
+    if path.lower().endswith(".npz") and os.path.isfile(path):
+        features, labels = _npz(path, (INPUT_ARRAYS, LABEL_ARRAYS), notes)
+        features, labels = check_matrix(features, path), np.asarray(labels, dtype=np.float64).ravel()
+        if labels.shape[0] != features.shape[0]:
+            raise InputError(f"{path}: {features.shape[0]} inputs but {labels.shape[0]} labels", "labels")
+        data, col = np.column_stack([features, labels]), features.shape[1]
+    else:
+        data, names = _read(source, notes)
+        col = _label_index(label_column, names, data.shape[1])
+        if names is not None and notes is not None:
+            notes.append(f"labels in column {names[col]!r}, features in the other {len(names) - 1}")
     n_cols = data.shape[1]
     if n_cols < 2:
         raise InputError("a labelled file needs at least one feature column and one label column", "labels")
-    col = label_column if label_column >= 0 else n_cols + label_column
-    if not 0 <= col < n_cols:
-        raise InputError(f"label column {label_column} does not exist (the file has {n_cols} columns)",
-                         "label_column")
     labels = data[:, col]
     if not np.all(labels == np.round(labels)):
         bad = labels[labels != np.round(labels)][0]
@@ -137,3 +214,19 @@ def load_labelled(source, label_column: int = -1):
                          "(|label| must be below 2^53)", "labels")
     features = np.delete(data, col, axis=1)
     return np.ascontiguousarray(features), labels.astype(np.int64)
+
+
+def _label_index(label_column, names, n_cols: int) -> int:
+    """The label column's index from an index (negative from the end) or a header name."""
+    if isinstance(label_column, str) and not label_column.lstrip("-").isdigit():
+        if names is None:
+            raise InputError(f"label column {label_column!r} is a name, but the file has no header line",
+                             "label_column")
+        if label_column not in names:
+            raise InputError(f"no column named {label_column!r} (the header has {', '.join(names)})", "label_column")
+        return names.index(label_column)
+    index = int(label_column)
+    col = index if index >= 0 else n_cols + index
+    if not 0 <= col < n_cols:
+        raise InputError(f"label column {index} does not exist (the file has {n_cols} columns)", "label_column")
+    return col

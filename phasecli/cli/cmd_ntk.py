@@ -11,8 +11,8 @@ import click
 from phasecli import columns
 from phasecli.cli import cli
 from phasecli.cli.common import (BUNDLED_DATA, NON_NEGATIVE, POSITIVE, FiniteFloat, Progress, check_figure,
-                                 complete_words, depth_option, grid_options, input_errors, output_options,
-                                 partial_failure, render, strict_option, sweep_options, warn)
+                                 complete_words, depth_option, grid_options, input_errors, label_column_option, note,
+                                 output_options, partial_failure, render, strict_option, sweep_options, warn)
 
 KAPPA_COLUMNS = columns.KAPPA
 LR_COLUMNS = columns.LR
@@ -23,8 +23,8 @@ def data_options(f):
     """--data / --m / --dim / --seed, --normalize, --depth, --dropout: declared once for NTK commands."""
     options = [
         click.option("--data", type=click.Path(dir_okay=False, allow_dash=True), default=None,
-                     shell_complete=complete_words(BUNDLED_DATA, files=True),
-                     help="Inputs: CSV (one input per row, no header) or .npy; '-' reads CSV from stdin. "
+                     help="Inputs: CSV (one input per row; a header line as pandas writes it is read and its index "
+                          "column dropped), .npy, or .npz (array x or its only array); '-' reads CSV from stdin. "
                           "Default: --m synthetic standard normal inputs."),
         click.option("--m", "m", type=click.IntRange(2, 100_000), default=20, show_default=True,
                      help="Number of synthetic inputs (not with --data)."),
@@ -206,12 +206,16 @@ def load_inputs(data, m, dim, seed):
     if given:
         raise click.BadParameter(f"{', '.join(given)} only apply to synthetic inputs and cannot be combined with --data",
                                  param_hint="'--data'")
+    notes = []
     try:
-        return ntk.load_data(sys.stdin if data == "-" else data)
+        inputs = ntk.load_data(sys.stdin if data == "-" else data, notes)
     except OSError as exc:
         raise click.BadParameter(f"cannot read {data}: {exc.strerror or exc}", param_hint="'--data'") from None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="'--data'") from None
+    for text in notes:
+        note(text)
+    return inputs
 
 
 def parse_depths(spec):
@@ -382,24 +386,27 @@ def load_labelled(path, label_column, which):
         from importlib.resources import files
 
         path = str(files("phasecli") / "data" / f"digits_{which}.csv")
+    notes = []
     try:
-        return generalize.load_labelled(sys.stdin if path == "-" else path, label_column)
+        labelled = generalize.load_labelled(sys.stdin if path == "-" else path, label_column, notes)
     except OSError as exc:
         raise click.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint=f"'--{which}'") from None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint=f"'--{which}'") from None
+    for text in notes:
+        note(text)
+    return labelled
 
 
 @cli.command()
 @click.option("--train", "train_path", required=True, type=click.Path(dir_okay=False, allow_dash=True),
               shell_complete=complete_words(BUNDLED_DATA, files=True),
-              help="Training CSV (one example per row, integer label in the last column) or .npy; "
-                   "'digits' for the bundled handwritten-digits split.")
+              help="Training set: CSV (one example per row, integer label in --label-column; a header line "
+                   "is read), .npy, or .npz (arrays x and y); 'digits' for the bundled handwritten-digits split.")
 @click.option("--test", "test_path", required=True, type=click.Path(dir_okay=False),
               shell_complete=complete_words(BUNDLED_DATA, files=True),
               help="Test file in the same layout; 'digits' for the bundled split.")
-@click.option("--label-column", type=int, default=-1, show_default=True,
-              help="Column holding the integer class label (negative counts from the end).")
+@label_column_option
 @grid_options(default_sw2="3", default_sb2="0.1")
 @click.option("--normalize/--no-normalize", default=True, show_default=True,
               help="Scale each input so q^1 = q* (the paper's setting), or use the data as given.")

@@ -7,8 +7,9 @@ import click
 from phasecli import columns
 from phasecli.activations import NAMES
 from phasecli.cli import cli
-from phasecli.cli.common import (BUNDLED_DATA, GRID_GRAMMAR, NON_NEGATIVE, POSITIVE, UNIT, FiniteFloat, Progress, check_figure,
-                                 complete_words, input_errors, output_options, render, sweep_options)
+from phasecli.cli.common import (BUNDLED_DATA, GRID_GRAMMAR, NON_NEGATIVE, POSITIVE, UNIT, FiniteFloat, Progress,
+                                 check_figure, complete_words, input_errors, label_column_option, output_options,
+                                 render, sweep_options)
 from phasecli.grids import GridSpecError, parse_grid
 
 CATAPULT_COLUMNS = columns.CATAPULT
@@ -150,11 +151,10 @@ def _load_training_set(train_path, label_column, examples, m, dim, seed):
               help="Seed of the networks (and of synthetic inputs).")
 @click.option("--train", "train_path", type=click.Path(dir_okay=False, allow_dash=True), default=None,
               shell_complete=complete_words(BUNDLED_DATA, files=True),
-              help="Labelled training set: CSV (one example per row, integer label in the last column) or "
-                   ".npy; '-' reads stdin; 'digits' for the bundled handwritten digits. k labels = k outputs, "
+              help="Labelled training set: CSV (one example per row, integer label in --label-column; a "
+                   "header line is read), .npy or .npz (arrays x and y); '-' reads stdin; 'digits' for the bundled handwritten digits. k labels = k outputs, "
                    "targets one-hot minus 1/k. Default: --m synthetic inputs, one output, target 0.")
-@click.option("--label-column", type=int, default=-1, show_default=True,
-              help="Column of --train holding the integer label (negative counts from the end).")
+@label_column_option
 @click.option("--examples", type=click.IntRange(2), default=None,
               help="Use only the first N examples of --train (m k is limited to 4000).")
 @click.option("--m", "m", type=click.IntRange(2, 4000), default=20, show_default=True,

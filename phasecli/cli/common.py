@@ -148,6 +148,13 @@ def partial_failure(message: str, failed: int, total: int) -> int:
     return status
 
 
+def label_column_option(f):
+    """--label-column: where the labels of a labelled file are (declared once for every command)."""
+    return click.option("--label-column", default="-1", show_default=True, metavar="INDEX|NAME",
+                        help="Column of the labelled file holding the integer class label: an index (negative "
+                             "counts from the end) or a header name. A .npz archive holds them in its array y.")(f)
+
+
 def depth_option(default: str, help_prefix: str = "Depths L (hidden layers)"):
     return click.option("--depth", "depth_spec", default=default, show_default=True,
                         help=f"{help_prefix}: {DEPTH_GRAMMAR}.")
@@ -341,6 +348,13 @@ def warn(message: str) -> None:
     ctx = click.get_current_context(silent=True)
     prog = f"phasecli {ctx.info_name}" if ctx is not None and ctx.parent is not None else "phasecli"
     click.echo(f"{prog}: warning: {' '.join(str(message).split())}", err=True)
+
+
+def note(message: str) -> None:
+    """One line on stderr saying what phasecli read or chose: 'phasecli COMMAND: note: ...'."""
+    ctx = click.get_current_context(silent=True)
+    prog = f"phasecli {ctx.info_name}" if ctx is not None and ctx.parent is not None else "phasecli"
+    click.echo(f"{prog}: note: {' '.join(str(message).split())}", err=True)
 
 
 def fail(message: str, status: int = 1):
