@@ -218,7 +218,7 @@ _phasecli() {
                 {--format=,-f}'[Output format \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
                 '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - lr_factor eta diverged final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime' \
                 '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(lr_factor eta diverged final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime)' \
-                '--png=[Also draw the median loss curves per lr_factor and final loss against lr_factor (seed 004, Figure 2 style) to this PNG (written atomically).]:file:_files' \
+                '--png=[Also draw the median loss curves per lr_factor and final loss against lr_factor (Xiao et al.s Figure 2 style) to this PNG (written atomically).]:file:_files' \
                 {--help,-h}'[Show the help and exit]' \
             ;;
         check)

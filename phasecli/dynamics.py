@@ -1,6 +1,6 @@
 """The two-scalar model of training at large learning rates (numeric core of ``phasecli catapult``).
 
-THEORY.md, "Learning-rate regimes" (seed 001, Bahri's lecture, after Lewkowycz et al.
+THEORY.md, "Learning-rate regimes" (Bahri's lecture "Gradient descent in wide, deep neural networks", after Lewkowycz et al.
 2020): a one-hidden-layer network of width n trained by gradient descent on the loss
 f^2 / 2 (target 0) is reduced to its output f and its NTK eigenvalue lambda,
 

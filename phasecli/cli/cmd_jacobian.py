@@ -1,4 +1,4 @@
-"""`phasecli jacobian`: the spectrum of the input-output Jacobian (dynamical isometry, seed 002)."""
+"""`phasecli jacobian`: the spectrum of the input-output Jacobian (dynamical isometry, Pennington et al.)."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def jacobian(activation, sw2, sb2, q0, slope, depth_spec, weights, empirical, wi
 
     \b
     Examples:
-      phasecli jacobian -a tanh --sb2 1e-4,0.05,0.5 --depth 128          # seed 002's comparison
+      phasecli jacobian -a tanh --sb2 1e-4,0.05,0.5 --depth 128          # Pennington et al.'s comparison
       phasecli jacobian -a tanh --sb2 1e-4,3e-4,1e-3,3e-3,0.01,0.03,0.1,0.3 --depth 8,32,128 --png var.png
       phasecli jacobian -a tanh --sb2 0.05 --depth 2,8,32 --png density.png
       phasecli jacobian -a relu --sw2 2 --sb2 0 --weights orthogonal --depth 1:10

@@ -57,7 +57,7 @@ def _lr_option(default: str):
 def catapult(lambda0, f0, width, lr_factor, n_steps, tol, scheduler, out):
     """The two-scalar model of large learning rates: lazy, catapult, unconverged or divergent.
 
-    Iterates the map of a width-n one-hidden-layer network on the loss f^2/2 (seed 001,
+    Iterates the map of a width-n one-hidden-layer network on the loss f^2/2 (Bahri's lecture after Lewkowycz et al.,
     `phasecli docs theory`):  f' = (1 - eta lambda + eta^2 f^2/n) f,
     lambda' = lambda + (eta f^2/n)(eta lambda - 4), eta = lr_factor * 2/lambda_0.
     steps is the first t with loss_t < --tol (else --steps, or the step at which the run
@@ -165,7 +165,7 @@ def _load_training_set(train_path, label_column, examples, m, dim, seed):
               help="Scale each input so q^1 = q* (as `phasecli lr`), or train on the data as given.")
 @sweep_options
 @output_options(columns=TRAIN_COLUMNS, png_help="Also draw the median loss curves per lr_factor and final loss against lr_factor "
-                         "(seed 004, Figure 2 style) to this PNG (written atomically).")
+                         "(Xiao et al.'s Figure 2 style) to this PNG (written atomically).")
 def train(activation, sw2, sb2, q0, slope, depth, width, lr_factor, n_steps, samples, seed, train_path,
           label_column, examples, m, dim, normalize, scheduler, out):
     """Gradient descent on finite networks at multiples of eta_max = 2/lambda_max.

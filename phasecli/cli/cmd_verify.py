@@ -1,4 +1,4 @@
-"""`phasecli verify`: finite random networks of width M against the infinite-width theory (seed 003)."""
+"""`phasecli verify`: finite random networks of width M against the infinite-width theory (Seleznova & Kutyniok)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Full-batch gradient descent on finite networks at multiples of eta_max (numeric core of ``phasecli train``).
 
-THEORY.md, "Learning-rate regimes" (seed 001; seed 004, Figure 2 top).  S networks of
+THEORY.md, "Learning-rate regimes" (Bahri's lecture; Xiao et al., Figure 2 top).  S networks of
 hidden width N and depth L in the NTK parameterization (``phasecli.finite.network``: every
 W and b, the readout included, drawn N(0, 1), float64) are trained on the loss
 

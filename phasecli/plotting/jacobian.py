@@ -1,4 +1,4 @@
-"""Figures of `phasecli jacobian`: singular-value densities per depth, var_s2 against sb2 (seed 002)."""
+"""Figures of `phasecli jacobian`: singular-value densities per depth, var_s2 against sb2 (Pennington et al.)."""
 
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ def _series(results, axis):
 
 
 def variance_figure(results, *, layout: str, critical: bool, empirical: bool, path: str) -> None:
-    """var_s2 and s2_max against sb2 (or sw2): colour = depth, line style = weight law (seed 002's picture)."""
+    """var_s2 and s2_max against sb2 (or sw2): colour = depth, line style = weight law (Pennington et al.'s picture)."""
     axis = "sb2" if layout == "variance-sb2" else "sw2"
     series = _series(results, axis)
     depths = sorted({d for _, d in series})

@@ -133,7 +133,7 @@ def _divergence_threshold(lr, regime):
 
 
 def train_figure(runs, setup, *, layout: str, path: str) -> None:
-    """Median loss curves per lr_factor; with a summary, final loss against lr_factor (seed 004, Figure 2
+    """Median loss curves per lr_factor; with a summary, final loss against lr_factor (Xiao et al.'s Figure 2
     top, with lr_factor 1 and the measured divergence threshold marked) and eta lambda_max at t = 0, T."""
     lr = np.array([r.lr_factor for r in runs])
     regime = np.array([r.regime for r in runs], dtype=object)

@@ -1,4 +1,4 @@
-"""Figure of ``phasecli verify``: the randomness ratio E[Theta^2] / E[Theta]^2 against depth (seed 003's figures).
+"""Figure of ``phasecli verify``: the randomness ratio E[Theta^2] / E[Theta]^2 against depth (Seleznova & Kutyniok's figures).
 
 Layout 'panels' (``phasecli.plotting.shapes``): one panel per (sw2, sb2) point, titled with
 its phase, one curve per width with the delta-method standard error as error bars, the
