@@ -114,7 +114,7 @@ def speedup(quick, repeats, say):
 
 
 def figure3(quick, say):
-    from phasecli import generalize
+    from phasecli import predictor as generalize
 
     base = 250 if quick else 500
     depth = 20

@@ -43,7 +43,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
 import naive_train as NT  # noqa: E402
-from phasecli import dynamics, generalize, ntk  # noqa: E402
+from phasecli import dynamics, ntk  # noqa: E402
+from phasecli import predictor as generalize  # noqa: E402
 from phasecli.finite import network  # noqa: E402
 from phasecli.finite import train as core  # noqa: E402
 

@@ -73,7 +73,7 @@ def test_labels_beyond_exact_integers_are_refused(cli, tmp_path):
 
 
 def test_generalization_api_sorts_and_deduplicates_depths():
-    from phasecli import generalize as gen
+    from phasecli import predictor as gen
 
     rng = np.random.default_rng(3)
     X = rng.normal(size=(30, 5))

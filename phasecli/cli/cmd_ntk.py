@@ -380,7 +380,7 @@ def lr(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spe
 
 def load_labelled(path, label_column, which):
     """(X, y) from a labelled CSV / .npy, or the bundled digits split for the name 'digits'."""
-    from phasecli import generalize
+    from phasecli import predictor
 
     if path == "digits" and not os.path.exists(path):
         from importlib.resources import files
@@ -388,7 +388,7 @@ def load_labelled(path, label_column, which):
         path = str(files("phasecli") / "data" / f"digits_{which}.csv")
     notes = []
     try:
-        labelled = generalize.load_labelled(sys.stdin if path == "-" else path, label_column, notes)
+        labelled = predictor.load_labelled(sys.stdin if path == "-" else path, label_column, notes)
     except OSError as exc:
         raise click.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint=f"'--{which}'") from None
     except ValueError as exc:
@@ -453,7 +453,7 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
     With --architecture cnn-f,cnn-p and --png over (sw2, depth) the figure shows both
     accuracies and their difference (Xiao et al. Figure 3, bottom).
     """
-    from phasecli import generalize as gen
+    from phasecli import predictor as gen
     from phasecli import sweep
 
     out.check(GENERALIZE_COLUMNS)

@@ -130,7 +130,7 @@ def prepare(activation, X, y=None, *, sw2, sb2, depth=1, width=512, samples=5, s
     """Validate the training problem once and compute eta_max (the infinite-width NTK's 2 / lambda_max)."""
     from phasecli import ntk
     from phasecli.data import check_matrix
-    from phasecli.generalize import encode_targets
+    from phasecli.predictor import encode_targets
 
     V.activation(activation)
     sw2, sb2 = V.variance("sw2", sw2), V.variance("sb2", sb2)

@@ -1,4 +1,4 @@
-"""Generalization of the infinite-width network: the NTK (or NNGP) mean predictor.
+"""The infinite-width network's test predictions (`phasecli generalize`): the NTK / NNGP mean predictor.
 
     mu(X_test)   = Theta_test,train  Theta_train,train^{-1} Y_train                 (t = inf)
     mu_t(X_test) = Theta_test,train  Theta^{-1} (I - exp(-eta Theta t)) Y_train     (time t)
