@@ -161,6 +161,28 @@ def depth_option(default: str, help_prefix: str = "Depths L (hidden layers)"):
 
 
 # ----------------------------------------------------------------------------- output
+COLLECT = "phasecli.collect"  # ctx.meta key: where the Python API collects a command's rows
+
+
+class Collector:
+    """What a command writes its rows to under the Python API: the chunks, kept as they come."""
+
+    hidden: tuple = ()
+
+    def __init__(self, columns, select=None):
+        self.columns = tuple(select) if select else tuple(columns)
+        self.chunks: list = []
+        self.rows = 0
+
+    def write(self, chunk) -> None:
+        part = {name: chunk[name] for name in self.columns}
+        self.chunks.append(part)
+        self.rows += len(part[self.columns[0]]) if self.columns else 0
+
+    def close(self) -> int:
+        return self.rows
+
+
 @dataclass
 class Output:
     """What the user asked of the output: format, figure, column selection, bare value."""
@@ -186,8 +208,16 @@ class Output:
     @contextmanager
     def sink(self, columns, title: str | None = None):
         """A Sink on stdout for ``columns`` honouring --format/--columns/--value; closes it; maps
-        a closed pipe to a quiet exit 0 and other write failures to one line and exit 1."""
+        a closed pipe to a quiet exit 0 and other write failures to one line and exit 1.  Under the
+        Python API (``phasecli.api``) the rows are collected instead."""
         self.check(columns)
+        ctx = click.get_current_context(silent=True)
+        collected = ctx.meta.get(COLLECT) if ctx is not None else None
+        if collected is not None:
+            sink = Collector(columns, self.columns)
+            yield sink
+            collected.append(sink)
+            return
         with writing():
             sink = Sink(columns, self.fmt, sys.stdout, select=self.columns, value=self.value, title=title)
             yield sink
