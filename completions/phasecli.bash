@@ -78,12 +78,12 @@ _phasecli() {
                 --q0) return ;;
                 --slope) return ;;
                 --data) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
-                --m) return ;;
+                --examples) return ;;
                 --dim) return ;;
                 --seed) return ;;
                 --depth) return ;;
                 --dropout) return ;;
-                --architecture) _phasecli_words "fc cnn-f cnn-p" 0; return ;;
+                --architecture) _phasecli_words "fc cnn-f cnn-p" 1; return ;;
                 --filter) return ;;
                 --image-shape) return ;;
                 --scheduler) return ;;
@@ -92,7 +92,7 @@ _phasecli() {
                 --value) _phasecli_words "activation sw2 sb2 depth lambda_max lambda_min lambda_bulk kappa kappa_theory nngp_lambda_max nngp_lambda_min nngp_lambda_bulk nngp_kappa log10_lambda_max phase resolved status architecture" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
-            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --data --m --dim --seed --normalize --no-normalize --depth --dropout --architecture --filter --image-shape --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
+            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --data --examples --dim --seed --normalize --no-normalize --depth --dropout --architecture --filter --image-shape --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
         lr)
             case "$prev" in
                 --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" 0; return ;;
@@ -101,13 +101,13 @@ _phasecli() {
                 --q0) return ;;
                 --slope) return ;;
                 --data) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
-                --m) return ;;
+                --examples) return ;;
                 --dim) return ;;
                 --seed) return ;;
                 --depth) return ;;
                 --dropout) return ;;
                 --loss) _phasecli_words "sum mean" 0; return ;;
-                --architecture) _phasecli_words "fc cnn-f cnn-p" 0; return ;;
+                --architecture) _phasecli_words "fc cnn-f cnn-p" 1; return ;;
                 --filter) return ;;
                 --image-shape) return ;;
                 --scheduler) return ;;
@@ -116,7 +116,7 @@ _phasecli() {
                 --value) _phasecli_words "activation sw2 sb2 depth lambda_max eta_max eta_catapult loss m phase status architecture" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
-            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --data --m --dim --seed --normalize --no-normalize --depth --dropout --loss --architecture --filter --image-shape --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
+            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --data --examples --dim --seed --normalize --no-normalize --depth --dropout --loss --architecture --filter --image-shape --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
         generalize)
             case "$prev" in
                 --train) _phasecli_words "digits" 0; compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
@@ -175,8 +175,8 @@ _phasecli() {
                 --tol) return ;;
                 --scheduler) return ;;
                 --format|-f) _phasecli_words "table csv tsv json jsonl" 0; return ;;
-                --columns) _phasecli_words "lr_factor eta regime final_loss final_lambda peak_loss peak_step steps eta_lambda_final" 1; return ;;
-                --value) _phasecli_words "lr_factor eta regime final_loss final_lambda peak_loss peak_step steps eta_lambda_final" 0; return ;;
+                --columns) _phasecli_words "lr_factor eta regime final_loss final_lambda peak_loss peak_step steps eta_lambda_final width" 1; return ;;
+                --value) _phasecli_words "lr_factor eta regime final_loss final_lambda peak_loss peak_step steps eta_lambda_final width" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
             _phasecli_words "--lambda0 --f0 --width --lr-factor --steps --tol --scheduler --format -f --columns --value --png --help -h" 0 ;;
@@ -196,15 +196,14 @@ _phasecli() {
                 --train) _phasecli_words "digits" 0; compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
                 --label-column) return ;;
                 --examples) return ;;
-                --m) return ;;
                 --dim) return ;;
                 --scheduler) return ;;
                 --format|-f) _phasecli_words "table csv tsv json jsonl" 0; return ;;
-                --columns) _phasecli_words "lr_factor eta diverged final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime" 1; return ;;
-                --value) _phasecli_words "lr_factor eta diverged final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime" 0; return ;;
+                --columns) _phasecli_words "lr_factor eta diverged_fraction final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime activation sw2 sb2 depth width" 1; return ;;
+                --value) _phasecli_words "lr_factor eta diverged_fraction final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime activation sw2 sb2 depth width" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
-            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --depth --width --lr-factor --steps --samples --seed --train --label-column --examples --m --dim --normalize --no-normalize --scheduler --format -f --columns --value --png --help -h" 0 ;;
+            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --depth --width --lr-factor --steps --samples --seed --train --label-column --examples --dim --normalize --no-normalize --scheduler --format -f --columns --value --png --help -h" 0 ;;
         check)
             case "$prev" in
                 --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" 0; return ;;
@@ -219,7 +218,7 @@ _phasecli() {
                 --lr) return ;;
                 --loss) _phasecli_words "sum mean" 0; return ;;
                 --data) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
-                --m) return ;;
+                --examples) return ;;
                 --dim) return ;;
                 --seed) return ;;
                 --scheduler) return ;;
@@ -227,13 +226,13 @@ _phasecli() {
                 --columns) _phasecli_words "activation sw2 sb2 depth verdict reason failed q_star fixed_point phase chi_1 chi_c xi_c xi_1 xi_star max_trainable_depth max_conditioned_depth max_generalizing_depth eta eta_max signal trainability conditioning generalization learning_rate" 1; return ;;
                 --value) _phasecli_words "activation sw2 sb2 depth verdict reason failed q_star fixed_point phase chi_1 chi_c xi_c xi_1 xi_star max_trainable_depth max_conditioned_depth max_generalizing_depth eta eta_max signal trainability conditioning generalization learning_rate" 0; return ;;
             esac
-            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --depth --trainable-multiple --conditioning-multiple --generalization-multiple --lr --loss --data --m --dim --seed --normalize --no-normalize --scheduler --format -f --columns --value --help -h" 0 ;;
+            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --depth --trainable-multiple --conditioning-multiple --generalization-multiple --lr --loss --data --examples --dim --seed --normalize --no-normalize --scheduler --format -f --columns --value --help -h" 0 ;;
         init)
             case "$prev" in
                 --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" 0; return ;;
                 --depth) return ;;
                 --sb2) return ;;
-                --weights) _phasecli_words "gaussian orthogonal" 0; return ;;
+                --weights) _phasecli_words "gaussian orthogonal" 1; return ;;
                 --fan-in) return ;;
                 --q0) return ;;
                 --slope) return ;;

@@ -36,7 +36,7 @@ _phasecli() {
                 {--summary,--no-summary}'[Summarize instead of listing every cell \[default\: summary for a table of more than 200 rows on a terminal\].]' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 '--strict[Exit status 1 when any row has no value]' \
-                {--format=,-f}'[Output format \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
+                {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
                 '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 q_star c_star chi_1 chi_c xi_q xi_c xi_grad xi_1 xi_star max_trainable_depth phase q_slope fixed_point converged' \
                 '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 q_star c_star chi_1 chi_c xi_q xi_c xi_grad xi_1 xi_star max_trainable_depth phase q_slope fixed_point converged)' \
                 '--png=[Also render a PNG figure to this path (written atomically).]:file:_files' \
@@ -49,7 +49,7 @@ _phasecli() {
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
                 '--sw2-range=[Search interval LOW\:HIGH for the critical sw2 (two numbers, 0 < LOW < HIGH; not a grid).]:value: ' \
-                {--format=,-f}'[Output format \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
+                {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
                 '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sb2 sw2_critical q_star status' \
                 '--value=[Print only this columns values, one per line, bare (empty line where undefined) \[bare --value\: sw2_critical\].]:value:(activation sb2 sw2_critical q_star status)' \
                 '--png=[Also render a PNG figure to this path (written atomically).]:file:_files' \
@@ -65,7 +65,7 @@ _phasecli() {
                 '--trainable-multiple=[max_trainable_depth = this multiple of xi_c (Schoenholz et al]:value: ' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 '--strict[Exit status 1 when any row has no value]' \
-                {--format=,-f}'[Output format \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
+                {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
                 '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 chi_1 chi_c xi_q xi_c xi_grad xi_1 xi_star max_trainable_depth phase fixed_point converged' \
                 '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 chi_1 chi_c xi_q xi_c xi_grad xi_1 xi_star max_trainable_depth phase fixed_point converged)' \
                 '--png=[Also render a PNG figure to this path (written atomically).]:file:_files' \
@@ -73,7 +73,7 @@ _phasecli() {
             ;;
         activations)
             _arguments \
-                {--format=,-f}'[Output format \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
+                {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
                 '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - name kind description' \
                 '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(name kind description)' \
                 {--help,-h}'[Show the help and exit]' \
@@ -86,18 +86,18 @@ _phasecli() {
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
                 '--data=[Inputs\: CSV (one input per row; a header line as pandas writes it is read and its index column dropped), .npy, or .npz (array x or its only array); - reads CSV from stdin]:file:_files' \
-                '--m=[Number of synthetic inputs (not with --data).]:value: ' \
+                '--examples=[Examples used\: the first N rows of --data, or N synthetic standard normal inputs \[default\: all rows of --data, 20 synthetic\].]:value: ' \
                 '--dim=[Dimension of synthetic inputs (not with --data).]:value: ' \
                 '--seed=[Seed of the synthetic inputs (not with --data).]:value: ' \
                 {--normalize,--no-normalize}'[Scale each input so the first-layer variance q^1 equals q* (the papers setting), or use the data as given.]' \
                 '--depth=[Depths L (hidden layers)\: list 1,2,5,10 or inclusive range START\:STOP\[\:STEP\] (mixes allowed); sorted and de-duplicated.]:value: ' \
                 '--dropout=[Dropout with keep rate RHO in (0, 1\] on the penultimate layer (Xiao et al]:value: ' \
-                '--architecture=[Network\: fc (fully connected), cnn-f (convolutional, flatten readout) or cnn-p (convolutional, global average pooling); depth = conv layers.]:value:(fc cnn-f cnn-p)' \
+                '--architecture=[Network\: fc (fully connected), cnn-f (convolutional, flatten readout) or cnn-p (convolutional, global average pooling); depth = conv layers]:value:_sequence compadd - fc cnn-f cnn-p' \
                 '--filter=[CNN filter size K\: K x K filters (odd), stride 1, circular padding.]:value: ' \
                 '--image-shape=[CNN image layout\: each row is one image flattened in (H, W, C) order, channels last (required for image files; digits\: 8,8,1; synthetic inputs\: 6,6,3).]:value: ' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 '--strict[Exit status 1 when any row has no value]' \
-                {--format=,-f}'[Output format \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
+                {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
                 '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 depth lambda_max lambda_min lambda_bulk kappa kappa_theory nngp_lambda_max nngp_lambda_min nngp_lambda_bulk nngp_kappa log10_lambda_max phase resolved status architecture' \
                 '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 depth lambda_max lambda_min lambda_bulk kappa kappa_theory nngp_lambda_max nngp_lambda_min nngp_lambda_bulk nngp_kappa log10_lambda_max phase resolved status architecture)' \
                 '--png=[Also render a PNG figure to this path (written atomically).]:file:_files' \
@@ -111,19 +111,19 @@ _phasecli() {
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
                 '--data=[Inputs\: CSV (one input per row; a header line as pandas writes it is read and its index column dropped), .npy, or .npz (array x or its only array); - reads CSV from stdin]:file:_files' \
-                '--m=[Number of synthetic inputs (not with --data).]:value: ' \
+                '--examples=[Examples used\: the first N rows of --data, or N synthetic standard normal inputs \[default\: all rows of --data, 20 synthetic\].]:value: ' \
                 '--dim=[Dimension of synthetic inputs (not with --data).]:value: ' \
                 '--seed=[Seed of the synthetic inputs (not with --data).]:value: ' \
                 {--normalize,--no-normalize}'[Scale each input so the first-layer variance q^1 equals q* (the papers setting), or use the data as given.]' \
                 '--depth=[Depths L (hidden layers)\: list 1,2,5,10 or inclusive range START\:STOP\[\:STEP\] (mixes allowed); sorted and de-duplicated.]:value: ' \
                 '--dropout=[Dropout with keep rate RHO in (0, 1\] on the penultimate layer (Xiao et al]:value: ' \
                 '--loss=[Loss normalization\: 1/2 sum (f - y)^2 (eta = 2/lambda_max) or 1/(2m) sum (eta = 2m/lambda_max).]:value:(sum mean)' \
-                '--architecture=[Network\: fc (fully connected), cnn-f (convolutional, flatten readout) or cnn-p (convolutional, global average pooling); depth = conv layers.]:value:(fc cnn-f cnn-p)' \
+                '--architecture=[Network\: fc (fully connected), cnn-f (convolutional, flatten readout) or cnn-p (convolutional, global average pooling); depth = conv layers]:value:_sequence compadd - fc cnn-f cnn-p' \
                 '--filter=[CNN filter size K\: K x K filters (odd), stride 1, circular padding.]:value: ' \
                 '--image-shape=[CNN image layout\: each row is one image flattened in (H, W, C) order, channels last (required for image files; digits\: 8,8,1; synthetic inputs\: 6,6,3).]:value: ' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 '--strict[Exit status 1 when any row has no value]' \
-                {--format=,-f}'[Output format \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
+                {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
                 '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 depth lambda_max eta_max eta_catapult loss m phase status architecture' \
                 '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 depth lambda_max eta_max eta_catapult loss m phase status architecture)' \
                 '--png=[Also render a PNG figure to this path (written atomically).]:file:_files' \
@@ -141,20 +141,20 @@ _phasecli() {
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
                 {--normalize,--no-normalize}'[Scale each input so q^1 = q* (the papers setting), or use the data as given.]' \
                 '--depth=[Depths L (hidden layers)\: list 1,2,5,10 or inclusive range START\:STOP\[\:STEP\] (mixes allowed); sorted and de-duplicated.]:value: ' \
-                '--dropout=[Dropout with keep rate RHO in (0, 1\] on the penultimate layer.]:value: ' \
+                '--dropout=[Dropout with keep rate RHO in (0, 1\] on the penultimate layer (Xiao et al]:value: ' \
                 '--time=[Training time t of gradient flow (mu_t); default\: t = infinity.]:value: ' \
                 '--eta=[Learning rate for --time \[default\: eta_max = 2/lambda_max at each depth\]; needs --time.]:value: ' \
                 '--ridge=[Add SIGMA * Id to Theta_train,train (regularizer for the ordered phase).]:value: ' \
                 '--nngp[Use the NNGP (Bayesian posterior mean) instead of the NTK predictor.]' \
                 '--batch-size=[Test rows per pass of the recursion (bounds memory).]:value: ' \
-                '--examples=[Use only the first N rows of --train (convolutional runs grow like N^2).]:value: ' \
-                '--test-examples=[Use only the first N rows of --test.]:value: ' \
+                '--examples=[Examples used\: the first N rows of --train (convolutional runs grow like N^2) \[default\: all\].]:value: ' \
+                '--test-examples=[Test examples used\: the first N rows of --test \[default\: all\].]:value: ' \
                 '--architecture=[Network\: fc (fully connected), cnn-f (convolutional, flatten readout) or cnn-p (convolutional, global average pooling); depth = conv layers]:value:_sequence compadd - fc cnn-f cnn-p' \
                 '--filter=[CNN filter size K\: K x K filters (odd), stride 1, circular padding.]:value: ' \
                 '--image-shape=[CNN image layout\: each row is one image flattened in (H, W, C) order, channels last (required for image files; digits\: 8,8,1; synthetic inputs\: 6,6,3).]:value: ' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 '--strict[Exit status 1 when any row has no value]' \
-                {--format=,-f}'[Output format \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
+                {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
                 '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 depth test_accuracy test_mse train_accuracy kappa prediction_scale predictor ill_conditioned phase status architecture' \
                 '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 depth test_accuracy test_mse train_accuracy kappa prediction_scale predictor ill_conditioned phase status architecture)' \
                 '--png=[Also render a PNG figure to this path (written atomically).]:file:_files' \
@@ -168,13 +168,13 @@ _phasecli() {
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
                 '--c0=[First-layer correlation c^1 of the two inputs (both have q^1 = --q0).]:value: ' \
-                '--width=[Hidden widths M (every hidden layer)\: list 32,128,512 or START\:STOP\[\:STEP\].]:value: ' \
+                '--width=[Hidden widths M (every hidden layer)\: list 1,2,5,10 or inclusive range START\:STOP\[\:STEP\] (mixes allowed); widths sorted and de-duplicated.]:value: ' \
                 '--depth=[Depths L (hidden layers)\: list 1,2,5,10 or inclusive range START\:STOP\[\:STEP\] (mixes allowed); sorted and de-duplicated.]:value: ' \
                 '--samples=[Independent random networks per (sw2, sb2, width); max_share needs a few hundred.]:value: ' \
                 '--seed=[Seed\: network i draws from its own stream (same output whatever the threads or --scheduler).]:value: ' \
                 '--tolerance=[T\: trust needs |ntk_mean/ntk_theory - 1| <= T and ratio - 1 + 2 ratio_se <= T.]:value: ' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
-                {--format=,-f}'[Output format \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
+                {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
                 '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 width depth samples q_theory q_mean q_se c_theory c_mean c_se ntk_theory ntk_mean ntk_se ratio ratio_se max_share phase trust reason' \
                 '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 width depth samples q_theory q_mean q_se c_theory c_mean c_se ntk_theory ntk_mean ntk_se ratio ratio_se max_share phase trust reason)' \
                 '--png=[Also render a PNG figure to this path (written atomically).]:file:_files' \
@@ -184,41 +184,40 @@ _phasecli() {
             _arguments \
                 '--lambda0=[Initial NTK eigenvalue lambda_0 (eta = lr_factor * 2 / lambda_0).]:value: ' \
                 '--f0=[Initial output f_0 (loss_0 = f_0^2/2).]:value: ' \
-                '--width=[Width n of the hidden layer.]:value: ' \
+                '--width=[Width n of the one-hidden-layer network (a row per width and lr_factor)\: list 1,2,5,10 or inclusive range START\:STOP\[\:STEP\] (mixes allowed); widths sorted and de-duplicated.]:value: ' \
                 '--lr-factor=[Learning rates as multiples of 2/lambda\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--steps=[Largest number of updates T.]:value: ' \
                 '--tol=[Converged at the first step with loss < TOL.]:value: ' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
-                {--format=,-f}'[Output format \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
-                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - lr_factor eta regime final_loss final_lambda peak_loss peak_step steps eta_lambda_final' \
-                '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(lr_factor eta regime final_loss final_lambda peak_loss peak_step steps eta_lambda_final)' \
+                {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
+                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - lr_factor eta regime final_loss final_lambda peak_loss peak_step steps eta_lambda_final width' \
+                '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(lr_factor eta regime final_loss final_lambda peak_loss peak_step steps eta_lambda_final width)' \
                 '--png=[Also draw loss_t (log scale) and lambda_t against the step for each lr_factor (and a summary against lr_factor for three or more) to this PNG (written atomically).]:file:_files' \
                 {--help,-h}'[Show the help and exit]' \
             ;;
         train)
             _arguments \
                 {--activation=,-a}'[Nonlinearity phi (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh)' \
-                '--sw2=[Weight VARIANCE sigma_w^2 (not the std).]:value: ' \
-                '--sb2=[Bias VARIANCE sigma_b^2 (not the std).]:value: ' \
-                '--q0=[Inputs variance q^1 from which q* is reached (for --normalize).]:value: ' \
+                '--sw2=[Weight VARIANCE sigma_w^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
+                '--sb2=[Bias VARIANCE sigma_b^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
+                '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
-                '--depth=[Hidden layers L (number of nonlinearities).]:value: ' \
-                '--width=[Hidden width N of the finite networks.]:value: ' \
+                '--depth=[Hidden layers L (number of nonlinearities)\: list 1,2,5,10 or inclusive range START\:STOP\[\:STEP\] (mixes allowed); sorted and de-duplicated.]:value: ' \
+                '--width=[Hidden width N of the finite networks\: list 1,2,5,10 or inclusive range START\:STOP\[\:STEP\] (mixes allowed); widths sorted and de-duplicated.]:value: ' \
                 '--lr-factor=[Learning rates as multiples of 2/lambda\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--steps=[Full-batch gradient-descent steps T.]:value: ' \
                 '--samples=[Independent networks S (the same S for every lr_factor).]:value: ' \
                 '--seed=[Seed of the networks (and of synthetic inputs).]:value: ' \
                 '--train=[Labelled training set\: CSV (one example per row, integer label in --label-column; a header line is read), .npy or .npz (arrays x and y); - reads stdin; digits for the bundled handwritten digits]:file:{compadd - digits; _files}' \
                 '--label-column=[Column of the labelled file holding the integer class label\: an index (negative counts from the end) or a header name]:value: ' \
-                '--examples=[Use only the first N examples of --train (m k is limited to 4000).]:value: ' \
-                '--m=[Number of synthetic inputs (not with --train).]:value: ' \
+                '--examples=[Examples used\: the first N rows of --train, or N synthetic standard normal inputs (m k is limited to 4000) \[default\: all rows of --train, 20 synthetic\].]:value: ' \
                 '--dim=[Dimension of synthetic inputs (not with --train).]:value: ' \
                 {--normalize,--no-normalize}'[Scale each input so q^1 = q* (as `phasecli lr`), or train on the data as given.]' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
-                {--format=,-f}'[Output format \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
-                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - lr_factor eta diverged final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime' \
-                '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(lr_factor eta diverged final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime)' \
-                '--png=[Also draw the median loss curves per lr_factor and final loss against lr_factor (Xiao et al.s Figure 2 style) to this PNG (written atomically).]:file:_files' \
+                {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
+                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - lr_factor eta diverged_fraction final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime activation sw2 sb2 depth width' \
+                '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(lr_factor eta diverged_fraction final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime activation sw2 sb2 depth width)' \
+                '--png=[Also draw the median loss curves per lr_factor and final loss against lr_factor (Xiao et al.s Figure 2 style) to this PNG (written atomically); one (sw2, sb2, depth, width) point.]:file:_files' \
                 {--help,-h}'[Show the help and exit]' \
             ;;
         check)
@@ -232,15 +231,15 @@ _phasecli() {
                 '--trainable-multiple=[max_trainable_depth = this multiple of xi_c (Schoenholz et al]:value: ' \
                 '--conditioning-multiple=[Ordered side\: fail when depth > this multiple of xi_1 = -1/ln chi_1 (the NTKs kappa grows like exp(L/xi_1); Xiao et al.).]:value: ' \
                 '--generalization-multiple=[Chaotic side\: fail when depth > this multiple of xi_star = -1/(ln chi_c - ln chi_1) (the mean predictor decays like exp(-L/xi_star); 6 measured on digits, see the docs).]:value: ' \
-                '--lr=[Also check the learning rate\: ETA <= eta_max = 2/lambda_max of the NTK at each depth, on --data (or --m synthetic inputs), as `phasecli lr`.]:value: ' \
+                '--lr=[Also check the learning rate\: ETA <= eta_max = 2/lambda_max of the NTK at each depth, on --data (or --examples synthetic inputs), as `phasecli lr`.]:value: ' \
                 '--loss=[Loss convention of --lr\: 1/2 sum (f - y)^2 (eta_max = 2/lambda_max) or 1/(2m) sum (2m/lambda_max).]:value:(sum mean)' \
                 '--data=[Inputs\: CSV (one input per row; a header line as pandas writes it is read and its index column dropped), .npy, or .npz (array x or its only array); - reads CSV from stdin]:file:_files' \
-                '--m=[Number of synthetic inputs (not with --data).]:value: ' \
+                '--examples=[Examples used\: the first N rows of --data, or N synthetic standard normal inputs \[default\: all rows of --data, 20 synthetic\].]:value: ' \
                 '--dim=[Dimension of synthetic inputs (not with --data).]:value: ' \
                 '--seed=[Seed of the synthetic inputs (not with --data).]:value: ' \
                 {--normalize,--no-normalize}'[Scale each input so the first-layer variance q^1 equals q* (the papers setting), or use the data as given.]' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
-                {--format=,-f}'[Output format \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
+                {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
                 '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 depth verdict reason failed q_star fixed_point phase chi_1 chi_c xi_c xi_1 xi_star max_trainable_depth max_conditioned_depth max_generalizing_depth eta eta_max signal trainability conditioning generalization learning_rate' \
                 '--value=[Print only this columns values, one per line, bare (empty line where undefined) \[bare --value\: verdict\].]:value:(activation sw2 sb2 depth verdict reason failed q_star fixed_point phase chi_1 chi_c xi_c xi_1 xi_star max_trainable_depth max_conditioned_depth max_generalizing_depth eta eta_max signal trainability conditioning generalization learning_rate)' \
                 {--help,-h}'[Show the help and exit]' \
@@ -248,14 +247,14 @@ _phasecli() {
         init)
             _arguments \
                 {--activation=,-a}'[Nonlinearity phi (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh)' \
-                '--depth=[Depth L (hidden layers) the initialization is for.]:value: ' \
-                '--sb2=[Bias VARIANCE sigma_b^2 (not the std) \[default\: by the rule in the description\].]:value: ' \
-                '--weights=[Weight law of the training script\: sets var_s2 (and the linear baseline of the default sb2).]:value:(gaussian orthogonal)' \
+                '--depth=[Depths L (hidden layers) the initialization is for, a row each\: list 1,2,5,10 or inclusive range START\:STOP\[\:STEP\] (mixes allowed); sorted and de-duplicated.]:value: ' \
+                '--sb2=[Bias VARIANCE sigma_b^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included), a row each \[default\: by the rule in the description\].]:value: ' \
+                '--weights=[Weight laws of the training script (gaussian, orthogonal, or a comma list\: a row each)\: set var_s2 (and the linear baseline of the default sb2).]:value:_sequence compadd - gaussian orthogonal' \
                 '--fan-in=[Layer width N\: also print w_std_standard = sqrt(sw2 / N).]:value: ' \
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
                 '--trainable-multiple=[max_trainable_depth = this multiple of xi_c (Schoenholz et al]:value: ' \
-                {--format=,-f}'[Output format \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl shell)' \
+                {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl, shell \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl shell)' \
                 '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation depth weights sw2 sb2 sb2_rule w_std b_std fan_in w_std_standard q_star chi_1 xi_q xi_c max_trainable_depth mean_s2 var_s2' \
                 '--value=[Print only this columns values, one per line, bare (empty line where undefined) \[bare --value\: sw2\].]:value:(activation depth weights sw2 sb2 sb2_rule w_std b_std fan_in w_std_standard q_star chi_1 xi_q xi_c max_trainable_depth mean_s2 var_s2)' \
                 {--help,-h}'[Show the help and exit]' \
@@ -268,14 +267,14 @@ _phasecli() {
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
                 '--depth=[Depths L (hidden layers)\: list 1,2,5,10 or inclusive range START\:STOP\[\:STEP\] (mixes allowed); sorted and de-duplicated.]:value: ' \
-                '--weights=[Weight law\: sqrt(sw2/N) x standard Gaussian, sqrt(sw2) x Haar orthogonal, or both (a row each).]:value:_sequence compadd - gaussian orthogonal' \
+                '--weights=[Weight laws\: gaussian (sqrt(sw2/N) x standard Gaussian), orthogonal (sqrt(sw2) x Haar orthogonal), or a comma list of both (a row each).]:value:_sequence compadd - gaussian orthogonal' \
                 '--empirical[Measure the same columns on finite random networks (phasecli.finite.network) instead.]' \
-                '--width=[Width N of every layer (with --empirical); one network holds 8 L N^2 bytes.]:value: ' \
+                '--width=[Width N of every layer (with --empirical; a row per width); one network holds 8 L N^2 bytes\: list 1,2,5,10 or inclusive range START\:STOP\[\:STEP\] (mixes allowed); widths sorted and de-duplicated.]:value: ' \
                 '--samples=[Random networks per (sw2, sb2, weights) point (with --empirical); *_se need 2 or more.]:value: ' \
                 '--seed=[Seed (with --empirical)\: network i draws from its own stream, the same for every point.]:value: ' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 '--strict[Exit status 1 when any row has no value]' \
-                {--format=,-f}'[Output format \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
+                {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
                 '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 depth weights q_star chi_1 mean_s2 var_s2 s2_max s2_min phase width samples mean_s2_se var_s2_se s2_max_se' \
                 '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 depth weights q_star chi_1 mean_s2 var_s2 s2_max s2_min phase width samples mean_s2_se var_s2_se s2_max_se)' \
                 '--png=[Also render a PNG figure to this path (written atomically).]:file:_files' \

@@ -23,9 +23,9 @@ JACOBIAN = ("activation", "sw2", "sb2", "depth", "weights", "q_star", "chi_1", "
             "phase")
 JACOBIAN_EMPIRICAL = JACOBIAN + ("width", "samples", "mean_s2_se", "var_s2_se", "s2_max_se")
 CATAPULT = ("lr_factor", "eta", "regime", "final_loss", "final_lambda", "peak_loss", "peak_step", "steps",
-            "eta_lambda_final")
-TRAIN = ("lr_factor", "eta", "diverged", "final_loss", "peak_loss_ratio", "lambda_max_init", "lambda_max_final",
-         "kernel_drift", "eta_lambda_init", "regime")
+            "eta_lambda_final", "width")
+TRAIN = ("lr_factor", "eta", "diverged_fraction", "final_loss", "peak_loss_ratio", "lambda_max_init",
+         "lambda_max_final", "kernel_drift", "eta_lambda_init", "regime", "activation", "sw2", "sb2", "depth", "width")
 CHECK = ("activation", "sw2", "sb2", "depth", "verdict", "reason", "failed", "q_star", "fixed_point", "phase", "chi_1",
          "chi_c", "xi_c", "xi_1", "xi_star", "max_trainable_depth", "max_conditioned_depth", "max_generalizing_depth",
          "eta", "eta_max", "signal", "trainability", "conditioning", "generalization", "learning_rate")

@@ -85,7 +85,8 @@ class CatapultRuns:
         for name in columns:
             if name not in TABLE_COLUMNS:
                 raise InputError(f"unknown column {name!r}", "columns")
-            out[name] = getattr(self, name)
+            value = getattr(self, name)
+            out[name] = np.full(self.lr_factor.size, value) if np.ndim(value) == 0 else value  # width: every row
         return out
 
 

@@ -110,7 +110,7 @@ def activation(name: str):
         raise InputError(f"unknown activation {name!r}; choose from {', '.join(NAMES)}", "activation") from None
 
 
-def parse_depths(spec, name: str = "depth") -> list[int]:
+def parse_depths(spec, name: str = "depth", limit: int = MAX_DEPTH) -> list[int]:
     """Depths from '1,2,5,10', '1:60' (inclusive, step 1), 'START:STOP:STEP' or a mix
     '1:10,20,50:100:10'; positive integers.  Returned SORTED and de-duplicated, as every
     command reports depths in increasing order (one pass of the recursion serves them all)."""
@@ -154,9 +154,10 @@ def parse_depths(spec, name: str = "depth") -> list[int]:
             vals = range(start, stop + 1, step)
         for v in vals:
             if v <= 0:
-                raise InputError(f"{name}s must be positive integers (number of hidden layers), got {v}", name)
-            if v > MAX_DEPTH:
-                raise InputError(f"{name} {v} exceeds the limit {MAX_DEPTH}", name)
+                what = " (number of hidden layers)" if name == "depth" else ""
+                raise InputError(f"{name}s must be positive integers{what}, got {v}", name)
+            if v > limit:
+                raise InputError(f"{name} {v} exceeds the limit {limit}", name)
             out.add(int(v))
     if not out:
         raise InputError(f"{name}: nothing given", name)

@@ -19,9 +19,9 @@ CASES = [
     ("critical", dict(activation="tanh", sb2=[0.05, 0.1]), ["-a", "tanh", "--sb2", "0.05,0.1"]),
     ("depth_scale", dict(sw2="1:3:4", sb2=0.05), ["--sw2", "1:3:4", "--sb2", "0.05"]),
     ("activations", dict(), []),
-    ("kappa", dict(activation="erf", sw2=2, sb2=0.1, depth=[1, 10], m=8),
+    ("kappa", dict(activation="erf", sw2=2, sb2=0.1, depth=[1, 10], examples=8),
      ["-a", "erf", "--sw2", "2", "--sb2", "0.1", "--depth", "1,10", "--m", "8"]),
-    ("lr", dict(activation="erf", sw2=2.0, sb2=0.1, depth="1:3", m=8, loss="mean"),
+    ("lr", dict(activation="erf", sw2=2.0, sb2=0.1, depth="1:3", examples=8, loss="mean"),
      ["-a", "erf", "--sw2", "2", "--sb2", "0.1", "--depth", "1:3", "--m", "8", "--loss", "mean"]),
     ("generalize", dict(train="digits", test="digits", examples=30, test_examples=20, activation="erf", sw2=[1, 3],
                         sb2=0.1, depth=[1, 5]),
@@ -30,7 +30,7 @@ CASES = [
     ("verify", dict(activation="tanh", sw2=1.5, sb2=0.05, width=16, depth="1:3", samples=20),
      ["-a", "tanh", "--sw2", "1.5", "--sb2", "0.05", "--width", "16", "--depth", "1:3", "--samples", "20"]),
     ("catapult", dict(lr_factor=[0.5, 1.5], steps=200), ["--lr-factor", "0.5,1.5", "--steps", "200"]),
-    ("train", dict(activation="erf", m=6, dim=3, width=16, samples=2, steps=10, lr_factor=[0.5, 1]),
+    ("train", dict(activation="erf", examples=6, dim=3, width=16, samples=2, steps=10, lr_factor=[0.5, 1]),
      ["-a", "erf", "--m", "6", "--dim", "3", "--width", "16", "--samples", "2", "--steps", "10",
       "--lr-factor", "0.5,1"]),
     ("jacobian", dict(activation="tanh", sb2=0.05, depth=[2, 4]), ["-a", "tanh", "--sb2", "0.05", "--depth", "2,4"]),
@@ -94,7 +94,7 @@ def test_bad_input_raises_and_warnings_warn():
     with pytest.raises(InputError, match="True or False"):
         phasecli.kappa(normalize="yes")
     with pytest.warns(PhasecliWarning, match="1 of 2 points have no kernel"):
-        r = phasecli.kappa(activation="relu", sw2=[1, 3], sb2=0.1, m=5, depth=3)
+        r = phasecli.kappa(activation="relu", sw2=[1, 3], sb2=0.1, examples=5, depth=3)
     assert r.status == 0 and r["status"].tolist() == ["ok", "q_infinite"] and len(r.messages) == 1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PhasecliWarning)

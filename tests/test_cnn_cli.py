@@ -107,7 +107,7 @@ def test_refusal_counts_every_point_and_the_quadrature_cost(cli):
     res = cli(*args, "-a", "tanh")  # (4950 + 5000) pairs x 64 x 3 layers x ~12 ms: ~6 h
     assert res.returncode == 2 and "error: this convolutional run needs an estimated" in res.stderr
     res = cli("kappa", "-a", "erf", "--architecture", "cnn-p", "--m", "2000", "--depth", "100")
-    assert res.returncode == 2 and "--m" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert res.returncode == 2 and "--examples" in res.stderr and len(res.stderr.strip().splitlines()) == 1
 
 
 def test_examples_take_the_first_rows(cli):

@@ -55,8 +55,8 @@ def test_json_and_png(cli, tmp_path):
 
 @pytest.mark.parametrize("args,needle", [
     (("--train", "digits"), "4,000"),  # 1000 examples x 10 outputs
-    (("--examples", "10"), "--examples"),
-    (("--train", "digits", "--m", "10"), "--train"),
+    (("--examples", "1"), "--examples"),  # at least 2 examples
+    (("--train", "digits", "--dim", "10"), "--train"),  # --dim describes synthetic inputs
     (("--train", "digits", "--examples", "5000"), "--examples"),
     (("-a", "relu", "--sw2", "2.5", "--sb2", "0.1"), "--no-normalize"),
     (("--lr-factor", "0"), "--lr-factor"),

@@ -24,9 +24,17 @@ from phasecli.errors import RuntimeFailure
 PROG = "phasecli"
 
 
+# old spellings that still work, hidden from --help: each means the option it names in every command
+HIDDEN_ALIASES = {"--m": "--examples"}
+
+
 class PhaseGroup(click.Group):
     def list_commands(self, ctx):
         return list(self.commands)  # in the order of registration, grouped by theme
+
+    def resolve_command(self, ctx, args):
+        name, command, rest = super().resolve_command(ctx, args)
+        return name, command, [_alias(arg) for arg in rest]
 
     def format_epilog(self, ctx, formatter):
         formatter.write_paragraph()
@@ -38,6 +46,11 @@ class PhaseGroup(click.Group):
             formatter.write_text("phasecli phase --png phase.png")
             formatter.write_text("phasecli critical --activation tanh --sb2 0.05 --value")
             formatter.write_text("phasecli depth-scale --sw2 1:3:50 --sb2 0.05 --format csv | head")
+
+
+def _alias(arg: str) -> str:
+    option, eq, value = arg.partition("=")
+    return HIDDEN_ALIASES[option] + eq + value if option in HIDDEN_ALIASES else arg
 
 
 @click.group(cls=PhaseGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

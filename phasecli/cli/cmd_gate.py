@@ -12,22 +12,16 @@ from phasecli import columns
 from phasecli.activations import NAMES
 from phasecli.cli import cli
 from phasecli.cli.cmd_meanfield import trainable_option
-from phasecli.cli.cmd_ntk import _explicit, data_options, load_inputs
-from phasecli.cli.common import (DEPTH_GRAMMAR, WEIGHT_LAWS, NON_NEGATIVE, POSITIVE, UNIT, FiniteFloat, Output, Progress,
-                                 echo_value, grid_options, input_errors, output_options, sweep_options, warn, writing)
+from phasecli.cli.common import (GRID, GRID_GRAMMAR, POSITIVE, UNIT, WEIGHT_LAWS, FiniteFloat, Output, Progress,
+                                 complete_words, data_options, depth_option, echo_value, explicit, grid_options,
+                                 input_errors, load_inputs, output_options, sweep_options, warn, weights_callback,
+                                 writing)
 
 CHECK_COLUMNS = columns.CHECK
 INIT_COLUMNS = columns.INIT
 READABLE_ROWS = 12  # up to this many rows a terminal gets one verdict block per row, beyond a compact table
 COMPACT_COLUMNS = ("sw2", "sb2", "depth", "verdict", "reason")
-_DATA_NAMES = ("data", "m", "dim", "seed", "normalize")
-
-
-def _data_options(f):
-    """--data / --m / --dim / --seed / --normalize of the NTK commands (their --depth and --dropout do not apply)."""
-    f = data_options(f)
-    f.__click_params__ = [p for p in f.__click_params__ if p.name not in ("depth_spec", "dropout")]
-    return f
+_DATA_NAMES = ("data", "examples", "dim", "seed", "normalize")
 
 
 def _multiple_option(name, default, help_text):
@@ -37,8 +31,7 @@ def _multiple_option(name, default, help_text):
 
 @cli.command()
 @grid_options(default_sw2="critical", default_sb2="0.05", sw2_critical=True)
-@click.option("--depth", "depths", required=True, metavar="DEPTHS",
-              help=f"Depths L (hidden layers) to check: {DEPTH_GRAMMAR}.")
+@depth_option(None, "Depths L (hidden layers) to check")
 @trainable_option
 @_multiple_option("--conditioning-multiple", 6.0,
                   "Ordered side: fail when depth > this multiple of xi_1 = -1/ln chi_1 (the NTK's kappa grows "
@@ -48,14 +41,14 @@ def _multiple_option(name, default, help_text):
                   "predictor decays like exp(-L/xi_star); 6 measured on digits, see the docs).")
 @click.option("--lr", "eta", type=POSITIVE, default=None, metavar="ETA",
               help="Also check the learning rate: ETA <= eta_max = 2/lambda_max of the NTK at each depth, on "
-                   "--data (or --m synthetic inputs), as `phasecli lr`.")
+                   "--data (or --examples synthetic inputs), as `phasecli lr`.")
 @click.option("--loss", type=click.Choice(["sum", "mean"]), default="sum", show_default=True,
               help="Loss convention of --lr: 1/2 sum (f - y)^2 (eta_max = 2/lambda_max) or 1/(2m) sum (2m/lambda_max).")
-@_data_options
+@data_options(depth=None, dropout=False)
 @sweep_options
 @output_options(columns=CHECK_COLUMNS, png=False, value_default="verdict")
-def check(activation, sw2, sb2, q0, slope, depths, trainable_multiple, conditioning_multiple, generalization_multiple,
-          eta, loss, data, m, dim, seed, normalize, scheduler, out):
+def check(activation, sw2, sb2, q0, slope, depth_spec, trainable_multiple, conditioning_multiple, generalization_multiple,
+          eta, loss, data, examples, dim, seed, normalize, scheduler, out):
     """The theory's verdict on an initialization: pass or fail, and why (exit status 1 on any fail).
 
     Criteria, in order (the first failed one is the `reason`): the signal propagates (q*
@@ -83,15 +76,15 @@ def check(activation, sw2, sb2, q0, slope, depths, trainable_multiple, condition
     with input_errors(lr="--lr"):
         from phasecli import validate
 
-        depth_list = validate.depths(depths)
+        depth_list = validate.depths(depth_spec)
     X = None
     if eta is None:
-        given = [f"--{n.replace('_', '-')}" for n in _DATA_NAMES + ("loss",) if _explicit(n)]
+        given = [f"--{n.replace('_', '-')}" for n in _DATA_NAMES + ("loss",) if explicit(n)]
         if given:
             raise click.BadParameter(f"{', '.join(given)} apply only to the learning-rate criterion: add --lr ETA",
                                      param_hint="'--lr'")
     else:
-        X = load_inputs(data, m, dim, seed)
+        X = load_inputs(data, examples, dim, seed)
     if isinstance(sw2, str):
         tasks = [{"sw2": "critical", "sb2": b} for b in sb2]
     else:
@@ -191,12 +184,13 @@ def _readable(v, *multiples):
 @cli.command()
 @click.option("--activation", "-a", type=click.Choice(NAMES), default="tanh", show_default=True,
               help="Nonlinearity phi (see `phasecli activations`).")
-@click.option("--depth", type=click.IntRange(1, 1_000_000), required=True,
-              help="Depth L (hidden layers) the initialization is for.")
-@click.option("--sb2", type=NON_NEGATIVE, default=None,
-              help="Bias VARIANCE sigma_b^2 (not the std) [default: by the rule in the description].")
-@click.option("--weights", type=click.Choice(WEIGHT_LAWS), default="gaussian", show_default=True,
-              help="Weight law of the training script: sets var_s2 (and the linear baseline of the default sb2).")
+@depth_option(None, "Depths L (hidden layers) the initialization is for, a row each")
+@click.option("--sb2", type=GRID, default=None, help=f"Bias VARIANCE sigma_b^2 (not the std): {GRID_GRAMMAR}, a row "
+                                                    "each [default: by the rule in the description].")
+@click.option("--weights", default="gaussian", show_default=True, callback=weights_callback, metavar="WEIGHTS",
+              shell_complete=complete_words(WEIGHT_LAWS, comma_list=True),
+              help="Weight laws of the training script (gaussian, orthogonal, or a comma list: a row each): set "
+                   "var_s2 (and the linear baseline of the default sb2).")
 @click.option("--fan-in", type=click.IntRange(1), default=None,
               help="Layer width N: also print w_std_standard = sqrt(sw2 / N).")
 @click.option("--q0", type=POSITIVE, default=1.0, show_default=True,
@@ -204,7 +198,7 @@ def _readable(v, *multiples):
 @click.option("--slope", type=UNIT, default=0.01, show_default=True, help="Negative slope of leaky_relu.")
 @trainable_option
 @output_options(columns=INIT_COLUMNS, png=False, value_default="sw2", extra_formats=("shell",))
-def init(activation, depth, sb2, weights, fan_in, q0, slope, trainable_multiple, out):
+def init(activation, depth_spec, sb2, weights, fan_in, q0, slope, trainable_multiple, out):
     """A recommended initialization for depth L: sw2 on the critical line (chi_1 = 1) for sb2.
 
     sw2 is root-solved (as `phasecli critical`); relu: He's sw2 = 2, sb2 = 0.  Printed with
@@ -226,9 +220,10 @@ def init(activation, depth, sb2, weights, fan_in, q0, slope, trainable_multiple,
       phasecli init -a tanh --sb2 0.05 --depth 100
       eval "$(phasecli init -a tanh --depth 100 --format shell)"; echo "$SW2 $SB2"
       phasecli init -a relu --depth 50 --fan-in 512 -f json
+      phasecli init -a tanh --depth 10,100,1000 --weights gaussian,orthogonal -f csv
       SW2=$(phasecli init -a erf --depth 200 --weights orthogonal --value)
     """
-    from phasecli import gate
+    from phasecli import gate, validate
 
     if out.fmt == "shell" and (out.columns or out.value):
         raise click.BadParameter("--format shell prints SW2, SB2, W_STD, B_STD: --columns and --value do not apply",
@@ -236,20 +231,29 @@ def init(activation, depth, sb2, weights, fan_in, q0, slope, trainable_multiple,
     if out.fmt != "shell":
         out.check(INIT_COLUMNS)
     with input_errors():
-        rec = gate.recommend(activation, depth, sb2=sb2, weights=weights, q0=q0, slope=slope,
-                             trainable_multiple=trainable_multiple, fan_in=fan_in)
-    if rec.sb2_rule == "fixed":
-        warn(f"the dynamical-isometry analysis is not available: sb2 = {rec.sb2:g} (a fixed default); "
-             "give --sb2 to choose")
-    elif rec.sb2_rule == "isometry-best":
-        warn(f"no sb2 in [1e-12, 1] keeps var_s2 within 1 of the linear network's at depth {depth}: took the "
-             f"sb2 with the smallest excess (var_s2 = {rec.var_s2:.4g})")
+        depths = validate.depths(depth_spec).tolist()
+    cases = [(d, b, w) for d in depths for b in (sb2 or [None]) for w in weights]
+    if out.fmt == "shell" and len(cases) > 1:
+        raise click.BadParameter(f"--format shell sets one SW2 and SB2; got {len(cases)} rows (one --depth, --sb2 "
+                                 "and --weights, or another format)", param_hint="'--format'")
+    recs = []
+    with input_errors():
+        for depth, b, w in cases:
+            recs.append(gate.recommend(activation, depth, sb2=b, weights=w, q0=q0, slope=slope,
+                                       trainable_multiple=trainable_multiple, fan_in=fan_in))
+    for rec in recs:
+        if rec.sb2_rule == "fixed":
+            warn(f"the dynamical-isometry analysis is not available: sb2 = {rec.sb2:g} (a fixed default); "
+                 "give --sb2 to choose")
+        elif rec.sb2_rule == "isometry-best":
+            warn(f"no sb2 in [1e-12, 1] keeps var_s2 within 1 of the linear network's at depth {rec.depth}: took "
+                 f"the sb2 with the smallest excess (var_s2 = {rec.var_s2:.4g})")
     if out.fmt == "shell":
-        echo_value(rec.shell().rstrip("\n"))
-    elif out.fmt == "table" and not out.columns and not out.value:
-        _init_table(rec)
+        echo_value(recs[0].shell().rstrip("\n"))
+    elif out.fmt == "table" and not out.columns and not out.value and len(recs) == 1:
+        _init_table(recs[0])
     else:
-        out.emit(INIT_COLUMNS, [rec.table(INIT_COLUMNS)])
+        out.emit(INIT_COLUMNS, [rec.table(INIT_COLUMNS) for rec in recs])
     return 0
 
 

@@ -6,41 +6,26 @@ import click
 
 from phasecli import columns
 from phasecli.cli import cli
-from phasecli.cli.common import (WEIGHT_LAWS, Progress, check_figure, complete_words, depth_option, fail, grid_options,
-                                 input_errors, output_options, partial_failure, render, strict_option, sweep_options,
-                                 warn)
+from phasecli.cli.common import (WEIGHT_LAWS, Progress, check_figure, complete_words, depth_option, explicit, fail,
+                                 grid_options, input_errors, output_options, partial_failure, render, strict_option,
+                                 sweep_options, warn, weights_callback, width_option)
 
 JACOBIAN_COLUMNS = columns.JACOBIAN
 EMPIRICAL_COLUMNS = columns.JACOBIAN_EMPIRICAL
 DENSITY_POINTS = 500
 
 
-def _weights(ctx, param, value):
-    from phasecli.isometry import weights_list
-    from phasecli.validate import InputError
-
-    try:
-        return weights_list(value)
-    except InputError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-def _explicit(name: str) -> bool:
-    source = click.get_current_context().get_parameter_source(name)
-    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
-
-
 @cli.command()
 @grid_options(default_sw2="critical", default_sb2="0.05", sw2_critical=True)
 @depth_option("8,32,128")
-@click.option("--weights", default="gaussian,orthogonal", show_default=True, callback=_weights,
-              metavar="gaussian|orthogonal|gaussian,orthogonal",
+@click.option("--weights", default="gaussian,orthogonal", show_default=True, callback=weights_callback,
+              metavar="WEIGHTS",
               shell_complete=complete_words(WEIGHT_LAWS, comma_list=True),
-              help="Weight law: sqrt(sw2/N) x standard Gaussian, sqrt(sw2) x Haar orthogonal, or both (a row each).")
+              help="Weight laws: gaussian (sqrt(sw2/N) x standard Gaussian), orthogonal (sqrt(sw2) x Haar "
+                   "orthogonal), or a comma list of both (a row each).")
 @click.option("--empirical", is_flag=True,
               help="Measure the same columns on finite random networks (phasecli.finite.network) instead.")
-@click.option("--width", type=click.IntRange(2, 20_000), default=500, show_default=True,
-              help="Width N of every layer (with --empirical); one network holds 8 L N^2 bytes.")
+@width_option("500", "Width N of every layer (with --empirical; a row per width); one network holds 8 L N^2 bytes")
 @click.option("--samples", type=click.IntRange(1, 100_000), default=4, show_default=True,
               help="Random networks per (sw2, sb2, weights) point (with --empirical); *_se need 2 or more.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
@@ -48,7 +33,8 @@ def _explicit(name: str) -> bool:
 @sweep_options
 @strict_option
 @output_options(columns=EMPIRICAL_COLUMNS)
-def jacobian(activation, sw2, sb2, q0, slope, depth_spec, weights, empirical, width, samples, seed, scheduler, out):
+def jacobian(activation, sw2, sb2, q0, slope, depth_spec, weights, empirical, widths, samples, seed, scheduler,
+             out):
     """Spectrum of J J^T for the input-output Jacobian J = D^L W^L ... D^1 W^1 (dynamical isometry).
 
     Infinite width, pre-activations at the fixed point q* (reached from --q0) in every
@@ -77,7 +63,7 @@ def jacobian(activation, sw2, sb2, q0, slope, depth_spec, weights, empirical, wi
     from phasecli import validate
 
     if not empirical:
-        given = [f"--{n}" for n in ("width", "samples", "seed") if _explicit(n)]
+        given = [f"--{o}" for n, o in (("widths", "width"), ("samples", "samples"), ("seed", "seed")) if explicit(n)]
         if given:
             verb = "applies" if len(given) == 1 else "apply"
             raise click.BadParameter(f"{', '.join(given)} only {verb} with --empirical", param_hint="'--empirical'")
@@ -89,12 +75,13 @@ def jacobian(activation, sw2, sb2, q0, slope, depth_spec, weights, empirical, wi
         from phasecli.finite.jacobian import check_size
 
         with input_errors():
-            check_size(width, int(depths[-1]))
+            for width in widths:
+                check_size(width, int(depths[-1]))
     n_sw2 = 1 if sw2 == "critical" else len(sw2)
     layout = check_figure("jacobian", n_sw2=n_sw2, n_sb2=len(sb2), n_depth=len(depths)) if out.png else None
     points = [(a, b) for a in (["critical"] if sw2 == "critical" else sw2) for b in sb2]
     if empirical:
-        results = _empirical(out, activation, points, depths, weights, q0, slope, width, samples, seed, scheduler,
+        results = _empirical(out, activation, points, depths, weights, q0, slope, widths, samples, seed, scheduler,
                              keep=layout == "density")
     else:
         results = _theory(out, activation, points, depths, weights, q0, slope, scheduler)
@@ -121,32 +108,34 @@ def _theory(out, activation, points, depths, weights, q0, slope, scheduler):
     return results
 
 
-def _empirical(out, activation, points, depths, weights, q0, slope, width, samples, seed, scheduler, keep):
-    """S networks per (point, weights); one network per task; rows as each (point, weights) completes."""
+def _empirical(out, activation, points, depths, weights, q0, slope, widths, samples, seed, scheduler, keep):
+    """S networks per (point, width, weights); one network per task; rows as each completes."""
     from phasecli import isometry, sweep
     from phasecli.finite import jacobian as finite
 
     results = []
 
     def chunks():
-        total = len(points) * len(weights) * samples
+        total = len(points) * len(widths) * len(weights) * samples
         with input_errors(), Progress(total, f"{activation} networks", "networks") as advance:
             for a, b in points:
                 theory = isometry.jacobian_spectrum(activation, a, b, depths, weights=weights, q0=q0, slope=slope)
-                for w in weights:
-                    if theory.status[0] not in ("ok", "edge_unconverged"):
-                        r = finite.rows(theory, w, None)
-                    else:
-                        shared = dict(activation=activation, sw2=theory.sw2, sb2=theory.sb2, q_star=theory.q_star,
-                                      depths=depths, weights=w, width=width, seed=seed, slope=slope, keep=keep)
-                        stats = []
-                        for s in sweep.run(finite.network_statistics, [{"index": i} for i in range(samples)],
-                                           shared=shared, scheduler=scheduler):
-                            stats.append(s)
-                            advance()
-                        r = finite.rows(theory, w, finite.pool(stats, depths, width, theory.sw2))
-                    results.append(r)
-                    yield r.table(EMPIRICAL_COLUMNS)
+                for width in widths:
+                    for w in weights:
+                        if theory.status[0] not in ("ok", "edge_unconverged"):
+                            r = finite.rows(theory, w, None)
+                        else:
+                            shared = dict(activation=activation, sw2=theory.sw2, sb2=theory.sb2,
+                                          q_star=theory.q_star, depths=depths, weights=w, width=width, seed=seed,
+                                          slope=slope, keep=keep)
+                            stats = []
+                            for s in sweep.run(finite.network_statistics, [{"index": i} for i in range(samples)],
+                                               shared=shared, scheduler=scheduler):
+                                stats.append(s)
+                                advance()
+                            r = finite.rows(theory, w, finite.pool(stats, depths, width, theory.sw2))
+                        results.append(r)
+                        yield r.table(EMPIRICAL_COLUMNS)
 
     out.emit(EMPIRICAL_COLUMNS, chunks())
     return results

@@ -10,7 +10,7 @@ from phasecli.activations import ACTIVATIONS, NAMES
 from phasecli.cli import cli
 from phasecli.cli.common import (GRID, GRID_GRAMMAR, POSITIVE, UNIT, FiniteFloat, Progress, check_figure, fail,
                                  grid_options, input_errors, output_options, partial_failure, render, strict_option,
-                                 sweep_options, warn, writing)
+                                 sweep_options, writing)
 from phasecli.columns import ACTIVATIONS as ACTIVATION_COLUMNS
 from phasecli.columns import CRITICAL as CRITICAL_COLUMNS
 from phasecli.columns import DEPTH_SCALE as DEPTH_COLUMNS
@@ -203,7 +203,8 @@ def _write_summary(activation, sw2, sb2, q0, slope, stats):
 @click.option("--q0", type=POSITIVE, default=1.0, show_default=True,
               help="Inputs' variance q^1; q* is the stable fixed point reached from it.")
 @click.option("--slope", type=UNIT, default=0.01, show_default=True, help="Negative slope of leaky_relu.")
-@click.option("--sw2-range", default="0.001:10000", show_default=True, callback=lambda c, p, v: _sw2_range(v),
+@click.option("--sw2-range", default="0.001:10000", show_default=True, metavar="LOW:HIGH",
+              callback=lambda c, p, v: _sw2_range(v),
               help="Search interval LOW:HIGH for the critical sw2 (two numbers, 0 < LOW < HIGH; not a grid).")
 @output_options(columns=CRITICAL_COLUMNS, value_default="sw2_critical")
 def critical(activation, sb2, q0, slope, sw2_range, out):

@@ -3,45 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import sys
+import math
 
 import click
 
 from phasecli import columns
 from phasecli.cli import cli
-from phasecli.cli.common import (BUNDLED_DATA, NON_NEGATIVE, POSITIVE, FiniteFloat, Progress, check_figure,
-                                 complete_words, depth_option, grid_options, input_errors, label_column_option, note,
+from phasecli.cli.common import (BUNDLED_DATA, NON_NEGATIVE, POSITIVE, Progress, check_figure, complete_words,
+                                 data_options, depth_option, dropout_option, examples_option, explicit, first_rows,
+                                 grid_options, input_errors, label_column_option, load_inputs, load_labelled,
                                  output_options, partial_failure, render, strict_option, sweep_options, warn)
 
 KAPPA_COLUMNS = columns.KAPPA
 LR_COLUMNS = columns.LR
 GENERALIZE_COLUMNS = columns.GENERALIZE
-
-
-def data_options(f):
-    """--data / --m / --dim / --seed, --normalize, --depth, --dropout: declared once for NTK commands."""
-    options = [
-        click.option("--data", type=click.Path(dir_okay=False, allow_dash=True), default=None,
-                     help="Inputs: CSV (one input per row; a header line as pandas writes it is read and its index "
-                          "column dropped), .npy, or .npz (array x or its only array); '-' reads CSV from stdin. "
-                          "Default: --m synthetic standard normal inputs."),
-        click.option("--m", "m", type=click.IntRange(2, 100_000), default=20, show_default=True,
-                     help="Number of synthetic inputs (not with --data)."),
-        click.option("--dim", type=click.IntRange(1, 1_000_000), default=10, show_default=True,
-                     help="Dimension of synthetic inputs (not with --data)."),
-        click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
-                     help="Seed of the synthetic inputs (not with --data)."),
-        click.option("--normalize/--no-normalize", default=True, show_default=True,
-                     help="Scale each input so the first-layer variance q^1 equals q* (the paper's setting), "
-                          "or use the data as given."),
-        depth_option("1:100"),
-        click.option("--dropout", type=FiniteFloat(0.0, 1.0, lo_open=True), default=None,
-                     help="Dropout with keep rate RHO in (0, 1] on the penultimate layer (Xiao et al. Fig. 1f)."),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
 
 
 ARCHITECTURES = ("fc", "cnn-f", "cnn-p")
@@ -77,17 +52,15 @@ def _architecture_list(ctx, param, value):
 
 
 def architecture_options(compare: bool = False):
-    """--architecture, --filter, --image-shape: the network (fc, or a CNN on images); ``compare`` takes a list."""
+    """--architecture, --filter, --image-shape: the network (fc, or a CNN on images), one or a comma list
+    (each runs in turn; ``compare``: with --png two are drawn with their difference)."""
     arch_help = ("Network: fc (fully connected), cnn-f (convolutional, flatten readout) or cnn-p (convolutional, "
-                 "global average pooling); depth = conv layers.")
-    if compare:
-        arch_help += " A comma list (cnn-f,cnn-p) runs each; with --png two are drawn with their difference."
+                 "global average pooling); depth = conv layers. A comma list (cnn-f,cnn-p) runs each")
+    arch_help += "; with --png two are drawn with their difference." if compare else "."
     options = [
-        click.option("--architecture", default="fc", show_default=True, metavar="fc|cnn-f|cnn-p" + (",..." if compare
-                                                                                                      else ""),
-                     callback=_architecture_list if compare else None,
-                     shell_complete=complete_words(ARCHITECTURES, comma_list=True) if compare else None,
-                     type=str if compare else click.Choice(ARCHITECTURES), help=arch_help),
+        click.option("--architecture", "architectures", default="fc", show_default=True, metavar="ARCHITECTURES",
+                     callback=_architecture_list, shell_complete=complete_words(ARCHITECTURES, comma_list=True),
+                     help=arch_help),
         click.option("--filter", "filter_size", type=click.IntRange(1, 99), default=3, show_default=True,
                      callback=_odd_filter, help="CNN filter size K: K x K filters (odd), stride 1, circular padding."),
         click.option("--image-shape", callback=_image_shape, default=None, metavar="H,W,C",
@@ -107,7 +80,7 @@ def network(architectures, filter_size, image_shape, default_shape):
     """Keyword arguments of the network for the numeric core; usage errors for CNN options without a CNN."""
     cnn = any(a != "fc" for a in architectures)
     if not cnn:
-        given = [f"--{n.replace('_', '-')}" for n in ("filter_size", "image_shape") if _explicit(n)]
+        given = [f"--{n.replace('_', '-')}" for n in ("filter_size", "image_shape") if explicit(n)]
         if given:
             raise click.BadParameter(f"{', '.join(given).replace('filter-size', 'filter')}: only for convolutional "
                                      "networks (--architecture cnn-f or cnn-p)", param_hint="'--architecture'")
@@ -189,35 +162,6 @@ def cnn_progress(works, label):
             yield point_done
 
 
-def _explicit(name: str) -> bool:
-    """True when the user gave option ``name`` on the command line (not its default)."""
-    ctx = click.get_current_context()
-    source = ctx.get_parameter_source(name)
-    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
-
-
-def load_inputs(data, m, dim, seed):
-    """The inputs: --data, or synthetic ones; --m/--dim/--seed with --data is a usage error."""
-    from phasecli import ntk
-
-    if data is None:
-        return ntk.synthetic_data(m, dim, seed)
-    given = [f"--{n}" for n in ("m", "dim", "seed") if _explicit(n)]
-    if given:
-        raise click.BadParameter(f"{', '.join(given)} only apply to synthetic inputs and cannot be combined with --data",
-                                 param_hint="'--data'")
-    notes = []
-    try:
-        inputs = ntk.load_data(sys.stdin if data == "-" else data, notes)
-    except OSError as exc:
-        raise click.BadParameter(f"cannot read {data}: {exc.strerror or exc}", param_hint="'--data'") from None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="'--data'") from None
-    for text in notes:
-        note(text)
-    return inputs
-
-
 def parse_depths(spec):
     from phasecli import validate
 
@@ -257,29 +201,35 @@ def _report_points(results) -> int:
                            f"sb2={bad[0].sb2:g}: {bad[0].message})" if bad else "", len(bad), len(results))
 
 
-def _ntk_command(columns, activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec, dropout,
-                 scheduler, out, kind, loss="sum", architecture="fc", filter_size=3, image_shape=None):
+def _ntk_command(columns, activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, depth_spec, dropout,
+                 scheduler, out, kind, loss="sum", architectures=("fc",), filter_size=3, image_shape=None):
     out.check(columns)
     depths = parse_depths(depth_spec)
+    if out.png and len(architectures) > 1:
+        raise click.BadParameter(f"the figure draws one architecture; got {', '.join(architectures)} (write the "
+                                 "rows without --png, or one --architecture)", param_hint="'--png'")
     layout = check_figure(kind, n_sw2=len(sw2), n_sb2=len(sb2), n_depth=len(depths)) if out.png else None
-    net = network((architecture,), filter_size, image_shape, SYNTHETIC_IMAGE if data is None else None)
-    if net and data is None and not _explicit("dim"):
-        dim = net["image_shape"][0] * net["image_shape"][1] * net["image_shape"][2]
-    X = load_inputs(data, m, dim, seed)
-    check_images(net, ("--data" if data is not None else "synthetic", X))
+    cnn_net = network(architectures, filter_size, image_shape, SYNTHETIC_IMAGE if data is None else None)
+    given = load_inputs(data, examples, dim, seed) if data is not None else None
+    plans = []
+    for architecture in architectures:
+        net = dict(cnn_net, architecture=architecture) if architecture != "fc" else {}
+        n_in = dim if not net or explicit("dim") else math.prod(net["image_shape"])
+        X = given if given is not None else load_inputs(None, examples, n_in, seed)
+        check_images(net, ("--data" if data is not None else "synthetic", X))
+        works = None
+        if net:
+            runs = [(architecture, X.shape[0], 0, depths, net["image_shape"])] * len(_points(sw2, sb2))
+            works = cnn_plan(activation, runs, "use fewer images (--examples N), a smaller --depth maximum or fewer "
+                             "points", scheduler)
+        plans.append((net, X, works))
     results = []
-    works = None
-    if net:
-        net["architecture"] = architecture
-        runs = [(architecture, X.shape[0], 0, depths, net["image_shape"])] * len(_points(sw2, sb2))
-        works = cnn_plan(activation, runs, "use fewer images (--m, or fewer rows in --data), a smaller --depth "
-                         "maximum or fewer points",
-                         scheduler)
 
     def chunks():
-        for r in _spectra(activation, sw2, sb2, q0, slope, X, normalize, depths, dropout, scheduler, net, works):
-            results.append(r)
-            yield r.table(columns, loss=loss)
+        for net, X, works in plans:
+            for r in _spectra(activation, sw2, sb2, q0, slope, X, normalize, depths, dropout, scheduler, net, works):
+                results.append(r)
+                yield r.table(columns, loss=loss)
 
     out.emit(columns, chunks())
     if out.png:
@@ -311,12 +261,12 @@ def scale_curves(activation, sw2, sb2, q0, slope, layout, n=400):
 
 @cli.command()
 @grid_options(default_sw2="1.5", default_sb2="0.05")
-@data_options
+@data_options()
 @architecture_options()
 @sweep_options
 @strict_option
 @output_options(columns=KAPPA_COLUMNS)
-def kappa(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec, dropout, architecture,
+def kappa(activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, depth_spec, dropout, architectures,
           filter_size, image_shape, scheduler, out):
     """NTK and NNGP spectra on a data set at every depth: lambda_max, lambda_min, lambda_bulk, kappa.
 
@@ -335,24 +285,24 @@ def kappa(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_
       phasecli kappa -a tanh --data inputs.csv --depth 1:60 --png kappa.png
       phasecli kappa -a erf --sw2 0.5:4:40 --sb2 0.1 --depth 1:100 --png fig3.png
       phasecli kappa -a erf --sw2 0.8 --sb2 0.1 --dropout 0.8 --depth 1:200
-      phasecli kappa -a erf --sw2 2.5 --sb2 0.05 --architecture cnn-p --m 12 --depth 1,10,100,1000
+      phasecli kappa -a erf --sw2 2.5 --sb2 0.05 --architecture cnn-p --examples 12 --depth 1,10,100,1000
       phasecli kappa -a relu --sw2 2 --sb2 0 --architecture cnn-f --data images.csv --image-shape 8,8,1
     """
-    return _ntk_command(KAPPA_COLUMNS, activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec,
-                        dropout, scheduler, out, "kappa", architecture=architecture, filter_size=filter_size,
+    return _ntk_command(KAPPA_COLUMNS, activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, depth_spec,
+                        dropout, scheduler, out, "kappa", architectures=architectures, filter_size=filter_size,
                         image_shape=image_shape)
 
 
 @cli.command()
 @grid_options(default_sw2="1.5", default_sb2="0.05")
-@data_options
+@data_options()
 @click.option("--loss", type=click.Choice(["sum", "mean"]), default="sum", show_default=True,
               help="Loss normalization: 1/2 sum (f - y)^2 (eta = 2/lambda_max) or 1/(2m) sum (eta = 2m/lambda_max).")
 @architecture_options()
 @sweep_options
 @strict_option
 @output_options(columns=LR_COLUMNS)
-def lr(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec, dropout, loss, architecture,
+def lr(activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, depth_spec, dropout, loss, architectures,
        filter_size, image_shape, scheduler, out):
     """Largest convergent learning rate eta_max = 2/lambda_max, and eta_catapult = 2 eta_max.
 
@@ -373,29 +323,9 @@ def lr(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spe
       phasecli lr -a erf --sw2 0.5:4:40 --sb2 0.1 --depth 1:60 --png eta.png
       phasecli lr -a erf --sw2 1.5 --sb2 0.05 --architecture cnn-p --filter 5 --depth 1:20
     """
-    return _ntk_command(LR_COLUMNS, activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spec,
-                        dropout, scheduler, out, "lr", loss, architecture=architecture, filter_size=filter_size,
+    return _ntk_command(LR_COLUMNS, activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, depth_spec,
+                        dropout, scheduler, out, "lr", loss, architectures=architectures, filter_size=filter_size,
                         image_shape=image_shape)
-
-
-def load_labelled(path, label_column, which):
-    """(X, y) from a labelled CSV / .npy, or the bundled digits split for the name 'digits'."""
-    from phasecli import predictor
-
-    if path == "digits" and not os.path.exists(path):
-        from importlib.resources import files
-
-        path = str(files("phasecli") / "data" / f"digits_{which}.csv")
-    notes = []
-    try:
-        labelled = predictor.load_labelled(sys.stdin if path == "-" else path, label_column, notes)
-    except OSError as exc:
-        raise click.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint=f"'--{which}'") from None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint=f"'--{which}'") from None
-    for text in notes:
-        note(text)
-    return labelled
 
 
 @cli.command()
@@ -411,8 +341,7 @@ def load_labelled(path, label_column, which):
 @click.option("--normalize/--no-normalize", default=True, show_default=True,
               help="Scale each input so q^1 = q* (the paper's setting), or use the data as given.")
 @depth_option("1,2,5,10,20,30,50,100")
-@click.option("--dropout", type=FiniteFloat(0.0, 1.0, lo_open=True), default=None,
-              help="Dropout with keep rate RHO in (0, 1] on the penultimate layer.")
+@dropout_option
 @click.option("--time", "train_time", type=NON_NEGATIVE, default=None,
               help="Training time t of gradient flow (mu_t); default: t = infinity.")
 @click.option("--eta", type=POSITIVE, default=None,
@@ -422,16 +351,15 @@ def load_labelled(path, label_column, which):
 @click.option("--nngp", is_flag=True, help="Use the NNGP (Bayesian posterior mean) instead of the NTK predictor.")
 @click.option("--batch-size", type=click.IntRange(1), default=2048, show_default=True,
               help="Test rows per pass of the recursion (bounds memory).")
-@click.option("--examples", type=click.IntRange(2), default=None,
-              help="Use only the first N rows of --train (convolutional runs grow like N^2).")
-@click.option("--test-examples", type=click.IntRange(1), default=None,
-              help="Use only the first N rows of --test.")
+@examples_option("Examples used: the first N rows of --train (convolutional runs grow like N^2) [default: all].")
+@click.option("--test-examples", type=click.IntRange(1), default=None, metavar="N",
+              help="Test examples used: the first N rows of --test [default: all].")
 @architecture_options(compare=True)
 @sweep_options
 @strict_option
 @output_options(columns=GENERALIZE_COLUMNS)
 def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, slope, normalize, depth_spec, dropout,
-               train_time, eta, ridge, nngp, batch_size, examples, test_examples, architecture, filter_size,
+               train_time, eta, ridge, nngp, batch_size, examples, test_examples, architectures, filter_size,
                image_shape, scheduler, out):
     """Test accuracy of the infinite-width network trained on your data (NTK mean predictor).
 
@@ -461,24 +389,23 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
         raise click.BadParameter("is the learning rate of finite-time training and needs --time",
                                  param_hint="'--eta'")
     depths = parse_depths(depth_spec)
-    compare = len(architecture) > 1
+    compare = len(architectures) > 1
     if out.png:
         shape = dict(n_sw2=len(sw2), n_sb2=len(sb2), n_depth=len(depths))
         layout = check_figure("generalize-compare" if compare else "generalize", **shape,
-                              **({"n_arch": len(architecture)} if compare else {}))
+                              **({"n_arch": len(architectures)} if compare else {}))
     else:
         layout = None
-    net = network(architecture, filter_size, image_shape, DIGITS_IMAGE if train_path == "digits" else None)
+    net = network(architectures, filter_size, image_shape, DIGITS_IMAGE if train_path == "digits" else None)
     X_train, y_train = load_labelled(train_path, label_column, "train")
     X_test, y_test = load_labelled(test_path, label_column, "test")
-    for n, rows, name in ((examples, X_train, "--train"), (test_examples, X_test, "--test")):
-        if n is not None and n > rows.shape[0]:
-            raise click.BadParameter(f"{n} rows asked, {name} has {rows.shape[0]}",
-                                     param_hint="'--examples'" if name == "--train" else "'--test-examples'")
-    X_train, y_train = X_train[:examples], y_train[:examples]
+    X_train, y_train = first_rows((X_train, y_train), examples, "--train")
+    if test_examples is not None and test_examples > X_test.shape[0]:
+        raise click.BadParameter(f"{test_examples} examples asked, --test has {X_test.shape[0]}",
+                                 param_hint="'--test-examples'")
     X_test, y_test = X_test[:test_examples], y_test[:test_examples]
     check_images(net, ("--train", X_train), ("--test", X_test))
-    points = [dict(p, architecture=a) for a in architecture for p in _points(sw2, sb2)]
+    points = [dict(p, architecture=a) for a in architectures for p in _points(sw2, sb2)]
     works = None
     if net:
         m, m_test = X_train.shape[0], X_test.shape[0]
@@ -487,7 +414,7 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
                 if p["architecture"] != "fc"]
         works = iter(cnn_plan(activation, runs, "use fewer rows (--examples N, --test-examples N: the first rows of "
                               "--train / --test), a smaller --depth maximum or fewer points"
-                              + (" (cnn-f costs 1/d of cnn-p)" if "cnn-p" in architecture else ""), scheduler))
+                              + (" (cnn-f costs 1/d of cnn-p)" if "cnn-p" in architectures else ""), scheduler))
         works = [0 if p["architecture"] == "fc" else sum(next(works) for _ in batches) for p in points]
     shared = dict(activation=activation, X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
                   depths=depths, slope=slope, normalize=normalize, q0=q0, dropout=dropout, time=train_time, eta=eta,
@@ -496,7 +423,7 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
 
     def chunks():
         bar = (Progress(len(points), f"{activation} predictor", "points") if works is None else
-               cnn_progress(works, f"{activation} {','.join(architecture)} predictor"))
+               cnn_progress(works, f"{activation} {','.join(architectures)} predictor"))
         with input_errors(X_train="--train", X_test="--test"), bar as advance:
             for r in sweep.run(gen.ntk_generalization, points, shared=shared, scheduler=scheduler):
                 results.append(r)

@@ -7,7 +7,7 @@ import click
 from phasecli import columns
 from phasecli.cli import cli
 from phasecli.cli.common import (POSITIVE, FiniteFloat, Progress, check_figure, depth_option, grid_options,
-                                 input_errors, output_options, render, sweep_options, warn)
+                                 input_errors, output_options, render, sweep_options, width_option, warn)
 
 VERIFY_COLUMNS = columns.VERIFY
 
@@ -16,8 +16,7 @@ VERIFY_COLUMNS = columns.VERIFY
 @grid_options(default_sw2="1.5", default_sb2="0.05")
 @click.option("--c0", type=FiniteFloat(-1.0, 1.0), default=0.5, show_default=True,
               help="First-layer correlation c^1 of the two inputs (both have q^1 = --q0).")
-@click.option("--width", "width_spec", default="32,128,512", show_default=True, metavar="LIST",
-              help="Hidden widths M (every hidden layer): list 32,128,512 or START:STOP[:STEP].")
+@width_option("32,128,512", "Hidden widths M (every hidden layer)")
 @depth_option("1:20")
 @click.option("--samples", type=click.IntRange(2, 10_000_000), default=1000, show_default=True,
               help="Independent random networks per (sw2, sb2, width); max_share needs a few hundred.")
@@ -27,7 +26,7 @@ VERIFY_COLUMNS = columns.VERIFY
               help="T: trust needs |ntk_mean/ntk_theory - 1| <= T and ratio - 1 + 2 ratio_se <= T.")
 @sweep_options
 @output_options(columns=VERIFY_COLUMNS)
-def verify(activation, sw2, sb2, q0, slope, c0, width_spec, depth_spec, samples, seed, tolerance, scheduler, out):
+def verify(activation, sw2, sb2, q0, slope, c0, widths, depth_spec, samples, seed, tolerance, scheduler, out):
     """Random finite networks against the theory: can the numbers be trusted at width M?
 
     For two inputs with q^1 = --q0 and correlation c^1 = --c0, S = --samples random networks
@@ -52,7 +51,7 @@ def verify(activation, sw2, sb2, q0, slope, c0, width_spec, depth_spec, samples,
 
     out.check(VERIFY_COLUMNS)
     with input_errors(depths="--depth", width="--width", c0="--c0", samples="--samples"):
-        tasks, shared, groups = core.plan(activation, sw2, sb2, width_spec, depth_spec, samples=samples, seed=seed,
+        tasks, shared, groups = core.plan(activation, sw2, sb2, widths, depth_spec, samples=samples, seed=seed,
                                           q0=q0, c0=c0, slope=slope)
     layout = check_figure("verify", n_points=len(sw2) * len(sb2), n_depth=len(shared["depths"])) if out.png else None
     results = []
@@ -61,7 +60,7 @@ def verify(activation, sw2, sb2, q0, slope, c0, width_spec, depth_spec, samples,
         total = sum(t["count"] for t in tasks)
         with input_errors(depths="--depth", width="--width", c0="--c0"), \
                 Progress(total, f"{activation} networks", "networks") as advance:
-            for r in core.run(activation, sw2, sb2, width_spec, depth_spec, samples=samples, seed=seed, q0=q0, c0=c0,
+            for r in core.run(activation, sw2, sb2, widths, depth_spec, samples=samples, seed=seed, q0=q0, c0=c0,
                               slope=slope, tolerance=tolerance, scheduler=scheduler, progress=advance):
                 results.append(r)
                 yield r.table(VERIFY_COLUMNS)

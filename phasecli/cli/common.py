@@ -71,28 +71,57 @@ UNIT = FiniteFloat(0.0, 1.0)
 
 
 class GridSpec(click.ParamType):
-    """--sw2 / --sb2 values: NUMBER, LIST a,b,c or inclusive linspace START:STOP:NUM.
+    """A grid of numbers (--sw2, --sb2, --lr-factor): NUMBER, LIST a,b,c or inclusive linspace
+    START:STOP:NUM.  Variances (the default) are >= 0; ``positive`` values > 0.
 
     With ``allow_critical`` the word ``critical`` stands for the root-solved critical sw2
     at each sb2 (returned as the string 'critical')."""
 
-    name = "SPEC"
+    name = "GRID"
 
-    def __init__(self, allow_critical: bool = False):
+    def __init__(self, allow_critical: bool = False, positive: bool = False):
         self.allow_critical = allow_critical
+        self.positive = positive
 
     def convert(self, value, param, ctx):
         if isinstance(value, list) or (self.allow_critical and value == "critical"):
             return value
         if self.allow_critical and str(value).strip().lower() == "critical":
             return "critical"
+        name = param.name if param else "value"
         try:
-            return parse_grid(str(value), param.name if param else "value")
+            values = parse_grid(str(value), name, minimum=None if self.positive else 0.0)
         except GridSpecError as exc:
             self.fail(str(exc), param, ctx)
+        bad = [v for v in values if not v > 0] if self.positive else []
+        if bad:
+            self.fail(f"{name} must be > 0, got {bad[0]:g}", param, ctx)
+        return values
 
 
 GRID = GridSpec()
+
+
+class IntegerList(click.ParamType):
+    """Positive integers (--width; --depth is parsed by the library): the depth grammar
+    (``DEPTH_GRAMMAR``, ``validate.parse_depths``), sorted and de-duplicated."""
+
+    def __init__(self, name: str, limit: int | None = None):
+        self.name = name.upper() + "S"
+        self.what = name
+        self.limit = limit
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, list):
+            return value
+        from phasecli.validate import InputError, parse_depths
+
+        try:
+            if self.limit is None:
+                return parse_depths(str(value), self.what)
+            return parse_depths(str(value), self.what, limit=self.limit)
+        except InputError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 def grid_options(default_sw2: str, default_sb2: str, *, sw2_critical: bool = False):
@@ -155,9 +184,136 @@ def label_column_option(f):
                              "counts from the end) or a header name. A .npz archive holds them in its array y.")(f)
 
 
-def depth_option(default: str, help_prefix: str = "Depths L (hidden layers)"):
-    return click.option("--depth", "depth_spec", default=default, show_default=True,
-                        help=f"{help_prefix}: {DEPTH_GRAMMAR}.")
+def depth_option(default: str | None, help_prefix: str = "Depths L (hidden layers)"):
+    """--depth: one depth or many (DEPTHS), declared once; the command receives ``depth_spec`` (text)."""
+    return click.option("--depth", "depth_spec", default=default, show_default=default is not None,
+                        required=default is None, metavar="DEPTHS", help=f"{help_prefix}: {DEPTH_GRAMMAR}.")
+
+
+def width_option(default: str, help_text: str):
+    """--width: hidden widths N of finite networks (WIDTHS: one or many), declared once; each command's
+    library checks its own bounds."""
+    return click.option("--width", "widths", type=IntegerList("width", limit=2 ** 62), default=default,
+                        show_default=True,
+                        help=f"{help_text}: {DEPTH_GRAMMAR.replace('sorted', 'widths sorted')}.")
+
+
+def weights_callback(ctx, param, value):
+    """--weights: a weight law or a comma list of them (``isometry.weights_list``), as a tuple."""
+    from phasecli.isometry import weights_list
+    from phasecli.validate import InputError
+
+    try:
+        return weights_list(value)
+    except InputError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+# ----------------------------------------------------------------------------- data
+SYNTHETIC_EXAMPLES = 20  # synthetic inputs when --examples is not given
+
+
+def examples_option(help_text: str = "Examples used: the first N rows of --data, or N synthetic standard normal "
+                                     f"inputs [default: all rows of --data, {SYNTHETIC_EXAMPLES} synthetic]."):
+    """--examples N (the old --m is a hidden alias, see ``cli.HIDDEN_ALIASES``)."""
+    return click.option("--examples", type=click.IntRange(2, 100_000), default=None, metavar="N", help=help_text)
+
+
+def dropout_option(f):
+    """--dropout RHO, declared once."""
+    return click.option("--dropout", type=FiniteFloat(0.0, 1.0, lo_open=True), default=None, metavar="RHO",
+                        help="Dropout with keep rate RHO in (0, 1] on the penultimate layer (Xiao et al. Fig. 1f)."
+                        )(f)
+
+
+def data_options(*, depth: str | None = "1:100", dropout: bool = True):
+    """--data, --examples, --dim, --seed, --normalize [, --depth, --dropout]: the inputs of the NTK commands,
+    declared once (``depth=None`` / ``dropout=False`` leave those out)."""
+    options = [
+        click.option("--data", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+                     help="Inputs: CSV (one input per row; a header line as pandas writes it is read and its index "
+                          "column dropped), .npy, or .npz (array x or its only array); '-' reads CSV from stdin. "
+                          "Default: --examples synthetic standard normal inputs."),
+        examples_option(),
+        click.option("--dim", type=click.IntRange(1, 1_000_000), default=10, show_default=True,
+                     help="Dimension of synthetic inputs (not with --data)."),
+        click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
+                     help="Seed of the synthetic inputs (not with --data)."),
+        click.option("--normalize/--no-normalize", default=True, show_default=True,
+                     help="Scale each input so the first-layer variance q^1 equals q* (the paper's setting), "
+                          "or use the data as given."),
+    ]
+    if depth is not None:
+        options.append(depth_option(depth))
+    if dropout:
+        options.append(dropout_option)
+
+    def decorate(f):
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return decorate
+
+
+def explicit(name: str) -> bool:
+    """True when the user gave option ``name`` on the command line (not its default)."""
+    ctx = click.get_current_context()
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def first_rows(arrays, examples, option: str = "--data"):
+    """The first ``examples`` rows of each array (all when None); more than there are is a usage error."""
+    if examples is None:
+        return arrays
+    if examples > arrays[0].shape[0]:
+        raise click.BadParameter(f"{examples} examples asked, {option} has {arrays[0].shape[0]}",
+                                 param_hint="'--examples'")
+    return tuple(a[:examples] for a in arrays)
+
+
+def load_inputs(data, examples, dim, seed):
+    """The inputs: the first --examples rows of --data, or --examples synthetic ones; --dim / --seed with
+    --data is a usage error."""
+    from phasecli import ntk
+
+    if data is None:
+        return ntk.synthetic_data(SYNTHETIC_EXAMPLES if examples is None else examples, dim, seed)
+    given = [f"--{n}" for n in ("dim", "seed") if explicit(n)]
+    if given:
+        raise click.BadParameter(f"{', '.join(given)} only apply to synthetic inputs and cannot be combined with --data",
+                                 param_hint="'--data'")
+    notes = []
+    try:
+        inputs = ntk.load_data(sys.stdin if data == "-" else data, notes)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read {data}: {exc.strerror or exc}", param_hint="'--data'") from None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--data'") from None
+    for text in notes:
+        note(text)
+    return first_rows((inputs,), examples)[0]
+
+
+def load_labelled(path, label_column, which):
+    """(X, y) from a labelled CSV / .npy / .npz, or the bundled digits split for the name 'digits'."""
+    from phasecli import predictor
+
+    if path == "digits" and not os.path.exists(path):
+        from importlib.resources import files
+
+        path = str(files("phasecli") / "data" / f"digits_{which}.csv")
+    notes = []
+    try:
+        labelled = predictor.load_labelled(sys.stdin if path == "-" else path, label_column, notes)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint=f"'--{which}'") from None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=f"'--{which}'") from None
+    for text in notes:
+        note(text)
+    return labelled
 
 
 # ----------------------------------------------------------------------------- output
@@ -282,13 +438,15 @@ def output_options(*, columns: tuple, png: bool = True, value_default: str | Non
 
         options = [
             click.option("--format", "-f", "fmt", type=click.Choice(FORMATS + tuple(extra_formats)), default=None,
-                         help="Output format [default: table on a terminal, csv in a pipe]. JSON writes "
+                         metavar="FORMAT",
+                         help=f"Output format: {', '.join(FORMATS + tuple(extra_formats))} [default: table on a "
+                              "terminal, csv in a pipe]. JSON writes "
                               "inf as \"inf\" and NaN as null."),
-            click.option("--columns", callback=_columns_spec, default=None, metavar="A,B,C",
+            click.option("--columns", callback=_columns_spec, default=None, metavar="COLUMNS",
                          shell_complete=complete_words(columns, comma_list=True),
                          help="Only these columns, in this order (unknown names are an error)."),
             click.option("--value", default=None, is_flag=False, flag_value=value_default or "",
-                         metavar="[COLUMN]" if value_default else "COLUMN", shell_complete=complete_words(columns),
+                         metavar="COLUMN", shell_complete=complete_words(columns),
                          help="Print only this column's values, one per line, bare (empty line where undefined)"
                               + (f" [bare --value: {value_default}]." if value_default else ".")),
         ]

@@ -48,7 +48,8 @@ def _single_threaded_blas():
 
 
 def check_size(width: int, depth: int) -> None:
-    """Refuse a network whose weights do not fit (one network is held at a time)."""
+    """Refuse a width outside [2, 20000] and a network whose weights do not fit (one is held at a time)."""
+    width = V.integer("width", width, lo=2, hi=20_000)
     need = 8.0 * (depth + 1) * width * (width + 1)
     if need > MAX_NETWORK_BYTES:
         raise InputError(f"one network of depth {depth} and width {width} needs {need / 2**30:.1f} GiB of weights "

@@ -15,8 +15,8 @@ for k distinct labels (k outputs), or 0 with one output for unlabelled inputs.
 The same S networks (``network.draw`` with ``seed``) start every lr_factor.  Per
 lr_factor (``train_at``, one independent task of a sweep):
 
-- diverged: fraction of networks whose loss became non-finite or exceeded 1e6 times its
-  initial value at some step t <= T (such a network is no longer updated);
+- diverged_fraction: fraction of networks whose loss became non-finite or exceeded 1e6 times
+  its initial value at some step t <= T (such a network is no longer updated);
 - final_loss: median over all S of the loss after T steps (diverged: inf);
 - peak_loss_ratio: median over all S of max_{t <= T} loss_t / loss_0 (>= 1);
 - lambda_max_init / lambda_max_final: medians over the non-diverged networks of the largest
@@ -24,7 +24,8 @@ lr_factor (``train_at``, one independent task of a sweep):
   t = 0 and t = T; kernel_drift: median of ||Theta_T - Theta_0||_F / ||Theta_0||_F over
   the same networks; eta_lambda_init = eta * lambda_max_init;
 - regime: ``divergent`` when more than half the networks diverged, else ``catapult`` when
-  the median peak_loss_ratio exceeds 1, else ``lazy``.
+  the median peak_loss_ratio exceeds 1, else ``lazy``;
+- activation, sw2, sb2, depth, width: the networks' point (appended columns).
 
 Size: each network's NTK is formed exactly (two (m k)^2 matrices at a time); m k is limited
 to MAX_OUTPUT_ROWS, beyond which ``prepare`` refuses (InputError naming the limit).
@@ -99,6 +100,16 @@ class TrainRun:
     net_lambda_init: np.ndarray = field(repr=False)  # (S,), NaN where diverged
     net_lambda_final: np.ndarray = field(repr=False)
     net_drift: np.ndarray = field(repr=False)
+    activation: str = ""  # the point the networks were drawn at (from the setup)
+    sw2: float = math.nan
+    sb2: float = math.nan
+    depth: int = 0
+    width: int = 0
+
+    @property
+    def diverged_fraction(self) -> float:
+        """The column name of ``diverged`` (a fraction of the S networks, not a flag)."""
+        return self.diverged
 
     @property
     def median_curve(self) -> np.ndarray:
@@ -278,7 +289,8 @@ def _train(lr_factor, setup):
                     lambda_max_final=float(np.median(lam_t[alive])) if alive.any() else math.nan,
                     kernel_drift=float(np.median(drift[alive])) if alive.any() else math.nan,
                     eta_lambda_init=eta * lam_init, regime=regime, losses=losses, net_diverged=~alive,
-                    net_lambda_init=lam0, net_lambda_final=lam_t, net_drift=drift)
+                    net_lambda_init=lam0, net_lambda_final=lam_t, net_drift=drift, activation=setup.activation,
+                    sw2=setup.sw2, sb2=setup.sb2, depth=setup.depth, width=setup.width)
 
 
 def train(activation, X, y=None, lr_factors=(0.5, 1.5, 3.0), **kwargs) -> list:

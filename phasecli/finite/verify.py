@@ -9,7 +9,8 @@ depth L the rows compare, on two inputs with q^1 = q0 and c^1 = c0 (THEORY.md, "
 - the randomness ratio E[Theta^2] / E[Theta]^2 of Seleznova & Kutyniok (1 in the limit), with a
   delta-method standard error, and max_share = max Theta^2 / sum Theta^2 (heavy tails);
 - trust: |ntk_mean / ntk_theory - 1| <= T and ratio - 1 + 2 ratio_se <= T; undetermined (None)
-  when max_share > MAX_SHARE (one network dominates: the ratio cannot be estimated).
+  when max_share > MAX_SHARE (one network dominates: the ratio cannot be estimated).  The
+  column says yes / no / undetermined (``TRUST_WORDS``); ``reason`` holds no commas.
 
 The work is a list of independent tasks (one chunk of networks of one (sw2, sb2, width)) for
 ``phasecli.sweep.run``; every network has its own random stream, so the rows are the same
@@ -30,6 +31,7 @@ from phasecli.errors import InputError
 from phasecli.finite import twoinput
 
 COLUMNS = C.VERIFY
+TRUST_WORDS = {True: "yes", False: "no", None: "undetermined"}  # the trust column
 MAX_SHARE = 0.01
 TASK_WORK = 2e8  # unit-layer steps per task (about 0.2-0.5 s)
 MIN_TASK = 4  # networks per task at least (one per thread of a 2-4 core machine)
@@ -123,8 +125,9 @@ class VerifyResult:
         n = self.depth.size
         scalars = {"activation": self.activation, "sw2": self.sw2, "sb2": self.sb2, "width": self.width,
                    "samples": self.samples, "phase": self.phase}
-        return {name: [scalars[name]] * n if name in scalars else list(getattr(self, name)) if name in
-                ("trust", "reason") else np.asarray(getattr(self, name)) for name in columns}
+        words = {"trust": [TRUST_WORDS[t] for t in self.trust], "reason": list(self.reason)}
+        return {name: [scalars[name]] * n if name in scalars else words[name] if name in words
+                else np.asarray(getattr(self, name)) for name in columns}
 
 
 def _mean_se(x, skip_nan=False):
@@ -177,7 +180,7 @@ def _verdicts(ntk_mean, ntk_theory, ratio, ratio_se, share, tol):
             trust[i], reason[i] = False, "no finite infinite-width NTK"
             continue
         if share[i] > MAX_SHARE:
-            trust[i], reason[i] = None, (f"heavy tail: one network holds {share[i]:.1%} of sum Theta^2, "
+            trust[i], reason[i] = None, (f"heavy tail: one network holds {share[i]:.1%} of sum Theta^2; "
                                          "ratio unreliable (more --samples)")
             continue
         problems = []
