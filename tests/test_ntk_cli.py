@@ -103,3 +103,19 @@ def test_sweep_exit_status_counts_rows_with_a_value(cli):
     assert cli("jacobian", "-a", "relu", "--sw2", "1,3", "--sb2", "0.1", "--depth", "5", "-f", "csv",
                "--strict").returncode == 1
     assert cli("phase", "--sw2", "1", "--sb2", "0.05", "-f", "csv", "--strict").returncode == 0
+
+
+@pytest.mark.slow
+def test_paper_sweep_with_singular_cells_exits_0(cli, tmp_path):
+    """Issue 21's Figure 3 sweep on digits: a few deep ordered cells are singular; every row is written with
+    its status, one warning counts them, the figure is drawn, and the exit status is 0 (1 with --strict)."""
+    png = tmp_path / "g.png"
+    args = ("generalize", "--train", "digits", "--test", "digits", "--examples", "150", "--test-examples", "150",
+            "-a", "erf", "--sb2", "0.1", "--depth", "1:60:6", "-f", "csv")
+    r = cli(*args, "--sw2", "0.5:4:8", "--png", str(png))
+    rows = _rows(r.stdout)
+    assert r.returncode == 0 and len(rows) == 80 and png.stat().st_size > 0
+    singular = [row for row in rows if row["status"] == "singular"]
+    assert singular and f"{len(singular)} rows have no prediction" in r.stderr
+    strict = cli(*args, "--sw2", "0.5", "--strict")
+    assert strict.returncode == 1 and "(exit status 1)" in strict.stderr
