@@ -533,16 +533,18 @@ def render(fn: str, path: str, *args, **kwargs) -> None:
 
 def warn(message: str) -> None:
     """One line on stderr: 'phasecli COMMAND: warning: ...' (the form errors take)."""
+    click.echo(f"{_prog()}: warning: {' '.join(str(message).split())}", err=True)
+
+
+def _prog() -> str:
+    """'phasecli COMMAND' inside a command, else 'phasecli': how every line on stderr begins."""
     ctx = click.get_current_context(silent=True)
-    prog = f"phasecli {ctx.info_name}" if ctx is not None and ctx.parent is not None else "phasecli"
-    click.echo(f"{prog}: warning: {' '.join(str(message).split())}", err=True)
+    return f"phasecli {ctx.info_name}" if ctx is not None and ctx.parent is not None else "phasecli"
 
 
 def note(message: str) -> None:
     """One line on stderr saying what phasecli read or chose: 'phasecli COMMAND: note: ...'."""
-    ctx = click.get_current_context(silent=True)
-    prog = f"phasecli {ctx.info_name}" if ctx is not None and ctx.parent is not None else "phasecli"
-    click.echo(f"{prog}: note: {' '.join(str(message).split())}", err=True)
+    click.echo(f"{_prog()}: note: {' '.join(str(message).split())}", err=True)
 
 
 def fail(message: str, status: int = 1):
