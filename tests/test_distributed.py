@@ -234,7 +234,7 @@ def test_ctrl_c_cancels_the_tasks_in_flight(cluster):
     finally:
         proc.kill()
     assert proc.returncode == 130
-    assert err.strip().splitlines() == ["phasecli: interrupted"]
+    assert err.strip().splitlines() == ["phasecli phase: interrupted"]
 
     def ours(dask_scheduler):
         return [k for k in dask_scheduler.tasks if isinstance(k, str) and k.startswith("phasecli_")]

@@ -209,7 +209,7 @@ def test_json_keeps_inf_apart_from_nan(cli):
 
 
 @pytest.mark.parametrize("args,option", [
-    (["kappa", "--data", "DATA", "--m", "5"], "--m"),
+    (["kappa", "--data", "DATA", "--seed", "5"], "--seed"),  # --examples N with --data takes its first N rows
     (["kappa", "--data", "DATA", "--dim", "3", "--seed", "2"], "--dim"),
     (["generalize", "--train", "digits", "--test", "digits", "--eta", "1"], "--eta"),
 ])

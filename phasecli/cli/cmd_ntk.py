@@ -401,7 +401,7 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
     X_test, y_test = load_labelled(test_path, label_column, "test")
     X_train, y_train = first_rows((X_train, y_train), examples, "--train")
     if test_examples is not None and test_examples > X_test.shape[0]:
-        raise click.BadParameter(f"{test_examples} examples asked, --test has {X_test.shape[0]}",
+        raise click.BadParameter(f"{test_examples} rows asked, --test has {X_test.shape[0]}",
                                  param_hint="'--test-examples'")
     X_test, y_test = X_test[:test_examples], y_test[:test_examples]
     check_images(net, ("--train", X_train), ("--test", X_test))

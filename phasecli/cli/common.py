@@ -268,7 +268,7 @@ def first_rows(arrays, examples, option: str = "--data"):
     if examples is None:
         return arrays
     if examples > arrays[0].shape[0]:
-        raise click.BadParameter(f"{examples} examples asked, {option} has {arrays[0].shape[0]}",
+        raise click.BadParameter(f"{examples} rows asked, {option} has {arrays[0].shape[0]}",
                                  param_hint="'--examples'")
     return tuple(a[:examples] for a in arrays)
 
