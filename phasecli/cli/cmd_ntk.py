@@ -499,7 +499,8 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
     out.emit(GENERALIZE_COLUMNS, chunks())
     if out.png:
         render("cnn:comparison_figure" if compare else "generalize_figure", out.png, results, layout=layout,
-               time=train_time, scales=scale_curves(activation, sw2, sb2, q0, slope, layout))
+               time=train_time, scales=scale_curves(activation, sw2, sb2, q0, slope, layout),
+               sizes=(X_train.shape[0], X_test.shape[0]))
     ill = sum(int(r.ill_conditioned.sum()) for r in results)
     if ill:
         warn(f"{ill} rows have kappa > 1e10: the solve loses that many digits (ill_conditioned=true); "

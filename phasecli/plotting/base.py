@@ -62,10 +62,10 @@ def robust_limits(values, upper_quantile=0.9, lower_quantile=None, floor_span=1.
 
 
 def heatmap(fig, ax, x, y, z, title, cmap, norm, cbar_label, xlabel=SW2_LABEL, ylabel=SB2_LABEL, extend="neither",
-            log_y=False):
+            log_y=False, clip_note=""):
     """z[i, j] at (x[i], y[j]) as a pcolormesh (columns x, rows y), with its colorbar.  Cells are centred on
     their values, edges half-way between neighbours (geometric half-way and a log y axis when ``log_y``).
-    Colour-bar arrows (``extend``) say the range is clipped.  Returns the number of masked (non-finite)
+    Colour-bar arrows (``extend``) say the range is clipped, ``clip_note`` how.  Returns the number of masked (non-finite)
     cells, drawn in MASKED_COLOR."""
     xo = np.argsort(x, kind="stable")
     yo = np.argsort(y, kind="stable")
@@ -75,7 +75,7 @@ def heatmap(fig, ax, x, y, z, title, cmap, norm, cbar_label, xlabel=SW2_LABEL, y
     xs, ys = np.asarray(x, dtype=float)[xo], np.asarray(y, dtype=float)[yo]
     mesh = ax.pcolormesh(cell_edges(xs), cell_edges(ys, log=log_y), masked, shading="flat", cmap=cmap_obj, norm=norm)
     if extend != "neither":
-        cbar_label = f"{cbar_label}\n(arrows: clipped tails, beyond the 2nd-98th percentiles)"
+        cbar_label = f"{cbar_label}\n({clip_note or 'arrows: colours clipped'})"
     fig.colorbar(mesh, ax=ax, label=cbar_label, extend=extend)
     if log_y:
         ax.set_yscale("log")
@@ -178,27 +178,39 @@ def masked_legend(ax, what: str, handles=None, loc="upper left"):
     ax.legend(h, labels, loc=loc, fontsize=8, framealpha=0.85)
 
 
-def robust_norm(values, log=False, quantiles=ROBUST_QUANTILES):
-    """(norm, extend): colour limits at the ``quantiles`` of the finite (positive, for ``log``) values, so that
-    a few extreme cells do not compress the bulk into one shade; ``extend`` gives the colour-bar arrows."""
+def robust_norm(values, log=False, quantiles=ROBUST_QUANTILES, max_span=None, keep="high", cap=None):
+    """(norm, extend, note): colour limits at the ``quantiles`` of the finite (positive, for ``log``) values,
+    so that a few extreme cells do not compress the bulk into one shade; at most ``max_span`` wide (in
+    decades for ``log``), keeping the ``keep`` end; the top at most ``cap``.  ``extend`` gives the colour-bar
+    arrows and ``note`` says on the colour bar what they mean."""
     v = np.asarray(values, dtype=float)
     v = v[np.isfinite(v) & (v > 0)] if log else v[np.isfinite(v)]
     if v.size == 0:
-        return (LogNorm(1, 10) if log else Normalize(0, 1)), "neither"
+        return (LogNorm(1, 10) if log else Normalize(0, 1)), "neither", ""
     w = np.log10(v) if log else v
     lo, hi = float(w.min()), float(w.max())
-    if w.size > 20:
-        bottom, top = (float(q) for q in np.quantile(w, quantiles))
-    else:
-        bottom, top = lo, hi
+    bottom, top = (float(q) for q in np.quantile(w, quantiles)) if w.size > 20 else (lo, hi)
     if top - bottom < 1e-12 * max(1.0, abs(top)):
         bottom, top = lo, hi
+    why = [f"{_ordinal(quantiles[0])}-{_ordinal(quantiles[1])} percentile"]
+    if cap is not None and top > cap:
+        top = max(cap, bottom + 1e-9)
+        why.append(f"top {cap:g}")
+    if max_span is not None and top - bottom > max_span:
+        bottom, top = (top - max_span, top) if keep == "high" else (bottom, bottom + max_span)
+        why.append(f"span {max_span:g}{' decades' if log else ''}")
     if hi - lo == 0:
         bottom, top = lo - (1.0 if log else 0.5), hi + (1.0 if log else 0.5)
     ext_lo, ext_hi = lo < bottom, hi > top
     extend = "both" if ext_lo and ext_hi else ("min" if ext_lo else ("max" if ext_hi else "neither"))
     norm = LogNorm(10.0 ** bottom, 10.0 ** top) if log else Normalize(bottom, top)
-    return norm, extend
+    note = "" if extend == "neither" else "arrows: clipped; " + ", ".join(why)
+    return norm, extend, note
+
+
+def _ordinal(q):
+    n = round(100 * q)
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 def log_norm(values):
