@@ -163,9 +163,7 @@ def outside_legend(fig, axes, ncol=None, extra=()):
 def _cmap(name):
     import matplotlib
 
-    cmap = matplotlib.colormaps[name].copy()
-    cmap.set_bad(MASKED_COLOR)
-    return cmap
+    return matplotlib.colormaps[name].with_extremes(bad=MASKED_COLOR)
 
 
 def masked_legend(ax, what: str, handles=None, loc="upper left"):
