@@ -6,6 +6,7 @@ import numpy as np
 from matplotlib.colors import Normalize
 from matplotlib.patches import Patch
 
+from phasecli.gate import DEFAULT_CONDITIONING_MULTIPLE, DEFAULT_GENERALIZATION_MULTIPLE
 from phasecli.plotting.base import (FIXED_POINT_REASONS, MASKED_COLOR, SB2_LABEL, SW2_LABEL, Figure, chi_norm, clip_inf, draw_critical,
                                     empty_panel, heatmap, outside_legend, points, robust_norm, save, why_undefined)
 
@@ -116,9 +117,9 @@ def phase_figure(grid, critical, *, layout: str, path: str) -> None:
             chi_norm(grid.chi_1), r"$\chi_1$")
     heatmap(fig, axes[1], grid.sw2, grid.sb2, c_star, r"$c^*$ (fixed-point correlation)", "viridis",
             Normalize(0, 1), r"$c^*$")
-    norm, extend = robust_norm(xi_c, log=True)
+    norm, extend, note = robust_norm(xi_c, log=True)
     heatmap(fig, axes[2], grid.sw2, grid.sb2, xi_c, r"$\xi_c$ (correlation depth scale)", "magma", norm,
-            r"$\xi_c$ (log scale)", extend=extend)
+            r"$\xi_c$ (log scale)", extend=extend, clip_note=note)
     masks = [(r"$\chi_1$", ~np.isfinite(np.asarray(grid.chi_1, dtype=float))), (r"$c^*$", ~np.isfinite(c_star)),
              (r"$\xi_c$", ~(np.isfinite(xi_c) & (xi_c > 0)))]
     _finish_heatmaps(fig, axes, critical, grid, masks, f"{grid.activation}: order-to-chaos phase diagram", path)
@@ -134,14 +135,20 @@ def depth_scale_figure(grid, critical, multiple: float, *, layout: str, path: st
         fig = Figure(figsize=(8, 5), layout="constrained")
         ax = fig.subplots()
         drawn = 0
-        for name, label in names:
+        check_multiples = {"xi_1": (DEFAULT_CONDITIONING_MULTIPLE, "conditioning"),
+                           "xi_star": (DEFAULT_GENERALIZATION_MULTIPLE, "generalization")}
+        for (name, label), colour in zip(names, ("tab:blue", "tab:orange", "tab:green", "tab:red")):
             y = np.asarray(getattr(grid, name), dtype=float)[idx][order]
             ok = np.isfinite(y) & (y > 0)
             drawn += int(ok.any())
-            ax.plot(x[order], np.where(ok, y, np.nan), lw=1.8, label=label)
+            ax.plot(x[order], np.where(ok, y, np.nan), lw=1.8, label=label, color=colour)
+            if name in check_multiples and ok.any():
+                m, what = check_multiples[name]
+                ax.plot(x[order], np.where(ok, m * y, np.nan), "--", lw=1.2, color=colour,
+                        label=rf"${m:g}\,${label.split(' ')[0]} (`check` {what} limit)")
         depth = multiple * np.asarray(grid.xi_c, dtype=float)[idx][order]
         ax.plot(x[order], np.where(np.isfinite(depth), depth, np.nan), "k--", lw=1.5,
-                label=rf"max trainable depth ${multiple:g}\,\xi_c$")
+                label=rf"max trainable depth ${multiple:g}\,\xi_c$ (`check` trainability limit)")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("depth (layers)")
         ax.set_title(f"{grid.activation}: depth scales, {fixed}")
@@ -159,11 +166,12 @@ def depth_scale_figure(grid, critical, multiple: float, *, layout: str, path: st
     axes = fig.subplots(1, 2)
     xi_c = clip_inf(grid.xi_c)
     depth = multiple * xi_c
-    norm, extend = robust_norm(xi_c, log=True)
-    heatmap(fig, axes[0], grid.sw2, grid.sb2, xi_c, r"$\xi_c$", "magma", norm, r"$\xi_c$ (log scale)", extend=extend)
-    norm, extend = robust_norm(depth, log=True)
+    norm, extend, note = robust_norm(xi_c, log=True)
+    heatmap(fig, axes[0], grid.sw2, grid.sb2, xi_c, r"$\xi_c$", "magma", norm, r"$\xi_c$ (log scale)", extend=extend,
+            clip_note=note)
+    norm, extend, note = robust_norm(depth, log=True)
     heatmap(fig, axes[1], grid.sw2, grid.sb2, depth, rf"max trainable depth ${multiple:g}\,\xi_c$",
-            "viridis", norm, "layers (log scale)", extend=extend)
+            "viridis", norm, "layers (log scale)", extend=extend, clip_note=note)
     undefined = ~(np.isfinite(xi_c) & (xi_c > 0))
     _finish_heatmaps(fig, axes, critical, grid, [(r"$\xi_c$", undefined), ("the depth", undefined)],
                      f"{grid.activation}: depth scales", path)
