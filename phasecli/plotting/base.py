@@ -65,8 +65,8 @@ def heatmap(fig, ax, x, y, z, title, cmap, norm, cbar_label, xlabel=SW2_LABEL, y
             log_y=False, clip_note=""):
     """z[i, j] at (x[i], y[j]) as a pcolormesh (columns x, rows y), with its colorbar.  Cells are centred on
     their values, edges half-way between neighbours (geometric half-way and a log y axis when ``log_y``).
-    Colour-bar arrows (``extend``) say the range is clipped, ``clip_note`` how.  Returns the number of masked (non-finite)
-    cells, drawn in MASKED_COLOR."""
+    Colour-bar arrows (``extend``) say the range is clipped, ``clip_note`` how.  Returns the number of masked
+    (non-finite) cells, drawn in MASKED_COLOR."""
     xo = np.argsort(x, kind="stable")
     yo = np.argsort(y, kind="stable")
     zz = np.asarray(z, dtype=float)[np.ix_(xo, yo)].T

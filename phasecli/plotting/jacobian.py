@@ -50,7 +50,7 @@ def density_figure(point, densities, weights, depths, *, measured=None, path: st
     depth, sigma = 1 (isometry) marked; ``measured`` (finite-network rows with their eigenvalues):
     their histograms on top."""
     fig = Figure(figsize=(6.2 * len(weights), 4.8), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, len(weights), squeeze=False)[0])
+    axes = np.atleast_1d(fig.subplots(1, len(weights), squeeze=False, sharey=True)[0])  # one density scale
     colors = _colors(len(depths))
     for ax, w in zip(axes, weights):
         atoms, curves = [], 0
@@ -78,7 +78,9 @@ def density_figure(point, densities, weights, depths, *, measured=None, path: st
         if atoms and not curves:
             ax.set_xlim(0.5 * min(atoms + [1.0]), 2.0 * max(atoms + [1.0]))
         ax.set_xlabel(r"singular value $\sigma$ of $J$ (log scale)")
-        ax.set_ylabel(r"density of $\log_{10}\sigma$")
+        if ax is axes[0]:
+            ax.set_ylabel(r"density of $\log_{10}\sigma$ (same scale in every panel)")
+        ax.tick_params(labelleft=True)
         ax.set_title(WEIGHT_TITLE[w], fontsize=10)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8, loc="upper left")

@@ -7,8 +7,9 @@ from matplotlib.colors import Normalize
 from matplotlib.patches import Patch
 
 from phasecli.gate import DEFAULT_CONDITIONING_MULTIPLE, DEFAULT_GENERALIZATION_MULTIPLE
-from phasecli.plotting.base import (FIXED_POINT_REASONS, MASKED_COLOR, SB2_LABEL, SW2_LABEL, Figure, chi_norm, clip_inf, draw_critical,
-                                    empty_panel, heatmap, outside_legend, points, robust_norm, save, why_undefined)
+from phasecli.plotting.base import (FIXED_POINT_REASONS, MASKED_COLOR, SB2_LABEL, SW2_LABEL, Figure, chi_norm,
+                                    clip_inf, draw_critical, empty_panel, heatmap, outside_legend, points, robust_norm,
+                                    save, why_undefined)
 
 
 def _line_axis(grid, layout):

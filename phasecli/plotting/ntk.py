@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.colors import Normalize
 
-from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from phasecli.gate import DEFAULT_CONDITIONING_MULTIPLE, DEFAULT_GENERALIZATION_MULTIPLE
@@ -233,8 +232,8 @@ def generalize_figure(results, *, layout: str, path: str, scales=None, time=None
         twin.set_ylabel("RMS prediction / RMS target")
         _depth_x(ax, depth)
         ax.set_title(rf"{first.activation}: $\sigma_w^2$ = {first.sw2:g}, $\sigma_b^2$ = {first.sb2:g} "
-                     f"({first.phase}, {first.predictor.upper()} predictor, {when})" + (f"\n{data[:-2]}" if data else ""),
-                     fontsize=10)
+                     f"({first.phase}, {first.predictor.upper()} predictor, {when})"
+                     + (f"\n{data[:-2]}" if data else ""), fontsize=10)
         lines = ax.get_legend_handles_labels()
         more = twin.get_legend_handles_labels()
         ax.legend(lines[0] + more[0], lines[1] + more[1], loc="lower left", fontsize=8)
