@@ -166,3 +166,30 @@ def test_lr_figure_draws_the_learning_rates_not_kappa(tmp_path):
     kappa, lr = imread(str(paths["kappa"])), imread(str(paths["lr"]))
     assert kappa.shape == lr.shape and np.mean(np.abs(kappa - lr)) > 0.01
     assert math.isfinite(float(np.mean(lr)))
+
+
+# ------------------------------------------------------------------ diverged runs have no finite y
+def test_train_summary_draws_diverged_runs_off_the_data_axes(monkeypatch):
+    import phasecli.plotting.training as training
+
+    figures = _capture(monkeypatch, training)
+    lr = [0.5, 1.0, 2.0, 4.0, 6.0]
+    regime = ["lazy", "catapult", "catapult", "divergent", "divergent"]
+    final = [1e-3, 1e-2, 1e-1, np.inf, 3e4]  # a diverged run may still hold a finite (meaningless) number
+    runs = [SimpleNamespace(lr_factor=f, regime=g, median_curve=np.geomspace(1.0, 1e-3, 11), final_loss=v,
+                            eta_lambda_init=f, eta=0.1 * f, lambda_max_final=10.0 if g != "divergent" else np.nan)
+            for f, g, v in zip(lr, regime, final)]
+    setup = SimpleNamespace(samples=3, n_steps=10, activation="relu", depth=3, width=64, sw2=2.0, sb2=0.0, m=8,
+                            outputs=1, eta_max=0.1)
+    training.train_figure(runs, setup, layout="curves+summary", path="unused.png")
+    ax_final, ax_el = figures[0].axes[1], figures[0].axes[2]
+    for ax in (ax_final, ax_el):
+        on_data, in_strip = [], []
+        for line in ax.get_lines():
+            x, y = (np.asarray(v, dtype=float) for v in line.get_data())
+            if x.size == 0 or line.get_linestyle() not in ("None", "", " ", "none") or "t = 0" in line.get_label():
+                continue  # lines, and eta lambda at t = 0 (before any run diverged)
+            (on_data if line.get_transform() == ax.transData else in_strip).append(x[np.isfinite(y)])
+        drawn = np.concatenate(on_data) if on_data else np.array([])
+        assert not set(drawn) & {4.0, 6.0}, drawn  # no diverged run at a finite y
+        assert set(np.concatenate(in_strip)) == {4.0, 6.0}
