@@ -22,13 +22,15 @@ CURVE_CMAP = ListedColormap(colormaps["viridis"](np.linspace(0.0, 0.82, 256)), n
 DIVERGED_Y = 1.04  # diverged runs are drawn in a strip above the axes (axes fraction), not at a finite value
 
 
-def _colours(fig, axes, lr):
-    """One colour per curve, with a legend (few curves) or a colorbar over lr_factor (many)."""
+def _colours(fig, axes, lr, location="right"):
+    """One colour per curve, with a legend (few curves) or a colorbar over lr_factor (many; ``location``
+    'bottom' keeps it clear of a panel to the right)."""
     if lr.size <= LEGEND_CURVES:
         return [colormaps["tab10"](i % 10) for i in range(lr.size)], False
     norm = Normalize(float(lr.min()), float(lr.max()))
-    fig.colorbar(ScalarMappable(norm=norm, cmap=CURVE_CMAP), ax=axes, label="lr_factor\n(multiple of 2/lambda)",
-                 pad=0.02, aspect=30)
+    label = "lr_factor (multiple of 2/lambda)" if location == "bottom" else "lr_factor\n(multiple of 2/lambda)"
+    fig.colorbar(ScalarMappable(norm=norm, cmap=CURVE_CMAP), ax=axes, label=label, location=location,
+                 pad=0.02, aspect=30, shrink=0.9)
     return [CURVE_CMAP(norm(v)) for v in lr], True
 
 
@@ -154,7 +156,7 @@ def train_figure(runs, setup, *, layout: str, path: str) -> None:
     ncols = 3 if "summary" in layout else 1
     fig = Figure(figsize=(4.8 * ncols, 4.4), layout="constrained")
     axes = list(np.atleast_1d(fig.subplots(1, ncols)))
-    colours, bar = _colours(fig, axes[:1], lr)
+    colours, bar = _colours(fig, axes[:1], lr, location="bottom" if ncols > 1 else "right")
     ax = axes[0]
     for i, run in enumerate(runs):
         curve = run.median_curve
