@@ -193,3 +193,19 @@ def test_train_summary_draws_diverged_runs_off_the_data_axes(monkeypatch):
         drawn = np.concatenate(on_data) if on_data else np.array([])
         assert not set(drawn) & {4.0, 6.0}, drawn  # no diverged run at a finite y
         assert set(np.concatenate(in_strip)) == {4.0, 6.0}
+
+
+# ------------------------------------------------------------------ the README's figures
+def test_readme_figures_exist_and_are_made_by_the_script():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    images = re.findall(r"!\[[^\]]*\]\((docs/figures/[\w.-]+\.png)\)", readme)
+    script = (root / "docs" / "figures" / "make.sh").read_text()
+    assert len(images) >= 8
+    for image in images:
+        assert (root / image).read_bytes()[:4] == b"\x89PNG", image
+        assert f"draw {Path(image).stem} " in script, image
+        assert (root / image).stat().st_size < 200_000, image
