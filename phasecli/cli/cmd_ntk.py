@@ -360,7 +360,9 @@ def lr(activation, sw2, sb2, q0, slope, data, m, dim, seed, normalize, depth_spe
     architecture- and data-dependent c > 2 (measured at width 512: 3.5-4 for one hidden
     erf layer, 4-5 for depth-3 erf, 9-12 for depth-3 relu; see `phasecli catapult` and
     `phasecli train`).  With --loss mean both are multiplied by m (as neural-tangents'
-    max_learning_rate).
+    max_learning_rate).  --png: both against depth with the catapult window between
+    them; for a sweep, log10 eta_max over (swept variable, depth) beside that window at
+    five of its values.
 
     \b
     Examples:
