@@ -62,10 +62,11 @@ def robust_limits(values, upper_quantile=0.9, lower_quantile=None, floor_span=1.
 
 
 def heatmap(fig, ax, x, y, z, title, cmap, norm, cbar_label, xlabel=SW2_LABEL, ylabel=SB2_LABEL, extend="neither",
-            log_y=False, clip_note=""):
+            log_y=False, clip_note="", y_floor=None):
     """z[i, j] at (x[i], y[j]) as a pcolormesh (columns x, rows y), with its colorbar.  Cells are centred on
     their values, edges half-way between neighbours (geometric half-way and a log y axis when ``log_y``).
-    Colour-bar arrows (``extend``) say the range is clipped, ``clip_note`` how.  Returns the number of masked
+    Colour-bar arrows (``extend``) say the range is clipped, ``clip_note`` how; the lowest row starts no lower
+    than ``y_floor``.  Returns the number of masked
     (non-finite) cells, drawn in MASKED_COLOR."""
     xo = np.argsort(x, kind="stable")
     yo = np.argsort(y, kind="stable")
@@ -73,7 +74,10 @@ def heatmap(fig, ax, x, y, z, title, cmap, norm, cbar_label, xlabel=SW2_LABEL, y
     masked = np.ma.masked_invalid(zz)
     cmap_obj = _cmap(cmap)
     xs, ys = np.asarray(x, dtype=float)[xo], np.asarray(y, dtype=float)[yo]
-    mesh = ax.pcolormesh(cell_edges(xs), cell_edges(ys, log=log_y), masked, shading="flat", cmap=cmap_obj, norm=norm)
+    y_edges = cell_edges(ys, log=log_y)
+    if y_floor is not None:  # e.g. depth cells start at 0.5, never at a negative depth
+        y_edges[0] = max(y_edges[0], min(y_floor, ys[0]))
+    mesh = ax.pcolormesh(cell_edges(xs), y_edges, masked, shading="flat", cmap=cmap_obj, norm=norm)
     if extend != "neither":
         cbar_label = f"{cbar_label}\n({clip_note or 'arrows: colours clipped'})"
     fig.colorbar(mesh, ax=ax, label=cbar_label, extend=extend)

@@ -11,7 +11,8 @@ import numpy as np
 from matplotlib.colors import Normalize, TwoSlopeNorm
 
 from phasecli.plotting.base import AXIS_LABELS, DEPTH_LABEL, Figure, heatmap, log_spaced, outside_legend, save
-from phasecli.plotting.ntk import _depth_limits, _depth_x, _fixed_label, _overlay_scales, _sweep, _x_limits
+from phasecli.plotting.ntk import (DEPTH_FLOOR, _depth_limits, _depth_x, _fixed_label, _overlay_scales, _sweep,
+                                   _x_limits)
 
 NAMES = {"fc": "FCN", "cnn-f": "CNN-F", "cnn-p": "CNN-P"}
 
@@ -72,7 +73,7 @@ def comparison_figure(results, *, layout: str, path: str, scales=None, time=None
     axes = np.atleast_1d(fig.subplots(1, len(panels)))
     for ax, (values, title, cmap, norm, cbar) in zip(axes, panels):
         heatmap(fig, ax, x, depth, values, title, cmap, norm, cbar, xlabel=AXIS_LABELS[axis], ylabel=DEPTH_LABEL,
-                log_y=log_spaced(depth))
+                log_y=log_spaced(depth), y_floor=DEPTH_FLOOR)
         _overlay_scales(ax, scales, depth)
         ax.set_xlim(*_x_limits(x))
         ax.set_ylim(*_depth_limits(depth))

@@ -16,6 +16,7 @@ from phasecli.gate import DEFAULT_CONDITIONING_MULTIPLE, DEFAULT_GENERALIZATION_
 from phasecli.plotting.base import (AXIS_LABELS, DARK_OUTLINE, DEPTH_LABEL, LIGHT_OUTLINE, MASKED_COLOR, Figure,
                                     depth_axis, heatmap, log_spaced, outside_legend, robust_norm, save)
 
+DEPTH_FLOOR = 0.5  # the lowest depth cell starts here at most (never at a negative depth)
 # the depth scales drawn over the heatmaps, and the multiples of them that `phasecli check` allows
 SCALE_STYLES = (("xi_1", "white", DARK_OUTLINE, DEFAULT_CONDITIONING_MULTIPLE, r"\xi_1", "ordered",
                  "conditioning limit"),
@@ -64,8 +65,9 @@ def _depth_limits(depth):
     """The y extent of a depth heatmap: the outer edges of its first and last rows."""
     from phasecli.plotting.base import cell_edges
 
-    edges = cell_edges(np.asarray(depth, dtype=float), log=log_spaced(depth))
-    return float(edges[0]), float(edges[-1])
+    depth = np.asarray(depth, dtype=float)
+    edges = cell_edges(depth, log=log_spaced(depth))
+    return max(float(edges[0]), min(DEPTH_FLOOR, float(depth[0]))), float(edges[-1])
 
 
 def _depth_axis(ax, depth):
@@ -84,7 +86,8 @@ def _heatmaps(fig, axes, x, axis, depth, panels, scales, masked_what):
     masked = 0
     for ax, (values, label, cmap, (norm, extend, note)) in zip(axes, panels):
         masked += heatmap(fig, ax, x, depth, values, label, cmap, norm, label, xlabel=AXIS_LABELS[axis],
-                          ylabel=DEPTH_LABEL, extend=extend, log_y=log_spaced(depth), clip_note=note)
+                          ylabel=DEPTH_LABEL, extend=extend, log_y=log_spaced(depth), clip_note=note,
+                          y_floor=DEPTH_FLOOR)
         _overlay_scales(ax, scales, depth)
         ax.set_xlim(*_x_limits(x))
         ax.set_ylim(*_depth_limits(depth))
@@ -263,7 +266,7 @@ def generalize_figure(results, *, layout: str, path: str, scales=None, time=None
     fig = Figure(figsize=(8.5, 6.2), layout="constrained")
     ax = fig.subplots()
     masked = heatmap(fig, ax, x, depth, acc, "", "viridis", Normalize(0, 1), "test accuracy",
-                     xlabel=AXIS_LABELS[axis], ylabel=DEPTH_LABEL, log_y=log_spaced(depth))
+                     xlabel=AXIS_LABELS[axis], ylabel=DEPTH_LABEL, log_y=log_spaced(depth), y_floor=DEPTH_FLOOR)
     ax.set_title(title, fontsize=10)
     extra = []
     if ill.any():
