@@ -90,7 +90,7 @@ _phasecli() {
                 '--dim=[Dimension of synthetic inputs (not with --data).]:value: ' \
                 '--seed=[Seed of the synthetic inputs (not with --data).]:value: ' \
                 {--normalize,--no-normalize}'[Scale each input so the first-layer variance q^1 equals q* (the papers setting), or use the data as given.]' \
-                '--depth=[Depths L (hidden layers)\: list 1,2,5,10 or inclusive range START\:STOP\[\:STEP\] (mixes allowed); sorted and de-duplicated.]:value: ' \
+                '--depth=[Depths L (hidden layers)\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; sorted and de-duplicated.]:value: ' \
                 '--dropout=[Dropout with keep rate RHO in (0, 1\] on the penultimate layer (Xiao et al]:value: ' \
                 '--architecture=[Network\: fc (fully connected), cnn-f (convolutional, flatten readout) or cnn-p (convolutional, global average pooling); depth = conv layers]:value:_sequence compadd - fc cnn-f cnn-p' \
                 '--filter=[CNN filter size K\: K x K filters (odd), stride 1, circular padding.]:value: ' \
@@ -115,7 +115,7 @@ _phasecli() {
                 '--dim=[Dimension of synthetic inputs (not with --data).]:value: ' \
                 '--seed=[Seed of the synthetic inputs (not with --data).]:value: ' \
                 {--normalize,--no-normalize}'[Scale each input so the first-layer variance q^1 equals q* (the papers setting), or use the data as given.]' \
-                '--depth=[Depths L (hidden layers)\: list 1,2,5,10 or inclusive range START\:STOP\[\:STEP\] (mixes allowed); sorted and de-duplicated.]:value: ' \
+                '--depth=[Depths L (hidden layers)\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; sorted and de-duplicated.]:value: ' \
                 '--dropout=[Dropout with keep rate RHO in (0, 1\] on the penultimate layer (Xiao et al]:value: ' \
                 '--loss=[Loss normalization\: 1/2 sum (f - y)^2 (eta = 2/lambda_max) or 1/(2m) sum (eta = 2m/lambda_max).]:value:(sum mean)' \
                 '--architecture=[Network\: fc (fully connected), cnn-f (convolutional, flatten readout) or cnn-p (convolutional, global average pooling); depth = conv layers]:value:_sequence compadd - fc cnn-f cnn-p' \
@@ -140,7 +140,7 @@ _phasecli() {
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
                 {--normalize,--no-normalize}'[Scale each input so q^1 = q* (the papers setting), or use the data as given.]' \
-                '--depth=[Depths L (hidden layers)\: list 1,2,5,10 or inclusive range START\:STOP\[\:STEP\] (mixes allowed); sorted and de-duplicated.]:value: ' \
+                '--depth=[Depths L (hidden layers)\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; sorted and de-duplicated.]:value: ' \
                 '--dropout=[Dropout with keep rate RHO in (0, 1\] on the penultimate layer (Xiao et al]:value: ' \
                 '--time=[Training time t of gradient flow (mu_t); default\: t = infinity.]:value: ' \
                 '--eta=[Learning rate for --time \[default\: eta_max = 2/lambda_max at each depth\]; needs --time.]:value: ' \
@@ -168,8 +168,8 @@ _phasecli() {
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
                 '--c0=[First-layer correlation c^1 of the two inputs (both have q^1 = --q0).]:value: ' \
-                '--width=[Hidden widths M (every hidden layer)\: list 1,2,5,10 or inclusive range START\:STOP\[\:STEP\] (mixes allowed); widths sorted and de-duplicated.]:value: ' \
-                '--depth=[Depths L (hidden layers)\: list 1,2,5,10 or inclusive range START\:STOP\[\:STEP\] (mixes allowed); sorted and de-duplicated.]:value: ' \
+                '--width=[Hidden widths M (every hidden layer)\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; widths sorted and de-duplicated.]:value: ' \
+                '--depth=[Depths L (hidden layers)\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; sorted and de-duplicated.]:value: ' \
                 '--samples=[Independent random networks per (sw2, sb2, width); max_share needs a few hundred.]:value: ' \
                 '--seed=[Seed\: network i draws from its own stream (same output whatever the threads or --scheduler).]:value: ' \
                 '--tolerance=[T\: trust needs |ntk_mean/ntk_theory - 1| <= T and ratio - 1 + 2 ratio_se <= T.]:value: ' \
@@ -184,7 +184,7 @@ _phasecli() {
             _arguments \
                 '--lambda0=[Initial NTK eigenvalue lambda_0 (eta = lr_factor * 2 / lambda_0).]:value: ' \
                 '--f0=[Initial output f_0 (loss_0 = f_0^2/2).]:value: ' \
-                '--width=[Width n of the one-hidden-layer network (a row per width and lr_factor)\: list 1,2,5,10 or inclusive range START\:STOP\[\:STEP\] (mixes allowed); widths sorted and de-duplicated.]:value: ' \
+                '--width=[Width n of the one-hidden-layer network (a row per width and lr_factor)\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; widths sorted and de-duplicated.]:value: ' \
                 '--lr-factor=[Learning rates as multiples of 2/lambda\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--steps=[Largest number of updates T.]:value: ' \
                 '--tol=[Converged at the first step with loss < TOL.]:value: ' \
@@ -202,8 +202,8 @@ _phasecli() {
                 '--sb2=[Bias VARIANCE sigma_b^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
-                '--depth=[Hidden layers L (number of nonlinearities)\: list 1,2,5,10 or inclusive range START\:STOP\[\:STEP\] (mixes allowed); sorted and de-duplicated.]:value: ' \
-                '--width=[Hidden width N of the finite networks\: list 1,2,5,10 or inclusive range START\:STOP\[\:STEP\] (mixes allowed); widths sorted and de-duplicated.]:value: ' \
+                '--depth=[Hidden layers L (number of nonlinearities)\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; sorted and de-duplicated.]:value: ' \
+                '--width=[Hidden width N of the finite networks\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; widths sorted and de-duplicated.]:value: ' \
                 '--lr-factor=[Learning rates as multiples of 2/lambda\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--steps=[Full-batch gradient-descent steps T.]:value: ' \
                 '--samples=[Independent networks S (the same S for every lr_factor).]:value: ' \
@@ -227,7 +227,7 @@ _phasecli() {
                 '--sb2=[Bias VARIANCE sigma_b^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
-                '--depth=[Depths L (hidden layers) to check\: list 1,2,5,10 or inclusive range START\:STOP\[\:STEP\] (mixes allowed); sorted and de-duplicated.]:value: ' \
+                '--depth=[Depths L (hidden layers) to check\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; sorted and de-duplicated.]:value: ' \
                 '--trainable-multiple=[max_trainable_depth = this multiple of xi_c (Schoenholz et al]:value: ' \
                 '--conditioning-multiple=[Ordered side\: fail when depth > this multiple of xi_1 = -1/ln chi_1 (the NTKs kappa grows like exp(L/xi_1); Xiao et al.).]:value: ' \
                 '--generalization-multiple=[Chaotic side\: fail when depth > this multiple of xi_star = -1/(ln chi_c - ln chi_1) (the mean predictor decays like exp(-L/xi_star); 6 measured on digits, see the docs).]:value: ' \
@@ -247,7 +247,7 @@ _phasecli() {
         init)
             _arguments \
                 {--activation=,-a}'[Nonlinearity phi (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh)' \
-                '--depth=[Depths L (hidden layers) the initialization is for, a row each\: list 1,2,5,10 or inclusive range START\:STOP\[\:STEP\] (mixes allowed); sorted and de-duplicated.]:value: ' \
+                '--depth=[Depths L (hidden layers) the initialization is for, a row each\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; sorted and de-duplicated.]:value: ' \
                 '--sb2=[Bias VARIANCE sigma_b^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included), a row each \[default\: by the rule in the description\].]:value: ' \
                 '--weights=[Weight laws of the training script (gaussian, orthogonal, or a comma list\: a row each)\: set var_s2 (and the linear baseline of the default sb2).]:value:_sequence compadd - gaussian orthogonal' \
                 '--fan-in=[Layer width N\: also print w_std_standard = sqrt(sw2 / N).]:value: ' \
@@ -266,10 +266,10 @@ _phasecli() {
                 '--sb2=[Bias VARIANCE sigma_b^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
-                '--depth=[Depths L (hidden layers)\: list 1,2,5,10 or inclusive range START\:STOP\[\:STEP\] (mixes allowed); sorted and de-duplicated.]:value: ' \
+                '--depth=[Depths L (hidden layers)\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; sorted and de-duplicated.]:value: ' \
                 '--weights=[Weight laws\: gaussian (sqrt(sw2/N) x standard Gaussian), orthogonal (sqrt(sw2) x Haar orthogonal), or a comma list of both (a row each).]:value:_sequence compadd - gaussian orthogonal' \
                 '--empirical[Measure the same columns on finite random networks (phasecli.finite.network) instead.]' \
-                '--width=[Width N of every layer (with --empirical; a row per width); one network holds 8 L N^2 bytes\: list 1,2,5,10 or inclusive range START\:STOP\[\:STEP\] (mixes allowed); widths sorted and de-duplicated.]:value: ' \
+                '--width=[Width N of every layer (with --empirical; a row per width); one network holds 8 L N^2 bytes\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; widths sorted and de-duplicated.]:value: ' \
                 '--samples=[Random networks per (sw2, sb2, weights) point (with --empirical); *_se need 2 or more.]:value: ' \
                 '--seed=[Seed (with --empirical)\: network i draws from its own stream, the same for every point.]:value: ' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \

@@ -111,7 +111,8 @@ def activation(name: str):
 
 
 def parse_depths(spec, name: str = "depth", limit: int = MAX_DEPTH) -> list[int]:
-    """Depths from '1,2,5,10', '1:60' (inclusive, step 1), 'START:STOP:STEP' or a mix
+    """Depths from '1,2,5,10', '1:60' (inclusive, step 1), 'START:STOP:STEP', 'log:START:STOP:NUM'
+    (NUM log-spaced depths from START to STOP, both included, rounded to integers) or a mix
     '1:10,20,50:100:10'; positive integers.  Returned SORTED and de-duplicated, as every
     command reports depths in increasing order (one pass of the recursion serves them all)."""
     if isinstance(spec, str):
@@ -127,6 +128,9 @@ def parse_depths(spec, name: str = "depth", limit: int = MAX_DEPTH) -> list[int]
     for item in items:
         if not item:
             raise InputError(f"{name}: empty item in {spec!r}", name)
+        if item.lower().startswith("log:"):
+            out.update(_log_depths(item, name, limit))
+            continue
         parts = item.split(":")
         if len(parts) > 3:
             raise InputError(f"{name}: {item!r} is not N, START:STOP or START:STOP:STEP", name)
@@ -162,6 +166,35 @@ def parse_depths(spec, name: str = "depth", limit: int = MAX_DEPTH) -> list[int]
     if not out:
         raise InputError(f"{name}: nothing given", name)
     return sorted(out)
+
+
+def _log_depths(item: str, name: str, limit: int = MAX_DEPTH) -> list[int]:
+    """'log:START:STOP:NUM': NUM depths spaced evenly in log(depth) from START to STOP (both included),
+    rounded to the nearest integer (so fewer than NUM distinct depths where they crowd below NUM)."""
+    parts = [p.strip() for p in item.split(":")[1:]]
+    if len(parts) != 3:
+        raise InputError(f"{name}: {item!r} is not log:START:STOP:NUM", name)
+    nums = []
+    for p in parts:
+        try:
+            v = float(p)
+        except ValueError:
+            raise InputError(f"{name}: {p!r} in {item!r} is not an integer", name) from None
+        if not math.isfinite(v) or v != int(v):
+            raise InputError(f"{name}: {p!r} in {item!r} is not an integer", name)
+        nums.append(int(v))
+    start, stop, num = nums
+    if start <= 0:
+        raise InputError(f"{name}: log-spaced depths start at 1 or more, got {start} in {item!r}", name)
+    if stop > limit:
+        raise InputError(f"{name} {stop} exceeds the limit {limit}", name)
+    if stop <= start:
+        raise InputError(f"{name}: {item!r} needs STOP > START", name)
+    if not 2 <= num <= MAX_DEPTH:
+        raise InputError(f"{name}: {item!r} needs NUM >= 2 depths (at most {MAX_DEPTH})", name)
+    ratio = math.log(stop / start)
+    values = {int(round(start * math.exp(ratio * k / (num - 1)))) for k in range(num)}
+    return sorted(values | {start, stop})
 
 
 def depths(values, name: str = "depth"):

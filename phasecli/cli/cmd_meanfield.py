@@ -231,7 +231,8 @@ def critical(activation, sb2, q0, slope, sw2_range, out):
         line = meanfield.solve_critical(activation, sb2, q0=q0, slope=slope, sw2_range=sw2_range)
     out.emit(CRITICAL_COLUMNS, [line.table()])
     if out.png:
-        render("critical_figure", out.png, line)
+        render("critical_figure", out.png, line,
+               solve=lambda more: meanfield.solve_critical(activation, more, q0=q0, slope=slope, sw2_range=sw2_range))
     failed = [k for k, s in enumerate(line.status) if s != "ok"]
     if failed:
         k = failed[0]

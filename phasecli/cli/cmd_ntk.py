@@ -314,7 +314,9 @@ def lr(activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, de
     architecture- and data-dependent c > 2 (measured at width 512: 3.5-4 for one hidden
     erf layer, 4-5 for depth-3 erf, 9-12 for depth-3 relu; see `phasecli catapult` and
     `phasecli train`).  With --loss mean both are multiplied by m (as neural-tangents'
-    max_learning_rate).
+    max_learning_rate).  --png: both against depth with the catapult window between
+    them; for a sweep, log10 eta_max over (swept variable, depth) beside that window at
+    five of its values.
 
     \b
     Examples:
@@ -433,7 +435,8 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
     out.emit(GENERALIZE_COLUMNS, chunks())
     if out.png:
         render("cnn:comparison_figure" if compare else "generalize_figure", out.png, results, layout=layout,
-               time=train_time, scales=scale_curves(activation, sw2, sb2, q0, slope, layout))
+               time=train_time, scales=scale_curves(activation, sw2, sb2, q0, slope, layout),
+               sizes=(X_train.shape[0], X_test.shape[0]))
     ill = sum(int(r.ill_conditioned.sum()) for r in results)
     if ill:
         warn(f"{ill} rows have kappa > 1e10: the solve loses that many digits (ill_conditioned=true); "

@@ -24,8 +24,8 @@ THEORY_DOC = "`phasecli docs theory`"
 BUNDLED_DATA = ("digits",)  # data-set names --data / --train / --test take besides a file
 WEIGHT_LAWS = ("gaussian", "orthogonal")  # as phasecli.isometry.WEIGHTS (not imported: it loads numba)
 GRID_GRAMMAR = "NUMBER, LIST a,b,c, or START:STOP:NUM (NUM points, both ends included)"
-DEPTH_GRAMMAR = ("list 1,2,5,10 or inclusive range START:STOP[:STEP] (mixes allowed); "
-                 "sorted and de-duplicated")
+DEPTH_GRAMMAR = ("list 1,2,5,10, inclusive range START:STOP[:STEP], or log:START:STOP:NUM (NUM log-spaced "
+                 "depths, rounded; figures then use a log depth axis); mixes allowed; sorted and de-duplicated")
 
 
 # ----------------------------------------------------------------------------- option types

@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.colors import Normalize, TwoSlopeNorm
 
-from phasecli.plotting.base import AXIS_LABELS, DEPTH_LABEL, Figure, heatmap, save
-from phasecli.plotting.ntk import _depth_axis, _fixed_label, _overlay_scales, _sweep
+from phasecli.plotting.base import AXIS_LABELS, DEPTH_LABEL, Figure, heatmap, log_spaced, outside_legend, save
+from phasecli.plotting.ntk import (DEPTH_FLOOR, _depth_limits, _depth_x, _fixed_label, _overlay_scales, _sweep,
+                                   _x_limits)
 
 NAMES = {"fc": "FCN", "cnn-f": "CNN-F", "cnn-p": "CNN-P"}
 
@@ -23,13 +24,16 @@ def _by_architecture(results):
     return groups
 
 
-def comparison_figure(results, *, layout: str, path: str, scales=None, time=None) -> None:
-    """Test accuracy of each architecture and (heatmaps) the difference of the first two."""
+def comparison_figure(results, *, layout: str, path: str, scales=None, time=None, sizes=None) -> None:
+    """Test accuracy of each architecture and (heatmaps) the difference of the first two.
+    ``sizes``: (training examples, test examples), for the title."""
     groups = _by_architecture(results)
     names = list(groups)
     first = results[0]
     depth = np.asarray(first.depth, dtype=float)
     when = r"$t = \infty$" if time is None else f"t = {time:g}"
+    if sizes:
+        when = f"{sizes[0]} train / {sizes[1]} test examples, {when}"
     label = lambda a: NAMES.get(a, a)  # noqa: E731
     if layout == "depth" or layout.startswith("line"):
         fig = Figure(figsize=(7.5, 5), layout="constrained")
@@ -40,7 +44,10 @@ def comparison_figure(results, *, layout: str, path: str, scales=None, time=None
             else:
                 x, rs = _sweep(groups[name], layout.split("-")[1])
                 ax.plot(x, [r.test_accuracy[0] for r in rs], "o-", ms=3, lw=1.6, label=label(name))
-        ax.set_xlabel(DEPTH_LABEL if layout == "depth" else AXIS_LABELS[layout.split("-")[1]])
+        if layout == "depth":
+            _depth_x(ax, depth)
+        else:
+            ax.set_xlabel(AXIS_LABELS[layout.split("-")[1]])
         ax.set_ylabel("test accuracy")
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
@@ -65,11 +72,11 @@ def comparison_figure(results, *, layout: str, path: str, scales=None, time=None
     fig = Figure(figsize=(5.2 * len(panels), 5), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(panels)))
     for ax, (values, title, cmap, norm, cbar) in zip(axes, panels):
-        heatmap(fig, ax, x, depth, values, title, cmap, norm, cbar, xlabel=AXIS_LABELS[axis], ylabel=DEPTH_LABEL)
-        _depth_axis(ax, depth)
+        heatmap(fig, ax, x, depth, values, title, cmap, norm, cbar, xlabel=AXIS_LABELS[axis], ylabel=DEPTH_LABEL,
+                log_y=log_spaced(depth), y_floor=DEPTH_FLOOR)
         _overlay_scales(ax, scales, depth)
-        ax.set_xlim(x.min(), x.max())
-    if axes[0].get_legend_handles_labels()[0]:
-        axes[0].legend(loc="upper right", fontsize=8)
+        ax.set_xlim(*_x_limits(x))
+        ax.set_ylim(*_depth_limits(depth))
+    outside_legend(fig, axes[:1])
     fig.suptitle(f"{first.activation}: {first.predictor.upper()} test accuracy, {_fixed_label(first, axis)}, {when}")
     save(fig, path)

@@ -50,10 +50,10 @@ def density_figure(point, densities, weights, depths, *, measured=None, path: st
     depth, sigma = 1 (isometry) marked; ``measured`` (finite-network rows with their eigenvalues):
     their histograms on top."""
     fig = Figure(figsize=(6.2 * len(weights), 4.8), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, len(weights), squeeze=False)[0])
+    axes = np.atleast_1d(fig.subplots(1, len(weights), squeeze=False, sharex=True, sharey=True)[0])  # one scale
     colors = _colors(len(depths))
+    atoms, curves = [], 0  # over all panels: they share their axes
     for ax, w in zip(axes, weights):
-        atoms, curves = [], 0
         for color, d in zip(colors, depths):
             dens = densities[(w, int(d))]
             if dens.eigenvalue.size == 1:  # a point mass (a linear network with orthogonal weights)
@@ -75,13 +75,15 @@ def density_figure(point, densities, weights, depths, *, measured=None, path: st
                 ax.stairs(hist, 10.0 ** edges, color=color, alpha=0.6, lw=1.0)
         ax.axvline(1.0, color="0.4", ls=":", lw=1.2, label=r"$\sigma = 1$ (isometry)")
         ax.set_xscale("log")
-        if atoms and not curves:
-            ax.set_xlim(0.5 * min(atoms + [1.0]), 2.0 * max(atoms + [1.0]))
         ax.set_xlabel(r"singular value $\sigma$ of $J$ (log scale)")
-        ax.set_ylabel(r"density of $\log_{10}\sigma$")
+        if ax is axes[0]:
+            ax.set_ylabel(r"density of $\log_{10}\sigma$ (same scale in every panel)")
+        ax.tick_params(labelleft=True)
         ax.set_title(WEIGHT_TITLE[w], fontsize=10)
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8, loc="upper left")
+    if atoms and not curves:
+        axes[0].set_xlim(0.5 * min(atoms + [1.0]), 2.0 * max(atoms + [1.0]))
     extra = "; steps: finite networks" if measured else ""
     fig.suptitle(f"{point.activation}, $\\sigma_w^2$ = {point.sw2:.6g}, $\\sigma_b^2$ = {point.sb2:g}, "
                  f"$q^*$ = {point.q_star:.4g}: singular values of the input-output Jacobian{extra}")

@@ -10,7 +10,18 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.colors import Normalize
 
-from phasecli.plotting.base import AXIS_LABELS, DEPTH_LABEL, Figure, heatmap, masked_legend, robust_limits, save
+from matplotlib.patches import Patch
+
+from phasecli.gate import DEFAULT_CONDITIONING_MULTIPLE, DEFAULT_GENERALIZATION_MULTIPLE
+from phasecli.plotting.base import (AXIS_LABELS, DARK_OUTLINE, DEPTH_LABEL, LIGHT_OUTLINE, MASKED_COLOR, Figure,
+                                    depth_axis, heatmap, log_spaced, outside_legend, robust_norm, save)
+
+DEPTH_FLOOR = 0.5  # the lowest depth cell starts here at most (never at a negative depth)
+# the depth scales drawn over the heatmaps, and the multiples of them that `phasecli check` allows
+SCALE_STYLES = (("xi_1", "white", DARK_OUTLINE, DEFAULT_CONDITIONING_MULTIPLE, r"\xi_1", "ordered",
+                 "conditioning limit"),
+                ("xi_star", "black", LIGHT_OUTLINE, DEFAULT_GENERALIZATION_MULTIPLE, r"\xi_*", "chaotic",
+                 "generalization limit"))
 
 
 def _log10_eta(result, loss):
@@ -32,28 +43,68 @@ def _fixed_label(first, axis):
 
 
 def _overlay_scales(ax, scales, depth):
-    """xi_1 (ordered side) and xi_star (chaotic side) against the swept variable, clipped by the axes."""
+    """xi_1 (ordered side, white with a dark outline) and xi_star (chaotic side, black with a light outline)
+    against the swept variable, solid; the multiples `phasecli check` allows (conditioning and generalization
+    limits) dashed beside them; clipped by the axes."""
     if scales is None:
         return
     x = np.asarray(scales["x"], dtype=float)
-    for key, style, label in (("xi_1", "w-", r"$\xi_1$ (ordered)"), ("xi_star", "r-", r"$\xi_*$ (chaotic)")):
+    for key, colour, outline, multiple, sym, side, what in SCALE_STYLES:
         xi = np.asarray(scales[key], dtype=float)
         ok = np.isfinite(xi) & (xi > 0)
-        if ok.any():
-            y = np.where(ok, xi, np.nan)
-            ax.plot(x, y, style, lw=2, label=label, zorder=4)
-    ax.set_ylim(depth.min(), depth.max())
+        if not ok.any():
+            continue
+        y = np.where(ok, xi, np.nan)
+        ax.plot(x, y, "-", color=colour, lw=2, path_effects=outline, label=rf"${sym}$ ({side})", zorder=4)
+        ax.plot(x, multiple * y, "--", color=colour, lw=1.6, path_effects=outline, zorder=4,
+                label=rf"${multiple:g}\,{sym}$ (`check` {what})")
+    ax.set_ylim(*_depth_limits(depth))
+
+
+def _depth_limits(depth):
+    """The y extent of a depth heatmap: the outer edges of its first and last rows."""
+    from phasecli.plotting.base import cell_edges
+
+    depth = np.asarray(depth, dtype=float)
+    edges = cell_edges(depth, log=log_spaced(depth))
+    return max(float(edges[0]), min(DEPTH_FLOOR, float(depth[0]))), float(edges[-1])
 
 
 def _depth_axis(ax, depth):
-    ax.set_ylabel(DEPTH_LABEL)
-    if depth.size > 1 and depth.max() / max(depth.min(), 1.0) >= 20:
-        ax.set_yscale("log")
+    depth_axis(ax, depth)
+
+
+def _depth_x(ax, depth):
+    """Depth on the x axis, logarithmic when the depths are log-spaced."""
+    ax.set_xlabel(DEPTH_LABEL)
+    if log_spaced(depth):
+        ax.set_xscale("log")
+
+
+def _heatmaps(fig, axes, x, axis, depth, panels, scales, masked_what):
+    """Heatmaps over (swept variable, depth), with the depth scales on top and one legend below."""
+    masked = 0
+    for ax, (values, label, cmap, (norm, extend, note)) in zip(axes, panels):
+        masked += heatmap(fig, ax, x, depth, values, label, cmap, norm, label, xlabel=AXIS_LABELS[axis],
+                          ylabel=DEPTH_LABEL, extend=extend, log_y=log_spaced(depth), clip_note=note,
+                          y_floor=DEPTH_FLOOR)
+        _overlay_scales(ax, scales, depth)
+        ax.set_xlim(*_x_limits(x))
+        ax.set_ylim(*_depth_limits(depth))
+    extra = [Patch(facecolor=MASKED_COLOR, edgecolor="0.3", label=f"white: {masked_what}")] if masked else []
+    return extra
+
+
+def _x_limits(x):
+    from phasecli.plotting.base import cell_edges
+
+    edges = cell_edges(np.asarray(x, dtype=float))
+    return float(edges[0]), float(edges[-1])
 
 
 def ntk_figure(results, kind: str, loss: str, *, layout: str, path: str, scales=None) -> None:
-    """kappa (kind 'kappa') or eta_max (kind 'lr'): against depth for one point, as heatmaps over
-    (swept variable, depth), or against the swept variable at one depth."""
+    """kappa (kind 'kappa') or the learning rates eta_max and eta_catapult (kind 'lr'): against depth for one
+    point, as heatmaps over (swept variable, depth), or against the swept variable at one depth."""
     first = results[0]
     depth = np.asarray(first.depth, dtype=float)
     if layout == "depth":
@@ -66,17 +117,18 @@ def ntk_figure(results, kind: str, loss: str, *, layout: str, path: str, scales=
             ax.set_ylabel(r"condition number $\kappa = \lambda_{max} / \lambda_{min}$")
         else:
             eta = 10.0 ** _log10_eta(first, loss)
-            ax.plot(depth, eta, "o-", ms=3, lw=1.6, label=r"$\eta_{max} = 2/\lambda_{max}$")
-            ax.plot(depth, 2.0 * eta, "--", lw=1.4, label=r"$4/\lambda_{max}$ (two-scalar model's divergence)")
+            ax.fill_between(depth, eta, 2.0 * eta, color="tab:orange", alpha=0.2, lw=0,
+                            label="catapult window (the loss spikes, then converges)")
+            ax.plot(depth, eta, "o-", ms=3, lw=1.6, label=r"$\eta_{max} = 2/\lambda_{max}$ (lazy below)")
+            ax.plot(depth, 2.0 * eta, "s--", ms=3, lw=1.4, color="tab:red",
+                    label=r"$\eta_{catapult} = 4/\lambda_{max}$ (diverges above)")
             ax.set_ylabel(f"learning rate ({loss} loss)")
         ax.set_yscale("log")
-        if depth.size > 1 and depth.max() / max(depth.min(), 1.0) >= 20:
-            ax.set_xscale("log")
-        ax.set_xlabel(DEPTH_LABEL)
+        _depth_x(ax, depth)
         ax.set_title(rf"{first.activation}: $\sigma_w^2$ = {first.sw2:g}, $\sigma_b^2$ = {first.sb2:g}, "
                      f"m = {first.m}, {first.phase}")
         ax.grid(alpha=0.3, which="both")
-        ax.legend()
+        ax.legend(fontsize=8)
         save(fig, path)
         return
     axis = layout.split("-")[1]
@@ -88,46 +140,83 @@ def ntk_figure(results, kind: str, loss: str, *, layout: str, path: str, scales=
     if layout.startswith("line"):
         fig = Figure(figsize=(7.5, 5), layout="constrained")
         ax = fig.subplots()
-        values = log_kappa[:, 0] if kind == "kappa" else log_eta[:, 0]
-        ax.plot(x, values, "o-", ms=3, lw=1.6)
+        if kind == "kappa":
+            ax.plot(x, log_kappa[:, 0], "o-", ms=3, lw=1.6)
+            ax.set_ylabel(r"$\log_{10}\kappa$ (NTK)")
+        else:
+            ax.fill_between(x, log_eta[:, 0], log_eta[:, 0] + np.log10(2.0), color="tab:orange", alpha=0.2, lw=0,
+                            label="catapult window")
+            ax.plot(x, log_eta[:, 0], "o-", ms=3, lw=1.6, label=r"$\eta_{max} = 2/\lambda_{max}$")
+            ax.plot(x, log_eta[:, 0] + np.log10(2.0), "s--", ms=3, lw=1.4, color="tab:red",
+                    label=r"$\eta_{catapult} = 4/\lambda_{max}$")
+            ax.set_ylabel(rf"$\log_{{10}}$ learning rate ({loss} loss)")
+            ax.legend(fontsize=8)
         ax.set_xlabel(AXIS_LABELS[axis])
-        ax.set_ylabel(r"$\log_{10}\kappa$ (NTK)" if kind == "kappa" else rf"$\log_{{10}}\eta_{{max}}$ ({loss} loss)")
         ax.set_title(f"{title}, depth {int(depth[0])}")
         ax.grid(alpha=0.3)
         save(fig, path)
         return
-    fig = Figure(figsize=(13, 5), layout="constrained")
+    eta_label = rf"$\log_{{10}}\eta_{{max}}$ ({loss} loss)"
+    eta_colours = robust_norm(log_eta, max_span=ETA_DECADES, keep="high")
+    if kind == "kappa":
+        fig = Figure(figsize=(13, 5.6), layout="constrained")
+        axes = fig.subplots(1, 2)
+        kappa_colours = robust_norm(log_kappa, cap=max(KAPPA_CAP, np.log10(first.m) + 3.0))
+        panels = ((log_kappa, r"$\log_{10}\kappa$ (NTK)", "viridis", kappa_colours),
+                  (log_eta, eta_label, "plasma", eta_colours))
+        extra = _heatmaps(fig, axes, x, axis, depth, panels, scales,
+                          r"$\kappa$ unresolved (beyond float64) or undefined")
+        outside_legend(fig, axes[:1], extra=extra)
+        fig.suptitle(title)
+        save(fig, path)
+        return
+    fig = Figure(figsize=(13, 5.6), layout="constrained")
     axes = fig.subplots(1, 2)
-    cap = max(6.0, np.log10(first.m) + 3.0)
-    k_lo, k_hi, _ = robust_limits(log_kappa, upper_quantile=0.9)
-    k_hi = min(k_hi, cap)
-    finite = log_kappa[np.isfinite(log_kappa)]
-    k_ext = "max" if finite.size and finite.max() > k_hi else "neither"
-    e_lo, e_hi, e_ext = robust_limits(log_eta, upper_quantile=1.0, lower_quantile=0.1)
-    panels = ((axes[0], log_kappa, r"$\log_{10}\kappa$ (NTK)", "viridis", Normalize(min(k_lo, 0.0), k_hi), k_ext),
-              (axes[1], log_eta, rf"$\log_{{10}}\eta_{{max}}$ ({loss} loss)", "plasma", Normalize(e_lo, e_hi), e_ext))
-    masked = 0
-    for ax, values, label, cmap, norm, extend in panels:
-        masked += heatmap(fig, ax, x, depth, values, label, cmap, norm, label, xlabel=AXIS_LABELS[axis],
-                          ylabel=DEPTH_LABEL, extend=extend)
-        _depth_axis(ax, depth)
-        _overlay_scales(ax, scales, depth)
-        ax.set_xlim(x.min(), x.max())
-    if masked:
-        masked_legend(axes[0], r"white: $\kappa$ unresolved (beyond float64) or undefined", loc="upper right")
-    elif axes[0].get_legend_handles_labels()[0]:
-        axes[0].legend(loc="upper right", fontsize=8)
+    extra = _heatmaps(fig, axes[:1], x, axis, depth, ((log_eta, eta_label, "plasma", eta_colours),), scales,
+                      r"no $\lambda_{max}$ (no kernel)")
+    _catapult_window(axes[1], x, axis, depth, log_eta, loss)
+    outside_legend(fig, axes[:1], extra=extra)
     fig.suptitle(title)
     save(fig, path)
 
 
-def generalize_figure(results, *, layout: str, path: str, scales=None, time=None) -> None:
+KAPPA_CAP = 6.0  # log10 kappa colours stop here (or at log10 m + 3): beyond, the kernel is ill-conditioned
+ETA_DECADES = 8.0  # log10 eta_max colours span at most this many decades below the largest
+LR_CURVES = 5  # values of the swept variable drawn in the lr figure's right panel
+
+
+def _catapult_window(ax, x, axis, depth, log_eta, loss):
+    """eta_max and eta_catapult = 2 eta_max against depth at a few values of the swept variable, the
+    catapult window between them shaded."""
+    from matplotlib import colormaps
+
+    picks = sorted(set(np.linspace(0, x.size - 1, min(LR_CURVES, x.size)).round().astype(int)))
+    cmap = colormaps["viridis"]
+    for n, k in enumerate(picks):
+        colour = cmap(0.85 * n / max(len(picks) - 1, 1))
+        eta = 10.0 ** log_eta[k]
+        sym = AXIS_LABELS[axis].split(" ")[0]
+        ax.fill_between(depth, eta, 2.0 * eta, color=colour, alpha=0.15, lw=0)
+        ax.plot(depth, eta, "-", color=colour, lw=1.6, label=f"{sym} = {x[k]:.3g}")
+        ax.plot(depth, 2.0 * eta, "--", color=colour, lw=1.2)
+    ax.set_yscale("log")
+    _depth_x(ax, depth)
+    ax.set_ylabel(f"learning rate ({loss} loss)")
+    ax.set_title(r"solid $\eta_{max} = 2/\lambda_{max}$, dashed $\eta_{catapult} = 4/\lambda_{max}$;"
+                 "\nshaded: catapult window", fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="best")
+
+
+def generalize_figure(results, *, layout: str, path: str, scales=None, time=None, sizes=None) -> None:
     """Test accuracy against depth for one point, a heatmap over (swept variable, depth) with xi_1
     and xi_star on top (Xiao et al. Figure 3 on the user's data), or accuracy against the swept
-    variable at one depth.  Cells with kappa > 1e10 (ill-conditioned solve) are marked."""
+    variable at one depth.  Cells with kappa > 1e10 (ill-conditioned solve) are marked.
+    ``sizes``: (training examples, test examples), for the title."""
     first = results[0]
     depth = np.asarray(first.depth, dtype=float)
     when = r"$t = \infty$" if time is None else f"t = {time:g}"
+    data = f"{sizes[0]} train / {sizes[1]} test examples, " if sizes else ""
     if layout == "depth":
         fig = Figure(figsize=(7.5, 5), layout="constrained")
         ax = fig.subplots()
@@ -138,20 +227,19 @@ def generalize_figure(results, *, layout: str, path: str, scales=None, time=None
             ax.plot(depth[ill], np.asarray(first.test_accuracy)[ill], "rx", ms=8,
                     label=r"$\kappa > 10^{10}$ (solve loses digits)")
         ax.set_ylim(0, 1.02)
-        ax.set_xlabel(DEPTH_LABEL)
         ax.set_ylabel("accuracy")
         twin = ax.twinx()
         twin.plot(depth, first.prediction_scale, "k:", lw=1.4, label="prediction scale")
         if np.any(np.asarray(first.prediction_scale) > 0):
             twin.set_yscale("log")
         twin.set_ylabel("RMS prediction / RMS target")
-        if depth.size > 1 and depth.max() / max(depth.min(), 1.0) >= 20:
-            ax.set_xscale("log")
+        _depth_x(ax, depth)
         ax.set_title(rf"{first.activation}: $\sigma_w^2$ = {first.sw2:g}, $\sigma_b^2$ = {first.sb2:g} "
-                     f"({first.phase}, {first.predictor.upper()} predictor, {when})")
+                     f"({first.phase}, {first.predictor.upper()} predictor, {when})"
+                     + (f"\n{data[:-2]}" if data else ""), fontsize=10)
         lines = ax.get_legend_handles_labels()
         more = twin.get_legend_handles_labels()
-        ax.legend(lines[0] + more[0], lines[1] + more[1], loc="lower left")
+        ax.legend(lines[0] + more[0], lines[1] + more[1], loc="lower left", fontsize=8)
         ax.grid(alpha=0.3)
         save(fig, path)
         return
@@ -160,10 +248,10 @@ def generalize_figure(results, *, layout: str, path: str, scales=None, time=None
     acc = np.array([r.test_accuracy for r in results], dtype=float)
     ill = np.array([r.ill_conditioned for r in results], dtype=bool)
     title = (rf"{first.activation}: {first.predictor.upper()} test accuracy, {_fixed_label(first, axis)}, "
-             f"{when}")
-    fig = Figure(figsize=(8, 5.5), layout="constrained")
-    ax = fig.subplots()
+             f"{data}{when}")
     if layout.startswith("line"):
+        fig = Figure(figsize=(8, 5.5), layout="constrained")
+        ax = fig.subplots()
         ax.plot(x, acc[:, 0], "o-", ms=3, lw=1.6, label="test accuracy")
         if ill[:, 0].any():
             ax.plot(x[ill[:, 0]], acc[ill[:, 0], 0], "rx", ms=8, label=r"$\kappa > 10^{10}$")
@@ -172,20 +260,23 @@ def generalize_figure(results, *, layout: str, path: str, scales=None, time=None
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
         ax.legend()
-        ax.set_title(f"{title}, depth {int(depth[0])}")
+        ax.set_title(f"{title}, depth {int(depth[0])}", fontsize=10)
         save(fig, path)
         return
-    masked = heatmap(fig, ax, x, depth, acc, title, "viridis", Normalize(0, 1), "test accuracy",
-                     xlabel=AXIS_LABELS[axis], ylabel=DEPTH_LABEL)
-    _depth_axis(ax, depth)
+    fig = Figure(figsize=(8.5, 6.2), layout="constrained")
+    ax = fig.subplots()
+    masked = heatmap(fig, ax, x, depth, acc, "", "viridis", Normalize(0, 1), "test accuracy",
+                     xlabel=AXIS_LABELS[axis], ylabel=DEPTH_LABEL, log_y=log_spaced(depth), y_floor=DEPTH_FLOOR)
+    ax.set_title(title, fontsize=10)
+    extra = []
     if ill.any():
         xx, dd = np.meshgrid(x, depth, indexing="ij")
-        ax.plot(xx[ill], dd[ill], "x", color="0.85", ms=4, mew=0.8, ls="none",
-                label=r"$\kappa > 10^{10}$ (ill-conditioned)")
+        ax.plot(xx[ill], dd[ill], "x", color="white", ms=5, mew=1.3, ls="none", path_effects=DARK_OUTLINE,
+                zorder=3, label=r"$\kappa > 10^{10}$ (ill-conditioned solve)")
     _overlay_scales(ax, scales, depth)
-    ax.set_xlim(x.min(), x.max())
+    ax.set_xlim(*_x_limits(x))
     if masked:
-        masked_legend(ax, "white: no prediction (no kernel or singular)", loc="upper right")
-    elif ax.get_legend_handles_labels()[0]:
-        ax.legend(loc="upper right", fontsize=8)
+        extra.append(Patch(facecolor=MASKED_COLOR, edgecolor="0.3", label="white: no prediction (no kernel or "
+                                                                          "singular)"))
+    outside_legend(fig, [ax], ncol=3, extra=extra)
     save(fig, path)

@@ -10,27 +10,43 @@ from __future__ import annotations
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.cm import ScalarMappable
-from matplotlib.colors import Normalize
+from matplotlib.colors import ListedColormap, Normalize
+from matplotlib.transforms import blended_transform_factory
 
 from phasecli.plotting.base import Figure, save
 
 REGIME_COLORS = {"lazy": "tab:blue", "catapult": "tab:orange", "unconverged": "tab:gray", "divergent": "tab:red"}
 LEGEND_CURVES = 10  # up to this many curves get a legend; more are coloured by lr_factor with a colorbar
+# viridis without its light yellow end, which does not show on white
+CURVE_CMAP = ListedColormap(colormaps["viridis"](np.linspace(0.0, 0.82, 256)), name="viridis_dark")
+DIVERGED_Y = 1.04  # diverged runs are drawn in a strip above the axes (axes fraction), not at a finite value
 
 
-def _colours(fig, axes, lr):
-    """One colour per curve, with a legend (few curves) or a colorbar over lr_factor (many)."""
+def _colours(fig, axes, lr, location="right"):
+    """One colour per curve, with a legend (few curves) or a colorbar over lr_factor (many; ``location``
+    'bottom' keeps it clear of a panel to the right)."""
     if lr.size <= LEGEND_CURVES:
         return [colormaps["tab10"](i % 10) for i in range(lr.size)], False
     norm = Normalize(float(lr.min()), float(lr.max()))
-    cmap = colormaps["viridis"]
-    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes, label="lr_factor (multiple of 2/lambda)")
-    return [cmap(norm(v)) for v in lr], True
+    label = "lr_factor (multiple of 2/lambda)" if location == "bottom" else "lr_factor\n(multiple of 2/lambda)"
+    fig.colorbar(ScalarMappable(norm=norm, cmap=CURVE_CMAP), ax=axes, label=label, location=location,
+                 pad=0.02, aspect=30, shrink=0.9)
+    return [CURVE_CMAP(norm(v)) for v in lr], True
+
+
+def _diverged_strip(ax, lr, diverged, label="diverged (loss overflowed: no value)"):
+    """Runs without a finite value as red triangles in a strip above the axes, at their lr_factor."""
+    if not diverged.any():
+        return
+    where = blended_transform_factory(ax.transData, ax.transAxes)
+    ax.plot(lr[diverged], np.full(int(diverged.sum()), DIVERGED_Y), "^", color="tab:red", mec="black", ms=6,
+            ls="none", transform=where, clip_on=False, label=label, zorder=5)
+    ax.spines["top"].set_color("tab:red")  # the strip's edge: below it, finite values only
 
 
 def _step_axis(ax, last):
     ax.set_xscale("symlog", linthresh=10)
-    ax.set_xlim(0, max(last, 10))
+    ax.set_xlim(0, 1.5 * max(last, 10))  # room to the right: a curve ending at the last step is not cut
     ax.set_xlabel("step t (linear to 10, then log)")
     ax.grid(alpha=0.3, which="both")
 
@@ -59,7 +75,7 @@ def _clip_to_bounded(ax_loss, ax_lam, curves, regime, first):
 
 def _regime_scatter(ax, lr, values, regime):
     for name, colour in REGIME_COLORS.items():
-        sel = regime == name
+        sel = (regime == name) & np.isfinite(values)
         if sel.any():
             ax.plot(lr[sel], values[sel], "o", ms=3 if lr.size > 50 else 5, color=colour, label=name, ls="none")
 
@@ -71,9 +87,9 @@ def catapult_figure(kept, curves, *, layout: str, path: str) -> None:
     first = kept[0]
     with_curves = curves is not None and "curves" in layout
     with_summary = "summary" in layout
-    ncols = int(with_curves) * 2 + int(with_summary) * 2
-    fig = Figure(figsize=(4.6 * ncols, 4.4), layout="constrained")
-    axes = list(np.atleast_1d(fig.subplots(1, ncols)))
+    rows = int(with_curves) + int(with_summary)
+    fig = Figure(figsize=(10.5, 4.2 * rows + 0.4), layout="constrained")
+    axes = list(np.atleast_1d(fig.subplots(rows, 2)).ravel())
     if with_curves:
         ax_loss, ax_lam = axes[0], axes[1]
         colours, bar = _colours(fig, axes[:2], lr)
@@ -91,7 +107,7 @@ def catapult_figure(kept, curves, *, layout: str, path: str) -> None:
         ax_loss.set_ylabel(r"loss$_t = f_t^2 / 2$")
         ax_loss.axhline(first.tol, color="0.4", ls=":", lw=1, label=f"tol = {first.tol:g}")
         ax_loss.legend(fontsize=7, title="lr_factor (regime)" if not bar else None, title_fontsize=7)
-        ax_lam.set_ylabel(r"NTK eigenvalue $\lambda_t$ (divergent runs leave the top)")
+        ax_lam.set_ylabel(r"NTK eigenvalue $\lambda_t$" + "\n(divergent runs leave the top)")
         ax_lam.axhline(first.lambda0, color="0.4", ls=":", lw=1)
         for ax in (ax_loss, ax_lam):
             _step_axis(ax, last)
@@ -100,14 +116,13 @@ def catapult_figure(kept, curves, *, layout: str, path: str) -> None:
         peak = np.concatenate([r.peak_loss for r in kept]) / max(first.loss0, np.finfo(float).tiny)
         eta_lam = np.concatenate([r.eta_lambda_final for r in kept])
         diverged = regime == "divergent"
-        finite_peak = peak[np.isfinite(peak) & ~diverged]
-        top = float(finite_peak.max()) * 3 if finite_peak.size else 10.0
-        _regime_scatter(ax_peak, lr, np.where(diverged, top, peak), regime)
-        finite_el = eta_lam[np.isfinite(eta_lam) & ~diverged]
-        _regime_scatter(ax_el, lr, np.where(diverged, max(4.2, float(finite_el.max()) + 0.2 if finite_el.size
-                                                             else 4.2), eta_lam), regime)
+        _regime_scatter(ax_peak, lr, np.where(diverged | ~np.isfinite(peak), np.nan, peak), regime)
+        _regime_scatter(ax_el, lr, np.where(diverged | ~np.isfinite(eta_lam), np.nan, eta_lam), regime)
+        for ax in (ax_peak, ax_el):
+            _diverged_strip(ax, lr, diverged | ~np.isfinite(peak if ax is ax_peak else eta_lam),
+                            label="divergent (no finite value)")
         ax_peak.set_yscale("log")
-        ax_peak.set_ylabel(r"peak loss / loss$_0$ (divergent: drawn at the top)")
+        ax_peak.set_ylabel(r"peak loss / loss$_0$")
         ax_el.set_ylabel(r"$\eta\,\lambda$ at the end (converged: < 2)")
         ax_el.axhline(2.0, color="k", ls="--", lw=1)
         for ax in (ax_peak, ax_el):
@@ -117,7 +132,8 @@ def catapult_figure(kept, curves, *, layout: str, path: str) -> None:
             ax.grid(alpha=0.3)
         ax_peak.legend(fontsize=7, loc="upper left")
     fig.suptitle(rf"two-scalar catapult map: $\lambda_0$ = {first.lambda0:g}, $f_0$ = {first.f0:g}, "
-                 f"n = {first.width:,}, T = {first.n_steps:,}")
+                 f"n = {first.width:,}, T = {first.n_steps:,}" + ("" if with_curves else " (too many steps to draw "
+                                                                   "the curves: outcomes only)"))
     save(fig, path)
 
 
@@ -140,7 +156,7 @@ def train_figure(runs, setup, *, layout: str, path: str) -> None:
     ncols = 3 if "summary" in layout else 1
     fig = Figure(figsize=(4.8 * ncols, 4.4), layout="constrained")
     axes = list(np.atleast_1d(fig.subplots(1, ncols)))
-    colours, bar = _colours(fig, axes[:1], lr)
+    colours, bar = _colours(fig, axes[:1], lr, location="bottom" if ncols > 1 else "right")
     ax = axes[0]
     for i, run in enumerate(runs):
         curve = run.median_curve
@@ -157,18 +173,21 @@ def train_figure(runs, setup, *, layout: str, path: str) -> None:
     if ncols == 3:
         ax_final, ax_el = axes[1], axes[2]
         final = np.array([r.final_loss for r in runs])
-        finite = np.isfinite(final)
-        top = float(np.nanmax(np.where(finite, final, np.nan))) * 10 if finite.any() else 1.0
+        finite = np.isfinite(final) & (regime != "divergent")
         order = np.argsort(lr)
         ax_final.plot(lr[order][finite[order]], final[order][finite[order]], "-", color="0.6", lw=1)
-        _regime_scatter(ax_final, lr, np.where(finite, final, top), regime)
+        _regime_scatter(ax_final, lr, np.where(finite, final, np.nan), regime)
+        _diverged_strip(ax_final, lr, ~finite)
         ax_final.set_yscale("log")
-        ax_final.set_ylabel(f"median final loss after T = {setup.n_steps} steps (diverged: top)")
-        for name, axis in (("init", ax_el), ("final", ax_el)):
-            values = np.array([r.eta_lambda_init if name == "init" else r.eta * r.lambda_max_final for r in runs])
-            ax_el.plot(lr, values, "o" if name == "init" else "s", mfc="none" if name == "init" else None,
-                       ms=9 if name == "init" else 4, ls="none", color="tab:purple" if name == "init" else "tab:green",
-                       label=r"$\eta\,\lambda_{max}$ at $t = 0$" if name == "init" else r"at $t = T$")
+        ax_final.set_ylabel(f"median final loss after T = {setup.n_steps} steps")
+        init = np.array([r.eta_lambda_init for r in runs], dtype=float)
+        last = np.array([r.eta * r.lambda_max_final for r in runs], dtype=float)
+        ax_el.plot(lr, init, "o", mfc="none", ms=9, ls="none", color="tab:purple",
+                   label=r"$\eta\,\lambda_{max}$ at $t = 0$")
+        kept_last = np.isfinite(last) & (regime != "divergent")
+        ax_el.plot(lr, np.where(kept_last, last, np.nan), "s", ms=4, ls="none", color="tab:green",
+                   label=r"at $t = T$")
+        _diverged_strip(ax_el, lr, ~kept_last, label=r"diverged (no $\lambda_{max}$ at $t = T$)")
         ax_el.axhline(2.0, color="k", ls="--", lw=1)
         ax_el.set_ylabel(r"$\eta\,\lambda_{max}$ of the empirical NTK (medians)")
         ax_el.legend(fontsize=7)

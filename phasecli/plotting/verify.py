@@ -13,7 +13,7 @@ from matplotlib import colormaps
 from matplotlib.lines import Line2D
 from matplotlib.ticker import LogLocator, ScalarFormatter
 
-from phasecli.plotting.base import DEPTH_LABEL, Figure, save
+from phasecli.plotting.base import Figure, depth_axis, save
 
 
 def _points(results):
@@ -54,7 +54,7 @@ def verify_figure(results, *, layout: str, path: str) -> None:
         ax.axhline(1.0 + first.tolerance, color="0.3", lw=1.0, ls="--")
         g = group[0]
         ax.set_title(rf"$\sigma_w^2$ = {sw2:g}, $\sigma_b^2$ = {sb2:g}: {g.phase} ($\chi_1$ = {g.chi_1:.4g})")
-        ax.set_xlabel(DEPTH_LABEL)
+        depth_axis(ax, group[0].depth, axis="x")  # logarithmic for log-spaced depths
         ax.grid(alpha=0.3, which="both")
         if log_scale:
             ax.set_yscale("log")
