@@ -168,7 +168,7 @@ _phasecli() {
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
                 '--c0=[First-layer correlation c^1 of the two inputs (both have q^1 = --q0).]:value: ' \
-                '--width=[Hidden widths M (every hidden layer)\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; widths sorted and de-duplicated.]:value: ' \
+                '--width=[Hidden widths M (every hidden layer)\: list 32,128,512, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced widths, rounded); mixes allowed; sorted and de-duplicated.]:value: ' \
                 '--depth=[Depths L (hidden layers)\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; sorted and de-duplicated.]:value: ' \
                 '--samples=[Independent random networks per (sw2, sb2, width); max_share needs a few hundred.]:value: ' \
                 '--seed=[Seed\: network i draws from its own stream (same output whatever the threads or --scheduler).]:value: ' \
@@ -184,7 +184,7 @@ _phasecli() {
             _arguments \
                 '--lambda0=[Initial NTK eigenvalue lambda_0 (eta = lr_factor * 2 / lambda_0).]:value: ' \
                 '--f0=[Initial output f_0 (loss_0 = f_0^2/2).]:value: ' \
-                '--width=[Width n of the one-hidden-layer network (a row per width and lr_factor)\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; widths sorted and de-duplicated.]:value: ' \
+                '--width=[Width n of the one-hidden-layer network (a row per width and lr_factor)\: list 32,128,512, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced widths, rounded); mixes allowed; sorted and de-duplicated.]:value: ' \
                 '--lr-factor=[Learning rates as multiples of 2/lambda\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--steps=[Largest number of updates T.]:value: ' \
                 '--tol=[Converged at the first step with loss < TOL.]:value: ' \
@@ -203,7 +203,7 @@ _phasecli() {
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
                 '--depth=[Hidden layers L (number of nonlinearities)\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; sorted and de-duplicated.]:value: ' \
-                '--width=[Hidden width N of the finite networks\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; widths sorted and de-duplicated.]:value: ' \
+                '--width=[Hidden width N of the finite networks\: list 32,128,512, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced widths, rounded); mixes allowed; sorted and de-duplicated.]:value: ' \
                 '--lr-factor=[Learning rates as multiples of 2/lambda\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--steps=[Full-batch gradient-descent steps T.]:value: ' \
                 '--samples=[Independent networks S (the same S for every lr_factor).]:value: ' \
@@ -269,7 +269,7 @@ _phasecli() {
                 '--depth=[Depths L (hidden layers)\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; sorted and de-duplicated.]:value: ' \
                 '--weights=[Weight laws\: gaussian (sqrt(sw2/N) x standard Gaussian), orthogonal (sqrt(sw2) x Haar orthogonal), or a comma list of both (a row each).]:value:_sequence compadd - gaussian orthogonal' \
                 '--empirical[Measure the same columns on finite random networks (phasecli.finite.network) instead.]' \
-                '--width=[Width N of every layer (with --empirical; a row per width); one network holds 8 L N^2 bytes\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; widths sorted and de-duplicated.]:value: ' \
+                '--width=[Width N of every layer (with --empirical; a row per width); one network holds 8 L N^2 bytes\: list 32,128,512, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced widths, rounded); mixes allowed; sorted and de-duplicated.]:value: ' \
                 '--samples=[Random networks per (sw2, sb2, weights) point (with --empirical); *_se need 2 or more.]:value: ' \
                 '--seed=[Seed (with --empirical)\: network i draws from its own stream, the same for every point.]:value: ' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \

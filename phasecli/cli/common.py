@@ -26,6 +26,8 @@ WEIGHT_LAWS = ("gaussian", "orthogonal")  # as phasecli.isometry.WEIGHTS (not im
 GRID_GRAMMAR = "NUMBER, LIST a,b,c, or START:STOP:NUM (NUM points, both ends included)"
 DEPTH_GRAMMAR = ("list 1,2,5,10, inclusive range START:STOP[:STEP], or log:START:STOP:NUM (NUM log-spaced "
                  "depths, rounded; figures then use a log depth axis); mixes allowed; sorted and de-duplicated")
+WIDTH_GRAMMAR = ("list 32,128,512, inclusive range START:STOP[:STEP], or log:START:STOP:NUM (NUM log-spaced "
+                 "widths, rounded); mixes allowed; sorted and de-duplicated")
 
 
 # ----------------------------------------------------------------------------- option types
@@ -195,7 +197,7 @@ def width_option(default: str, help_text: str):
     library checks its own bounds."""
     return click.option("--width", "widths", type=IntegerList("width", limit=2 ** 62), default=default,
                         show_default=True,
-                        help=f"{help_text}: {DEPTH_GRAMMAR.replace('sorted', 'widths sorted')}.")
+                        help=f"{help_text}: {WIDTH_GRAMMAR}.")
 
 
 def weights_callback(ctx, param, value):
