@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerate the README's figures (docs/figures/*.png): each command as the README shows it, then
-# shrunk to 1100 pixels wide with a 128-colour palette so the repository stays small.
+# shrunk to 1100 pixels wide with a 256-colour palette so the repository stays small.
 set -euo pipefail
 cd "$(dirname "$0")"
 PHASECLI=${PHASECLI:-phasecli}
@@ -14,7 +14,7 @@ path = sys.argv[1]
 img = Image.open(path).convert("RGB")
 if img.width > 1100:
     img = img.resize((1100, round(img.height * 1100 / img.width)), Image.LANCZOS)
-img.quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+img.quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(path, optimize=True)
 PY
 }
 draw phase phase -a tanh --sw2 0.5:4:60 --sb2 0:1:40
