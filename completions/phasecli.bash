@@ -5,7 +5,7 @@ _phasecli() {
         case "${COMP_WORDS[i]}" in -*) ;; *) cmd="${COMP_WORDS[i]}"; break ;; esac
     done
     if [[ -z "$cmd" ]]; then
-        COMPREPLY=($(compgen -W "phase critical depth-scale activations kappa lr generalize verify catapult train check init jacobian docs --help --version" -- "$cur"))
+        COMPREPLY=($(compgen -W "phase critical depth-scale activations kappa lr generalize verify catapult train check init jacobian docs warmup --help --version" -- "$cur"))
         return
     fi
     case "$cmd" in
@@ -256,6 +256,10 @@ _phasecli() {
             case "$prev" in
             esac
             COMPREPLY=($(compgen -W "--path --help -h cnn distributed gate jacobian precision theory training verify" -- "$cur")) ;;
+        warmup)
+            case "$prev" in
+            esac
+            COMPREPLY=($(compgen -W "--help -h" -- "$cur")) ;;
     esac
 }
 complete -o default -F _phasecli phasecli
