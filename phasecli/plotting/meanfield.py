@@ -42,7 +42,10 @@ def phase_figure(grid, critical, *, layout: str, path: str) -> None:
         fig.suptitle(f"{grid.activation}: mean-field phase, {fixed}")
         save(fig, path)
         return
-    fig = Figure(figsize=(16, 4.8), layout="constrained")
+    # a fixed layout (three heatmaps, the same axes labels whatever the grid): constrained layout took
+    # half the time of this, the README's main figure (bench/RESULTS_first_minute.md)
+    fig = Figure(figsize=(16, 4.8))
+    fig.subplots_adjust(left=0.045, right=0.955, bottom=0.12, top=0.85, wspace=0.3)
     axes = fig.subplots(1, 3)
     sw2_range, sb2_range = _ranges(grid)
     masked = heatmap(fig, axes[0], grid.sw2, grid.sb2, grid.chi_1, r"$\chi_1$ (ordered < 1 < chaotic)", "RdBu_r",
