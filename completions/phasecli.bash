@@ -15,7 +15,7 @@ _phasecli() {
         case "${COMP_WORDS[i]}" in -*) ;; *) cmd="${COMP_WORDS[i]}"; break ;; esac
     done
     if [[ -z "$cmd" ]]; then
-        _phasecli_words "phase critical depth-scale activations kappa lr generalize verify catapult train check init jacobian docs --help --version" 0
+        _phasecli_words "phase critical depth-scale activations kappa lr generalize verify catapult train check init jacobian docs warmup --help --version" 0
         return
     fi
     case "$cmd" in
@@ -265,6 +265,10 @@ _phasecli() {
             case "$prev" in
             esac
             _phasecli_words "--path --help -h cnn distributed gate jacobian precision theory training verify" 0 ;;
+        warmup)
+            case "$prev" in
+            esac
+            _phasecli_words "--help -h" 0 ;;
     esac
 }
 complete -F _phasecli phasecli

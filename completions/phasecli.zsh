@@ -17,6 +17,7 @@ _phasecli() {
         'init:A recommended initialization for depth L: sw2 on the critical line (chi_1 =...'
         'jacobian:Spectrum of J J^T for the input-output Jacobian J = D^L W^L ...'
         'docs:Print a user document shipped with phasecli (default: theory, the formulas...'
+        'warmup:Compile and cache every numerical kernel now, so that no later command compiles.'
     )
     if (( CURRENT == 2 )); then
         _describe -t commands 'phasecli command' commands
@@ -285,6 +286,10 @@ _phasecli() {
                 '--path[Print where the document is installed instead of its text.]' \
                 {--help,-h}'[Show the help and exit]' \
                 '1:argument:(cnn distributed gate jacobian precision theory training verify)' \
+            ;;
+        warmup)
+            _arguments \
+                {--help,-h}'[Show the help and exit]' \
             ;;
     esac
 }

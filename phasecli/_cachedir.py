@@ -2,9 +2,10 @@
 
 ``cache_dir()``: ``$NUMBA_CACHE_DIR`` when set, else ``$XDG_CACHE_HOME/phasecli/numba``
 (``~/.cache/phasecli/numba``), else ``<tmp>/phasecli-<uid>/numba`` when that is not
-writable.  ``is_warm(tag)`` / ``mark_warm(tag)`` keep one marker file per kernel-source
-state and tag (a command name), so the command line can say once, on a terminal, that
-the first run compiles.  Importing this module must not import numba.
+writable; inside it one folder per phasecli version (``cache_subdir``), shared by every
+install of that version whose kernel sources are the same (``source_stamp``).  ``is_warm(tag)`` / ``mark_warm(tag)`` keep one marker file per kernel-source
+state and tag (a command name), so the command line can say once that the first run
+compiles.  Importing this module must not import numba.
 """
 
 from __future__ import annotations
@@ -40,14 +41,32 @@ def cache_dir() -> str:
 
 @functools.lru_cache(maxsize=1)
 def source_stamp() -> str:
-    """A digest of all kernel sources' sizes and modification times: the stamp of every cached kernel."""
-    h = hashlib.sha1()
-    for root, _dirs, files in os.walk(PACKAGE_DIR):
+    """A digest of phasecli's version and every kernel source's name and contents: the stamp of every
+    cached kernel.  Neither the install path nor modification times enter it, so two installs of the
+    same phasecli (two virtualenvs, a CI image and a checkout) share one cache; any edit invalidates it."""
+    from phasecli import __version__
+
+    h = hashlib.sha1(__version__.encode())
+    for root, dirs, files in os.walk(PACKAGE_DIR):
+        dirs.sort()
         for name in sorted(files):
             if name.startswith("_") and name.endswith("kernels.py"):
-                st = os.stat(os.path.join(root, name))
-                h.update(f"{root}/{name}:{st.st_size}:{st.st_mtime_ns}".encode())
+                path = os.path.join(root, name)
+                h.update(os.path.relpath(path, PACKAGE_DIR).encode())
+                with open(path, "rb") as f:
+                    h.update(f.read())
     return h.hexdigest()[:16]
+
+
+def cache_subdir(py_file: str) -> str:
+    """Where, under ``cache_dir()``, the kernels of ``py_file`` are cached: by phasecli version, kernel
+    sources and the file's place in the package, not by install path (numba's default).  Checkouts with
+    other kernel sources get other folders, so they never overwrite each other's entries; a folder whose
+    sources are gone is never read again and may be deleted."""
+    from phasecli import __version__
+
+    relative = os.path.relpath(os.path.dirname(os.path.abspath(py_file)), PACKAGE_DIR)
+    return os.path.normpath(os.path.join(f"phasecli-{__version__}-{source_stamp()}", relative))
 
 
 def _marker(tag: str) -> str:

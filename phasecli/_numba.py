@@ -7,7 +7,11 @@ kernels of this package are cached in a per-user directory instead:
 
 - ``$NUMBA_CACHE_DIR`` when set (numba's own setting, honoured as numba does);
 - otherwise ``$XDG_CACHE_HOME/phasecli/numba`` (``~/.cache/phasecli/numba``);
-- otherwise, when that is not writable, ``<tmp>/phasecli-<uid>/numba``.
+- otherwise, when that is not writable, ``<tmp>/phasecli-<uid>/numba``;
+
+and inside it in ``phasecli-<version>-<stamp>/`` (``_cachedir.cache_subdir``): keyed on the
+kernel sources' contents, not on the install path as numba's own locator is, so every
+virtualenv or image holding the same phasecli shares one cache.
 
 Only functions defined in phasecli's own files are redirected (a locator class put first
 in numba's list); other numba code in the same process keeps numba's defaults.  Every
@@ -22,25 +26,26 @@ import os
 from numba import njit, prange  # noqa: F401  (re-exported for the kernel modules)
 from numba.core import caching
 
-from phasecli._cachedir import cache_dir, source_stamp
+from phasecli._cachedir import cache_dir, cache_subdir, source_stamp
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 class _PhasecliCacheLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLocator):
-    """numba's source-file locator, pointed at ``cache_dir()``, for phasecli's own files only."""
+    """numba's source-file locator, pointed at ``cache_dir()``, for phasecli's own files only, keyed on
+    phasecli's version and kernel sources instead of the install path (so virtualenvs share it)."""
 
     def __init__(self, py_func, py_file):
         self._py_file = py_file
         self._lineno = py_func.__code__.co_firstlineno
-        self._cache_path = os.path.join(cache_dir(), self.get_suitable_cache_subpath(py_file))
+        self._cache_path = os.path.join(cache_dir(), cache_subdir(py_file))
 
     def get_cache_path(self):
         return self._cache_path
 
     def get_source_stamp(self):
-        """One stamp over every kernel file: a kernel inlines njit functions of other files, so a
-        change to any of them must invalidate all (numba alone stamps only the defining file)."""
+        """One stamp over every kernel file's contents: a kernel inlines njit functions of other files, so a
+        change to any of them must invalidate all (numba alone stamps only the defining file, by mtime)."""
         return source_stamp()
 
     @classmethod

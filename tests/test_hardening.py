@@ -18,7 +18,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import run_cli
+from conftest import run_cli_process
 
 
 def _one_clean_line(stderr):
@@ -237,36 +237,45 @@ def test_internal_errors_are_not_blamed_on_the_user(monkeypatch, capsys):
 
 
 # ------------------------------------------------------------------ 1. first-run compile notice
-def test_compile_notice_once_on_a_terminal_only(monkeypatch, capsys):
+@pytest.mark.parametrize("terminal", [True, False], ids=["terminal", "pipe"])
+def test_compile_notice_once_on_stderr_terminal_or_not(monkeypatch, capsys, terminal):
     from phasecli import _cachedir
     from phasecli import cli as cli_package
 
-    class Tty(io.StringIO):
+    class Stream(io.StringIO):
         def isatty(self):
-            return True
+            return terminal
 
     warm = set()
     monkeypatch.setattr(_cachedir, "is_warm", lambda tag: tag in warm)
     monkeypatch.setattr(_cachedir, "mark_warm", lambda tag: warm.add(tag))
-    fake = Tty()
+    fake, out = Stream(), io.StringIO()
     monkeypatch.setattr(sys, "stderr", fake)
+    monkeypatch.setattr(sys, "stdout", out)
+    for _ in range(2):
+        with pytest.raises(SystemExit) as exit_:
+            cli_package.main(["critical", "--sb2", "0.05", "-f", "csv"])
+        assert exit_.value.code == 0
+    lines = fake.getvalue().splitlines()
+    assert len(lines) == 1 and "compiling" in lines[0] and "`critical`" in lines[0] and warm == {"critical"}
+    assert "compiling" not in out.getvalue()  # stdout carries data only
     with pytest.raises(SystemExit):
-        cli_package.main(["critical", "--sb2", "0.05", "-f", "csv"])
+        cli_package.main(["activations", "-f", "csv"])  # compiles nothing: no notice
     with pytest.raises(SystemExit):
-        cli_package.main(["critical", "--sb2", "0.05", "-f", "csv"])
-    assert fake.getvalue().count("compiling") == 1 and warm == {"critical"}
-    monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal: silent
+        cli_package.main(["phase", "--help"])
+    assert len(fake.getvalue().splitlines()) == 1
     warm.clear()
-    with pytest.raises(SystemExit):
-        cli_package.main(["critical", "--sb2", "0.05", "-f", "csv"])
-    assert "compiling" not in sys.stderr.getvalue()
+    with pytest.raises(SystemExit) as exit_:
+        cli_package.main(["critical", "--sb2", "abc"])  # a usage error: its one line, no notice
+    assert exit_.value.code == 2 and len(fake.getvalue().splitlines()) == 2 and not warm
+    assert "compiling" not in fake.getvalue().splitlines()[-1]
     capsys.readouterr()
 
 
 def test_numba_cache_lives_outside_the_package(tmp_path):
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
     env.pop("NUMBA_CACHE_DIR", None)
-    r = run_cli("critical", "--sb2", "0.05", "--value", env=env)
+    r = run_cli_process("critical", "--sb2", "0.05", "--value", env=env)
     assert r.returncode == 0 and math.isclose(float(r.stdout), 1.7609546396067, rel_tol=1e-12)
     cached = list((tmp_path / "cache" / "phasecli" / "numba").rglob("*.nbi"))
     assert cached, "the kernels were not cached in the per-user directory"
@@ -276,7 +285,7 @@ def test_numba_cache_lives_outside_the_package(tmp_path):
     assert not [f for f in os.listdir(package) if f.endswith((".nbi", ".nbc"))]
     assert not any(f.endswith((".nbi", ".nbc")) for root, _, files in os.walk(package) for f in files)
     explicit = tmp_path / "explicit"
-    r = run_cli("critical", "--sb2", "0.05", "--value", env=dict(env, NUMBA_CACHE_DIR=str(explicit)))
+    r = run_cli_process("critical", "--sb2", "0.05", "--value", env=dict(env, NUMBA_CACHE_DIR=str(explicit)))
     assert r.returncode == 0 and list(explicit.rglob("*.nbi"))
 
 
