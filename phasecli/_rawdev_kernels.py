@@ -60,7 +60,13 @@ R_SQP = 7  # sqrt(P), P the NTK diagonal
 R_SQP1 = 8  # sqrt of the next NTK diagonal
 R_S1 = 9  # the next variance sw2 V + sb2 (K units of the layer)
 R_P = 10  # P
-N_COLS = 11
+# erf only (``_erf_row_columns``): the per-row parts of the pair maps, so that a pair costs one asin
+R_A = 11  # 1 + 2 s
+R_AL = 12  # alpha = 2 s / (1 + 2 s)
+R_ASIN = 13  # asin(alpha)
+R_SQOMA = 14  # sqrt(1 - alpha^2) = sqrt(1 + 4 s) / (1 + 2 s), as sqrt((1 + 4 s) / (1 + 2 s)^2)
+R_SQ4 = 15  # sqrt(1 + 4 s)
+N_COLS = 16
 
 
 # ----------------------------------------------------------------------------- one row
@@ -164,6 +170,86 @@ def _dev_erf(s1, s2, ds, eps):
     q4 = math.sqrt(r)
     et = FOUR_OVER_PI * qm / ((sq + q4) * q4 * sq)
     return dt, et, FOUR_OVER_PI / sq, TWO_OVER_PI * err_mis + 16.0 * EPS * dt, 16.0 * EPS * et
+
+
+@njit(cache=True)
+def _asin_diff_sq(u, v, su, sv, u2_minus_v2):
+    """``_asin_diff`` given su = sqrt(1 - u^2), sv = sqrt(1 - v^2)."""
+    den_num = u * sv + v * su
+    if den_num <= 0.0:
+        return 0.0
+    return math.atan2(u2_minus_v2 / den_num, su * sv + u * v)
+
+
+@njit(cache=True)
+def _erf_row_columns(rows):
+    """Fill the erf columns R_A ... R_SQ4 of the row table from R_S (see ``_dev_erf_rows``)."""
+    for i in range(rows.shape[0]):
+        s = rows[i, R_S]
+        a = 1.0 + 2.0 * s
+        al = 2.0 * s / a
+        rows[i, R_A] = a
+        rows[i, R_AL] = al
+        rows[i, R_ASIN] = math.asin(al)
+        rows[i, R_SQOMA] = math.sqrt((1.0 + 4.0 * s) / (a * a))
+        rows[i, R_SQ4] = math.sqrt(1.0 + 4.0 * s)
+
+
+@njit(cache=True)
+def _dev_erf_rows(ra, rb, ds, eps):
+    """``_dev_erf`` (same operations, same rounding) with the per-row parts read from the row table,
+    plus the divided differences of ``_diag_diff_closed``:
+    (dt, et, tdot, err_dt, err_et, V_a - V_b, W_a - W_b).
+
+    V_a - V_b = (2/pi) (asin(alpha_a) - asin(alpha_b)) = (2/pi) (d1 - d2) with d_i = asin(alpha_i) - asin(g):
+    alpha_a and alpha_b lie on either side of their geometric mean g, so d1 and d2 have opposite
+    signs and the difference has full relative accuracy (no extra arcsine).
+    """
+    if eps < 0.0:
+        eps = 0.0
+    if eps > 2.0:
+        eps = 2.0
+    s1 = ra[R_S]
+    s2 = rb[R_S]
+    a1 = ra[R_A]
+    a2 = rb[R_A]
+    al1 = ra[R_AL]
+    al2 = rb[R_AL]
+    g = math.sqrt(al1 * al2)
+    p12 = a1 * a2
+    om_g = (1.0 + 2.0 * s1 + 2.0 * s2) / p12  # 1 - g^2
+    dal = 2.0 * ds / p12  # al1 - al2
+    y1 = ra[R_ASIN]
+    y2 = rb[R_ASIN]
+    yg = math.asin(g)
+    sq1 = math.sqrt(om_g)
+    d1 = _asin_diff_sq(al1, g, ra[R_SQOMA], sq1, al1 * dal)
+    d2 = _asin_diff_sq(al2, g, rb[R_SQOMA], sq1, -al2 * dal)
+    sq12 = math.sqrt(y1 * y2)
+    mis = 0.0
+    err_mis = 0.0
+    if sq12 + yg > 0.0:
+        num = d1 * d2 + yg * (d1 + d2)
+        if num < 0.0:
+            num = 0.0
+        mis = num / (sq12 + yg)
+        err_mis = 4.0 * EPS * yg * (abs(d1) + abs(d2)) / (sq12 + yg)
+    one_m_c2 = eps * (2.0 - eps)
+    y = g * (1.0 - eps)
+    sqy = math.sqrt(om_g + g * g * one_m_c2)
+    ang = math.atan2(g * (g * g * one_m_c2 / (sqy + sq1) + eps * sq1), sq1 * sqy + g * y)
+    dt = TWO_OVER_PI * (mis + ang)
+    q = 1.0 + 2.0 * s1 + 2.0 * s2 + 4.0 * s1 * s2 * one_m_c2
+    q1 = ra[R_SQ4]
+    q2 = rb[R_SQ4]
+    r = math.sqrt((1.0 + 4.0 * s1) * (1.0 + 4.0 * s2))
+    qm = 4.0 * ds * ds / (1.0 + 2.0 * s1 + 2.0 * s2 + r) + 4.0 * s1 * s2 * one_m_c2
+    sq = math.sqrt(q)
+    q4 = math.sqrt(r)
+    et = FOUR_OVER_PI * qm / ((sq + q4) * q4 * sq)
+    dv = TWO_OVER_PI * (d1 - d2)
+    dw = -FOUR_OVER_PI * 4.0 * ds / (q1 * q2 * (q1 + q2))
+    return dt, et, FOUR_OVER_PI / sq, TWO_OVER_PI * err_mis + 16.0 * EPS * dt, 16.0 * EPS * et, dv, dw
 
 
 @njit(cache=True)
@@ -341,37 +427,69 @@ def _diag_rows_serial(mode, code, slope, s, v_out, w_out):
 
 
 @njit(cache=True)
+def _pair_all(mode, code, slope, i, j, ra, rb, e, ds, dt_a, et_a, td_a, edt_a, eet_a):
+    """(dt, et, tdot, err_dt, err_et, V_a - V_b, W_a - W_b, exact) of one pair (erf: ``_dev_erf_rows``)."""
+    if mode == MODE_CLOSED and code == ERF:
+        dt, et, td, edt, eet, dv, dw = _dev_erf_rows(ra, rb, ds, e)
+        return dt, et, td, edt, eet, dv, dw, True
+    dt, et, td, edt, eet = _pair_maps(mode, code, slope, i, j, ra, rb, e, ds, dt_a, et_a, td_a, edt_a, eet_a)
+    dv, dw, exact = _pair_diffs(mode, code, slope, ra, rb, ds)
+    return dt, et, td, edt, eet, dv, dw, exact
+
+
+@njit(cache=True)
 def _dev_row_sym(i, mode, code, slope, sw2, sb2e, g, rel, rows, eps, dl, ee, ed, dsm, dpm, dt_a, et_a, td_a, edt_a,
                  eet_a):
+    """Row i of the strict upper triangle (the lower one is left to ``_mirror_dev``)."""
     n = eps.shape[0]
     ra = rows[i]
     for j in range(i + 1, n):
         rb = rows[j]
         ds = dsm[i, j]
-        dt, et, td, edt, eet = _pair_maps(mode, code, slope, i, j, ra, rb, eps[i, j], ds, dt_a, et_a, td_a,
-                                          edt_a, eet_a)
-        dv, dw, exact = _pair_diffs(mode, code, slope, ra, rb, ds)
+        dt, et, td, edt, eet, dv, dw, exact = _pair_all(mode, code, slope, i, j, ra, rb, eps[i, j], ds, dt_a, et_a,
+                                                        td_a, edt_a, eet_a)
         en, dn, een, edn, ds1, dp1 = _dev_update(dt, et, td, edt, eet, eps[i, j], dl[i, j], ee[i, j], ed[i, j],
                                                  dv, dw, ds, dpm[i, j], exact, ra, rb, sw2, sb2e, g, rel)
         dsm[i, j] = ds1
-        dsm[j, i] = -ds1
         dpm[i, j] = dp1
-        dpm[j, i] = -dp1
         eps[i, j] = en
-        eps[j, i] = en
         dl[i, j] = dn
-        dl[j, i] = dn
         ee[i, j] = een
-        ee[j, i] = een
         ed[i, j] = edn
-        ed[j, i] = edn
+
+
+@njit(cache=True)
+def _mirror_tile(i0, i1, j0, j1, eps, dl, ee, ed, dsm, dpm):
+    for i in range(i0, i1):
+        for j in range(max(j0, i + 1), j1):
+            eps[j, i] = eps[i, j]
+            dl[j, i] = dl[i, j]
+            ee[j, i] = ee[i, j]
+            ed[j, i] = ed[i, j]
+            dsm[j, i] = -dsm[i, j]
+            dpm[j, i] = -dpm[i, j]
+
+
+@njit(parallel=True, cache=True)
+def _mirror_dev(eps, dl, ee, ed, dsm, dpm):
+    """Copy the strict upper triangles to the lower ones (dsm, dpm antisymmetric), in 64 x 64 tiles."""
+    n = eps.shape[0]
+    bs = 64
+    nb = (n + bs - 1) // bs
+    for bi in prange(nb):
+        i0 = bi * bs
+        i1 = min(n, i0 + bs)
+        for bj in range(bi, nb):
+            j0 = bj * bs
+            _mirror_tile(i0, i1, j0, min(n, j0 + bs), eps, dl, ee, ed, dsm, dpm)
 
 
 @njit(parallel=True, cache=True)
 def _dev_layer_sym(mode, code, slope, sw2, sb2e, g, rel, rows, eps, dl, ee, ed, dsm, dpm, dt_a, et_a, td_a, edt_a,
                    eet_a):
     """One layer on the symmetric train block (eps, Delta, their errors and the diagonal differences
-    dsm = s_a - s_b, dpm = P_a - P_b in place, in the layer's old units; diagonals stay 0).
+    dsm = s_a - s_b, dpm = P_a - P_b in place, in the layer's old units; diagonals stay 0): the
+    strict upper triangles only, the caller mirrors them with ``_mirror_dev`` (a pair reads itself alone).
 
     Row i writes the pairs (i, j > i) and their mirrors only; rows t and n-1-t share an
     iteration so that the triangular work is balanced across threads.  dt_a ... eet_a are
@@ -393,9 +511,11 @@ def _dev_layer_sym(mode, code, slope, sw2, sb2e, g, rel, rows, eps, dl, ee, ed, 
 def _dev_layer_sym_serial(mode, code, slope, sw2, sb2e, g, rel, rows, eps, dl, ee, ed, dsm, dpm, dt_a, et_a, td_a,
                           edt_a, eet_a):
     """``_dev_layer_sym`` on one thread (small blocks: a parallel launch costs more than the work)."""
-    for i in range(eps.shape[0]):
+    n = eps.shape[0]
+    for i in range(n):
         _dev_row_sym(i, mode, code, slope, sw2, sb2e, g, rel, rows, eps, dl, ee, ed, dsm, dpm, dt_a, et_a, td_a,
                      edt_a, eet_a)
+    _mirror_tile(0, n, 0, n, eps, dl, ee, ed, dsm, dpm)
 
 
 @njit(parallel=True, cache=True)
@@ -407,9 +527,8 @@ def _dev_layer_rect(mode, code, slope, sw2, sb2e, g, rel, rows_t, rows, eps, dl,
         for j in range(eps.shape[1]):
             rb = rows[j]
             ds = dsm[i, j]
-            dt, et, td, edt, eet = _pair_maps(mode, code, slope, i, j, ra, rb, eps[i, j], ds, dt_a, et_a, td_a,
-                                              edt_a, eet_a)
-            dv, dw, exact = _pair_diffs(mode, code, slope, ra, rb, ds)
+            dt, et, td, edt, eet, dv, dw, exact = _pair_all(mode, code, slope, i, j, ra, rb, eps[i, j], ds, dt_a,
+                                                            et_a, td_a, edt_a, eet_a)
             en, dn, een, edn, ds1, dp1 = _dev_update(dt, et, td, edt, eet, eps[i, j], dl[i, j], ee[i, j],
                                                      ed[i, j], dv, dw, ds, dpm[i, j], exact, ra, rb, sw2, sb2e, g,
                                                      rel)

@@ -10,7 +10,11 @@ computed from it once it is small (Householder reflection of 1 onto e_1; the sma
 eigenvalues are those of B - b b^T / a, exact to a relative |b|^2 / a^2 < 1e-12): kappa
 stays accurate as deep as the deviation is representable.  Data as given: the kernel is
 r r^T - (r_a r_b dev_ab) with r = sqrt(diag), deflated along r (``_eig_deflated_root``),
-with the recursion's tracked per-entry error bounds in the error estimate.  Wherever the error estimate
+with the recursion's tracked per-entry error bounds in the error estimate.  Its m - 1 small
+eigenvalues come from ONE tridiagonalization of B - b b^T / a (LAPACK dsytrd): lambda_min
+from the secular equation of the bordered matrix and lambda_max (hence lambda_bulk) from an
+exact Sherman-Morrison fixed point, both O(m) per step on the tridiagonal form
+(``_bordered_tridiagonal``); dense eigensolves remain only as the fallback.  Wherever the error estimate
 of lambda_min exceeds ``RESOLVE_REL`` of it, ``resolved`` is False and lambda_min and
 kappa are NaN, never a noise-level number.
 """
@@ -122,8 +126,9 @@ def _eig_deflated_root(dev, root, gamma, tau, abs_floor, err_norm):
 
     Data as given (docs/theory.md section 11): the Householder reflection H with
     H root = -|root| e_1 gives H (root root^T - X) H = |root|^2 e1 e1^T - H X H = [[a, b^T], [b, B]]
-    for X = D - diag(gamma); the m - 1 small eigenvalues solve lambda = eig(B - b b^T / (a - lambda)),
-    iterated from lambda = 0 for the smallest (each step gains a factor |b|^2 / a^2 < 1e-4).
+    for X = D - diag(gamma); the m - 1 small eigenvalues solve lambda = eig(B - b b^T / (a - lambda)):
+    lambda_min and lambda_max - a from one tridiagonalization (``_bordered_tridiagonal``), else
+    by dense eigensolves (``_bordered_dense``).
     err_norm bounds the tracked errors of D (``_error_norm``).  None when D is not small.
     """
     m = dev.shape[0]
@@ -147,26 +152,51 @@ def _eig_deflated_root(dev, root, gamma, tau, abs_floor, err_norm):
     nb2 = float(b @ b)
     if not (a > 2.0 * bound) or nb2 > 1e-4 * a * (a - bound):
         return None
+    s0 = bmat - np.outer(b, b) / a
+    s0 = 0.5 * (s0 + s0.T)
+    tr_b = float(np.trace(bmat))
+    res = _bordered_tridiagonal(s0, a, b, nb2, tr_b) if m > 3 else None  # overwrites s0
+    if res is None:
+        s0 = bmat - np.outer(b, b) / a
+        res = _bordered_dense(0.5 * (s0 + s0.T), bmat, a, b, nb2, tr_b, bound)
+    lam, change, corr, mu_absmax = res
+    scale = max(mu_absmax, float(np.abs(d).max()))
+    err = (10.0 * math.sqrt(m) * ((EPS + tau) * scale + abs_floor) + err_norm
+           + nb2 / (a * (a - abs(lam))) * change)
+    bulk = (tr_b - corr) / (m - 1)  # (trace - lambda_max) / (m - 1), trace = a + tr(B)
+    lmax = a + corr
+    return dict(lmax=float(lmax), lmin=lam, bulk=bulk, err=err, bulk_err=err, method="deflated")
+
+
+def _bordered_dense(s0, bmat, a, b, nb2, tr_b, bound):
+    """(lambda_min, change, corr, max |mu|) of [[a, b^T], [b, B]] from dense eigensolves (the fallback).
+
+    lambda_min by the fixed point lambda = eig_min(B - b b^T / (a - lambda)) from lambda = 0
+    (each step gains a factor |b|^2 / a^2 < 1e-4); corr = lambda_max - a from the mean of
+    the small eigenvalues, or where that is not enough, from lambda_max = a + b^T (lambda_max - B)^{-1} b.
+    """
+    m1 = bmat.shape[0]
     bb = np.outer(b, b)
     lam = 0.0
     change = 0.0
+    s = s0
     for _ in range(6):
-        s = bmat - bb / (a - lam)
-        mu = _eigvalsh(0.5 * (s + s.T))
+        mu = _eigvalsh(s)
         change = abs(float(mu[0]) - lam)
         lam = float(mu[0])
         if nb2 / (a * (a - abs(lam))) * change <= EPS * abs(lam):
             break
+        s = bmat - bb / (a - lam)
+        s = 0.5 * (s + s.T)
     mean_mu = float(mu.mean())
     corr = nb2 / (a - mean_mu)  # lambda_max - a
     corr = nb2 / (a + corr - mean_mu)
     spread = float(np.abs(mu - mean_mu).max())
-    tr_b = float(np.trace(bmat))
     if nb2 * spread > EPS * abs(tr_b) * (a - bound) ** 2:
         # lambda_max = a + b^T (lambda_max - B)^{-1} b: the mean of B is not enough; fixed point (factor |b|^2 / a^2)
         from scipy.linalg import solve
 
-        eye = np.eye(m - 1)
+        eye = np.eye(m1)
         for _ in range(6):  # lambda_max - B is positive definite (interlacing)
             with _single_threaded_blas():
                 step = solve((a + corr) * eye - bmat, b, assume_a="pos", check_finite=False)
@@ -175,12 +205,115 @@ def _eig_deflated_root(dev, root, gamma, tau, abs_floor, err_norm):
             corr = new
             if done:
                 break
-    lmax = a + corr
-    scale = max(float(np.abs(mu).max()), float(np.abs(d).max()))
-    err = (10.0 * math.sqrt(m) * ((EPS + tau) * scale + abs_floor) + err_norm
-           + nb2 / (a * (a - abs(lam))) * change)
-    bulk = (tr_b - corr) / (m - 1)  # (trace - lambda_max) / (m - 1), trace = a + tr(B)
-    return dict(lmax=float(lmax), lmin=lam, bulk=bulk, err=err, bulk_err=err, method="deflated")
+    return lam, change, corr, float(np.abs(mu).max())
+
+
+_SYTRD_LWORK = {}
+
+
+def _tridiagonalize(s0):
+    """(d, e, w-maker): S0 = Q T Q^T by LAPACK dsytrd (lower storage, one thread); None on failure."""
+    from scipy.linalg import lapack
+
+    n = s0.shape[0]
+    lwork = _SYTRD_LWORK.get(n)
+    if lwork is None:
+        lw, info = lapack.dsytrd_lwork(n, lower=1)
+        lwork = _SYTRD_LWORK[n] = max(1, int(lw)) if info == 0 else max(1, 32 * n)
+    with _single_threaded_blas():
+        c, d, e, tau, info = lapack.dsytrd(s0, lower=1, lwork=lwork, overwrite_a=1)
+    if info != 0:
+        return None
+    return c, d, e, tau
+
+
+def _secular_min(d, e, w, a, mu_lo, nb2, t_norm):
+    """Smallest eigenvalue of [[a, b^T], [b, B]] below mu_lo = eig_min(S0), S0 = B - b b^T / a = Q T Q^T, w = Q^T b.
+
+    It is the root x < mu_lo of F(x) = 1 / phi(x) - x / (a (a - x)), phi(x) = w^T (T - x)^{-1} w
+    (lambda = eig_min(S0 - c b b^T) with c = 1/(a - lambda) - 1/a, by the rank-one secular
+    equation); F decreases from F(lo) > 0 (lo = mu_lo - 2 c |b|^2) to -c at mu_lo.  Safeguarded
+    Newton in O(m) per step.  t_norm: the largest |eigenvalue| of T.  Returns (x, change for the
+    error estimate) or None (not applicable: use the dense loop).
+    """
+    from phasecli._spectra_kernels import tridiagonal_quadratic
+
+    if not (0.0 < mu_lo < a):
+        return None
+    cp = mu_lo / (a * (a - mu_lo))
+    lo = mu_lo - 2.0 * cp * nb2 - 4.0 * EPS * mu_lo
+    hi = mu_lo
+    ok, phi, dphi = tridiagonal_quadratic(d, e, lo, 1.0, w)
+    if not ok and cp * nb2 <= 64.0 * EPS * t_norm:
+        # the whole correction (at most 2 c |b|^2) is below the rounding of T: mu_lo - c |b|^2, and
+        # change = mu_lo puts c |b|^2 into the error estimate (nb2 / (a (a - lambda)) * change)
+        return mu_lo - cp * nb2, mu_lo
+    if not ok or not (phi > 0.0 and 1.0 / phi - lo / (a * (a - lo)) > 0.0):
+        return None
+    x = lo
+    for _ in range(200):
+        ok, phi, dphi = tridiagonal_quadratic(d, e, x, 1.0, w)
+        if not ok or not phi > 0.0:  # at or above the lowest eigenvalue of T in rounding
+            hi = x
+            x = 0.5 * (lo + hi)
+            continue
+        f = 1.0 / phi - x / (a * (a - x))
+        if f > 0.0:
+            lo = x
+        elif f < 0.0:
+            hi = x
+        else:
+            return x, 0.0
+        fp = -dphi / (phi * phi) - 1.0 / ((a - x) * (a - x))
+        xn = x - f / fp if fp < 0.0 else 0.5 * (lo + hi)
+        if not (lo < xn < hi):
+            xn = 0.5 * (lo + hi)
+        step = abs(xn - x)
+        x = xn
+        if step <= 2.0 * EPS * abs(x) or hi - lo <= 2.0 * EPS * abs(x):
+            return x, max(step, 0.0)
+    return None
+
+
+def _bordered_tridiagonal(s0, a, b, nb2, tr_b):
+    """``_bordered_dense`` from ONE tridiagonalization of S0 = B - b b^T / a: lambda_min by the secular
+    equation (``_secular_min``) and corr = lambda_max - a exactly (Sherman-Morrison on the
+    tridiagonal form: b^T (l - B)^{-1} b = psi / (1 - psi / a), psi = w^T (l - T)^{-1} w), all
+    in O(m) per step after the O(m^3) reduction; None when a step does not apply (dense fallback).
+    """
+    from scipy.linalg import eigvalsh_tridiagonal
+
+    from phasecli._spectra_kernels import householder_apply_lower, tridiagonal_quadratic
+
+    n = s0.shape[0]
+    tri = _tridiagonalize(s0)
+    if tri is None:
+        return None
+    c, d, e, tau = tri
+    ends = eigvalsh_tridiagonal(d, e, select="i", select_range=(0, 0), check_finite=False)
+    top = eigvalsh_tridiagonal(d, e, select="i", select_range=(n - 1, n - 1), check_finite=False)
+    mu_lo, mu_hi = float(ends[0]), float(top[0])
+    mu_absmax = max(abs(mu_lo), abs(mu_hi))
+    w = householder_apply_lower(c, tau, np.ascontiguousarray(b, dtype=np.float64))
+    lam, change = mu_lo, abs(mu_lo)
+    if nb2 / (a * (a - abs(lam))) * change > EPS * abs(lam):
+        root = _secular_min(d, e, w, a, mu_lo, nb2, mu_absmax)
+        if root is None:
+            return None
+        lam, change = root
+    mean_mu = (tr_b - nb2 / (a - lam)) / n
+    corr = nb2 / (a - mean_mu)  # lambda_max - a
+    corr = nb2 / (a + corr - mean_mu)
+    for _ in range(10):
+        ok, psi, _ = tridiagonal_quadratic(d, e, a + corr, -1.0, w)
+        if not ok or not psi < a:
+            return None
+        new = psi / (1.0 - psi / a)
+        done = abs(new - corr) <= EPS * abs(tr_b)  # what (trace - lambda_max) / (m - 1) needs
+        corr = new
+        if done:
+            break
+    return lam, change, corr, mu_absmax
 
 
 def _summarize(direct, dev, gamma, tau, abs_floor, singular, scale_log, root=None, dev_err=None):

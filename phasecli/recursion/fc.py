@@ -40,6 +40,7 @@ import numpy as np
 
 from phasecli import _rawdev_kernels as RK
 from phasecli import twopoint as TP
+from phasecli._kernels import ERF
 from phasecli.activations import ACTIVATIONS
 from phasecli.recursion import Layer, PointError, scale_rows_to_q_star
 from phasecli.recursion import _fc_kernels as FK
@@ -119,6 +120,27 @@ class NormalizedEngine:
             yield Layer(depth=depth, theta=self.th, theta_dev=self.dl, log_scale=self.lp,
                          k=None, k_dev=self.eps, log_kscale=math.log(self.q), gamma_theta=gth, gamma_k=gk,
                          theta_tt=self.th_t, k_tt=None, dev_err=dev_err, dev_abs=dev_abs, k_dev_abs=k_dev_abs)
+
+
+class _LazyBlocksLayer(Layer):
+    """A ``Layer`` whose kernel blocks (k, theta, k_tt, theta_tt) are rebuilt from the diagonals and
+    deviations on first access (``RawEngine._block``): the spectra of deflated kernels never need
+    them.  Like the deviations it holds, it is valid until the engine's next step."""
+
+    def __init__(self, engine, **fields):
+        self._engine = engine
+        self._built = {}
+        super().__init__(theta=None, k=None, **fields)
+
+    def _block(self, i):
+        if i not in self._built:
+            self._built[i] = self._engine._block(i)
+        return self._built[i]
+
+    k = property(lambda self: self._block(0), lambda self, value: None)
+    theta = property(lambda self: self._block(1), lambda self, value: None)
+    k_tt = property(lambda self: self._block(2), lambda self, value: None)
+    theta_tt = property(lambda self: self._block(3), lambda self, value: None)
 
 
 class RawEngine:
@@ -241,6 +263,8 @@ class RawEngine:
         rows[:, RK.R_SQP1] = np.sqrt(p1)
         rows[:, RK.R_S1] = s1
         rows[:, RK.R_P] = p
+        if self.mode == RK.MODE_CLOSED and self.code == ERF:
+            RK._erf_row_columns(rows)
         return rows, s1, p1
 
     def _step(self):
@@ -261,6 +285,8 @@ class RawEngine:
         (RK._dev_layer_sym_serial if small else RK._dev_layer_sym)(self.mode, self.code, self.slope, sw2, sb2e, g,
                                                                    rel, rows, self.eps, self.dl, self.ee, self.ed,
                                                                    self.dsm, self.dpm, *arrays)
+        if not small:
+            RK._mirror_dev(self.eps, self.dl, self.ee, self.ed, self.dsm, self.dpm)
         if self.s_t is not None:
             vt, wt, arrays_t = maps[1]
             rows_t, s1_t, p1_t = self._rows(self.s_t, self.P_t, vt, wt, sb2e, g)
@@ -288,25 +314,24 @@ class RawEngine:
         if not (np.all(np.isfinite(self.s)) and np.all(np.isfinite(self.P)) and math.isfinite(self.lk)):
             raise FloatingPointError("kernel overflow")
 
-    def _blocks(self):
-        """(K, Theta, K_test_train, Theta_test_train) rebuilt from the diagonals and deviations (scaled)."""
-        rs, rp = np.sqrt(self.s), np.sqrt(self.P)
-        k = np.outer(rs, rs) * (1.0 - self.eps)
-        th = np.outer(rp, rp) * (1.0 - self.dl)
-        idx = np.diag_indices_from(k)
-        k[idx] = self.s
-        th[idx] = self.P
-        kt = tht = None
-        if self.s_t is not None:
-            kt = np.outer(np.sqrt(self.s_t), rs) * (1.0 - self.eps_t)
-            tht = np.outer(np.sqrt(self.P_t), rp) * (1.0 - self.dl_t)
-        return k, th, kt, tht
+    def _block(self, i):
+        """Block i of (K, Theta, K_test_train, Theta_test_train), rebuilt from the diagonals and deviations
+        (scaled); None for a test block without test rows."""
+        if i >= 2 and self.s_t is None:
+            return None
+        diag, dev = ((self.s, self.eps), (self.P, self.dl))[i % 2]
+        root = np.sqrt(diag)
+        if i >= 2:
+            rows, dev = ((self.s_t, self.eps_t), (self.P_t, self.dl_t))[i % 2]
+            return np.outer(np.sqrt(rows), root) * (1.0 - dev)
+        out = np.outer(root, root)
+        out *= 1.0 - dev
+        out[np.diag_indices_from(out)] = diag
+        return out
 
     def run(self, depths):
         dmax = int(depths.max())
         want = set(int(x) for x in depths)
-        m = self.s.size
-        off = ~np.eye(m, dtype=bool)
         for depth in range(1, dmax + 1):
             self._step()
             if depth not in want:
@@ -318,16 +343,14 @@ class RawEngine:
                 # K_aa += extra sw2 V_a;  Theta_aa += extra sw2 (V_a + W_a Theta^L_aa)  (in the new scales)
                 gk = extra * self.sw2 * v * math.exp(lk_old - self.lk)
                 gth = extra * self.sw2 * (v * math.exp(lk_old - self.lt) + w * p_old * math.exp(lt_old - self.lt))
-            k, th, kt, tht = self._blocks()
             dev_abs = 0.0
-            for dev in (self.eps, self.dl):
-                pos = dev[off & (dev > 0.0)]
-                if pos.size and float(pos.min()) < DEV_UNDERFLOW:
+            for dev in (self.eps, self.dl):  # diagonals are exactly 0
+                if float(np.min(dev, where=dev > 0.0, initial=np.inf)) < DEV_UNDERFLOW:
                     dev_abs = 1.0  # a deviation near the float64 floor: no credit for tracking it
-            yield Layer(depth=depth, theta=th, theta_dev=self.dl, log_scale=self.lt, k=k, k_dev=self.eps,
-                        log_kscale=self.lk, gamma_theta=gth, gamma_k=gk, theta_tt=tht, k_tt=kt,
-                        dev_err=8 * EPS, dev_abs=dev_abs, k_dev_abs=dev_abs, theta_root=np.sqrt(self.P),
-                        k_root=np.sqrt(self.s), theta_dev_err=self.ed, k_dev_err=self.ee)
+            yield _LazyBlocksLayer(self, depth=depth, theta_dev=self.dl, log_scale=self.lt, k_dev=self.eps,
+                                   log_kscale=self.lk, gamma_theta=gth, gamma_k=gk, dev_err=8 * EPS,
+                                   dev_abs=dev_abs, k_dev_abs=dev_abs, theta_root=np.sqrt(self.P),
+                                   k_root=np.sqrt(self.s), theta_dev_err=self.ed, k_dev_err=self.ee)
 
 
 def first_layer(A, B, sw2, sb2):
