@@ -18,6 +18,14 @@ class GridSpecError(ValueError):
     """A malformed or out-of-range grid specification."""
 
 
+def list_items(spec: str, what: str = "value") -> list[str]:
+    """The stripped items of a comma list; an empty item ('1,,2', '1,2,', ',1') is a malformed list."""
+    items = [item.strip() for item in str(spec).split(",")]
+    if any(not item for item in items):
+        raise GridSpecError(f"{what}: {spec!r} has an empty item (a list is a,b,c with no empty entries)")
+    return items
+
+
 def _number(text: str, what: str) -> float:
     try:
         value = float(text)
@@ -52,10 +60,7 @@ def parse_grid(spec: str, what: str = "value", *, minimum: float | None = 0.0) -
             step = (stop - start) / (num - 1)
             values = [start + i * step for i in range(num - 1)] + [stop]
     else:
-        values = [_number(p, what) for p in spec.split(",") if p.strip() != ""] if "," in spec else \
-            [_number(spec, what)]
-        if not values:
-            raise GridSpecError(f"{what}: {spec!r} holds no numbers")
+        values = [_number(p, what) for p in list_items(spec, what)]
     if minimum is not None:
         bad = [v for v in values if v < minimum]
         if bad:

@@ -104,3 +104,22 @@ def test_a_device_is_written_through_never_replaced(tmp_path):
             fh.write(PNG_MAGIC)
     after = os.stat(os.devnull)
     assert stat.S_ISCHR(after.st_mode) and after.st_rdev == before.st_rdev and after.st_ino == before.st_ino
+
+
+# ------------------------------------------------------------------ 2. silent wrong results: malformed lists
+@pytest.mark.parametrize("args, option", [
+    (("phase", "--sw2", "1,,2", "--sb2", "0.05"), "--sw2"),
+    (("phase", "--sw2", "1,2,", "--sb2", "0.05"), "--sw2"),
+    (("depth-scale", "--sw2", "1.5", "--sb2", ",0.05"), "--sb2"),
+    (("phase", "--sw2", "1", "--sb2", "0.05", "--columns", "verdict,,reason"), "--columns"),
+    (("phase", "--sw2", "1", "--sb2", "0.05", "--columns", ","), "--columns"),
+    (("generalize", "--train", "digits", "--test", "digits", "--architecture", "fc,,cnn-f"), "--architecture"),
+    (("kappa", "--depth", "1,,3"), "--depth"),
+    (("verify", "--width", "10,,20"), "--width"),
+    (("jacobian", "--weights", "gaussian,,orthogonal"), "--weights"),
+])
+def test_an_empty_list_item_is_a_malformed_list(cli, args, option):
+    r = cli(*args)
+    assert r.returncode == 2 and r.stdout == ""
+    _one_clean_line(r.stderr)
+    assert f"'{option}'" in r.stderr

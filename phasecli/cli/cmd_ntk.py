@@ -9,6 +9,7 @@ import sys
 import click
 
 from phasecli import columns
+from phasecli.grids import GridSpecError, list_items
 from phasecli.cli import cli
 from phasecli.cli.common import (NON_NEGATIVE, POSITIVE, FiniteFloat, Progress, check_figure, depth_option,
                                  grid_options, input_errors, output_options, render, sweep_options, warn)
@@ -66,7 +67,10 @@ def _odd_filter(ctx, param, value):
 
 
 def _architecture_list(ctx, param, value):
-    names = [v.strip() for v in str(value).split(",") if v.strip()]
+    try:
+        names = list_items(value, "architecture")
+    except GridSpecError as exc:
+        raise click.BadParameter(str(exc)) from None
     bad = [n for n in names if n not in ARCHITECTURES]
     if not names or bad:
         raise click.BadParameter(f"{', '.join(bad) or repr(value)}: choose from {', '.join(ARCHITECTURES)} "

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import click
 
 from phasecli.activations import NAMES
-from phasecli.grids import GridSpecError, parse_grid
+from phasecli.grids import GridSpecError, list_items, parse_grid
 from phasecli.output import FORMATS, OutputError, Sink, check_writable, default_format
 
 THEORY_DOC = "`phasecli docs theory`"
@@ -175,10 +175,10 @@ class Output:
 def _columns_spec(ctx, param, value):
     if value is None:
         return None
-    names = tuple(v.strip() for v in value.split(",") if v.strip())
-    if not names:
-        raise click.BadParameter("give at least one column name (a,b,c)")
-    return names
+    try:
+        return tuple(list_items(value, "columns"))
+    except GridSpecError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def output_options(*, png: bool = True, value_default: str | None = None, png_help: str | None = None,
