@@ -123,3 +123,69 @@ def test_an_empty_list_item_is_a_malformed_list(cli, args, option):
     assert r.returncode == 2 and r.stdout == ""
     _one_clean_line(r.stderr)
     assert f"'{option}'" in r.stderr
+
+
+# ------------------------------------------------------------------ 2. silent wrong results: q* at tiny sb2
+def _q_stars(cli, activation, sw2, sb2s):
+    r = cli("phase", "-a", activation, "--sw2", str(sw2), "--sb2", ",".join(map(repr, sb2s)), "-f", "csv",
+            "--columns", "sb2,q_star,converged")
+    assert r.returncode == 0, r.stderr
+    rows = _rows(r.stdout)
+    assert [float(row["sb2"]) for row in rows] == list(sb2s) and all(row["converged"] == "true" for row in rows)
+    return [float(row["q_star"]) for row in rows]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("activation, sw2, sb2, bracket", [
+    ("tanh", 1.0, 1e-40, (6e-21, 8e-21)),
+    ("elu", 1.0, 1e-40, (2e-27, 3e-27)),
+    ("hard_tanh", 1.0, 1e-40, (0.0058, 0.006)),
+    ("tanh", 1.0, 1e-20, (6e-11, 8e-11)),
+])
+def test_q_star_at_tiny_sb2_matches_a_high_precision_oracle(cli, activation, sw2, sb2, bracket):
+    """At the edge of chaos q* balances sb2 against the o(q) part of E[phi^2]: below ~1e-12 plain
+    quadrature cannot see it (tanh gave 4.65e-16 at any sb2 below 1e-32).  Oracle: mpmath, 60 digits."""
+    from naive_smallq import q_star
+
+    (ours,) = _q_stars(cli, activation, sw2, [sb2])
+    assert ours == pytest.approx(q_star(activation, sw2, sb2, bracket, dps=60), rel=1e-12)
+
+
+def test_q_star_down_to_the_smallest_double_follows_the_leading_order_law(cli):
+    """tanh: q* = sqrt(sb2/2); sin: q* = sqrt(sb2); elu: q* = (sb2 sqrt(pi/2))^(2/3) (to O(q*) relative)."""
+    import math
+
+    sb2s = [1e-60, 1e-150, 1e-300, 5e-324]
+    laws = {"tanh": lambda s: math.sqrt(s) / math.sqrt(2.0), "sin": math.sqrt,
+            "elu": lambda s: math.exp(2.0 / 3.0 * (math.log(s) + 0.5 * math.log(math.pi / 2.0)))}
+    for activation, law in laws.items():
+        for sb2, ours in zip(sb2s, _q_stars(cli, activation, 1.0, sb2s)):
+            assert ours == pytest.approx(law(sb2), rel=1e-12), (activation, sb2)
+    # away from the edge: q* = sb2 / (1 - sw2 a1) with a1 = 1 (tanh), 4/pi (erf)
+    for activation, a1 in (("tanh", 1.0), ("erf", 4.0 / math.pi)):
+        for sb2, ours in zip(sb2s[:3], _q_stars(cli, activation, 0.5, sb2s[:3])):
+            assert ours == pytest.approx(sb2 / (1.0 - 0.5 * a1), rel=1e-12), (activation, sb2)
+
+
+def test_a_bounded_activation_has_a_finite_q_star_at_any_sw2(cli):
+    """tanh at sw2 = 1e16 was q* = inf with every other value NaN: |tanh| <= 1 gives q* <= sw2 + sb2.
+    For sign-like tanh (q* >> 1): q* -> sw2 + sb2, chi_c -> 2/pi, c* -> sb2 / (q* (1 - 2/pi)), the
+    arcsine kernel of sign(x), to O(1/sqrt(q*))."""
+    import math
+
+    r = cli("phase", "-a", "tanh", "--sw2", "1e16,1e20", "--sb2", "0.05", "-f", "csv")
+    assert r.returncode == 0, r.stderr
+    for row in _rows(r.stdout):
+        sw2, q = float(row["sw2"]), float(row["q_star"])
+        assert row["phase"] == "chaotic" and row["converged"] == "true" and row["fixed_point"] == "stable"
+        assert q <= sw2 + 0.05 and q == pytest.approx(sw2, rel=1e-6)
+        assert float(row["chi_c"]) == pytest.approx(2.0 / math.pi, rel=1e-6)
+        assert float(row["c_star"]) == pytest.approx(0.05 / (q * (1.0 - 2.0 / math.pi)), rel=1e-3)
+
+
+def test_kernels_past_the_smooth_table_limit_are_a_status_not_a_hang(cli):
+    r = cli("kappa", "-a", "tanh", "--sw2", "1e16,1", "--sb2", "0.05", "--depth", "1", "-f", "csv")
+    assert r.returncode == 1
+    _one_clean_line(r.stderr)
+    rows = _rows(r.stdout)
+    assert rows[0]["status"] == "q_too_large" and rows[0]["kappa"] == "nan" and rows[1]["status"] == "ok"

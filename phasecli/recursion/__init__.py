@@ -34,7 +34,7 @@ def scale_rows_to_q_star(A: np.ndarray, q_star: float, sw2: float, sb2: float, w
 
 class PointError(ValueError):
     """A (sw2, sb2) point at which the requested kernel does not exist (q* infinite / zero, sw2 = 0);
-    ``status`` names why ('q_infinite', 'q_zero', 'sw2_zero', 'unconverged', 'overflow')."""
+    ``status`` names why ('q_infinite', 'q_zero', 'sw2_zero', 'q_too_large', 'unconverged', 'overflow')."""
 
     def __init__(self, status: str, message: str):
         super().__init__(message)
