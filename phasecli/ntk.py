@@ -76,7 +76,7 @@ from phasecli import meanfield as mf
 from phasecli import validate as V
 from phasecli.activations import ACTIVATIONS
 from phasecli.data import check_matrix, load_data, synthetic_data  # noqa: F401  (part of the public API)
-from phasecli.recursion import PointError
+from phasecli.recursion import PointError, check_first_layer
 from phasecli.recursion import cnn, fc
 from phasecli.spectra import Spectra, _summarize
 from phasecli.theory import (critical_ratio, kappa_theory, lambda_max_theory, learning_rates,  # noqa: F401
@@ -170,6 +170,10 @@ def _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_r
             raise PointError("q_too_large", f"q* = {q_star:.3g} for {where}: the kernel tables of a smooth "
                                             f"activation need about 80 sqrt(q*) angular modes and are built "
                                             f"only up to q* = {SMOOTH_TABLE_Q_MAX:g} (memory); use a smaller sw2")
+    if not normalize:
+        check_first_layer(X, sw2, sb2, "X")
+        if Xt is not None:
+            check_first_layer(Xt, sw2, sb2, "X_test")
     if architecture == "fc":
         engine, dups, table_error = fc.build(activation, X, Xt, sw2, sb2, slope, bool(normalize), q_star, rho, where)
         positions = 1

@@ -189,3 +189,30 @@ def test_kernels_past_the_smooth_table_limit_are_a_status_not_a_hang(cli):
     _one_clean_line(r.stderr)
     rows = _rows(r.stdout)
     assert rows[0]["status"] == "q_too_large" and rows[0]["kappa"] == "nan" and rows[1]["status"] == "ok"
+
+
+# ------------------------------------------------------------------ 2./4. data at the ends of the float64 range
+def test_tiny_and_huge_rows_are_scaled_like_any_other(cli, tmp_path):
+    """Normalization divides each row by its norm: rows of 1e-300 or 1e300 are the same inputs as rows
+    of 1 (they were 'all zeros', or silently zero after an overflowing norm)."""
+    rows = ["1,2,3", "1,0,1", "2,1,0"]
+    out = {}
+    for name, factor in (("one", "1"), ("tiny", "1e-300"), ("huge", "1e300")):
+        path = tmp_path / f"{name}.csv"
+        path.write_text("".join(",".join(repr(float(v) * float(factor)) for v in row.split(",")) + "\n"
+                                for row in rows))
+        r = cli("kappa", "--data", str(path), "--depth", "1,5", "-f", "csv", "--columns", "kappa,status")
+        assert r.returncode == 0, r.stderr
+        out[name] = _rows(r.stdout)
+    assert all(row["status"] == "ok" for row in out["tiny"] + out["huge"])
+    for name in ("tiny", "huge"):
+        for a, b in zip(out[name], out["one"]):
+            assert float(a["kappa"]) == pytest.approx(float(b["kappa"]), rel=1e-12)
+
+
+def test_rows_whose_variance_overflows_are_refused_naming_the_row(cli, tmp_path):
+    path = tmp_path / "huge.csv"
+    path.write_text("1e300,2e300\n1e300,0\n")
+    r = cli("kappa", "--data", str(path), "--depth", "1", "--no-normalize")
+    assert r.returncode == 2 and r.stdout == "" and "row 1" in r.stderr and "'--data'" in r.stderr
+    _one_clean_line(r.stderr)
