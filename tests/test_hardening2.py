@@ -216,3 +216,37 @@ def test_rows_whose_variance_overflows_are_refused_naming_the_row(cli, tmp_path)
     r = cli("kappa", "--data", str(path), "--depth", "1", "--no-normalize")
     assert r.returncode == 2 and r.stdout == "" and "row 1" in r.stderr and "'--data'" in r.stderr
     _one_clean_line(r.stderr)
+
+
+# ------------------------------------------------------------------ 3. tracebacks and hangs
+def test_a_scheduler_that_accepts_and_stays_silent_is_one_line_within_seconds(cli):
+    """A loopback socket that accepts connections and never answers (was: 'out of memory' and a
+    Client.__del__ traceback after 12 s, or a hang)."""
+    pytest.importorskip("distributed")
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted = []
+    stop = threading.Event()
+
+    def accept():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        port = server.getsockname()[1]
+        r = cli("phase", "--sw2", "1,2", "--sb2", "0.05", "--scheduler", f"tcp://127.0.0.1:{port}", "-f", "csv")
+    finally:
+        stop.set()
+        thread.join(5)
+        for conn in accepted:
+            conn.close()
+        server.close()
+    assert r.returncode == 1 and r.stdout == "" and "cannot reach the Dask scheduler" in r.stderr and "5 s" in r.stderr
+    _one_clean_line(r.stderr)
