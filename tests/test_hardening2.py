@@ -250,3 +250,30 @@ def test_a_scheduler_that_accepts_and_stays_silent_is_one_line_within_seconds(cl
         server.close()
     assert r.returncode == 1 and r.stdout == "" and "cannot reach the Dask scheduler" in r.stderr and "5 s" in r.stderr
     _one_clean_line(r.stderr)
+
+
+def test_verify_estimates_before_running_for_hours(cli):
+    r = cli("verify", "--width", "1000000", "--depth", "1000", "--samples", "100000")
+    assert r.returncode == 2 and r.stdout == "" and "estimated" in r.stderr and "h on 2 cores" in r.stderr
+    _one_clean_line(r.stderr)
+    assert "e+" in r.stderr.split("~")[1].split(" ")[0]  # 1.8e+05 h, not 180000.0 h
+
+
+def test_durations_are_short_text():
+    from phasecli.cli.common import duration_text
+
+    assert duration_text(40) == "40 s" and duration_text(600) == "10 min" and duration_text(7200) == "2.0 h"
+    assert duration_text(4.0e14) == "1.1e+11 h"
+
+
+# ------------------------------------------------------------------ 4. unclear messages
+def test_an_impossible_c0_blames_c0_and_gives_its_range(cli):
+    r = cli("verify", "--c0", "-1")
+    assert r.returncode == 2 and "'--c0'" in r.stderr and "[-0.9, 1]" in r.stderr
+    _one_clean_line(r.stderr)
+
+
+def test_a_bad_scheduler_from_the_environment_names_the_variable(cli):
+    r = cli("phase", "--sw2", "1", "--sb2", "0.05", env={"DASK_SCHEDULER_ADDRESS": "garbage"})
+    assert r.returncode == 2 and "$DASK_SCHEDULER_ADDRESS" in r.stderr and "--scheduler" not in r.stderr
+    _one_clean_line(r.stderr)

@@ -11,7 +11,7 @@ import click
 from phasecli import columns
 from phasecli.grids import GridSpecError, list_items
 from phasecli.cli import cli
-from phasecli.cli.common import (NON_NEGATIVE, POSITIVE, FiniteFloat, Progress, check_figure, depth_option,
+from phasecli.cli.common import (MAX_LOCAL_SECONDS, duration_text,NON_NEGATIVE, POSITIVE, FiniteFloat, Progress, check_figure, depth_option,
                                  grid_options, input_errors, output_options, render, sweep_options, warn)
 
 KAPPA_COLUMNS = columns.KAPPA
@@ -132,15 +132,14 @@ def check_images(net, *arrays):
 
 
 CNN_MAX_BYTES = 4 << 30  # a convolutional run estimated beyond this memory (one point) is refused (docs: cnn.md)
-CNN_MAX_SECONDS = 3600.0  # ... or beyond this time (all points, computed here; not with --scheduler)
+CNN_MAX_SECONDS = MAX_LOCAL_SECONDS  # ... or beyond this time (all points, computed here; not with --scheduler)
 
 
 def _size(n):
     return f"{n / (1 << 30):.1f} GiB" if n >= 1 << 30 else f"{n / (1 << 20):.0f} MiB"
 
 
-def _duration(sec):
-    return f"{sec / 3600:.1f} h" if sec >= 5400 else f"{sec / 60:.0f} min" if sec >= 90 else f"{sec:.0f} s"
+_duration = duration_text
 
 
 def cnn_plan(activation, runs, how, scheduler=None):
