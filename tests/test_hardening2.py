@@ -277,3 +277,10 @@ def test_a_bad_scheduler_from_the_environment_names_the_variable(cli):
     r = cli("phase", "--sw2", "1", "--sb2", "0.05", env={"DASK_SCHEDULER_ADDRESS": "garbage"})
     assert r.returncode == 2 and "$DASK_SCHEDULER_ADDRESS" in r.stderr and "--scheduler" not in r.stderr
     _one_clean_line(r.stderr)
+
+
+def test_too_many_inputs_are_refused_with_an_estimate_not_out_of_memory(cli):
+    r = cli("kappa", "--m", "100000")
+    assert r.returncode == 2 and r.stdout == "" and "'--m'" in r.stderr and "GiB" in r.stderr
+    assert "batch-size" not in r.stderr
+    _one_clean_line(r.stderr)

@@ -140,6 +140,16 @@ def _size(n):
 
 
 _duration = duration_text
+FC_BYTES_PER_PAIR = 48  # measured peak: ~6 doubles per entry of the m x m kernels (m = 1000 and 3000, relu)
+
+
+def fc_memory_check(m: int, option: str) -> None:
+    """A usage error (exit 2, before any work) when m inputs' kernels would exceed CNN_MAX_BYTES."""
+    need = FC_BYTES_PER_PAIR * float(m) * m
+    if need > CNN_MAX_BYTES:
+        raise click.BadParameter(f"{m:,} inputs need an estimated {_size(need)} of memory (m x m kernels, "
+                                 f"~{FC_BYTES_PER_PAIR} bytes per pair; limit {_size(CNN_MAX_BYTES)}): use fewer "
+                                 "inputs", param_hint=f"'{option}'")
 
 
 def cnn_plan(activation, runs, how, scheduler=None):
@@ -268,6 +278,8 @@ def _ntk_command(columns, activation, sw2, sb2, q0, slope, data, m, dim, seed, n
     check_images(net, ("--data" if data is not None else "synthetic", X))
     results = []
     works = None
+    if not net:
+        fc_memory_check(X.shape[0], "--m" if data is None else "--data")
     if net:
         net["architecture"] = architecture
         runs = [(architecture, X.shape[0], 0, depths, net["image_shape"])] * len(_points(sw2, sb2))
