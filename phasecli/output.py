@@ -534,7 +534,8 @@ def check_writable(path: str) -> str | None:
             return f"{path} is not writable"
     directory = os.path.dirname(target) or "."
     if not os.path.isdir(directory):
-        return f"directory {os.path.dirname(os.path.abspath(path))} does not exist"
+        via = f" (the target of the symbolic link {path})" if os.path.islink(path) else ""
+        return f"directory {directory} does not exist{via}"
     if not os.access(directory, os.W_OK | os.X_OK):
         return f"directory {directory} is not writable"
     return None

@@ -284,3 +284,16 @@ def test_too_many_inputs_are_refused_with_an_estimate_not_out_of_memory(cli):
     assert r.returncode == 2 and r.stdout == "" and "'--m'" in r.stderr and "GiB" in r.stderr
     assert "batch-size" not in r.stderr
     _one_clean_line(r.stderr)
+
+
+def test_a_dangling_symlink_names_its_targets_missing_directory(tmp_path):
+    from phasecli.output import check_writable
+
+    link = tmp_path / "x.png"
+    link.symlink_to(tmp_path / "missing" / "y.png")
+    reason = check_writable(str(link))
+    assert str(tmp_path / "missing") in reason and "symbolic link" in reason
+    target = tmp_path / "t.png"
+    link2 = tmp_path / "ok.png"
+    link2.symlink_to(target)  # dangling, directory exists: writable, and the target is what gets written
+    assert check_writable(str(link2)) is None
