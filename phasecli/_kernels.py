@@ -802,7 +802,8 @@ def _q_fixed_point(code, sw2, sb2, q0, slope):
     else:
         hi = q0
         while True:
-            upper = hi + f  # the next forward iterate: still above the root
+            upper = sw2 * phi2 + sb2  # the next forward iterate Q(hi): still above the root (not hi + f,
+            # which cancels to nothing when hi >> Q(hi), e.g. q0 = 1e308 for a bounded activation)
             cand = hi - f / df if df < 0.0 else 0.5 * hi
             cand = min(max(cand, 0.25 * hi), upper)
             if cand < q_small:

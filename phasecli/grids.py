@@ -61,6 +61,7 @@ def parse_grid(spec: str, what: str = "value", *, minimum: float | None = 0.0) -
             values = [start + i * step for i in range(num - 1)] + [stop]
     else:
         values = [_number(p, what) for p in list_items(spec, what)]
+    values = [v + 0.0 for v in values]  # -0 is 0 (a variance has no sign)
     if minimum is not None:
         bad = [v for v in values if v < minimum]
         if bad:

@@ -297,3 +297,18 @@ def test_a_dangling_symlink_names_its_targets_missing_directory(tmp_path):
     link2 = tmp_path / "ok.png"
     link2.symlink_to(target)  # dangling, directory exists: writable, and the target is what gets written
     assert check_writable(str(link2)) is None
+
+
+def test_a_huge_q0_reaches_the_fixed_point_of_a_bounded_activation(cli):
+    """From q0 = 1e308, Q(q0) = sw2 E[tanh^2] + sb2 ~ 1.55: the first step was lost to cancellation
+    (hi + (Q - hi) = 0) and the cell 'did not converge'."""
+    rows = {}
+    for q0 in ("1", "1e308"):
+        r = cli("phase", "--sw2", "1.5", "--sb2", "0.05", "--q0", q0, "-f", "csv", "--columns", "q_star,converged")
+        assert r.returncode == 0, r.stderr
+        rows[q0] = _rows(r.stdout)[0]
+    assert rows["1e308"]["converged"] == "true"
+    assert float(rows["1e308"]["q_star"]) == pytest.approx(float(rows["1"]["q_star"]), rel=1e-14)
+    r = cli("verify", "--q0", "1e308", "--width", "8", "--depth", "2", "--samples", "10")
+    assert r.returncode == 2 and "'--q0'" in r.stderr  # was q_theory = inf next to a finite q_mean
+    _one_clean_line(r.stderr)
