@@ -24,7 +24,9 @@ import math
 import numpy as np
 from phasecli._numba import njit, prange
 
-from phasecli.activations import CODE, HOMOGENEOUS, KIND_CODE, KINK_0, KINK_1, KINK_COUNT, SELU_ALPHA, SELU_LAMBDA
+from phasecli._smallq_kernels import (deficit_scaled, deficit_slope, excess_scaled, linear_coefficient,
+                                      small_q_limit, small_q_root)
+from phasecli.activations import BOUNDED, CODE, HOMOGENEOUS, KIND_CODE, KINK_0, KINK_1, KINK_COUNT, SELU_ALPHA, SELU_LAMBDA
 
 # integer codes and per-code facts owned by the registry (phasecli.activations)
 TANH, ERF, RELU, LEAKY, ELU, SELU, GELU, SILU, SOFTPLUS, SIGMOID, SIN, LINEAR, HARD_TANH = (
@@ -729,6 +731,16 @@ def _stability_label(q_slope):
 
 
 @njit(cache=True)
+def _small_q_fixed_point(code, sw2, sb2, top, slope, it):
+    """q* below the activation's small-q limit ``top``, from the length map's expansion there."""
+    q, k, residual = small_q_root(code, sw2, sb2, top)
+    a1 = linear_coefficient(code)
+    sl = sw2 * (a1 + deficit_slope(code, q))
+    return q, sl, _stability_label(sl), it + k, residual, a1 * q + deficit_scaled(code, q, 0.0), \
+        _moments(code, q, slope)[1]
+
+
+@njit(cache=True)
 def _q_fixed_point(code, sw2, sb2, q0, slope):
     """Stable fixed point of the length map reached from q0 (docs/theory.md, q*).
 
@@ -744,6 +756,15 @@ def _q_fixed_point(code, sw2, sb2, q0, slope):
         growth = sw2 * _moments(code, 1.0, slope)[0]
         if growth > 1.0 or (growth == 1.0 and sb2 > 0.0):
             return math.inf, math.nan, FP_INFINITE, 1, math.nan, math.nan, math.nan
+    # below q_small the length map is resolved by its expansion (_smallq_kernels), not by quadrature
+    q_small = small_q_limit(code)
+    if not (sb2 > 0.0 or sw2 * linear_coefficient(code) > 1.0):
+        q_small = 0.0
+    root_below = q_small > 0.0 and excess_scaled(code, sw2, sb2, q_small, math.log(q_small)) < 0.0
+    if q0 < q_small:
+        if root_below:
+            return _small_q_fixed_point(code, sw2, sb2, q_small, slope, 0)
+        q0 = q_small
     p0 = _phi(code, 0.0, slope)
     f_at_zero = sw2 * p0 * p0 + sb2
     phi2, dphi2, qs = _moments(code, q0, slope)
@@ -760,7 +781,7 @@ def _q_fixed_point(code, sw2, sb2, q0, slope):
             step_cap = 2.0 * (lo + f)  # twice the next forward iterate
             cand = lo - f / df if df < 0.0 else step_cap
             cand = min(max(cand, lo + f), step_cap)
-            if cand > Q_INFINITE:
+            if cand > Q_INFINITE and not BOUNDED[code]:  # bounded |phi| <= 1: q* <= sw2 + sb2, finite
                 return math.inf, math.nan, FP_INFINITE, it, math.nan, math.nan, math.nan
             phi2, dphi2, qs = _moments(code, cand, slope)
             it += 1
@@ -781,9 +802,18 @@ def _q_fixed_point(code, sw2, sb2, q0, slope):
     else:
         hi = q0
         while True:
-            upper = hi + f  # the next forward iterate: still above the root
+            upper = sw2 * phi2 + sb2  # the next forward iterate Q(hi): still above the root (not hi + f,
+            # which cancels to nothing when hi >> Q(hi), e.g. q0 = 1e308 for a bounded activation)
             cand = hi - f / df if df < 0.0 else 0.5 * hi
             cand = min(max(cand, 0.25 * hi), upper)
+            if cand < q_small:
+                if hi > q_small:
+                    cand = q_small
+                elif root_below:
+                    return _small_q_fixed_point(code, sw2, sb2, q_small, slope, it)
+                else:
+                    lo = q_small
+                    break
             if cand < 1e-12 * q0 and f_at_zero == 0.0:
                 return 0.0, sw2 * _moments(code, 0.0, slope)[2], FP_ZERO, it, 0.0, p0 * p0, \
                     _dphi2_at_zero(code, slope)

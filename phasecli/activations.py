@@ -84,6 +84,7 @@ assert [a.code for a in _BY_CODE] == list(range(len(_BY_CODE))), "codes must be 
 # per-code tables for the numba kernels (tuples are compile-time constants there)
 KIND_CODE = tuple(a.kind_code for a in _BY_CODE)
 HOMOGENEOUS = tuple(a.homogeneous for a in _BY_CODE)
+BOUNDED = tuple(a.bounded for a in _BY_CODE)
 KINK_COUNT = tuple(len(a.kinks) for a in _BY_CODE)
 KINK_0 = tuple(a.kinks[0] if a.kinks else 0.0 for a in _BY_CODE)
 KINK_1 = tuple(a.kinks[1] if len(a.kinks) > 1 else 0.0 for a in _BY_CODE)

@@ -102,11 +102,40 @@ def _import_distributed():
 
 def _connect(dask_distributed, scheduler):
     address = _address(scheduler)
+    _probe(address)
     try:
         return dask_distributed.Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError) as exc:
         raise RuntimeFailure(f"cannot reach the Dask scheduler at {address} within {CONNECT_TIMEOUT:g} s "
                              f"({_reason(exc)})") from None
+
+
+def _probe(address: str) -> None:
+    """Ask the scheduler who it is, within CONNECT_TIMEOUT seconds in all (connection, handshake and
+    answer).  A peer that accepts the connection and then stays silent would otherwise hold
+    ``Client`` far beyond its timeout and leave a traceback at exit."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def identity():
+        comm = await connect(address, timeout=CONNECT_TIMEOUT)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    try:
+        reply = asyncio.run(asyncio.wait_for(identity(), CONNECT_TIMEOUT))
+    except (asyncio.TimeoutError, TimeoutError):
+        raise RuntimeFailure(f"cannot reach the Dask scheduler at {address} within {CONNECT_TIMEOUT:g} s "
+                             "(no answer)") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise RuntimeFailure(f"cannot reach the Dask scheduler at {address} within {CONNECT_TIMEOUT:g} s "
+                             f"({_reason(exc)})") from None
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        raise RuntimeFailure(f"{address} answered, but not as a Dask scheduler")
 
 
 def _address(scheduler) -> str:

@@ -19,6 +19,14 @@ class GridSpecError(ValueError):
     """A malformed or out-of-range grid specification."""
 
 
+def list_items(spec: str, what: str = "value") -> list[str]:
+    """The stripped items of a comma list; an empty item ('1,,2', '1,2,', ',1') is a malformed list."""
+    items = [item.strip() for item in str(spec).split(",")]
+    if any(not item for item in items):
+        raise GridSpecError(f"{what}: {spec!r} has an empty item (a list is a,b,c with no empty entries)")
+    return items
+
+
 def _number(text: str, what: str) -> float:
     try:
         value = float(text)
@@ -57,7 +65,7 @@ def parse_grid(spec: str, what: str = "value", *, minimum: float | None = 0.0) -
         parts = spec.split(":")
         if len(parts) != 3:
             raise GridSpecError(f"{what}: {spec!r} is not START:STOP:NUM (e.g. 0.5:4:200)")
-        start, stop = _number(parts[0], what), _number(parts[1], what)
+        start, _ = _number(parts[0], what), _number(parts[1], what)  # checked; the points come from the text
         try:
             num = int(parts[2])
         except ValueError:
@@ -68,10 +76,8 @@ def parse_grid(spec: str, what: str = "value", *, minimum: float | None = 0.0) -
             raise GridSpecError(f"{what}: {num:,} points is too many (at most {MAX_AXIS:,} per axis)")
         values = linspace_as_typed(parts[0], parts[1], num) if num > 1 else [start]
     else:
-        values = [_number(p, what) for p in spec.split(",") if p.strip() != ""] if "," in spec else \
-            [_number(spec, what)]
-        if not values:
-            raise GridSpecError(f"{what}: {spec!r} holds no numbers")
+        values = [_number(p, what) for p in list_items(spec, what)]
+    values = [v + 0.0 for v in values]  # -0 is 0 (a variance has no sign)
     if minimum is not None:
         bad = [v for v in values if v < minimum]
         if bad:

@@ -76,13 +76,16 @@ from phasecli import meanfield as mf
 from phasecli import validate as V
 from phasecli.activations import ACTIVATIONS
 from phasecli.data import check_matrix, load_data, synthetic_data  # noqa: F401  (part of the public API)
-from phasecli.recursion import PointError
+from phasecli.recursion import PointError, check_first_layer
 from phasecli.recursion import cnn, fc
 from phasecli.spectra import Spectra, _summarize
 from phasecli.theory import (critical_ratio, kappa_theory, lambda_max_theory, learning_rates,  # noqa: F401
                              nngp_kappa_theory)
 from phasecli.validate import parse_depths  # noqa: F401  (part of the public API)
 
+# the normalized tables of a smooth activation (twopoint.norm_functions) need ~80 sqrt(q*) angular
+# modes; at q* = 1e3 they take ~20 s and 0.5 GB, at 1e4 over 4 GB: beyond this, status 'q_too_large'
+SMOOTH_TABLE_Q_MAX = 2000.0
 EPS = np.finfo(np.float64).eps
 
 
@@ -163,6 +166,14 @@ def _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_r
                                        "so rows cannot be scaled to q*: use --no-normalize")
         if fp == "unconverged" or not math.isfinite(q_star):
             raise PointError("unconverged", f"the length map did not converge for {where}")
+        if ACTIVATIONS[activation].kind == "smooth" and q_star > SMOOTH_TABLE_Q_MAX:
+            raise PointError("q_too_large", f"q* = {q_star:.3g} for {where}: the kernel tables of a smooth "
+                                            f"activation need about 80 sqrt(q*) angular modes and are built "
+                                            f"only up to q* = {SMOOTH_TABLE_Q_MAX:g} (memory); use a smaller sw2")
+    if not normalize:
+        check_first_layer(X, sw2, sb2, "X")
+        if Xt is not None:
+            check_first_layer(Xt, sw2, sb2, "X_test")
     if architecture == "fc":
         engine, dups, table_error = fc.build(activation, X, Xt, sw2, sb2, slope, bool(normalize), q_star, rho, where)
         positions = 1

@@ -20,8 +20,10 @@ Nothing here imports numpy, numba or click; rich only for small tables.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
+import stat
 import sys
 import tempfile
 from contextlib import contextmanager
@@ -492,36 +494,112 @@ def write_rows(columns, rows, fmt: str, stream=None, title: str | None = None) -
 
 
 # ----------------------------------------------------------------------------- files
+# Every file phasecli writes goes through ``atomic_path``.  A regular file (or a new path) is
+# written to a temporary file beside it and renamed onto it only on success, so a failure
+# never leaves half a file.  A symbolic link is followed: its target is written (the link
+# stays).  A character device (/dev/null, /dev/stdout, a terminal) or a FIFO is written
+# through, never replaced; anything else that is not a regular file (a directory, a socket,
+# a block device) is refused.  Nothing that is not a regular file is ever removed or renamed over.
+
+
+def _target(path: str) -> str:
+    """The path actually written: ``path`` with every symbolic link resolved."""
+    return os.path.realpath(path)
+
+
+def _write_through(path: str) -> bool:
+    """True when ``path`` exists and is a character device or a FIFO (written in place, never replaced)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+
+
 @contextmanager
 def atomic_path(path: str):
-    """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
-    directory = os.path.dirname(os.path.abspath(path))
-    suffix = os.path.splitext(path)[1]
-    fd, tmp = tempfile.mkstemp(prefix=".phasecli-", suffix=suffix, dir=directory)
+    """Yield a temporary path to write; on success put its content at ``path`` (see above)."""
+    target = _target(path)
+    reason = check_writable(path)
+    if reason:
+        raise OSError(errno.EINVAL, reason)
+    suffix = os.path.splitext(target)[1]
+    if _write_through(target):
+        fd, tmp = tempfile.mkstemp(prefix=".phasecli-", suffix=suffix)
+        os.close(fd)
+        try:
+            yield tmp
+            _copy_into(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return
+    fd, tmp = tempfile.mkstemp(prefix=".phasecli-", suffix=suffix, dir=os.path.dirname(target))
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
     try:
         yield tmp
+        if os.path.lexists(target) and not stat.S_ISREG(os.lstat(target).st_mode):
+            raise OSError(errno.EEXIST, f"{path} is no longer a regular file; not replaced")
         os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
 
 
+def _copy_into(source: str, target: str) -> None:
+    """Write the bytes of ``source`` into the device or FIFO ``target`` (opened, never replaced).
+    A FIFO nobody reads is refused at once rather than waited on."""
+    flags = os.O_WRONLY
+    if stat.S_ISFIFO(os.stat(target).st_mode):
+        flags |= os.O_NONBLOCK
+    try:
+        fd = os.open(target, flags)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise OSError(errno.ENXIO, f"no process is reading the FIFO {target}") from None
+        raise
+    try:
+        if flags & os.O_NONBLOCK:
+            import fcntl
+
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        with open(source, "rb") as fh:
+            while True:
+                block = fh.read(1 << 16)
+                if not block:
+                    break
+                view = memoryview(block)
+                while view:
+                    view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
 def check_writable(path: str) -> str | None:
-    """None if ``path`` can be created or replaced, else a one-line reason."""
+    """None if ``path`` can be written by ``atomic_path``, else a one-line reason."""
     if not path or not path.strip():
         return "the path is empty"
-    directory = os.path.dirname(os.path.abspath(path)) or "."
-    if os.path.isdir(path):
+    target = _target(path)
+    if os.path.islink(target):
+        return f"{path} is a loop of symbolic links"
+    if os.path.isdir(target):
         return f"{path} is a directory"
+    if os.path.exists(target):
+        mode = os.stat(target).st_mode
+        if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+            return None if os.access(target, os.W_OK) else f"{path} is not writable"
+        if not stat.S_ISREG(mode):
+            return f"{path} is not a regular file, a character device or a FIFO"
+        if not os.access(target, os.W_OK):
+            return f"{path} is not writable"
+    directory = os.path.dirname(target) or "."
     if not os.path.isdir(directory):
-        return f"directory {directory} does not exist"
+        via = f" (the target of the symbolic link {path})" if os.path.islink(path) else ""
+        return f"directory {directory} does not exist{via}"
     if not os.access(directory, os.W_OK | os.X_OK):
         return f"directory {directory} is not writable"
-    if os.path.exists(path) and not os.access(path, os.W_OK):
-        return f"{path} is not writable"
     return None

@@ -78,7 +78,7 @@ def test_unknown_names_are_a_usage_error(cli, command):
     assert r.returncode == 2 and "unknown column 'nosuch'" in r.stderr
     if command[0] == "check":
         r = cli(*command, "--columns", ",")
-        assert r.returncode == 2 and "at least one column" in r.stderr
+        assert r.returncode == 2 and "empty item" in r.stderr
 
 
 def test_check_value_and_columns(cli):

@@ -188,10 +188,14 @@ def test_two_inputs_have_the_asked_kernel_and_impossible_ones_are_refused():
     X = T.two_inputs(2.0, 0.3, q0=1.4, c0=-0.2, dim=6)
     K = 2.0 * X @ X.T / 6 + 0.3
     np.testing.assert_allclose(K, 1.4 * np.array([[1, -0.2], [-0.2, 1]]), rtol=1e-14)
-    for q0, c0, sb2 in ((1.0, 0.5, 2.0), (1.0, -0.9, 0.5), (0.5, 1.0, 0.6)):
+    for q0, c0, sb2 in ((1.0, 0.5, 2.0), (0.5, 1.0, 0.6)):
         with pytest.raises(InputError, match="exist only when q0 >= sb2") as info:
             T.two_inputs(1.0, sb2, q0=q0, c0=c0)
         assert info.value.param == "q0"
+    # q0 possible, c0 not: c^1 lies in [2 sb2 / q0 - 1, 1] = [0, 1] here, and c0 is blamed
+    with pytest.raises(InputError, match=r"\[0, 1\]") as info:
+        T.two_inputs(1.0, 0.5, q0=1.0, c0=-0.9)
+    assert info.value.param == "c0"
     assert np.all(T.two_inputs(1.0, 0.5, q0=0.5, c0=1.0) == 0)  # q0 = sb2: zero inputs, c0 must be 1
 
 

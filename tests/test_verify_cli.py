@@ -70,7 +70,7 @@ def test_undetermined_trust_when_one_network_dominates(cli):
 
 @pytest.mark.parametrize("args, needle", [
     (("--sb2", "2"), "q0 >= sb2"),
-    (("--sb2", "0.5", "--c0", "-0.9"), "|q0 c0 - sb2| <= q0 - sb2"),
+    (("--sb2", "0.5", "--c0", "-0.9"), "'--c0': c0 = -0.9 cannot be reached"),
     (("--sw2", "0"), "sw2 must be > 0"),
     (("--width", "abc"), "--width"),
     (("--width", "0"), "--width"),

@@ -161,7 +161,9 @@ def main(argv=None) -> None:
         click.echo(f"{prog}: error: {_one_line(exc)}", err=True)
         status = 1
     except MemoryError:
-        click.echo(f"{prog}: error: out of memory (try a smaller grid, data set or --batch-size)", err=True)
+        args = list(sys.argv[1:] if argv is None else argv)
+        batch = " or --batch-size" if "generalize" in args else ""
+        click.echo(f"{prog}: error: out of memory (try fewer points, inputs or depths{batch})", err=True)
         status = 1
     except Exception as exc:  # noqa: BLE001 - a bug, not a user error: one line, exit 1
         where = exc.__traceback__

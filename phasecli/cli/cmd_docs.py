@@ -23,7 +23,7 @@ DOCS = {
 
 
 @cli.command()
-@click.argument("name", type=click.Choice(sorted(DOCS)), default="theory")
+@click.argument("name", type=click.Choice(sorted(DOCS)), default="theory", metavar="[NAME]")
 @click.option("--path", "show_path", is_flag=True, help="Print where the document is installed instead of its text.")
 def docs(name, show_path):
     """Print a user document shipped with phasecli (default: theory, the formulas and conventions).

@@ -8,11 +8,13 @@ import math
 import click
 
 from phasecli import columns
+from phasecli.grids import GridSpecError, list_items
 from phasecli.cli import cli
-from phasecli.cli.common import (BUNDLED_DATA, NON_NEGATIVE, POSITIVE, Progress, check_figure, complete_words,
-                                 data_options, depth_option, dropout_option, examples_option, explicit, first_rows,
-                                 grid_options, input_errors, label_column_option, load_inputs, load_labelled,
-                                 output_options, partial_failure, render, strict_option, sweep_options, warn)
+from phasecli.cli.common import (BUNDLED_DATA, MAX_LOCAL_SECONDS, NON_NEGATIVE, POSITIVE, Progress, check_figure,
+                                 complete_words, data_options, depth_option, dropout_option, duration_text,
+                                 examples_option, explicit, first_rows, grid_options, input_errors, label_column_option,
+                                 load_inputs, load_labelled, output_options, partial_failure, render, strict_option,
+                                 sweep_options, warn)
 
 KAPPA_COLUMNS = columns.KAPPA
 LR_COLUMNS = columns.LR
@@ -43,7 +45,10 @@ def _odd_filter(ctx, param, value):
 
 
 def _architecture_list(ctx, param, value):
-    names = [v.strip() for v in str(value).split(",") if v.strip()]
+    try:
+        names = list_items(value, "architecture")
+    except GridSpecError as exc:
+        raise click.BadParameter(str(exc)) from None
     bad = [n for n in names if n not in ARCHITECTURES]
     if not names or bad:
         raise click.BadParameter(f"{', '.join(bad) or repr(value)}: choose from {', '.join(ARCHITECTURES)} "
@@ -104,15 +109,24 @@ def check_images(net, *arrays):
 
 
 CNN_MAX_BYTES = 4 << 30  # a convolutional run estimated beyond this memory (one point) is refused (docs: cnn.md)
-CNN_MAX_SECONDS = 3600.0  # ... or beyond this time (all points, computed here; not with --scheduler)
+CNN_MAX_SECONDS = MAX_LOCAL_SECONDS  # ... or beyond this time (all points, computed here; not with --scheduler)
 
 
 def _size(n):
     return f"{n / (1 << 30):.1f} GiB" if n >= 1 << 30 else f"{n / (1 << 20):.0f} MiB"
 
 
-def _duration(sec):
-    return f"{sec / 3600:.1f} h" if sec >= 5400 else f"{sec / 60:.0f} min" if sec >= 90 else f"{sec:.0f} s"
+_duration = duration_text
+FC_BYTES_PER_PAIR = 48  # measured peak: ~6 doubles per entry of the m x m kernels (m = 1000 and 3000, relu)
+
+
+def fc_memory_check(m: int, option: str) -> None:
+    """A usage error (exit 2, before any work) when m inputs' kernels would exceed CNN_MAX_BYTES."""
+    need = FC_BYTES_PER_PAIR * float(m) * m
+    if need > CNN_MAX_BYTES:
+        raise click.BadParameter(f"{m:,} inputs need an estimated {_size(need)} of memory (m x m kernels, "
+                                 f"~{FC_BYTES_PER_PAIR} bytes per pair; limit {_size(CNN_MAX_BYTES)}): use fewer "
+                                 "inputs", param_hint=f"'{option}'")
 
 
 def cnn_plan(activation, runs, how, scheduler=None):
@@ -218,6 +232,8 @@ def _ntk_command(columns, activation, sw2, sb2, q0, slope, data, examples, dim, 
         X = given if given is not None else load_inputs(None, examples, n_in, seed)
         check_images(net, ("--data" if data is not None else "synthetic", X))
         works = None
+        if not net:
+            fc_memory_check(X.shape[0], "--examples" if data is None or examples else "--data")
         if net:
             runs = [(architecture, X.shape[0], 0, depths, net["image_shape"])] * len(_points(sw2, sb2))
             works = cnn_plan(activation, runs, "use fewer images (--examples N), a smaller --depth maximum or fewer "

@@ -7,7 +7,8 @@ import click
 from phasecli import columns
 from phasecli.cli import cli
 from phasecli.cli.common import (POSITIVE, FiniteFloat, Progress, check_figure, depth_option, grid_options,
-                                 input_errors, output_options, render, sweep_options, width_option, warn)
+                                 input_errors, output_options, refuse_long_run, render, sweep_options, width_option,
+                                 warn)
 
 VERIFY_COLUMNS = columns.VERIFY
 
@@ -53,6 +54,9 @@ def verify(activation, sw2, sb2, q0, slope, c0, widths, depth_spec, samples, see
     with input_errors(depths="--depth", width="--width", c0="--c0", samples="--samples"):
         tasks, shared, groups = core.plan(activation, sw2, sb2, widths, depth_spec, samples=samples, seed=seed,
                                           q0=q0, c0=c0, slope=slope)
+    steps = core.workload(tasks, shared["depths"])
+    refuse_long_run(core.seconds(steps), f"{steps:.2g} unit-layer steps",
+                    "fewer --samples, a smaller --width or --depth, or --scheduler", scheduler)
     layout = check_figure("verify", n_points=len(sw2) * len(sb2), n_depth=len(shared["depths"])) if out.png else None
     results = []
 

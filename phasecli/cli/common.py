@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import click
 
 from phasecli.activations import NAMES
-from phasecli.grids import GridSpecError, parse_grid
+from phasecli.grids import GridSpecError, list_items, parse_grid
 from phasecli.output import FORMATS, OutputError, Sink, check_writable, default_format
 
 THEORY_DOC = "`phasecli docs theory`"
@@ -151,9 +151,21 @@ def grid_options(default_sw2: str, default_sb2: str, *, sw2_critical: bool = Fal
     return decorate
 
 
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+
+
+def _scheduler_source(ctx, param, value):
+    """Remember when the address came from $DASK_SCHEDULER_ADDRESS, so errors name that, not --scheduler."""
+    from click.core import ParameterSource
+
+    if value is not None and ctx.get_parameter_source(param.name) == ParameterSource.ENVIRONMENT:
+        ctx.meta["phasecli.scheduler_from_env"] = True
+    return value
+
+
 def sweep_options(f):
     """--scheduler: run the sweep's independent pieces on a Dask cluster (``pip install 'phasecli[dask]'``)."""
-    return click.option("--scheduler", envvar="DASK_SCHEDULER_ADDRESS", default=None, metavar="ADDRESS",
+    return click.option("--scheduler", envvar=SCHEDULER_ENV, default=None, metavar="ADDRESS", callback=_scheduler_source,
                         help="Dask scheduler address (tcp://host:8786; default $DASK_SCHEDULER_ADDRESS): compute "
                              "the sweep's pieces on that cluster's workers, rows in the local order. Needs the "
                              "[dask] extra.")(f)
@@ -395,10 +407,10 @@ class Output:
 def _columns_spec(ctx, param, value):
     if value is None:
         return None
-    names = tuple(v.strip() for v in value.split(",") if v.strip())
-    if not names:
-        raise click.BadParameter("give at least one column name (a,b,c)")
-    return names
+    try:
+        return tuple(list_items(value, "columns"))
+    except GridSpecError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 # ----------------------------------------------------------------------------- completion
@@ -505,6 +517,25 @@ def echo_value(text: str) -> None:
             raise OutputError(5, getattr(exc, "strerror", None) or str(exc)) from None
 
 
+# ----------------------------------------------------------------------------- estimates
+MAX_LOCAL_SECONDS = 3600.0  # a run estimated beyond this (computed here, not with --scheduler) is refused
+
+
+def duration_text(seconds: float) -> str:
+    """'40 s', '12 min', '3.5 h', '1.1e+11 h'."""
+    if seconds >= 5400:
+        hours = seconds / 3600
+        return f"{hours:.1f} h" if hours < 1000 else f"{hours:.2g} h"
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def refuse_long_run(seconds: float, what: str, how: str, scheduler=None) -> None:
+    """A usage error (exit 2, before any work) when ``seconds`` exceeds MAX_LOCAL_SECONDS here."""
+    if scheduler is None and seconds > MAX_LOCAL_SECONDS:
+        raise click.UsageError(f"this run needs an estimated ~{duration_text(seconds)} on 2 cores ({what}; limit "
+                               f"{duration_text(MAX_LOCAL_SECONDS)}): {how}")
+
+
 # ----------------------------------------------------------------------------- figures, messages
 def check_figure(kind: str, **shape) -> str | None:
     """The figure that fits this sweep (plotting.shapes decides, in one place); exit 2 when none does."""
@@ -570,7 +601,10 @@ def input_errors(**overrides):
         yield
     except InputError as exc:
         hint = None
-        if exc.param:
+        ctx = click.get_current_context(silent=True)
+        if exc.param == "scheduler" and ctx is not None and ctx.meta.get("phasecli.scheduler_from_env"):
+            hint = "$" + SCHEDULER_ENV
+        elif exc.param:
             hint = overrides.get(exc.param) or PARAM_OPTIONS.get(exc.param) or "--" + exc.param.replace("_", "-")
         raise click.BadParameter(str(exc), param_hint=f"'{hint}'" if hint else None) from None
 

@@ -128,12 +128,9 @@ class TrainRun:
 
 def normalized_rows(X, sw2, sb2, q_star) -> np.ndarray:
     """Rows scaled so that q^1 = sw2 |x|^2 / d + sb2 equals q* (the scaling of ``ntk`` with normalize=True)."""
-    target = math.sqrt(X.shape[1] * (q_star - sb2) / sw2)
-    norms = np.sqrt(np.einsum("ij,ij->i", X, X))
-    zero = np.flatnonzero(norms == 0.0)
-    if zero.size:
-        raise InputError(f"row {zero[0] + 1} is all zeros and cannot be scaled to q* (use --no-normalize)", "X")
-    return X * (target / norms)[:, None]
+    from phasecli.recursion import scale_rows_to_q_star
+
+    return scale_rows_to_q_star(X, q_star, sw2, sb2, "X")
 
 
 def prepare(activation, X, y=None, *, sw2, sb2, depth=1, width=512, samples=5, seed=0, n_steps=300,

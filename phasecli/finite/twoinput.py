@@ -76,9 +76,14 @@ def check_inputs(sw2: float, sb2: float, q0: float, c0: float) -> None:
     """InputError unless inputs x1, x2 with q^1 = q0 for both and c^1 = c0 exist at (sw2, sb2):
     q0 >= sb2 and |q0 c0 - sb2| <= q0 - sb2 (and q0 = sb2, c0 = 1 when sw2 = 0)."""
     slack = 1e-12 * max(q0, sb2)
-    if q0 < sb2 - slack or abs(q0 * c0 - sb2) > q0 - sb2 + slack or (sw2 == 0 and abs(q0 - sb2) > slack):
+    if q0 < sb2 - slack or (sw2 == 0 and abs(q0 - sb2) > slack):
         raise InputError(f"inputs with q^1 = q0 = {q0:g} and c^1 = c0 = {c0:g} exist only when q0 >= sb2 and "
                          f"|q0 c0 - sb2| <= q0 - sb2; here sb2 = {sb2:g}", "q0")
+    if abs(q0 * c0 - sb2) > q0 - sb2 + slack:
+        # q0 is possible: the correlation is what cannot be reached
+        raise InputError(f"c0 = {c0:g} cannot be reached with q0 = {q0:g} and sb2 = {sb2:g}: the first-layer "
+                         f"correlation (sw2 x1.x2 / d + sb2) / q0 lies in [2 sb2 / q0 - 1, 1] = "
+                         f"[{2.0 * sb2 / q0 - 1.0:g}, 1]", "c0")
 
 
 def two_inputs(sw2, sb2, *, q0=1.0, c0=0.5, dim=2) -> np.ndarray:

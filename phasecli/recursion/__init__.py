@@ -24,17 +24,42 @@ def scale_rows_to_q_star(A: np.ndarray, q_star: float, sw2: float, sb2: float, w
     """Rows of ``A`` rescaled so that the first layer has q^1 = sw2 |x|^2 / d + sb2 = q* (docs/theory.md
     section 4, the default normalization); a row of zeros cannot be scaled (InputError naming ``what``)."""
     target = math.sqrt(A.shape[1] * (q_star - sb2) / sw2)
-    norms = np.sqrt(np.einsum("ij,ij->i", A, A))
-    zero = np.flatnonzero(norms == 0.0)
+    peak, relative = row_norms(A)
+    zero = np.flatnonzero(peak == 0.0)
     if zero.size:
         raise InputError(f"{what}: row {zero[0] + 1} is all zeros and cannot be scaled to q* "
                          "(use --no-normalize)", what)
-    return A * (target / norms)[:, None]
+    # (A / peak) / relative has unit norm for any representable row, 1e-300 or 1e300 alike
+    return (A / peak[:, None]) * (target / relative)[:, None]
+
+
+def row_norms(A: np.ndarray):
+    """(peak, relative) with |row i| = peak[i] * relative[i], peak = max |A_ij|: no underflow of
+    tiny rows (1e-300) nor overflow of huge ones (1e300) in the sum of squares."""
+    peak = np.abs(A).max(axis=1) if A.shape[1] else np.zeros(A.shape[0])
+    safe = np.where(peak > 0.0, peak, 1.0)
+    scaled = A / safe[:, None]
+    return peak, np.sqrt(np.einsum("ij,ij->i", scaled, scaled))
+
+
+def check_first_layer(A: np.ndarray, sw2: float, sb2: float, what: str) -> None:
+    """Data used as given (no normalization): the first layer's variance q^1 = sw2 |x|^2 / d + sb2 of
+    every row must be a float64 number (InputError naming the row otherwise)."""
+    peak, relative = row_norms(A)
+    with np.errstate(over="ignore"):
+        rms = peak * relative / math.sqrt(max(A.shape[1], 1))
+        q1 = sw2 * rms * rms + sb2
+    bad = np.flatnonzero(~np.isfinite(q1))
+    if bad.size:
+        i = int(bad[0])
+        log10_q1 = math.log10(sw2) + 2.0 * (math.log10(peak[i]) + math.log10(relative[i])) - math.log10(A.shape[1])
+        raise InputError(f"{what}: row {i + 1} gives a first-layer variance sw2 |x|^2 / d ~ 1e{log10_q1:.0f}, "
+                         "beyond float64 (1.8e308): rescale the data or keep the default normalization", what)
 
 
 class PointError(ValueError):
     """A (sw2, sb2) point at which the requested kernel does not exist (q* infinite / zero, sw2 = 0);
-    ``status`` names why ('q_infinite', 'q_zero', 'sw2_zero', 'unconverged', 'overflow')."""
+    ``status`` names why ('q_infinite', 'q_zero', 'sw2_zero', 'q_too_large', 'unconverged', 'overflow')."""
 
     def __init__(self, status: str, message: str):
         super().__init__(message)
