@@ -31,3 +31,42 @@ CHECK = ("activation", "sw2", "sb2", "depth", "verdict", "reason", "failed", "q_
          "eta", "eta_max", "signal", "trainability", "conditioning", "generalization", "learning_rate")
 INIT = ("activation", "depth", "weights", "sw2", "sb2", "sb2_rule", "w_std", "b_std", "fan_in", "w_std_standard",
         "q_star", "chi_1", "xi_q", "xi_c", "max_trainable_depth", "mean_s2", "var_s2")
+
+# What a column name means wherever it appears: every name that two or more commands write, once
+# (tests/test_vocabulary.py fails when a command reuses a name that is not here, or a name here is no
+# longer shared; a new meaning needs a new name).
+SHARED = {
+    "activation": "the nonlinearity phi",
+    "architecture": "the network: fc, cnn-f or cnn-p",
+    "chi_1": "the slope of the correlation map at c = 1 (the mean squared singular value of a layer's Jacobian)",
+    "chi_c": "the slope of the correlation map at c*",
+    "converged": "whether the fixed-point solve converged",
+    "depth": "the number of hidden layers L (nonlinearities)",
+    "eta": "a learning rate (lr_factor times the bound 2/lambda for catapult and train; --lr for check)",
+    "eta_max": "2/lambda_max of the infinite-width NTK (times m with the mean loss)",
+    "final_loss": "the loss after the last step",
+    "fixed_point": "which fixed point q* is: stable, marginal, zero, infinite or unconverged",
+    "kappa": "the condition number lambda_max / lambda_min of the kernel (the NTK unless --nngp)",
+    "lambda_max": "the largest eigenvalue of the infinite-width NTK on the inputs",
+    "lr_factor": "the learning rate as a multiple of its bound 2/lambda",
+    "max_trainable_depth": "the trainable-multiple times xi_c",
+    "mean_s2": "the mean of the squared singular values of the input-output Jacobian",
+    "phase": "ordered, critical or chaotic, by chi_1",
+    "q_star": "the fixed point q* of the length map reached from q0",
+    "reason": "why the row's verdict is not a pass (empty when it is), without commas",
+    "regime": "what training did: lazy, catapult, divergent (or unconverged)",
+    "s2_max": "the largest squared singular value of the Jacobian",
+    "s2_min": "the smallest squared singular value of the Jacobian",
+    "samples": "the number of random networks S",
+    "sb2": "the bias variance sigma_b^2",
+    "status": "ok, or why the row has no value",
+    "sw2": "the weight variance sigma_w^2",
+    "var_s2": "the variance of the squared singular values of the Jacobian",
+    "weights": "the weight law: gaussian or orthogonal",
+    "width": "the hidden width N of the finite networks",
+    "xi_1": "-1/ln chi_1, the ordered-side depth scale",
+    "xi_c": "-1/ln chi_c, the correlation depth scale",
+    "xi_grad": "-1/ln chi_1, the gradient depth scale (negative when gradients grow)",
+    "xi_q": "-1/ln of the length map's slope at q*",
+    "xi_star": "-1/(ln chi_c - ln chi_1), the chaotic-side depth scale",
+}

@@ -332,7 +332,7 @@ def test_dropout_keeps_ordered_kappa_finite():
 @pytest.mark.parametrize("text,msg", [
     ("1,2,3\n4,5\n", "ragged"),
     ("1,2\n3,x\n", "not a number"),
-    ("a,b\n1,2\n", "not a number"),
+    ("1,b\n1,2\n", "not a number"),  # a header has no number in it: this is a typo'd data line
     ("1,2\nnan,3\n", "NaN"),
     ("1,inf\n2,3\n", "NaN and inf"),
     ("\n\n", "no data rows"),

@@ -61,3 +61,18 @@ def test_errors_and_warnings_have_one_form(cli):
     assert usage.returncode == 2 and usage.stderr.startswith("phasecli kappa: error: ")
     assert runtime.returncode == 1 and runtime.stderr.startswith("phasecli critical: error: ")
     assert warning.returncode == 0 and warning.stderr.startswith("phasecli kappa: warning: ")
+
+
+def test_a_column_name_means_one_thing():
+    """Every column name two or more commands write has one documented meaning (columns.SHARED)."""
+    from phasecli import columns
+
+    tables = {name: getattr(columns, name) for name in dir(columns)
+              if name.isupper() and isinstance(getattr(columns, name), tuple)}
+    users = {}
+    for table, names in tables.items():
+        for name in names:
+            users.setdefault(name, set()).add(table)
+    shared = {name for name, where in users.items() if len(where) > 1}
+    assert shared == set(columns.SHARED), (sorted(shared - set(columns.SHARED)), sorted(set(columns.SHARED) - shared))
+    assert all(isinstance(text, str) and len(text) > 10 for text in columns.SHARED.values())

@@ -120,8 +120,8 @@ def _compile_notice(command: str) -> None:
     _noticed.append(command)
     if sys.stderr is not None:
         # measured (bench/RESULTS_first_minute.md): 45-50 s of CPU for `phase`, less for most commands
-        click.echo(f"phasecli {command}: note: first run: compiling its numerical kernels once (up to about a "
-                   "minute on 2 cores; cached afterwards; `phasecli warmup` compiles them all ahead) ...", err=True)
+        click.echo(f"phasecli {command}: note: compiling the numerical kernels of `{command}` once (up to about "
+                   "a minute on 2 cores; cached afterwards; `phasecli warmup` compiles them all ahead) ...", err=True)
 
 
 def main(argv=None) -> None:
