@@ -94,6 +94,7 @@ def test_phase_grid_identical_and_run_by_both_workers(cli, cluster):
     assert len(workers) == 2
 
 
+@pytest.mark.slow  # a fresh process or a full warmup: tens of seconds
 def test_generalize_identical(cli, cluster):
     args = ("generalize", "--train", "digits", "--test", "digits", "-a", "erf", "--sw2", "1,2,3,4", "--sb2", "0.1",
             "--depth", "1,10,30", "-f", "csv")

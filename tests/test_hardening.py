@@ -272,6 +272,7 @@ def test_compile_notice_once_on_stderr_terminal_or_not(monkeypatch, capsys, term
     capsys.readouterr()
 
 
+@pytest.mark.slow  # a fresh process or a full warmup: tens of seconds
 def test_numba_cache_lives_outside_the_package(tmp_path):
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
     env.pop("NUMBA_CACHE_DIR", None)

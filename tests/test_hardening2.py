@@ -52,20 +52,35 @@ def test_png_into_a_fifo_with_a_reader_is_written_through(tmp_path):
 
     fifo = tmp_path / "out.png"
     os.mkfifo(fifo)
+    # the reader is open before the write (a non-blocking open for reading needs no writer), and a thread
+    # drains it until the writer has come and gone; probing with a writer instead would end the reader's
+    # read at once with an empty EOF, a race the test lost on a loaded machine
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
     received = []
-    reader = threading.Thread(target=lambda: received.append(open(fifo, "rb").read()))
+
+    def drain():
+        import time
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                chunk = os.read(fd, 65536)
+            except BlockingIOError:
+                chunk = None
+            if chunk:
+                received.append(chunk)
+            elif chunk == b"" and received:
+                return  # the writer closed after writing
+            else:
+                time.sleep(0.005)
+
+    reader = threading.Thread(target=drain)
     reader.start()
-    # wait until the reader has the FIFO open (opening for writing without O_NONBLOCK would block otherwise)
-    for _ in range(200):
-        try:
-            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-            break
-        except OSError:
-            threading.Event().wait(0.01)
     with atomic_path(str(fifo)) as tmp:
         with open(tmp, "wb") as fh:
             fh.write(PNG_MAGIC + b"payload")
-    reader.join(10)
+    reader.join(30)
+    os.close(fd)
     assert b"".join(received).endswith(PNG_MAGIC + b"payload") or PNG_MAGIC + b"payload" in b"".join(received)
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 

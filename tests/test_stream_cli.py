@@ -76,6 +76,7 @@ def test_peak_memory_does_not_grow_with_the_grid():
     assert large < small + 40, (small, large)
 
 
+@pytest.mark.slow  # a fresh process or a full warmup: tens of seconds
 def test_progress_bar_on_a_terminal_only():
     pty = pytest.importorskip("pty")
     master, slave = pty.openpty()

@@ -3,10 +3,13 @@
 import subprocess
 import sys
 
+import pytest
+
 from phasecli.cli import cli as cli_group
 from phasecli.cli.cmd_warmup import JOBS
 
 
+@pytest.mark.slow  # a fresh process or a full warmup: tens of seconds
 def test_warmup_reports_each_job_on_stderr_and_nothing_on_stdout(cli):
     r = cli("warmup")
     assert r.returncode == 0, r.stderr
@@ -22,6 +25,7 @@ def test_warmup_runs_every_command_that_computes():
     assert {command for command, _ in JOBS} == computing
 
 
+@pytest.mark.slow  # a fresh process or a full warmup: tens of seconds
 def test_after_warmup_commands_start_without_the_compile_notice(cli):
     assert cli("warmup").returncode == 0
     r = cli("critical", "-a", "erf", "--sb2", "0.1", "--value")
@@ -30,6 +34,8 @@ def test_after_warmup_commands_start_without_the_compile_notice(cli):
 
 PROBE = """
 import sys
+
+import pytest
 from phasecli.cli import main
 from phasecli import _kernels, _twopoint_kernels, _isometry_kernels, _rawdev_kernels, _dynamics_kernels
 from phasecli.recursion import _fc_kernels, _cnn_kernels
