@@ -134,16 +134,7 @@ def parse_depths(spec, name: str = "depth", limit: int = MAX_DEPTH) -> list[int]
         parts = item.split(":")
         if len(parts) > 3:
             raise InputError(f"{name}: {item!r} is not N, START:STOP or START:STOP:STEP", name)
-        nums = []
-        for p in parts:
-            p = p.strip()
-            try:
-                v = float(p)
-            except ValueError:
-                raise InputError(f"{name}: {p!r} is not an integer", name) from None
-            if not math.isfinite(v) or v != int(v):
-                raise InputError(f"{name}: {p!r} is not an integer", name)
-            nums.append(int(v))
+        nums = [_integer_text(p.strip(), name) for p in parts]
         if len(nums) == 1:
             vals = nums
         else:
@@ -168,22 +159,24 @@ def parse_depths(spec, name: str = "depth", limit: int = MAX_DEPTH) -> list[int]
     return sorted(out)
 
 
+def _integer_text(text: str, name: str, where: str = "") -> int:
+    """One whole number of a depth / width spec ('12', '1e3'); InputError naming it otherwise."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise InputError(f"{name}: {text!r}{where} is not an integer", name) from None
+    if not math.isfinite(v) or v != int(v):
+        raise InputError(f"{name}: {text!r}{where} is not an integer", name)
+    return int(v)
+
+
 def _log_depths(item: str, name: str, limit: int = MAX_DEPTH) -> list[int]:
     """'log:START:STOP:NUM': NUM depths spaced evenly in log(depth) from START to STOP (both included),
     rounded to the nearest integer (so fewer than NUM distinct depths where they crowd below NUM)."""
     parts = [p.strip() for p in item.split(":")[1:]]
     if len(parts) != 3:
         raise InputError(f"{name}: {item!r} is not log:START:STOP:NUM", name)
-    nums = []
-    for p in parts:
-        try:
-            v = float(p)
-        except ValueError:
-            raise InputError(f"{name}: {p!r} in {item!r} is not an integer", name) from None
-        if not math.isfinite(v) or v != int(v):
-            raise InputError(f"{name}: {p!r} in {item!r} is not an integer", name)
-        nums.append(int(v))
-    start, stop, num = nums
+    start, stop, num = (_integer_text(p, name, f" in {item!r}") for p in parts)
     if start <= 0:
         raise InputError(f"{name}: log-spaced depths start at 1 or more, got {start} in {item!r}", name)
     if stop > limit:
