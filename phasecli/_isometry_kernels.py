@@ -23,9 +23,8 @@ import math
 import numpy as np
 from phasecli._numba import njit, prange
 
-from phasecli._kernels import (ELU, ERF, GELU, HARD_TANH, INV_SQRT2PI, LEAKY, LINEAR, RELU, SELU, SIGMOID, SILU,
-                               SIN, SOFTPLUS, TANH, Z_MAX, _dphi, _sigmoid)
-from phasecli.activations import SELU_ALPHA, SELU_LAMBDA
+from phasecli._kernels import INV_SQRT2PI, Z_MAX, _dphi
+from phasecli.activations.functions import dphi_sq as _d2, gap as _gap, gap_low as _gap_low, gap_noise as _gap_noise
 
 # Gauss-Kronrod 15-point nodes (descending, last = 0) and weights; Gauss 7-point weights at xgk[1], xgk[3], ...
 _XGK = np.array([0.991455371120812639206854697526329, 0.949107912342758524526189684047851,
@@ -45,68 +44,6 @@ ROUNDING = 1e-15  # relative rounding of w - d inside the support, times |w - d_
 MAX_DENSITY_TOL = 1e-5  # a density point needing a looser integral is reported unconverged
 EDGE_STATIONARY, EDGE_LIMIT, EDGE_FAILED = 0, 1, 2
 SCAN_RATIO = 10.0 ** 0.25  # the edge scans step by this factor in w - d_max (or w) before refining
-
-
-@njit(cache=True)
-def _gap(code, x, slope, dmax):
-    """d_max - phi'(x)^2, exact where a closed expression exists (cancellation-free near d_max)."""
-    if code == TANH:
-        t = math.tanh(x)
-        t2 = t * t
-        return t2 * (2.0 - t2)
-    if code == ERF:
-        return 4.0 / math.pi * (-math.expm1(-2.0 * x * x))
-    if code == SIN:
-        s = math.sin(x)
-        return s * s
-    if code == SIGMOID:
-        u = 0.5 * math.tanh(0.5 * x)
-        s = _sigmoid(x)
-        return u * u * (0.25 + s * (1.0 - s))
-    if code == SOFTPLUS:
-        return _sigmoid(-x) * (1.0 + _sigmoid(x))
-    if code == ELU:
-        return 0.0 if x > 0.0 else -math.expm1(2.0 * x)
-    if code == SELU:
-        if x > 0.0:
-            return SELU_LAMBDA * SELU_LAMBDA * (SELU_ALPHA * SELU_ALPHA - 1.0)
-        return (SELU_LAMBDA * SELU_ALPHA) ** 2 * (-math.expm1(2.0 * x))
-    if code == RELU:
-        return 0.0 if x > 0.0 else 1.0
-    if code == LEAKY:
-        return 0.0 if x > 0.0 else 1.0 - slope * slope
-    if code == LINEAR:
-        return 0.0
-    if code == HARD_TANH:
-        return 0.0 if -1.0 < x < 1.0 else 1.0
-    d = _dphi(code, x, slope)
-    return max(dmax - d * d, 0.0)
-
-
-@njit(cache=True)
-def _gap_noise(code):
-    """Absolute rounding of _gap near the maximum of phi'^2, relative to d_max: 0 where the expression is exact
-    there (a maximum at 0, or a plateau), ~1e-15 for the generic d_max - phi'^2 (gelu, silu) and for sin's
-    maxima at k pi."""
-    if code == GELU or code == SILU or code == SIN:
-        return 1e-15
-    return 0.0
-
-
-@njit(cache=True)
-def _gap_low(code, x, slope):
-    """phi'(x)^2 - d_min: exact for the laws with d_min > 0 (leaky_relu, linear); phi'^2 otherwise (d_min = 0)."""
-    if code == LEAKY:
-        return 1.0 - slope * slope if x > 0.0 else 0.0
-    if code == LINEAR:
-        return 0.0
-    return _d2(code, x, slope)
-
-
-@njit(cache=True)
-def _d2(code, x, slope):
-    d = _dphi(code, x, slope)
-    return d * d
 
 
 @njit(cache=True)

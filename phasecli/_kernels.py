@@ -24,25 +24,21 @@ import math
 import numpy as np
 from phasecli._numba import njit, prange
 
-from phasecli._smallq_kernels import (deficit_scaled, deficit_slope, excess_scaled, linear_coefficient,
-                                      small_q_limit, small_q_root)
-from phasecli.activations import BOUNDED, CODE, HOMOGENEOUS, KIND_CODE, KINK_0, KINK_1, KINK_COUNT, SELU_ALPHA, SELU_LAMBDA
+from phasecli.activations import (BOUNDED, CLOSED_FORM, EXP_ALPHA, EXP_LAMBDA, F_ARCSINE, F_LEAKY, F_LINEAR,
+                                  F_RELU, HOMOGENEOUS, P_CLIP, P_EXP, PIECEWISE_FORM)
+from phasecli.activations.functions import (INV_SQRT2PI, SQRT2, activation_kind as _activation_kind,
+                                            active_scale as _active_scale, d2phi as _d2phi,
+                                            d2phi_at_zero as _d2phi_at_zero, dphi as _dphi,
+                                            dphi2_at_zero as _dphi2_at_zero, kinks as _kinks,
+                                            negative_slope as _negative_slope, phi as _phi, sigmoid as _sigmoid)
+from phasecli.activations.smallq import (deficit_scaled, deficit_slope, excess_scaled, linear_coefficient,
+                                         small_q_limit, small_q_root)
 
-# integer codes and per-code facts owned by the registry (phasecli.activations)
-TANH, ERF, RELU, LEAKY, ELU, SELU, GELU, SILU, SOFTPLUS, SIGMOID, SIN, LINEAR, HARD_TANH = (
-    CODE[n] for n in ("tanh", "erf", "relu", "leaky_relu", "elu", "selu", "gelu", "silu", "softplus", "sigmoid",
-                      "sin", "linear", "hard_tanh"))
-_KIND_CODE = KIND_CODE
 _HOMOGENEOUS = HOMOGENEOUS
-_KINK_COUNT = KINK_COUNT
-_KINK_0 = KINK_0
-_KINK_1 = KINK_1
 
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(16)
 _NGL = 16
 Z_MAX = 9.0
-INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
-SQRT2 = math.sqrt(2.0)
 MAX_PANELS = 400
 RULE_SIZE = MAX_PANELS * 16
 HERMITE_TERMS_MIN = 64
@@ -76,153 +72,6 @@ _UNIFORM_Z, _UNIFORM_W = _uniform_rules(list(_UNIFORM_PANELS))
 FP_STABLE, FP_ZERO, FP_INFINITE, FP_UNCONVERGED, FP_MARGINAL = 0, 1, 2, 3, 4
 # critical-line status codes (meanfield.CRITICAL_STATUS)
 CR_OK, CR_UNCONVERGED, CR_NO_CROSSING, CR_OUT_OF_RANGE, CR_UNDEFINED = 0, 1, 2, 3, 4
-
-
-# ----------------------------------------------------------------------------- activations
-@njit(cache=True)
-def _sigmoid(x):
-    if x >= 0.0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
-
-
-@njit(cache=True)
-def _phi(code, x, slope):
-    if code == TANH:
-        return math.tanh(x)
-    if code == ERF:
-        return math.erf(x)
-    if code == RELU:
-        return x if x > 0.0 else 0.0
-    if code == LEAKY:
-        return x if x > 0.0 else slope * x
-    if code == ELU:
-        return x if x > 0.0 else math.expm1(x)
-    if code == SELU:
-        return SELU_LAMBDA * (x if x > 0.0 else SELU_ALPHA * math.expm1(x))
-    if code == GELU:
-        return x * 0.5 * math.erfc(-x / SQRT2)
-    if code == SILU:
-        return x * _sigmoid(x)
-    if code == SOFTPLUS:
-        return math.log1p(math.exp(-abs(x))) + (x if x > 0.0 else 0.0)
-    if code == SIGMOID:
-        return _sigmoid(x)
-    if code == SIN:
-        return math.sin(x)
-    if code == LINEAR:
-        return x
-    if code == HARD_TANH:
-        return -1.0 if x < -1.0 else (1.0 if x > 1.0 else x)
-    return math.nan
-
-
-@njit(cache=True)
-def _dphi(code, x, slope):
-    if code == TANH:
-        t = math.tanh(x)
-        return 1.0 - t * t
-    if code == ERF:
-        return 2.0 / math.sqrt(math.pi) * math.exp(-x * x)
-    if code == RELU:
-        return 1.0 if x > 0.0 else 0.0
-    if code == LEAKY:
-        return 1.0 if x > 0.0 else slope
-    if code == ELU:
-        return 1.0 if x > 0.0 else math.exp(x)
-    if code == SELU:
-        return SELU_LAMBDA * (1.0 if x > 0.0 else SELU_ALPHA * math.exp(x))
-    if code == GELU:
-        return 0.5 * math.erfc(-x / SQRT2) + x * INV_SQRT2PI * math.exp(-0.5 * x * x)
-    if code == SILU:
-        s = _sigmoid(x)
-        return s * (1.0 + x * (1.0 - s))
-    if code == SOFTPLUS:
-        return _sigmoid(x)
-    if code == SIGMOID:
-        s = _sigmoid(x)
-        return s * (1.0 - s)
-    if code == SIN:
-        return math.cos(x)
-    if code == LINEAR:
-        return 1.0
-    if code == HARD_TANH:
-        return 1.0 if -1.0 < x < 1.0 else 0.0
-    return math.nan
-
-
-@njit(cache=True)
-def _d2phi(code, x):
-    """phi'' of the smooth activations (used for the Mehler tail bound of Tdot)."""
-    if code == TANH:
-        t = math.tanh(x)
-        return -2.0 * t * (1.0 - t * t)
-    if code == GELU:
-        return INV_SQRT2PI * math.exp(-0.5 * x * x) * (2.0 - x * x)
-    if code == SILU:
-        sg = _sigmoid(x)
-        return sg * (1.0 - sg) * (2.0 + x * (1.0 - 2.0 * sg))
-    if code == SOFTPLUS:
-        sg = _sigmoid(x)
-        return sg * (1.0 - sg)
-    if code == SIGMOID:
-        sg = _sigmoid(x)
-        return sg * (1.0 - sg) * (1.0 - 2.0 * sg)
-    if code == SIN:
-        return -math.sin(x)
-    return math.nan
-
-
-@njit(cache=True)
-def _dphi2_at_zero(code, slope):
-    """lim_{q -> 0} E[phi'(sqrt(q) z)^2] = (phi'(0+)^2 + phi'(0-)^2) / 2 (kinks at 0 included)."""
-    dp = _dphi(code, 1e-30, slope)
-    dm = _dphi(code, -1e-30, slope)
-    return 0.5 * (dp * dp + dm * dm)
-
-
-@njit(cache=True)
-def _d2phi_at_zero(code):
-    """phi''(0), needed only for the q -> 0 limit of the q-map slope when phi(0) != 0."""
-    if code == SOFTPLUS:
-        return 0.25
-    if code == GELU:
-        return 2.0 * INV_SQRT2PI
-    if code == SILU:
-        return 0.5
-    return 0.0
-
-
-@njit(cache=True)
-def _active_scale(code):
-    """Half-width in u beyond which phi is linear / constant to double precision."""
-    if code == TANH:
-        return 20.0
-    if code == GELU:
-        return 10.0
-    if code == SIN:
-        return 1e300
-    if code == HARD_TANH or code == RELU or code == LEAKY or code == LINEAR:
-        return 0.0
-    return 42.0
-
-
-@njit(cache=True)
-def _activation_kind(code):
-    """0 closed forms, 1 piecewise, 2 smooth (the registry's kind)."""
-    return _KIND_CODE[code]
-
-
-@njit(cache=True)
-def _kinks(code, out):
-    """The registry's kinks of phi, written to out; returns their count."""
-    n = _KINK_COUNT[code]
-    if n > 0:
-        out[0] = _KINK_0[code]
-    if n > 1:
-        out[1] = _KINK_1[code]
-    return n
 
 
 # ----------------------------------------------------------------------------- quadrature
@@ -295,16 +144,18 @@ def _rule(code, offset, scale, extra, n_extra, hz, hu, zs, ws):
 @njit(cache=True)
 def _moments(code, q, slope):
     """(E[phi^2], E[phi'^2], d/dq E[phi^2]) at u = sqrt(q) z: the length map (docs/theory.md)."""
-    if code == ERF:
+    family = CLOSED_FORM[code]
+    if family == F_ARCSINE:
         phi2 = 2.0 / math.pi * math.asin(2.0 * q / (1.0 + 2.0 * q))
         dphi2 = 4.0 / (math.pi * math.sqrt(1.0 + 4.0 * q))
         return phi2, dphi2, 4.0 / (math.pi * (1.0 + 2.0 * q) * math.sqrt(1.0 + 4.0 * q))
-    if code == RELU:
+    if family == F_RELU:
         return 0.5 * q, 0.5, 0.5
-    if code == LEAKY:
-        k = 0.5 * (1.0 + slope * slope)
+    if family == F_LEAKY:
+        a = _negative_slope(code, slope)
+        k = 0.5 * (1.0 + a * a)
         return k * q, k, k
-    if code == LINEAR:
+    if family == F_LINEAR:
         return q, 1.0, 1.0
     if q <= 0.0:
         p0 = _phi(code, 0.0, slope)
@@ -437,22 +288,25 @@ def _inner_closed(code, mu, sig, slope):
     if sig <= 0.0:
         return _phi(code, mu, slope), _dphi(code, mu, slope)
     t = mu / sig
-    if code == HARD_TANH:
+    form = PIECEWISE_FORM[code]
+    if form == P_CLIP:
         g = mu - _relu_mean(mu - 1.0, sig) + _relu_mean(-mu - 1.0, sig)
         gd = _Phi((1.0 - mu) / sig) - _Phi((-1.0 - mu) / sig)
         return g, gd
     pos = _relu_mean(mu, sig)
     p_pos = _Phi(t)
-    if code == ELU or code == SELU:
+    if form == P_EXP:
         e_neg = _exp_below_zero(mu, sig)
         em1_neg = _expm1_below_zero(mu, sig)
-        if code == ELU:
-            return pos + em1_neg, p_pos + e_neg
-        return SELU_LAMBDA * (pos + SELU_ALPHA * em1_neg), SELU_LAMBDA * (p_pos + SELU_ALPHA * e_neg)
-    if code == RELU:
+        lam = EXP_LAMBDA[code]
+        alpha = EXP_ALPHA[code]
+        return lam * (pos + alpha * em1_neg), lam * (p_pos + alpha * e_neg)
+    family = CLOSED_FORM[code]
+    if family == F_RELU:
         return pos, p_pos
-    if code == LEAKY:
-        return pos + slope * (mu - pos), p_pos + slope * _Phi(-t)
+    if family == F_LEAKY:
+        a = _negative_slope(code, slope)
+        return pos + a * (mu - pos), p_pos + a * _Phi(-t)
     return math.nan, math.nan
 
 
@@ -461,15 +315,16 @@ def _pair_closed(code, s11, s22, c, slope):
     """Closed forms: erf arcsine kernel, relu / leaky_relu arc-cosine kernel, linear."""
     n1 = math.sqrt(s11)
     n2 = math.sqrt(s22)
-    if code == ERF:
+    family = CLOSED_FORM[code]
+    if family == F_ARCSINE:
         a = (1.0 + 2.0 * s11) * (1.0 + 2.0 * s22)
         s12 = c * n1 * n2
         x = min(1.0, max(-1.0, 2.0 * s12 / math.sqrt(a)))
         return 2.0 / math.pi * math.asin(x), 4.0 / (math.pi * math.sqrt(a - 4.0 * s12 * s12))
-    if code == LINEAR:
+    if family == F_LINEAR:
         return c * n1 * n2, 1.0
-    # relu / leaky_relu = relu(x) - a relu(-x):  T = n1 n2 ((1 + a^2) J(c) - 2 a J(-c))
-    a = 0.0 if code == RELU else slope
+    # relu / leaky_relu / abs = relu(x) - a relu(-x):  T = n1 n2 ((1 + a^2) J(c) - 2 a J(-c))
+    a = _negative_slope(code, slope)
     t = n1 * n2 * ((1.0 + a * a) * _arccos_j(c) - 2.0 * a * _arccos_j(-c))
     # P(u1 > 0, u2 > 0) = P(u1 < 0, u2 < 0) = (pi - acos c) / (2 pi) = acos(-c) / (2 pi)
     p_same = math.acos(-c) / (2.0 * math.pi)

@@ -35,7 +35,8 @@ import math
 
 import numpy as np
 
-from phasecli._kernels import ERF, LINEAR, _dphi, _means, _phi, _piecewise_pair
+from phasecli._kernels import _dphi, _means, _phi, _piecewise_pair
+from phasecli.activations import CLOSED_FORM, F_ARCSINE, F_LINEAR
 from phasecli._numba import njit, prange
 from phasecli._twopoint_kernels import _closed_norm
 
@@ -73,9 +74,9 @@ N_COLS = 16
 @njit(cache=True)
 def _diag_closed(code, slope, s):
     """(V, W) at variance s >= 0 for erf, relu, leaky_relu, linear."""
-    if code == ERF:
+    if CLOSED_FORM[code] == F_ARCSINE:
         return TWO_OVER_PI * math.asin(2.0 * s / (1.0 + 2.0 * s)), FOUR_OVER_PI / math.sqrt(1.0 + 4.0 * s)
-    if code == LINEAR:
+    if CLOSED_FORM[code] == F_LINEAR:
         return s, 1.0
     t, tdot, d, e = _closed_norm(code, 1.0, slope, 0.0)
     return s * t, tdot
@@ -84,7 +85,7 @@ def _diag_closed(code, slope, s):
 @njit(cache=True)
 def _diag_diff_closed(code, slope, s1, s2, ds):
     """(V(s1) - V(s2), W(s1) - W(s2)) as divided differences from ds = s1 - s2 (closed forms: no cancellation)."""
-    if code == ERF:
+    if CLOSED_FORM[code] == F_ARCSINE:
         a1 = 1.0 + 2.0 * s1
         a2 = 1.0 + 2.0 * s2
         al1 = 2.0 * s1 / a1
@@ -94,7 +95,7 @@ def _diag_diff_closed(code, slope, s1, s2, ds):
         q1 = math.sqrt(1.0 + 4.0 * s1)
         q2 = math.sqrt(1.0 + 4.0 * s2)
         return TWO_OVER_PI * dv, -FOUR_OVER_PI * 4.0 * ds / (q1 * q2 * (q1 + q2))
-    if code == LINEAR:
+    if CLOSED_FORM[code] == F_LINEAR:
         return ds, 0.0
     t, tdot, d, e = _closed_norm(code, 1.0, slope, 0.0)
     return t * ds, 0.0
@@ -270,7 +271,7 @@ def _dev_closed_ds(code, slope, s1, s2, ds, eps):
         eps = 0.0
     if eps > 2.0:
         eps = 2.0
-    if code == ERF:
+    if CLOSED_FORM[code] == F_ARCSINE:
         return _dev_erf(s1, s2, ds, eps)
     t, tdot, d, e = _closed_norm(code, 1.0, slope, eps)
     dt = math.sqrt(s1) * math.sqrt(s2) * d
@@ -429,7 +430,7 @@ def _diag_rows_serial(mode, code, slope, s, v_out, w_out):
 @njit(cache=True)
 def _pair_all(mode, code, slope, i, j, ra, rb, e, ds, dt_a, et_a, td_a, edt_a, eet_a):
     """(dt, et, tdot, err_dt, err_et, V_a - V_b, W_a - W_b, exact) of one pair (erf: ``_dev_erf_rows``)."""
-    if mode == MODE_CLOSED and code == ERF:
+    if mode == MODE_CLOSED and CLOSED_FORM[code] == F_ARCSINE:
         dt, et, td, edt, eet, dv, dw = _dev_erf_rows(ra, rb, ds, e)
         return dt, et, td, edt, eet, dv, dw, True
     dt, et, td, edt, eet = _pair_maps(mode, code, slope, i, j, ra, rb, e, ds, dt_a, et_a, td_a, edt_a, eet_a)

@@ -18,10 +18,9 @@ import math
 
 import numpy as np
 
-from phasecli._kernels import (ELU, ERF, HARD_TANH, LEAKY, RELU, RULE_SIZE, _dphi, _exp_below_zero,
-                               _phi, _piecewise_pair, _rule)
+from phasecli._kernels import RULE_SIZE, _dphi, _exp_below_zero, _negative_slope, _phi, _piecewise_pair, _rule
 from phasecli._numba import njit, prange
-from phasecli.activations import SELU_ALPHA, SELU_LAMBDA
+from phasecli.activations import CLOSED_FORM, EXP_SCALE, F_ARCSINE, F_LEAKY, F_RELU, JUMP_AT_ZERO, P_CLIP, PIECEWISE_FORM
 
 TWO_OVER_PI = 2.0 / math.pi
 FOUR_OVER_PI = 4.0 / math.pi
@@ -61,7 +60,8 @@ def _closed_norm(code, q, slope, eps):
         eps = 2.0
     c = 1.0 - eps
     one_m_c2 = eps * (2.0 - eps)
-    if code == ERF:
+    family = CLOSED_FORM[code]
+    if family == F_ARCSINE:
         s = 2.0 * q / (1.0 + 2.0 * q)
         om = (1.0 + 4.0 * q) / ((1.0 + 2.0 * q) * (1.0 + 2.0 * q))  # 1 - s^2
         sq1 = math.sqrt(om)
@@ -78,8 +78,8 @@ def _closed_norm(code, q, slope, eps):
         tdot = FOUR_OVER_PI / rc
         e = FOUR_OVER_PI * (4.0 * q * q * one_m_c2) / (r1 * rc * (r1 + rc))
         return t, tdot, d, e
-    if code == RELU or code == LEAKY:
-        a = 0.0 if code == RELU else slope
+    if family == F_RELU or family == F_LEAKY:
+        a = _negative_slope(code, slope)
         big_a = 0.5 * (1.0 + a)
         big_b = 0.5 * (1.0 - a)
         if eps <= 1.0:
@@ -205,13 +205,13 @@ def _sin_tddot_kinked(code, q, theta):
     st = math.sin(theta)
     ct = math.cos(theta)
     sq = math.sqrt(q)
-    if code == HARD_TANH:
+    if PIECEWISE_FORM[code] == P_CLIP:
         # sin(theta) p(k, k') for k, k' in {-1, 1}: exp(-1/(q(1 +- c))) / (2 pi q)
         same = math.exp(-1.0 / (q * (1.0 + ct))) if ct > -1.0 else 0.0
         opp = math.exp(-1.0 / (q * (1.0 - ct))) if ct < 1.0 else 0.0
         return (2.0 * same - 2.0 * opp) / (2.0 * math.pi * q)
-    a = 1.0 if code == ELU else SELU_LAMBDA * SELU_ALPHA
-    jump = 0.0 if code == ELU else SELU_LAMBDA * (1.0 - SELU_ALPHA)
+    a = EXP_SCALE[code]
+    jump = JUMP_AT_ZERO[code]
     sig = sq * st
     out = 0.0
     if st > 0.0:

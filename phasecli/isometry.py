@@ -22,14 +22,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
 from phasecli import _isometry_kernels as K
 from phasecli import columns
 from phasecli import validate as V
-from phasecli.activations import SELU_ALPHA, SELU_LAMBDA
 from phasecli.errors import InputError, RuntimeFailure
 
 WEIGHTS = ("gaussian", "orthogonal")
@@ -48,35 +46,6 @@ STATUS_TEXT = {
 
 
 # ----------------------------------------------------------------------------- the law of d = phi'^2
-def _silu_argmax() -> float:
-    """The x > 0 where silu' is largest: x tanh(x/2) = 2 (Newton)."""
-    x = 2.4
-    for _ in range(60):
-        t = math.tanh(0.5 * x)
-        f = x * t - 2.0
-        x -= f / (t + 0.5 * x * (1.0 - t * t))
-        if abs(f) < 1e-16:
-            break
-    return x
-
-
-@lru_cache(maxsize=None)
-def _d2_range(name: str, slope: float) -> tuple:
-    """(inf, sup) of phi'(x)^2 over the real line (the support of the law of d for q* > 0)."""
-    if name == "gelu":
-        x = math.sqrt(2.0)
-        top = 0.5 * math.erfc(-x / math.sqrt(2.0)) + x * math.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi)
-        return 0.0, top * top * (1.0 + 4e-16)
-    if name == "silu":
-        x = _silu_argmax()
-        s = 1.0 / (1.0 + math.exp(-x))
-        top = s * (1.0 + x * (1.0 - s))
-        return 0.0, top * top * (1.0 + 4e-16)
-    table = {"tanh": (0.0, 1.0), "erf": (0.0, 4.0 / math.pi), "relu": (0.0, 1.0), "leaky_relu": (slope * slope, 1.0),
-             "elu": (0.0, 1.0), "selu": (0.0, (SELU_LAMBDA * SELU_ALPHA) ** 2), "softplus": (0.0, 1.0),
-             "sigmoid": (0.0, 1.0 / 16.0), "sin": (0.0, 1.0), "linear": (1.0, 1.0), "hard_tanh": (0.0, 1.0)}
-    return table[name]
-
 
 @dataclass(frozen=True)
 class DerivativeLaw:
@@ -130,7 +99,7 @@ def derivative_law(activation: str, q_star: float, *, slope: float = 0.01) -> De
     if act.homogeneous:
         q_star = 1.0
     if q_star > 0.0:
-        lo, hi = _d2_range(act.name, slope)
+        lo, hi = act.dphi_sq_range(slope)
         sq = math.sqrt(q_star)
         return DerivativeLaw(act.name, act.code, sq, slope, 1.0, lo, hi, _breaks(act.kinks, sq))
     pair = np.empty(2)

@@ -76,8 +76,8 @@ from phasecli import meanfield as mf
 from phasecli import validate as V
 from phasecli.activations import ACTIVATIONS
 from phasecli.data import check_matrix, load_data, synthetic_data  # noqa: F401  (part of the public API)
+from phasecli import recursion as engines
 from phasecli.recursion import PointError, check_first_layer
-from phasecli.recursion import cnn, fc
 from phasecli.spectra import Spectra, _summarize
 from phasecli.theory import (critical_ratio, kappa_theory, lambda_max_theory, learning_rates,  # noqa: F401
                              nngp_kappa_theory)
@@ -113,25 +113,12 @@ class _Setup:
     positions: int = 1  # d = H W for the CNN (pooling window of CNN-P)
 
 
-def _architecture(architecture, dropout, image_shape):
-    """Validated architecture name ('fc', 'cnn-f', 'cnn-p'); the CNN takes no dropout and needs an image shape."""
-    if architecture not in cnn.ARCHITECTURES:
-        raise V.InputError(f"architecture must be one of {', '.join(cnn.ARCHITECTURES)}, got {architecture!r}",
-                           "architecture")
-    if architecture != "fc":
-        if dropout is not None:
-            raise V.InputError("dropout is implemented for fully connected networks only (architecture fc)",
-                               "dropout")
-        if image_shape is None:
-            raise V.InputError(f"architecture {architecture} needs the image shape H,W,C", "image_shape")
-    return architecture
-
-
 def _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_rows, architecture="fc",
            image_shape=None, filter_size=3) -> _Setup:
     """Validate everything once, solve the point's mean field, build the engine."""
     V.activation(activation)
-    architecture = _architecture(architecture, dropout, image_shape)
+    engine_module = engines.engine_module(architecture)
+    engine_module.check_options(architecture, dropout, image_shape)
     X = check_matrix(X, "X")
     if X.shape[0] < min_rows:
         raise V.InputError(f"need at least {min_rows} inputs (rows), got {X.shape[0]}", "X")
@@ -153,8 +140,7 @@ def _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_r
                 phase=str(grid.phase[0, 0]))
     where = f"{activation} at sw2={sw2:g}, sb2={sb2:g}"
     m, dim = X.shape
-    if architecture != "fc":
-        cnn.check_image(image_shape, filter_size, dim)
+    engine_module.check_inputs(image_shape, filter_size, dim)
     if normalize:
         if sw2 == 0.0:
             raise PointError("sw2_zero", f"sw2 = 0: the inputs never reach the output (K = sb2 11^T); {where}")
@@ -174,13 +160,10 @@ def _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_r
         check_first_layer(X, sw2, sb2, "X")
         if Xt is not None:
             check_first_layer(Xt, sw2, sb2, "X_test")
-    if architecture == "fc":
-        engine, dups, table_error = fc.build(activation, X, Xt, sw2, sb2, slope, bool(normalize), q_star, rho, where)
-        positions = 1
-    else:
-        engine, dups, table_error = cnn.build(activation, X, Xt, sw2, sb2, slope, bool(normalize), q_star,
-                                              architecture, image_shape, filter_size, where)
-        positions = engine.d
+    engine, dups, table_error = engine_module.build(activation, X, Xt, sw2, sb2, slope, bool(normalize), q_star,
+                                                    where, architecture=architecture, dropout=rho,
+                                                    image_shape=image_shape, filter_size=filter_size)
+    positions = engine.positions
     return _Setup(engine=engine, normalize=bool(normalize), activation=activation, sw2=sw2, sb2=sb2, slope=slope,
                   dropout=rho, m=m, dim=dim, duplicates=dups, table_error=table_error, architecture=architecture,
                   positions=positions, **info)
@@ -232,30 +215,7 @@ def kernel_pass(activation, X, sw2, sb2, depths, *, X_test=None, slope=mf.DEFAUL
         for layer in eng.run(depths):
             lt = layer.log_scale
             f_th = 1.0 if scaled else math.exp(min(lt, 709.78))
-            if st.architecture != "fc":
-                k = layer.k * math.exp(layer.log_kscale)
-                th = layer.theta * f_th
-                kt = layer.k_tt
-                tht = None if layer.theta_tt is None else layer.theta_tt * f_th
-                tdev, kdev = layer.theta_dev.copy(), layer.k_dev.copy()
-            elif st.normalize:
-                q = st.q_star
-                k = q * (1.0 - eng.eps)
-                k[np.diag_indices_from(k)] = q * (1.0 + layer.gamma_k)
-                th = layer.theta * f_th
-                th[np.diag_indices_from(th)] = (1.0 + layer.gamma_theta) * f_th
-                kt = None if eng.eps_t is None else q * (1.0 - eng.eps_t)
-                tht = None if eng.th_t is None else eng.th_t * f_th
-                tdev, kdev = eng.dl.copy(), eng.eps.copy()
-            else:
-                fk = math.exp(layer.log_kscale)
-                k = layer.k * fk
-                k[np.diag_indices_from(k)] += np.asarray(layer.gamma_k) * fk
-                th = layer.theta * f_th
-                th[np.diag_indices_from(th)] += np.asarray(layer.gamma_theta) * f_th
-                kt = None if layer.k_tt is None else layer.k_tt * fk
-                tht = None if layer.theta_tt is None else layer.theta_tt * f_th
-                tdev, kdev = layer.theta_dev.copy(), layer.k_dev.copy()  # relative to sqrt(diag_a diag_b)
+            k, th, kt, tht, tdev, kdev = eng.kernels(layer, f_th)
             yield KernelLayer(layer.depth, k, th, kt, tht, lt if scaled else 0.0, tdev, kdev)
     except FloatingPointError:
         raise PointError("overflow", f"the kernel overflowed float64 ({activation}, sw2={st.sw2:g}, "
@@ -323,28 +283,12 @@ def ntk_spectra(activation, X, sw2, sb2, depths, *, slope=mf.DEFAULT_SLOPE, norm
             def th_direct(lay=layer):
                 return lay.theta  # normalized: Theta / p, diagonal 1
 
-            if st.architecture != "fc":
-                def k_direct(lay=layer):
-                    return lay.k  # K / q*
-
-                k_dev, k_log = layer.k_dev, layer.log_kscale
-            elif st.normalize:
-                def k_direct(e=layer.k_dev):
-                    return 1.0 - e  # K / q*
-
-                k_dev, k_log = layer.k_dev, math.log(st.q_star)
-            else:
-                def k_direct(lay=layer):
-                    return lay.k
-
-                k_dev, k_log = layer.k_dev, layer.log_kscale  # deviation from sqrt(K_aa K_bb), deflated along k_root
             r = _summarize(th_direct, layer.theta_dev, layer.gamma_theta, tau, layer.dev_abs, singular,
-                           layer.log_scale, root=getattr(layer, "theta_root", None),
-                           dev_err=getattr(layer, "theta_dev_err", None))
+                           layer.log_scale, root=layer.theta_root, dev_err=layer.theta_dev_err)
             cols["lambda_max"][i], cols["lambda_min"][i], cols["lambda_bulk"][i], cols["kappa"][i] = r[:4]
             resolved[i], cols["kappa_rel_err"][i], method[i], cols["log10_lambda_max"][i] = r[4:]
-            r = _summarize(k_direct, k_dev, gk, tau, layer.k_dev_abs, singular, k_log,
-                           root=getattr(layer, "k_root", None), dev_err=getattr(layer, "k_dev_err", None))
+            r = _summarize(layer.nngp_direct, layer.k_dev, gk, tau, layer.k_dev_abs, singular, layer.log_kscale,
+                           root=layer.k_root, dev_err=layer.k_dev_err)
             cols["nngp_lambda_max"][i], cols["nngp_lambda_min"][i], cols["nngp_lambda_bulk"][i] = r[:3]
             cols["nngp_kappa"][i], nresolved[i], cols["nngp_kappa_rel_err"][i] = r[3], r[4], r[5]
             i += 1

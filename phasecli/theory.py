@@ -32,7 +32,7 @@ def critical_ratio(activation: str, slope: float = DEFAULT_SLOPE) -> float:
     - linear: c is preserved, the ratio depends on the data: NaN.
     kappa -> (1 + (m - 1) a) / (1 - a): (m + 2)/2 and (m + 3)/3.
     """
-    if activation == "linear" or (activation == "leaky_relu" and slope >= 1.0):
+    if ACTIVATIONS[activation].is_linear(slope):
         return math.nan
     return 0.25 if ACTIVATIONS[activation].phi_prime_jumps else 1.0 / 3.0
 

@@ -32,6 +32,7 @@ import numpy as np
 from phasecli import _kernels as K
 from phasecli import _twopoint_kernels as TK
 from phasecli import validate as V
+from phasecli.activations import BY_CODE
 
 EPS = np.finfo(np.float64).eps
 TABLE_DEGREE = 16
@@ -48,7 +49,7 @@ def radial_rule(s_max: float, code: int):
     """
     sq = math.sqrt(max(s_max, 1e-300))
     cap = 0.75
-    if code == K.SIN:
+    if BY_CODE[code].oscillatory:
         cap = min(cap, 1.0 / sq)
     r = min(cap, 1.0 / sq)
     bps = [0.0, r]
@@ -197,7 +198,7 @@ _TABLE_CACHE: dict = {}
 def norm_functions(activation: str, q: float, slope: float) -> NormFunctions:
     act = V.activation(activation)
     code = act.code
-    key = (code, float(q), float(slope) if code == K.LEAKY else 0.0)
+    key = (code, float(q), float(slope) if act.takes_slope else 0.0)
     hit = _TABLE_CACHE.get(key)
     if hit is not None:
         return hit
@@ -308,7 +309,7 @@ def _kinked_table(code, q, slope) -> NormFunctions:
     e_nodes = cumulative(cg, False)
     eps_nodes = 2.0 * np.sin(0.5 * th_nodes) ** 2
     cd = np.ascontiguousarray(_cheb_fit(d_nodes / eps_nodes))
-    if code == K.ELU:
+    if not BY_CODE[code].phi_prime_jumps:
         mode2, c2 = 0, np.ascontiguousarray(_cheb_fit(e_nodes / eps_nodes))
     else:
         mode2, c2 = 2, np.ascontiguousarray(_cheb_fit(e_nodes / np.sin(0.5 * th_nodes)))

@@ -6,7 +6,7 @@ of every activation in the package).  Public wrappers: ``phasecli.finite.network
 
 from __future__ import annotations
 
-from phasecli._kernels import _dphi, _phi
+from phasecli.activations.functions import dphi as _dphi, phi as _phi
 from phasecli._numba import njit, prange
 
 

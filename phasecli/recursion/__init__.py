@@ -1,13 +1,25 @@
 """Kernel recursions, one module per architecture behind one interface.
 
 An engine is built for checked inputs at one (activation, sw2, sb2) point and has
-``run(depths)``: one pass over the layers that yields a ``Layer`` at every requested
-depth (ascending), holding the scaled train (and test x train) NNGP and NTK blocks,
-their deviations from the ordered fixed point where tracked, and error levels for the
-spectra.  ``phasecli.ntk`` chooses the engine by architecture and turns layers into
-kernels (``kernel_pass``) and spectra (``ntk_spectra``).
 
-- ``fc``: fully connected networks (normalized inputs or data as given).
+- ``run(depths)``: one pass over the layers that yields a ``Layer`` at every requested
+  depth (ascending), holding the scaled train (and test x train) NNGP and NTK blocks,
+  their deviations from the ordered fixed point where tracked, and error levels for the
+  spectra (``Layer.nngp_direct`` gives the dense NNGP block the spectra start from);
+- ``kernels(layer, f_th)``: the layer's kernels in absolute units (NTK blocks times
+  ``f_th``): (K, Theta, K_test_train, Theta_test_train, Theta deviation, K deviation).
+
+``phasecli.ntk`` chooses the engine by architecture and turns layers into kernels
+(``kernel_pass``) and spectra (``ntk_spectra``) through these two calls only.
+
+Engines are registered by architecture name in ``ENGINES`` (the one list of architectures);
+each engine module has ``build(activation, X, Xt, sw2, sb2, slope, normalize, q_star, where,
+*, architecture, dropout, image_shape, filter_size)`` -> (engine, duplicate pairs, table error),
+``check_inputs(architecture, dropout, image_shape, filter_size, dim)`` (usage errors before any
+work) and its cost model next to it; an engine has ``positions`` (pixels per image, 1 for fc).
+
+- ``fc``: fully connected networks (normalized inputs or data as given);
+- ``cnn``: convolutional networks, CNN-F (flatten) and CNN-P (global average pooling).
 """
 
 from __future__ import annotations
@@ -18,6 +30,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from phasecli.errors import InputError
+
+ENGINES = {"fc": "fc", "cnn-f": "cnn", "cnn-p": "cnn"}  # architecture -> engine module of this package
+ARCHITECTURES = tuple(ENGINES)
+
+
+def engine_module(architecture: str):
+    """The engine module of ``architecture`` (InputError naming the choices otherwise)."""
+    import importlib
+
+    if architecture not in ENGINES:
+        raise InputError(f"architecture must be one of {', '.join(ARCHITECTURES)}, got {architecture!r}",
+                         "architecture")
+    return importlib.import_module(f"{__name__}.{ENGINES[architecture]}")
 
 
 def scale_rows_to_q_star(A: np.ndarray, q_star: float, sw2: float, sb2: float, what: str) -> np.ndarray:
@@ -94,5 +119,9 @@ class Layer:
     k_root: np.ndarray | None = None
     theta_dev_err: np.ndarray | None = None
     k_dev_err: np.ndarray | None = None
+
+    def nngp_direct(self) -> np.ndarray:
+        """The train NNGP block over exp(log_kscale), dense (from its deviation where ``k`` is not kept)."""
+        return 1.0 - self.k_dev if self.k is None else self.k
 
 

@@ -33,7 +33,8 @@ import math
 
 import numpy as np
 
-from phasecli._kernels import ERF, LEAKY, LINEAR, RELU, _moments, _pair
+from phasecli._kernels import _moments, _negative_slope, _pair
+from phasecli.activations import CLOSED_FORM, F_ARCSINE, F_LEAKY, F_LINEAR, F_RELU
 from phasecli._numba import njit, prange
 from phasecli._twopoint_kernels import _sin_minus_tcos, _theta_of_eps
 
@@ -54,7 +55,8 @@ def _asin_diff(x, y, sx, sy):
 def _diag_closed(code, slope, q, r):
     """(Tq(q + r) - Tq(q), Tdotq(q + r) - Tdotq(q), Tq(q + r), Tdotq(q + r)), Tq(v) = E[phi(sqrt(v) z)^2]."""
     v = q + r
-    if code == ERF:
+    family = CLOSED_FORM[code]
+    if family == F_ARCSINE:
         a1v = 1.0 + 2.0 * v
         a1q = 1.0 + 2.0 * q
         x = 2.0 * v / a1v
@@ -68,10 +70,11 @@ def _diag_closed(code, slope, q, r):
         rq = math.sqrt(1.0 + 4.0 * q)
         ddt = FOUR_OVER_PI * (-4.0 * r) / (rv * rq * (rv + rq))
         return dt, ddt, TWO_OVER_PI * math.asin(x), FOUR_OVER_PI / rv
-    if code == RELU:
+    if family == F_RELU:
         return 0.5 * r, 0.0, 0.5 * v, 0.5
-    if code == LEAKY:
-        k = 0.5 * (1.0 + slope * slope)
+    if family == F_LEAKY:
+        a = _negative_slope(code, slope)
+        k = 0.5 * (1.0 + a * a)
         return k * r, 0.0, k * v, k
     return r, 0.0, v, 1.0  # linear
 
@@ -140,7 +143,8 @@ def _entry_closed(code, slope, a, b, ra, rb, dk):
     else:
         eps = 1.0
     omc2 = eps * (2.0 - eps)  # 1 - c^2
-    if code == ERF:
+    family = CLOSED_FORM[code]
+    if family == F_ARCSINE:
         a1a = 1.0 + 2.0 * a
         a1b = 1.0 + 2.0 * b
         # variance part: ((asin x_a - asin g) + (asin x_b - asin g)) / pi, g = sqrt(x_a x_b)
@@ -177,13 +181,13 @@ def _entry_closed(code, slope, a, b, ra, rb, dk):
         ga = FOUR_OVER_PI * 2.0 * (rb - ra) / (rta * r1 * (rta + r1))
         gb = FOUR_OVER_PI * 2.0 * (ra - rb) / (rtb * r1 * (rtb + r1))
         return dd, amb, cc, 0.5 * (ga + gb) + ecor
-    if code == LINEAR:
+    if family == F_LINEAR:
         return dk, 0.0, 1.0, 0.0
     th = _theta_of_eps(eps)
     drelu = 0.25 * dsq * dsq + sab * INV_TWO_PI * (math.pi * eps - _sin_minus_tcos(th))
-    if code == RELU:
+    if family == F_RELU:
         return drelu, 0.0, (math.pi - th) * INV_TWO_PI, th * INV_TWO_PI
-    s = slope  # leaky_relu: phi = s x + (1 - s) relu(x)
+    s = _negative_slope(code, slope)  # leaky_relu, abs: phi = s x + (1 - s) relu(x)
     w = (1.0 - s) * (1.0 - s)
     return s * dk + w * drelu, 0.0, s + w * (math.pi - th) * INV_TWO_PI, w * th * INV_TWO_PI
 

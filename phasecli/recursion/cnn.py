@@ -135,6 +135,11 @@ def check_image(shape, filter_size, n_columns, what="X"):
 class CnnEngine:
     """CNN-F / CNN-P recursion in deviation form for one (activation, sw2, sb2) point (see the module docstring)."""
 
+    @property
+    def positions(self) -> int:
+        """Pixels per image (the pooling window of CNN-P)."""
+        return self.d
+
     def __init__(self, activation, X, Xt, image, filter_size, pooled, sw2, sb2, slope, q_star,
                  max_bytes=MAX_STATE_BYTES):
         act = ACTIVATIONS[activation]
@@ -245,6 +250,14 @@ class CnnEngine:
             if not (np.isfinite(r).all() and np.isfinite(pi).all()):
                 raise FloatingPointError("kernel overflow")
 
+    def kernels(self, layer, f_th):
+        """(K, Theta, K_tt, Theta_tt, Theta deviation, K deviation) of a layer of this engine (see
+        ``phasecli.recursion``); the test x train NNGP block is kept in absolute units."""
+        k = layer.k * math.exp(layer.log_kscale)
+        th = layer.theta * f_th
+        tht = None if layer.theta_tt is None else layer.theta_tt * f_th
+        return k, th, layer.k_tt, tht, layer.theta_dev.copy(), layer.k_dev.copy()
+
     def run(self, depths):
         """A ``Layer`` at each requested depth (ascending); streamed when the state fits in one block."""
         n_pairs = self.pa.size
@@ -311,7 +324,21 @@ class CnnEngine:
                      dev_err=dev_err, dev_abs=dev_abs, k_dev_abs=k_dev_abs)
 
 
-def build(activation, X, Xt, sw2, sb2, slope, normalize, q_star, architecture, image_shape, filter_size, where):
+def check_options(architecture, dropout, image_shape):
+    """The CNN takes no dropout and needs an image shape (usage errors before any work)."""
+    if dropout is not None:
+        raise InputError("dropout is implemented for fully connected networks only (architecture fc)", "dropout")
+    if image_shape is None:
+        raise InputError(f"architecture {architecture} needs the image shape H,W,C", "image_shape")
+
+
+def check_inputs(image_shape, filter_size, dim):
+    """Rows of ``dim`` values hold images of ``image_shape`` under a ``filter_size`` filter (``check_image``)."""
+    check_image(image_shape, filter_size, dim)
+
+
+def build(activation, X, Xt, sw2, sb2, slope, normalize, q_star, where, *, architecture, image_shape, filter_size,
+          **_):
     """(engine, duplicate pairs, table error) for checked inputs; rows scaled to a mean q^1 = q* with normalize.
 
     Raises PointError where the CNN kernel has no reference fixed point (q* infinite or zero)."""

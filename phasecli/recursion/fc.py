@@ -40,8 +40,7 @@ import numpy as np
 
 from phasecli import _rawdev_kernels as RK
 from phasecli import twopoint as TP
-from phasecli._kernels import ERF
-from phasecli.activations import ACTIVATIONS
+from phasecli.activations import ACTIVATIONS, CLOSED_FORM, F_ARCSINE
 from phasecli.recursion import Layer, PointError, scale_rows_to_q_star
 from phasecli.recursion import _fc_kernels as FK
 from phasecli.twopoint import NormFunctions
@@ -55,6 +54,8 @@ TAU_SMOOTH = 1e-13  # relative error of the angular expansion's T, Tdot and devi
 
 class NormalizedEngine:
     """Normalized inputs (every diagonal at q*): pairs carried as deviations from the ordered fixed point."""
+
+    positions = 1  # one position per input (the engine interface, phasecli.recursion)
 
     def __init__(self, fn: NormFunctions, Xn, Xt, sw2, sb2, q, chi_1_tab, dropout):
         from scipy.spatial.distance import cdist
@@ -122,6 +123,18 @@ class NormalizedEngine:
                          theta_tt=self.th_t, k_tt=None, dev_err=dev_err, dev_abs=dev_abs, k_dev_abs=k_dev_abs)
 
 
+    def kernels(self, layer, f_th):
+        """(K, Theta, K_tt, Theta_tt, Theta deviation, K deviation) of a layer of this engine (see the package)."""
+        q = self.q
+        k = q * (1.0 - self.eps)
+        k[np.diag_indices_from(k)] = q * (1.0 + layer.gamma_k)
+        th = layer.theta * f_th
+        th[np.diag_indices_from(th)] = (1.0 + layer.gamma_theta) * f_th
+        kt = None if self.eps_t is None else q * (1.0 - self.eps_t)
+        tht = None if self.th_t is None else self.th_t * f_th
+        return k, th, kt, tht, self.dl.copy(), self.eps.copy()
+
+
 class _LazyBlocksLayer(Layer):
     """A ``Layer`` whose kernel blocks (k, theta, k_tt, theta_tt) are rebuilt from the diagonals and
     deviations on first access (``RawEngine._block``): the spectra of deflated kernels never need
@@ -153,6 +166,8 @@ class RawEngine:
     K is carried divided by exp(lk) (homogeneous activations: by its largest diagonal), Theta
     by exp(lt) (its largest diagonal), so neither overflows.
     """
+
+    positions = 1
 
     def __init__(self, activation, X, Xt, sw2, sb2, slope, dropout):
         act = ACTIVATIONS[activation]
@@ -263,7 +278,7 @@ class RawEngine:
         rows[:, RK.R_SQP1] = np.sqrt(p1)
         rows[:, RK.R_S1] = s1
         rows[:, RK.R_P] = p
-        if self.mode == RK.MODE_CLOSED and self.code == ERF:
+        if self.mode == RK.MODE_CLOSED and CLOSED_FORM[self.code] == F_ARCSINE:
             RK._erf_row_columns(rows)
         return rows, s1, p1
 
@@ -329,6 +344,10 @@ class RawEngine:
         out[np.diag_indices_from(out)] = diag
         return out
 
+    def kernels(self, layer, f_th):
+        """(K, Theta, K_tt, Theta_tt, Theta deviation, K deviation) of a layer of this engine (see the package)."""
+        return raw_kernels(layer, f_th)
+
     def run(self, depths):
         dmax = int(depths.max())
         want = set(int(x) for x in depths)
@@ -351,6 +370,18 @@ class RawEngine:
                                    log_kscale=self.lk, gamma_theta=gth, gamma_k=gk, dev_err=8 * EPS,
                                    dev_abs=dev_abs, k_dev_abs=dev_abs, theta_root=np.sqrt(self.P),
                                    k_root=np.sqrt(self.s), theta_dev_err=self.ed, k_dev_err=self.ee)
+
+
+def raw_kernels(layer, f_th):
+    """``kernels`` of a layer whose blocks are kept with their diagonal shifts apart (data as given)."""
+    fk = math.exp(layer.log_kscale)
+    k = layer.k * fk
+    k[np.diag_indices_from(k)] += np.asarray(layer.gamma_k) * fk
+    th = layer.theta * f_th
+    th[np.diag_indices_from(th)] += np.asarray(layer.gamma_theta) * f_th
+    kt = None if layer.k_tt is None else layer.k_tt * fk
+    tht = None if layer.theta_tt is None else layer.theta_tt * f_th
+    return k, th, kt, tht, layer.theta_dev.copy(), layer.k_dev.copy()  # relative to sqrt(diag_a diag_b)
 
 
 def first_layer(A, B, sw2, sb2):
@@ -461,7 +492,15 @@ def duplicate_pairs_normalized(eps1, q, sb2, odd_flip: bool):
     return sorted(set(pairs))
 
 
-def build(activation, X, Xt, sw2, sb2, slope, normalize, q_star, dropout, where: str):
+def check_options(architecture, dropout, image_shape):
+    """Usage errors of the fully connected engine's options (none: it takes dropout, no image shape)."""
+
+
+def check_inputs(image_shape, filter_size, dim):
+    """Usage errors of the inputs' shape (none for fully connected networks)."""
+
+
+def build(activation, X, Xt, sw2, sb2, slope, normalize, q_star, where: str, *, dropout=None, **_):
     """(engine, duplicate row pairs, table error) for checked inputs X (and test rows Xt).
 
     With ``normalize`` the rows are scaled to q^1 = q* first (q* must be finite and > sb2:
