@@ -50,7 +50,7 @@ REPO = BENCH.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from phasecli import predictor as G  # noqa: E402
+from phasecli.ntk import predictor as G  # noqa: E402
 from phasecli import meanfield as mf  # noqa: E402
 from phasecli import ntk  # noqa: E402
 

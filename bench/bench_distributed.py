@@ -8,7 +8,7 @@
    (a child, as a user runs it) and, as the reference in the same run, locally without
    --scheduler (numba and BLAS on both cores).  Best of --repeats wall times; the rows are
    compared byte for byte with the local run's.  The client's BLAS thread count is what the
-   workers use (phasecli.distributed); the generalize sweep is also run with
+   workers use (phasecli.runtime.distributed); the generalize sweep is also run with
    OPENBLAS_NUM_THREADS=1 on the client (and its local reference), so that two 1-thread
    workers do not oversubscribe the 2 cores with BLAS threads.
 2. Figure 3 on paper.  The sweep is 20 sw2 values x 20 depths of the NTK predictor on 16k
@@ -114,7 +114,7 @@ def speedup(quick, repeats, say):
 
 
 def figure3(quick, say):
-    from phasecli import predictor as generalize
+    from phasecli.ntk import predictor as generalize
 
     base = 250 if quick else 500
     depth = 20

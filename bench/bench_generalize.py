@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from phasecli import predictor as gen
+from phasecli.ntk import predictor as gen
 
 
 def blobs(m, dim, k, rng):

@@ -3,7 +3,7 @@
     python bench/bench_layer_update.py [--m 600] [--layers 20] [--out bench/RESULTS_layer_update.md]
 
 In one process: (a) phasecli's deviation-tracked layer update (``RawEngine._step`` of
-``phasecli.recursion.fc``: the erf pair maps, the update of (eps, Delta), their error
+``phasecli.ntk.engines.fc``: the erf pair maps, the update of (eps, Delta), their error
 bounds and the diagonal differences, then the mirror of the upper triangles), m = 600 erf
 inputs as given; (b) a plain numba loop over the same closed form on the entries
 (K' = sw2 (2/pi) asin(2 K / sqrt((1 + 2 K_aa)(1 + 2 K_bb))) + sb2,

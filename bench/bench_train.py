@@ -43,8 +43,9 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
 import naive_train as NT  # noqa: E402
-from phasecli import dynamics, ntk  # noqa: E402
-from phasecli import predictor as generalize  # noqa: E402
+from phasecli import ntk  # noqa: E402
+from phasecli import catapult as dynamics
+from phasecli.ntk import predictor as generalize  # noqa: E402
 from phasecli.finite import network  # noqa: E402
 from phasecli.finite import train as core  # noqa: E402
 

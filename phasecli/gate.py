@@ -187,7 +187,7 @@ def check_point(activation: str, sw2, sb2, depths, *, q0: float = 1.0, slope: fl
 def _eta_max(activation, X, sw2, sb2, depths, q0, slope, loss, normalize):
     """eta_max = 2/lambda_max (sum loss) at every depth, and why it is NaN where it is."""
     from phasecli import ntk
-    from phasecli.theory import learning_rates
+    from phasecli.ntk.asymptotics import learning_rates
 
     spectra = ntk.ntk_spectra(activation, X, sw2, sb2, depths, slope=slope, normalize=normalize, q0=q0)
     eta_max, _ = learning_rates(spectra.lambda_max, spectra.m, loss)
@@ -350,7 +350,7 @@ def _critical(activation, sb2, q0, slope):
 
 def _isometry():
     try:
-        from phasecli import isometry
+        from phasecli import jacobian as isometry
     except ImportError:
         return None
     return isometry
@@ -377,7 +377,7 @@ def default_sb2(activation: str, depth: int, *, weights: str = "gaussian", q0: f
 
     - relu, leaky_relu, linear (homogeneous): sb2 = 0, rule 'he' (their only sb2 with a
       finite q* on the critical line; He et al. 2015);
-    - otherwise, dynamical isometry (``phasecli.isometry``): the largest sb2 in
+    - otherwise, dynamical isometry (``phasecli.jacobian``): the largest sb2 in
       [1e-12, 1] whose critical point has var_s2(L) <= var_s2 of the linear network with
       the same weights + ISOMETRY_EXCESS (= 1: the nonlinearity adds at most 1 to the
       variance of the squared singular values of the Jacobian, whose mean is 1 on the

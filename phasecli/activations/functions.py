@@ -7,7 +7,7 @@ these functions or reads the registry's per-code tables (docs/theory.md, "Activa
 
 import math
 
-from phasecli._numba import njit
+from phasecli.runtime.jit import njit
 from phasecli.activations import (ACTIVE_SCALE, CLOSED_FORM, CODE, D2PHI_AT_ZERO, F_LEAKY, F_LINEAR, F_RELU,
                                   FIXED_SLOPE, GAP_NOISE, KIND_CODE, KINK_0, KINK_1, KINK_COUNT, SELU_ALPHA,
                                   SELU_LAMBDA)

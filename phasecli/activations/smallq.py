@@ -23,7 +23,7 @@ softplus, sigmoid: phi(0) != 0) never need it: ``small_q_limit`` is 0 for them.
 
 import math
 
-from phasecli._numba import njit
+from phasecli.runtime.jit import njit
 from phasecli.activations import CODE, SELU_ALPHA, SELU_LAMBDA
 
 _TANH, _ERF, _ELU, _SELU, _SIN, _HARD_TANH = (CODE[n] for n in ("tanh", "erf", "elu", "selu", "sin", "hard_tanh"))

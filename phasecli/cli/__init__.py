@@ -113,7 +113,7 @@ def _compile_notice(command: str) -> None:
     """Say once on stderr (a terminal or not: CI logs too) that the first run of ``command`` compiles."""
     if command in NO_KERNELS:
         return
-    from phasecli import _cachedir
+    from phasecli.runtime import cache as _cachedir
 
     if _cachedir.is_warm(command):
         return
@@ -138,7 +138,7 @@ def main(argv=None) -> None:
         if sys.stdout is not None:
             sys.stdout.flush()
         if _noticed:
-            from phasecli import _cachedir
+            from phasecli.runtime import cache as _cachedir
 
             _cachedir.mark_warm(_noticed[0])
     except click.exceptions.Exit as exc:

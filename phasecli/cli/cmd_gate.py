@@ -70,7 +70,8 @@ def check(activation, sw2, sb2, q0, slope, depth_spec, trainable_multiple, condi
       phasecli check -a erf --sw2 1.5 --sb2 0.05 --depth 10 --lr 0.5 --data train.csv
       phasecli check --sw2 1:3:5 --sb2 0.05 --depth 20,50 -f csv --columns sw2,depth,verdict,reason
     """
-    from phasecli import gate, sweep
+    from phasecli import gate
+    from phasecli.runtime import sweep
 
     out.check(CHECK_COLUMNS)
     with input_errors(lr="--lr"):

@@ -66,7 +66,8 @@ class _Stats:
 
 def _solve_blocks(activation, sw2, sb2, q0, slope, label, scheduler=None, **kwargs):
     """Yield PhaseGrid blocks of consecutive sw2 rows (all sb2), in order, with progress on a terminal."""
-    from phasecli import meanfield, sweep
+    from phasecli import meanfield
+    from phasecli.runtime import sweep
 
     n_cells = len(sw2) * len(sb2)
     if n_cells > MAX_STREAM_CELLS:

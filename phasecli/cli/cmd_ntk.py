@@ -101,7 +101,7 @@ def check_images(net, *arrays):
     """Every (name, rows) holds images of net's shape: exit 2 before any work otherwise."""
     if not net:
         return
-    from phasecli.recursion import cnn
+    from phasecli.ntk.engines import cnn
 
     with input_errors():
         for name, rows in arrays:
@@ -133,7 +133,7 @@ def cnn_plan(activation, runs, how, scheduler=None):
     """Entry-layers of each CNN run [(architecture, m, m_test, depths, image_shape), ...] (``cnn.workload``);
     a usage error (exit 2, one line, before any work) when a run's estimated memory exceeds CNN_MAX_BYTES or the
     runs' estimated time CNN_MAX_SECONDS; ``how`` says what reduces it."""
-    from phasecli.recursion import cnn
+    from phasecli.ntk.engines import cnn
 
     works, peak = [], 0
     for architecture, m, m_test, depths, shape in runs:
@@ -152,7 +152,7 @@ def cnn_plan(activation, runs, how, scheduler=None):
 def cnn_progress(works, label):
     """A Progress bar over the entry-layers of CNN points (``works``: one count per point, in order); yields
     ``point_done()`` to call as each point finishes (the bar then also moves for points run elsewhere)."""
-    from phasecli.recursion import cnn
+    from phasecli.ntk.engines import cnn
 
     unit = 10 ** 6
     state = {"raw": 0, "shown": 0, "point": 0}
@@ -189,7 +189,8 @@ def _points(sw2, sb2):
 
 def _spectra(activation, sw2, sb2, q0, slope, X, normalize, depths, dropout, scheduler, net=None, works=None):
     """ntk_spectra at every (sw2, sb2), sw2 outer, yielded as each finishes (progress on a terminal)."""
-    from phasecli import ntk, sweep
+    from phasecli import ntk
+    from phasecli.runtime import sweep
 
     points = _points(sw2, sb2)
     shared = dict(activation=activation, X=X, depths=depths, slope=slope, normalize=normalize, q0=q0,
@@ -399,8 +400,8 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
     With --architecture cnn-f,cnn-p and --png over (sw2, depth) the figure shows both
     accuracies and their difference (Xiao et al. Figure 3, bottom).
     """
-    from phasecli import predictor as gen
-    from phasecli import sweep
+    from phasecli.ntk import predictor as gen
+    from phasecli.runtime import sweep
 
     out.check(GENERALIZE_COLUMNS)
     if eta is not None and train_time is None:

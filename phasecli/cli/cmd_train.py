@@ -55,7 +55,8 @@ def catapult(lambda0, f0, widths, lr_factor, n_steps, tol, scheduler, out):
       phasecli catapult --lr-factor 1.5 --width 100000 --value eta_lambda_final
       phasecli catapult --lr-factor 0.5,1.2,1.6,1.9 --png catapult.png
     """
-    from phasecli import dynamics, sweep
+    from phasecli import catapult as dynamics
+    from phasecli.runtime import sweep
 
     out.check(CATAPULT_COLUMNS)
     if out.png and len(widths) > 1:
@@ -153,7 +154,8 @@ def train(activation, sw2, sb2, q0, slope, depth_spec, widths, lr_factor, n_step
       phasecli train -a erf --examples 50 --dim 20 --width 2048 --lr-factor 0.5 --value kernel_drift
       phasecli train -a tanh --sw2 1,1.76,3 --depth 1,3 --width 64 --steps 100 -f csv
     """
-    from phasecli import sweep, validate
+    from phasecli import validate
+    from phasecli.runtime import sweep
     from phasecli.finite import train as core
 
     out.check(TRAIN_COLUMNS)

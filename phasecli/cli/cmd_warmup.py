@@ -83,7 +83,7 @@ def warmup():
 
 
 def _run_all(data: str) -> None:
-    from phasecli import _cachedir
+    from phasecli.runtime import cache as _cachedir
 
     err = sys.stderr
     terminal = err is not None and err.isatty()

@@ -69,7 +69,7 @@ import numpy as np
 from phasecli import validate as V
 from phasecli.activations import CLOSED_FORM, F_ARCSINE
 from phasecli.errors import InputError
-from phasecli.finite import _network_kernels as K
+from phasecli.finite import network_kernels as K
 
 WEIGHTS = ("gaussian", "orthogonal")
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)  # phi' = (2/sqrt(pi)) exp(-h^2) of the arcsine family (erf)

@@ -128,7 +128,7 @@ class TrainRun:
 
 def normalized_rows(X, sw2, sb2, q_star) -> np.ndarray:
     """Rows scaled so that q^1 = sw2 |x|^2 / d + sb2 equals q* (the scaling of ``ntk`` with normalize=True)."""
-    from phasecli.recursion import scale_rows_to_q_star
+    from phasecli.ntk.engines import scale_rows_to_q_star
 
     return scale_rows_to_q_star(X, q_star, sw2, sb2, "X")
 
@@ -138,7 +138,7 @@ def prepare(activation, X, y=None, *, sw2, sb2, depth=1, width=512, samples=5, s
     """Validate the training problem once and compute eta_max (the infinite-width NTK's 2 / lambda_max)."""
     from phasecli import ntk
     from phasecli.data import check_matrix
-    from phasecli.predictor import encode_targets
+    from phasecli.ntk.predictor import encode_targets
 
     V.activation(activation)
     sw2, sb2 = V.variance("sw2", sw2), V.variance("sb2", sb2)

@@ -42,7 +42,7 @@ import numpy as np
 
 from phasecli import validate as V
 from phasecli.errors import InputError
-from phasecli.finite import _twoinput_kernels as K
+from phasecli.finite import twoinput_kernels as K
 from phasecli.finite.network import network_rng
 
 MAX_BLOCK_BYTES = 64 * 2**20  # normals held at once per block of networks (at least one network per thread)

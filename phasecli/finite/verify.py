@@ -13,7 +13,7 @@ depth L the rows compare, on two inputs with q^1 = q0 and c^1 = c0 (THEORY.md, "
   column says yes / no / undetermined (``TRUST_WORDS``); ``reason`` holds no commas.
 
 The work is a list of independent tasks (one chunk of networks of one (sw2, sb2, width)) for
-``phasecli.sweep.run``; every network has its own random stream, so the rows are the same
+``phasecli.runtime.sweep.run``; every network has its own random stream, so the rows are the same
 locally, with any number of threads and on a Dask cluster.
 """
 
@@ -272,7 +272,7 @@ def run(activation, sw2, sb2, widths, depths, *, samples, seed=0, q0=1.0, c0=0.5
     """Yield a ``VerifyResult`` per (sw2, sb2, width), sw2 outer, width inner, as each is complete.
 
     ``progress(n)`` (optional) is called with the number of networks of every finished task."""
-    from phasecli import sweep
+    from phasecli.runtime import sweep
 
     tolerance = V.number("tolerance", tolerance, lo=0.0, lo_open=True)
     tasks, shared, groups = plan(activation, sw2, sb2, widths, depths, samples=samples, seed=seed, q0=q0, c0=c0,

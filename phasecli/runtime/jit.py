@@ -26,9 +26,9 @@ import os
 from numba import njit, prange  # noqa: F401  (re-exported for the kernel modules)
 from numba.core import caching
 
-from phasecli._cachedir import cache_dir, cache_subdir, source_stamp
+from phasecli.runtime.cache import cache_dir, cache_subdir, source_stamp
 
-PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the phasecli package
 
 
 class _PhasecliCacheLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLocator):

@@ -1,4 +1,4 @@
-"""Numba kernels of the two-scalar catapult map (private: called by ``phasecli.dynamics``).
+"""Numba kernels of the two-scalar catapult map (private: called by ``phasecli.catapult``).
 
 The map of THEORY.md ("Learning-rate regimes"), for f (the output) and lambda (the NTK
 eigenvalue) of a width-n network trained on the loss f^2 / 2,
@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from phasecli._numba import njit, prange
+from phasecli.runtime.jit import njit, prange
 
 LAZY = 0
 CATAPULT = 1

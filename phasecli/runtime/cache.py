@@ -15,7 +15,7 @@ import hashlib
 import os
 import tempfile
 
-PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the phasecli package
 
 
 def _writable_dir(path: str) -> bool:
@@ -41,7 +41,7 @@ def cache_dir() -> str:
 
 @functools.lru_cache(maxsize=1)
 def source_stamp() -> str:
-    """A digest of phasecli's version and every kernel source's name and contents: the stamp of every
+    """A digest of phasecli's version and every numba module's name and contents: the stamp of every
     cached kernel.  Neither the install path nor modification times enter it, so two installs of the
     same phasecli (two virtualenvs, a CI image and a checkout) share one cache; any edit invalidates it."""
     from phasecli import __version__
@@ -50,11 +50,13 @@ def source_stamp() -> str:
     for root, dirs, files in os.walk(PACKAGE_DIR):
         dirs.sort()
         for name in sorted(files):
-            if name.startswith("_") and name.endswith("kernels.py"):
+            if name.endswith(".py"):
                 path = os.path.join(root, name)
-                h.update(os.path.relpath(path, PACKAGE_DIR).encode())
                 with open(path, "rb") as f:
-                    h.update(f.read())
+                    source = f.read()
+                if b"@njit" in source:  # a module with numba kernels (they call each other across modules)
+                    h.update(os.path.relpath(path, PACKAGE_DIR).encode())
+                    h.update(source)
     return h.hexdigest()[:16]
 
 

@@ -14,17 +14,17 @@ Delta_ab = (p - Theta_ab) / p, next to Theta_ab / p itself (p the NTK diagonal):
     Delta' = (q* eps' / p + sw2 (E(eps) + Tdot(c) Delta)) / rho,  E = Tdot(1) - Tdot(c)
     (rho = p^{l+1} / p^l; every term is non-negative)
 
-with D and E from ``phasecli.twopoint`` (no cancellation), one table look-up per pair
+with D and E from ``phasecli.maps.equal`` (no cancellation), one table look-up per pair
 and layer (numba, parallel above ``SERIAL_PAIRS`` entries).
 
 Data as given (``RawEngine``): every row has its own diagonals s_a = K_aa, P_a = Theta_aa, and a
 pair is carried as eps_ab = 1 - K_ab / sqrt(s_a s_b) and Delta_ab = 1 - Theta_ab / sqrt(P_a P_b)
 with absolute error bounds, updated from cancellation-free unequal-variance maps
-(``phasecli._rawdev_kernels``: closed forms for erf, relu, leaky_relu, linear; the piecewise
+(``phasecli.maps.unequal_kernels``: closed forms for erf, relu, leaky_relu, linear; the piecewise
 quadrature for elu, selu, hard_tanh, whose deviations keep an absolute floor ~1e-13; the
 angular expansion E[phi(u1) phi(u2)] = sum_k w_k cos(k theta) <f_a,k, f_b,k> for smooth
 activations, with per-row coefficients and per-k Gram matrices by BLAS).  The spectra deflate
-along sqrt(diag) (``phasecli.spectra``), so kappa stays resolved as deep as the deviations are
+along sqrt(diag) (``phasecli.ntk.spectra``), so kappa stays resolved as deep as the deviations are
 representable (docs/theory.md section 11).  Theta is carried divided by its largest
 diagonal (and K too for homogeneous activations), so the chaotic growth never overflows.
 
@@ -34,16 +34,15 @@ diagonal (and K too for homogeneous activations), so the chaotic growth never ov
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
-from phasecli import _rawdev_kernels as RK
-from phasecli import twopoint as TP
+from phasecli.maps import unequal_kernels as RK
+from phasecli.maps import equal as TP
 from phasecli.activations import ACTIVATIONS, CLOSED_FORM, F_ARCSINE
-from phasecli.recursion import Layer, PointError, scale_rows_to_q_star
-from phasecli.recursion import _fc_kernels as FK
-from phasecli.twopoint import NormFunctions
+from phasecli.ntk.engines import Layer, PointError, scale_rows_to_q_star
+from phasecli.ntk.engines import fc_kernels as FK
+from phasecli.maps.equal import NormFunctions
 
 EPS = np.finfo(np.float64).eps
 DEV_UNDERFLOW = 1e-280  # deviations below this are too close to the float64 floor to trust
@@ -55,7 +54,7 @@ TAU_SMOOTH = 1e-13  # relative error of the angular expansion's T, Tdot and devi
 class NormalizedEngine:
     """Normalized inputs (every diagonal at q*): pairs carried as deviations from the ordered fixed point."""
 
-    positions = 1  # one position per input (the engine interface, phasecli.recursion)
+    positions = 1  # one position per input (the engine interface, phasecli.ntk.engines)
 
     def __init__(self, fn: NormFunctions, Xn, Xt, sw2, sb2, q, chi_1_tab, dropout):
         from scipy.spatial.distance import cdist
@@ -161,7 +160,7 @@ class RawEngine:
 
     Per row the variance s_a = K_aa and the NTK diagonal P_a = Theta_aa; per pair
     eps_ab = 1 - K_ab / sqrt(s_a s_b) and Delta_ab = 1 - Theta_ab / sqrt(P_a P_b), each with an
-    absolute error bound, updated by the unequal-variance maps of ``phasecli._rawdev_kernels``
+    absolute error bound, updated by the unequal-variance maps of ``phasecli.maps.unequal_kernels``
     (closed forms; piecewise quadrature; for smooth activations the angular expansion, here).
     K is carried divided by exp(lk) (homogeneous activations: by its largest diagonal), Theta
     by exp(lt) (its largest diagonal), so neither overflows.

@@ -18,8 +18,8 @@ import math
 
 import numpy as np
 
-from phasecli._kernels import _dphi, _phi
-from phasecli._numba import njit, prange
+from phasecli.expectations.kernels import _dphi, _phi
+from phasecli.runtime.jit import njit, prange
 
 BLOCK = 5
 _PARALLEL_TOL = 1e-13  # |x2 - (x2.u1) u1| below this fraction of |x2|: x2 counted parallel to x1

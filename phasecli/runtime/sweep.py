@@ -8,7 +8,7 @@ writes every chunk at once (``| head`` returns after the first) and memory stays
 bounded by a chunk; between two tasks Python is back in control, so Ctrl-C is answered
 within one task.  ``shared`` holds what every task needs (the data set): sent once.
 
-This module has the local path only; ``phasecli.distributed`` runs the same tasks on a
+This module has the local path only; ``phasecli.runtime.distributed`` runs the same tasks on a
 Dask cluster when a scheduler address is given.  Nothing here prints.
 """
 
@@ -38,7 +38,7 @@ def run(fn, tasks, *, shared=None, scheduler=None):
     shared = dict(shared or {})
     tasks = list(tasks)
     if scheduler is not None:
-        from phasecli import distributed
+        from phasecli.runtime import distributed
 
         yield from distributed.run(fn, tasks, shared=shared, scheduler=scheduler)
         return

@@ -1,6 +1,6 @@
-"""Numba kernels for the spectrum of the input-output Jacobian (``phasecli.isometry``).
+"""Numba kernels for the spectrum of the input-output Jacobian (``phasecli.jacobian``).
 
-Private: called through the validating wrappers of ``phasecli.isometry``.  Notation of
+Private: called through the validating wrappers of ``phasecli.jacobian``.  Notation of
 THEORY.md ("Jacobian spectrum") and docs/theory.md section 14: d = phi'(h)^2 with
 h = sqrt(q*) t, t standard normal; d_max = sup d.  Every transform of the law of d is a
 1-D integral over t, taken with adaptive Gauss-Kronrod (7/15) panels split at the
@@ -21,9 +21,9 @@ import cmath
 import math
 
 import numpy as np
-from phasecli._numba import njit, prange
+from phasecli.runtime.jit import njit, prange
 
-from phasecli._kernels import INV_SQRT2PI, Z_MAX, _dphi
+from phasecli.expectations.kernels import INV_SQRT2PI
 from phasecli.activations.functions import dphi_sq as _d2, gap as _gap, gap_low as _gap_low, gap_noise as _gap_noise
 
 # Gauss-Kronrod 15-point nodes (descending, last = 0) and weights; Gauss 7-point weights at xgk[1], xgk[3], ...

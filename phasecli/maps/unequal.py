@@ -1,4 +1,4 @@
-"""Two-point deviation maps at unequal variances: the validated public face of ``phasecli._rawdev_kernels``.
+"""Two-point deviation maps at unequal variances: the validated public face of ``phasecli.maps.unequal_kernels``.
 
 For (u1, u2) ~ N(0, [[s1, c sqrt(s1 s2)], [c sqrt(s1 s2), s2]]), eps = 1 - c (THEORY.md, "NNGP and NTK on a
 data set"; docs/theory.md section 11):
@@ -7,7 +7,7 @@ data set"; docs/theory.md section 11):
     dt = sqrt(V(s1) V(s2)) - T(s1, s2, c) >= 0,   et = sqrt(W(s1) W(s2)) - Tdot(s1, s2, c) >= 0,
 
 each without the cancellation of a plain difference, with absolute error bounds.  The
-data-as-given recursion (``phasecli.recursion.fc.RawEngine``) carries pairs on these;
+data-as-given recursion (``phasecli.ntk.engines.fc.RawEngine``) carries pairs on these;
 recursions on other architectures can use them too (numba callers: the kernels directly).
 """
 
@@ -50,7 +50,7 @@ def _pairs(s1, s2, eps):
 
 def diagonal_maps(activation: str, s, slope: float = 0.01):
     """(V, W) at the variances s (1-D arrays), as the deviation maps use them."""
-    from phasecli import _rawdev_kernels as RK
+    from phasecli.maps import unequal_kernels as RK
 
     act = V.activation(activation)
     s = np.ascontiguousarray(V.variances("s", s))
@@ -71,8 +71,8 @@ def deviation_maps(activation: str, s1, s2, eps, slope: float = 0.01) -> Deviati
     Closed forms (erf, relu, leaky_relu, linear) have full relative accuracy; piecewise
     activations (elu, selu, hard_tanh) keep an absolute floor ~1e-13 sqrt(V1 V2); smooth ones come
     from the angular expansion (relative ~1e-13)."""
-    from phasecli import _rawdev_kernels as RK
-    from phasecli.recursion import fc
+    from phasecli.maps import unequal_kernels as RK
+    from phasecli.ntk.engines import fc
 
     act = V.activation(activation)
     slope = V.slope(slope)
@@ -112,7 +112,7 @@ def _weights(kmax):
 
 def _smooth_engine(activation, slope, s):
     """A RawEngine shell that knows the activation (for its cached angular rules and coefficients)."""
-    from phasecli.recursion import fc
+    from phasecli.ntk.engines import fc
 
     x = np.ones((1, 1))
     return fc.RawEngine(activation, x, None, 1.0, 0.0, slope, None)

@@ -1,17 +1,17 @@
 """Numba kernels of the fully connected NNGP / NTK depth recursion over all input pairs.
 
-Private: called by ``phasecli.recursion.fc`` only (docs/theory.md, "NNGP and NTK on a data
+Private: called by ``phasecli.ntk.engines.fc`` only (docs/theory.md, "NNGP and NTK on a data
 set").  Normalized inputs: one layer updates, per pair, eps = 1 - K_ab / q*, the NTK
 ratio Theta_ab / p and its deviation Delta_ab = (p - Theta_ab) / p from the two-point
-maps of ``phasecli._twopoint_kernels``.  Data as given: (T, Tdot) per pair for a general
-2x2 covariance (closed forms, or the piecewise quadrature of ``phasecli._kernels``).
+maps of ``phasecli.maps.equal_kernels``.  Data as given: (T, Tdot) per pair for a general
+2x2 covariance (closed forms, or the piecewise quadrature of ``phasecli.expectations.kernels``).
 """
 
 import numpy as np
 
-from phasecli._kernels import _pair
-from phasecli._numba import njit, prange
-from phasecli._twopoint_kernels import M_CLOSED, _closed_norm, _table_norm
+from phasecli.expectations.kernels import _pair
+from phasecli.runtime.jit import njit, prange
+from phasecli.maps.equal_kernels import M_CLOSED, _closed_norm, _table_norm
 
 # ----------------------------------------------------------------------------- normalized layer
 @njit(cache=True)

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from phasecli import _isometry_kernels as K
+from phasecli.expectations.kernels import Z_MAX
+from phasecli.jacobian import kernels as K
 from phasecli import columns
 from phasecli import validate as V
 from phasecli.errors import InputError, RuntimeFailure
@@ -82,7 +83,7 @@ class DerivativeLaw:
 
 
 def _breaks(kinks, sq: float) -> np.ndarray:
-    zmax = K.Z_MAX
+    zmax = Z_MAX
     points = [-zmax, zmax, 0.0]
     for u in list(kinks) + [1.0, -1.0, 4.0, -4.0, 20.0, -20.0]:
         t = u / sq
@@ -356,7 +357,7 @@ def jacobian_spectrum(activation: str, sw2, sb2, depths, *, weights=("gaussian",
                       slope: float = 0.01, critical_tol: float = 1e-6) -> JacobianSpectrum:
     """q*, chi_1, mean_s2, var_s2, s2_max, s2_min of J J^T for each weight law and depth at (sw2, sb2).
 
-    A module-level function of keywords only, so that ``phasecli.sweep`` can run many points
+    A module-level function of keywords only, so that ``phasecli.runtime.sweep`` can run many points
     on a cluster.  ``sw2='critical'`` uses the root-solved critical sw2 at sb2."""
     depths = V.depths(depths)
     laws = weights_list(weights)

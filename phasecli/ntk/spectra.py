@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from phasecli.theory import learning_rates
+from phasecli.ntk.asymptotics import learning_rates
 
 EPS = np.finfo(np.float64).eps
 RESOLVE_REL = 1e-3  # lambda_min is reported when its error estimate is below this fraction of it
@@ -236,7 +236,7 @@ def _secular_min(d, e, w, a, mu_lo, nb2, t_norm):
     Newton in O(m) per step.  t_norm: the largest |eigenvalue| of T.  Returns (x, change for the
     error estimate) or None (not applicable: use the dense loop).
     """
-    from phasecli._spectra_kernels import tridiagonal_quadratic
+    from phasecli.ntk.spectra_kernels import tridiagonal_quadratic
 
     if not (0.0 < mu_lo < a):
         return None
@@ -283,7 +283,7 @@ def _bordered_tridiagonal(s0, a, b, nb2, tr_b):
     """
     from scipy.linalg import eigvalsh_tridiagonal
 
-    from phasecli._spectra_kernels import householder_apply_lower, tridiagonal_quadratic
+    from phasecli.ntk.spectra_kernels import householder_apply_lower, tridiagonal_quadratic
 
     n = s0.shape[0]
     tri = _tridiagonalize(s0)
@@ -411,7 +411,7 @@ class Spectra:
     table_error: float = 0.0
     status: str = "ok"
     message: str = ""
-    architecture: str = "fc"  # 'fc', 'cnn-f' or 'cnn-p' (phasecli.recursion)
+    architecture: str = "fc"  # 'fc', 'cnn-f' or 'cnn-p' (phasecli.ntk.engines)
 
     ROW_COLUMNS = ("depth", "lambda_max", "lambda_min", "lambda_bulk", "kappa", "nngp_lambda_max",
                    "nngp_lambda_min", "nngp_lambda_bulk", "nngp_kappa", "kappa_theory", "nngp_kappa_theory",

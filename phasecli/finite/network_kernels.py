@@ -1,13 +1,13 @@
 """numba kernels of the finite-network simulator: phi and phi' applied elementwise to arrays.
 
-They call the registry's scalar ``_phi`` / ``_dphi`` of ``phasecli._kernels`` (one definition
+They call the registry's scalar ``_phi`` / ``_dphi`` of ``phasecli.expectations.kernels`` (one definition
 of every activation in the package).  Public wrappers: ``phasecli.finite.network.phi`` / ``dphi``.
 """
 
 from __future__ import annotations
 
 from phasecli.activations.functions import dphi as _dphi, phi as _phi
-from phasecli._numba import njit, prange
+from phasecli.runtime.jit import njit, prange
 
 
 @njit(cache=True, parallel=True)

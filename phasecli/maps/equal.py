@@ -1,6 +1,6 @@
 """Per-activation two-point maps T(c), Tdot(c), D = T(1) - T(c), E = Tdot(1) - Tdot(c).
 
-What the kernel recursions (``phasecli.recursion``) evaluate at every pair and layer;
+What the kernel recursions (``phasecli.ntk.engines``) evaluate at every pair and layer;
 docs/theory.md, "NNGP and NTK on a data set": T(K)_ab = E[phi(u_a) phi(u_b)],
 Tdot(K)_ab = E[phi'(u_a) phi'(u_b)].
 
@@ -29,8 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from phasecli import _kernels as K
-from phasecli import _twopoint_kernels as TK
+from phasecli.maps import equal_kernels as TK
 from phasecli import validate as V
 from phasecli.activations import BY_CODE
 

@@ -22,23 +22,23 @@ API (all ``@njit``; scalars unless said otherwise)
     leaky_relu, linear in closed form (full relative accuracy); ``_dev_closed_ds`` takes s1 - s2 too.
 ``_diag_diff_closed(code, slope, s1, s2, ds) -> (V1 - V2, W1 - W2)``: divided differences.
 ``_dev_piecewise(code, slope, s1, s2, eps, V1, V2, W1, W2) -> (same)``: elu, selu,
-    hard_tanh from the piecewise quadrature of ``phasecli._kernels`` (V, W from
+    hard_tanh from the piecewise quadrature of ``phasecli.expectations.kernels`` (V, W from
     ``_diag_piecewise``); a plain difference, so err_dt carries an absolute floor
     PIECEWISE_ERR * sqrt(V1 V2) (likewise err_et).
 ``_dev_update(...)``: one layer of (eps, Delta) for one pair from (dt, et, tdot), see there.
 ``_diag_rows[_serial]``, ``_dev_pairs``, ``_dev_layer_sym[_serial]``, ``_dev_layer_rect``: loops over rows / pairs;
 ``_mismatch_sym``, ``_mismatch_rect``: sums of squared coefficient differences for the
-    angular expansion of smooth activations (``phasecli.recursion.fc.RawEngine``).
+    angular expansion of smooth activations (``phasecli.ntk.engines.fc.RawEngine``).
 """
 
 import math
 
 import numpy as np
 
-from phasecli._kernels import _dphi, _means, _phi, _piecewise_pair
+from phasecli.expectations.kernels import _dphi, _means, _phi, _piecewise_pair
 from phasecli.activations import CLOSED_FORM, F_ARCSINE, F_LINEAR
-from phasecli._numba import njit, prange
-from phasecli._twopoint_kernels import _closed_norm
+from phasecli.runtime.jit import njit, prange
+from phasecli.maps.equal_kernels import _closed_norm
 
 EPS = 2.220446049250313e-16
 TWO_OVER_PI = 2.0 / math.pi
@@ -265,7 +265,7 @@ def _dev_closed_ds(code, slope, s1, s2, ds, eps):
 
     relu / leaky_relu / linear are positively homogeneous: T(s1, s2, c) = sqrt(s1 s2) T(1, 1, c)
     and Tdot does not depend on the variances, so dt = sqrt(s1 s2) D(eps), et = E(eps) with the
-    unit-variance maps of ``phasecli._twopoint_kernels._closed_norm`` (no mismatch term).
+    unit-variance maps of ``phasecli.maps.equal_kernels._closed_norm`` (no mismatch term).
     """
     if eps < 0.0:
         eps = 0.0

@@ -1,4 +1,4 @@
-"""Numba kernels of the eigen-summaries (``phasecli.spectra``): O(m^2) and O(m) work around one
+"""Numba kernels of the eigen-summaries (``phasecli.ntk.spectra``): O(m^2) and O(m) work around one
 tridiagonalization.
 
 ``spectra`` tridiagonalizes the deflated matrix S0 = Q T Q^T once (LAPACK ``dsytrd``, lower
@@ -11,7 +11,7 @@ eigenvalue of the bordered matrix and the exact lambda_max correction (docs/theo
 
 import numpy as np
 
-from phasecli._numba import njit
+from phasecli.runtime.jit import njit
 
 
 @njit(cache=True)

@@ -1,6 +1,6 @@
 """Numba kernels of the convolutional NNGP / NTK recursion (CNN-F, CNN-P), in deviation form.
 
-Private: called by ``phasecli.recursion.cnn`` only (THEORY.md, "Convolutional networks").
+Private: called by ``phasecli.ntk.engines.cnn`` only (THEORY.md, "Convolutional networks").
 An entry is a pair of (image, position) points: image a at position i and image b at
 position j = i + s (s the relative shift; CNN-F needs s = 0 only).  It is carried as its
 deviation from the two diagonals,
@@ -24,7 +24,7 @@ Closed forms (erf, relu, leaky_relu, linear) evaluate D and E without cancellati
 split into a variance part (a - b enters only through r_a - r_b) and a correlation part at
 eps = 1 - c = (dK - (sqrt a - sqrt b)^2 / 2) / sqrt(a b), both sums of non-negative
 terms.  Other activations take T and Tdot from the piecewise / nested quadrature of
-``phasecli._kernels`` and D, E by subtraction (an absolute error of a few ulp of T).
+``phasecli.expectations.kernels`` and D, E by subtraction (an absolute error of a few ulp of T).
 The layer is a circular K x K box mean over positions (``nb``: the K^2 neighbours of
 each position; ``shift``: j for each (i, s)).
 """
@@ -33,10 +33,10 @@ import math
 
 import numpy as np
 
-from phasecli._kernels import _moments, _negative_slope, _pair
+from phasecli.expectations.kernels import _moments, _negative_slope, _pair
 from phasecli.activations import CLOSED_FORM, F_ARCSINE, F_LEAKY, F_LINEAR, F_RELU
-from phasecli._numba import njit, prange
-from phasecli._twopoint_kernels import _sin_minus_tcos, _theta_of_eps
+from phasecli.runtime.jit import njit, prange
+from phasecli.maps.equal_kernels import _sin_minus_tcos, _theta_of_eps
 
 TWO_OVER_PI = 2.0 / math.pi
 FOUR_OVER_PI = 4.0 / math.pi

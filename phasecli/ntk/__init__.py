@@ -3,9 +3,9 @@
 Numeric core of ``phasecli kappa`` / ``lr`` / ``generalize``: never prints; bad input
 raises ``InputError`` (a ValueError) naming the parameter.  Every formula is from the
 theory document (``phasecli docs theory``, "NNGP and NTK on a data set"); sw2, sb2 are
-*variances*.  The layers below: ``phasecli.data`` (inputs), ``phasecli.twopoint``
-(per-activation two-point maps), ``phasecli.recursion`` (one recursion per
-architecture), ``phasecli.spectra`` (eigen-summaries), ``phasecli.theory`` (Table 1).
+*variances*.  The layers below: ``phasecli.data`` (inputs), ``phasecli.maps.equal``
+(per-activation two-point maps), ``phasecli.ntk.engines`` (one recursion per
+architecture), ``phasecli.ntk.spectra`` (eigen-summaries), ``phasecli.ntk.asymptotics`` (Table 1).
 
 Kernel convention
 -----------------
@@ -76,10 +76,10 @@ from phasecli import meanfield as mf
 from phasecli import validate as V
 from phasecli.activations import ACTIVATIONS
 from phasecli.data import check_matrix, load_data, synthetic_data  # noqa: F401  (part of the public API)
-from phasecli import recursion as engines
-from phasecli.recursion import PointError, check_first_layer
-from phasecli.spectra import Spectra, _summarize
-from phasecli.theory import (critical_ratio, kappa_theory, lambda_max_theory, learning_rates,  # noqa: F401
+from phasecli.ntk import engines
+from phasecli.ntk.engines import PointError, check_first_layer
+from phasecli.ntk.spectra import Spectra, _summarize
+from phasecli.ntk.asymptotics import (critical_ratio, kappa_theory, lambda_max_theory, learning_rates,  # noqa: F401
                              nngp_kappa_theory)
 from phasecli.validate import parse_depths  # noqa: F401  (part of the public API)
 
@@ -205,7 +205,7 @@ def kernel_pass(activation, X, sw2, sb2, depths, *, X_test=None, slope=mf.DEFAUL
     (default) the rows of X and X_test are scaled to q^1 = q*.  Raises InputError on bad
     input and PointError (a ValueError) where the kernel does not exist.  ``architecture`` 'cnn-f' /
     'cnn-p' (with ``image_shape`` (H, W, C) and an odd ``filter_size``): the convolutional network of
-    ``phasecli.recursion.cnn``; with normalize the rows are scaled to a mean first-layer variance q*.
+    ``phasecli.ntk.engines.cnn``; with normalize the rows are scaled to a mean first-layer variance q*.
     """
     depths = V.depths(depths)
     st = _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_rows=1,

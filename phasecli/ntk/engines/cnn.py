@@ -21,7 +21,7 @@ carried as r = K_aa(i, i) - q* and pi = Theta_aa(i, i) / p^l - 1 (p^{l+1} = q* +
 the reference diagonal), every other entry as dK = (K_aa(i,i) + K_bb(j,j))/2 - K_ab(i,j)
 and dTh (NTK, divided by p^l); same-image same-position entries ARE the diagonal (c = 1
 exactly, never recomputed).  The readout is then assembled as 11^T - dev (the deviation
-``dev`` feeds the deflated eigensolver of ``phasecli.spectra``) with p^{L+1} the scale.
+``dev`` feeds the deflated eigensolver of ``phasecli.ntk.spectra``) with p^{L+1} the scale.
 
 Memory: 16 S d bytes per input pair (S = 1 CNN-F, d CNN-P) for the state (24 while the first layer is
 formed), pairs = m (m + 1) / 2 (CNN-P; m (m - 1) / 2 CNN-F) (+ m_test m).  Beyond ``MAX_STATE_BYTES`` the
@@ -39,9 +39,9 @@ import math
 import numpy as np
 
 from phasecli.activations import ACTIVATIONS
-from phasecli import _kernels as KN
-from phasecli.recursion import Layer, PointError, scale_rows_to_q_star
-from phasecli.recursion import _cnn_kernels as CK
+from phasecli.expectations import kernels as KN
+from phasecli.ntk.engines import Layer, PointError, scale_rows_to_q_star
+from phasecli.ntk.engines import cnn_kernels as CK
 from phasecli.validate import InputError
 
 EPS = np.finfo(np.float64).eps
@@ -252,7 +252,7 @@ class CnnEngine:
 
     def kernels(self, layer, f_th):
         """(K, Theta, K_tt, Theta_tt, Theta deviation, K deviation) of a layer of this engine (see
-        ``phasecli.recursion``); the test x train NNGP block is kept in absolute units."""
+        ``phasecli.ntk.engines``); the test x train NNGP block is kept in absolute units."""
         k = layer.k * math.exp(layer.log_kscale)
         th = layer.theta * f_th
         tht = None if layer.theta_tt is None else layer.theta_tt * f_th

@@ -1,6 +1,6 @@
 """Numba kernels of the two-point maps at equal variances, on the deviation from c = 1.
 
-Private: called by ``phasecli.twopoint`` and the recursions in ``phasecli.recursion``.
+Private: called by ``phasecli.maps.equal`` and the recursions in ``phasecli.ntk.engines``.
 For normalized inputs (both variances q) a pair is described by eps = 1 - c; every
 layer needs T(c), Tdot(c) and the two non-negative differences
 
@@ -18,8 +18,8 @@ import math
 
 import numpy as np
 
-from phasecli._kernels import RULE_SIZE, _dphi, _exp_below_zero, _negative_slope, _phi, _piecewise_pair, _rule
-from phasecli._numba import njit, prange
+from phasecli.expectations.kernels import RULE_SIZE, _dphi, _exp_below_zero, _negative_slope, _phi, _piecewise_pair, _rule
+from phasecli.runtime.jit import njit, prange
 from phasecli.activations import CLOSED_FORM, EXP_SCALE, F_ARCSINE, F_LEAKY, F_RELU, JUMP_AT_ZERO, P_CLIP, PIECEWISE_FORM
 
 TWO_OVER_PI = 2.0 / math.pi

@@ -1,6 +1,6 @@
 """Mean-field theory of wide deep networks: fixed points, phases and depth scales.
 
-Public, validating wrappers around the numba kernels of ``phasecli._kernels``.  All
+Public, validating wrappers around the numba kernels of ``phasecli.meanfield.kernels``.  All
 hyperparameters are *variances* (sw2 = sigma_w^2, sb2 = sigma_b^2).  Formulas and
 conventions follow ``docs/theory.md``; nothing here prints.
 """
@@ -11,7 +11,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from phasecli import _kernels as K
+from phasecli.expectations import kernels as EK
+from phasecli.meanfield import kernels as K
 from phasecli import columns
 from phasecli import validate as V
 
@@ -260,7 +261,7 @@ def _moment_arrays(activation, q, slope):
     q = np.asarray(q, dtype=np.float64)
     flat = _variances("q", q.ravel())
     outs = [np.empty_like(flat) for _ in range(3)]
-    K._moments_array(code, flat, float(slope), *outs)
+    EK._moments_array(code, flat, float(slope), *outs)
     return [o.reshape(q.shape) for o in outs]
 
 
@@ -274,7 +275,7 @@ def correlation_expectations(activation: str, q, c, *, slope: float = DEFAULT_SL
     cf = np.ascontiguousarray(c.ravel())
     t = np.empty_like(qf)
     tdot = np.empty_like(qf)
-    K._pair_corr_array(code, qf, cf, float(slope), t, tdot)
+    EK._pair_corr_array(code, qf, cf, float(slope), t, tdot)
     return t.reshape(q.shape), tdot.reshape(q.shape)
 
 
@@ -287,14 +288,14 @@ def pair_expectations(activation: str, s11, s22, s12, *, slope: float = DEFAULT_
         raise V.InputError("not a covariance: s12^2 > s11 * s22", "s12")
     t = np.empty_like(s11)
     tdot = np.empty_like(s11)
-    K._pair_array(code, s11, s22, s12, float(slope), t, tdot)
+    EK._pair_array(code, s11, s22, s12, float(slope), t, tdot)
     if shape is not None:
         t, tdot = t.reshape(shape), tdot.reshape(shape)
     return t, tdot
 
 
 def concat_grids(grids) -> PhaseGrid:
-    """One PhaseGrid from blocks of consecutive sw2 rows over the same sb2 (as ``phasecli.sweep`` yields them)."""
+    """One PhaseGrid from blocks of consecutive sw2 rows over the same sb2 (as ``phasecli.runtime.sweep`` yields them)."""
     grids = list(grids)
     if not grids:
         raise V.InputError("no grid blocks to join", "grids")
