@@ -44,10 +44,10 @@ def _timed(fn, repeats=1):
 
 
 def theory_rows(repeats):
-    from phasecli import jacobian as isometry
+    from phasecli import jacobian
 
     def run():
-        return [isometry.jacobian_spectrum("tanh", "critical", b, DEPTHS, weights=("gaussian", "orthogonal"))
+        return [jacobian.jacobian_spectrum("tanh", "critical", b, DEPTHS, weights=("gaussian", "orthogonal"))
                 for b in SB2]
 
     run()  # numba cache load
@@ -71,22 +71,22 @@ def baseline_rows(points):
 
 
 def network_time(weights, width, depth):
-    from phasecli import jacobian as isometry
+    from phasecli import jacobian
     from phasecli.finite import jacobian as finite
 
-    p = isometry.jacobian_spectrum("tanh", "critical", 0.05, [depth], weights=(weights,))
+    p = jacobian.jacobian_spectrum("tanh", "critical", 0.05, [depth], weights=(weights,))
     return _timed(lambda: finite.network_statistics("tanh", p.sw2, 0.05, p.q_star, [depth], weights=weights,
                                                     width=width, seed=0, index=0))[0]
 
 
 def comparison(width, samples):
-    from phasecli import jacobian as isometry
+    from phasecli import jacobian
     from phasecli.finite import jacobian as finite
 
     rows = []
     for sb2 in (1e-4, 0.05):
         for weights in ("gaussian", "orthogonal"):
-            th = isometry.jacobian_spectrum("tanh", "critical", sb2, DEPTHS, weights=(weights,))
+            th = jacobian.jacobian_spectrum("tanh", "critical", sb2, DEPTHS, weights=(weights,))
             stats = [finite.network_statistics("tanh", th.sw2, sb2, th.q_star, DEPTHS, weights=weights, width=width,
                                                seed=11, index=i) for i in range(samples)]
             emp = finite.pool(stats, DEPTHS, width, th.sw2)
@@ -119,10 +119,10 @@ def main(argv=None):
     lines.append(f"| scipy baseline (quad + brentq + bounded minimization), {len(points)} rows | {t_base:.2f} s | "
                  f"{t_base / len(points):.2f} s per row; max rel. difference of s2_max {diff:.1e} |")
     lines.append(f"| **ratio baseline / phasecli per row** | **{t_base / len(points) / per_row:.0f}x** | |")
-    from phasecli import jacobian as isometry
+    from phasecli import jacobian
 
     for weights, L in (("gaussian", 128), ("orthogonal", 128), ("orthogonal", 8)):
-        t, d = _timed(lambda: isometry.spectral_density("tanh", "critical", 0.05, L, weights=weights, points=500))
+        t, d = _timed(lambda: jacobian.spectral_density("tanh", "critical", 0.05, L, weights=weights, points=500))
         lines.append(f"| density, tanh critical sb2 = 0.05, {weights}, depth {L}, 500 points | {t:.3f} s | "
                      f"{int(d.converged.sum())} of {d.converged.size} points converged |")
     for weights in ("gaussian", "orthogonal"):

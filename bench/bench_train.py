@@ -4,7 +4,7 @@
 
 Speed (ratios measured in one run, load average recorded):
 
-a. the two-scalar map: ``dynamics.catapult`` (numba, prange over lr factors) against the
+a. the two-scalar map: ``catapult.catapult`` (numba, prange over lr factors) against the
    same iteration as a plain Python float loop (``python_map`` below), on a grid of lr
    factors in 0.9..2.1 with T = 10000, width 1000;
 b. training: ``finite.train.train_at`` (S networks stacked, ``finite.network``) against the
@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import naive_train as NT  # noqa: E402
 from phasecli import ntk  # noqa: E402
-from phasecli import catapult as dynamics
+from phasecli import catapult
 from phasecli.ntk import predictor as generalize  # noqa: E402
 from phasecli.finite import network  # noqa: E402
 from phasecli.finite import train as core  # noqa: E402
@@ -83,13 +83,13 @@ def digits(m=40):
 def bench_catapult(quick):
     """The map over lr factors 0.9 .. 2.1 (T = 10000): numba (best of 3) against the Python loop, per map step."""
     lines = []
-    dynamics.catapult([1.0, 2.0])  # compile or load the cache
+    catapult.catapult([1.0, 2.0])  # compile or load the cache
     for n, stride in ((2000, 1), (20000, 10)) if not quick else ((400, 1),):
         lr = np.linspace(0.9, 2.1, n)
         best = math.inf
         for _ in range(3):
             t = time.perf_counter()
-            runs = dynamics.catapult(lr)
+            runs = catapult.catapult(lr)
             best = min(best, time.perf_counter() - t)
         total = int(runs.steps.sum())
         idx = np.arange(n)[::stride]

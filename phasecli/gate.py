@@ -4,7 +4,7 @@
 check: for one (activation, sw2, sb2) and every depth L, the criteria in this order (the
 first that fails is the ``reason``; ``docs/theory.md section 15`` has the derivations):
 
-1. signal: q* finite, and non-zero unless the point is critical (THEORY.md, "Mean field":
+1. signal: q* finite, and non-zero unless the point is critical (docs/theory.md section 2:
    q* = inf, q^l grows without bound; q* = 0, the signal dies, except at the critical point
    of an odd activation at sb2 = 0, e.g. tanh sw2 = 1, erf sw2 = pi/4, where q^l -> 0 only
    polynomially).  A marginal fixed point (relu or linear at sw2 = 2 / 1, sb2 = 0) passes.
@@ -15,7 +15,7 @@ first that fails is the ``reason``; ``docs/theory.md section 15`` has the deriva
    al.: the mean predictor decays like exp(-L / xi_star); the multiple 6 is measured,
    bench/RESULTS_gate_multiples.md).
 5. learning rate (only with ``eta``): eta <= eta_max = 2 / lambda_max of the NTK on ``X`` at
-   depth L (THEORY.md; ``loss='mean'`` multiplies it by m).
+   depth L (docs/theory.md section 6; ``loss='mean'`` multiplies it by m).
 
 A criterion that does not apply on this side of the transition has the limit inf (no
 limit) and the status 'n/a'.  A limit that is NaN (undefined) never passes.
@@ -289,7 +289,7 @@ def check(activation: str, sw2, sb2, depths, **kwargs) -> Verdicts:
 class Recommendation:
     """A recommended initialization for depth L: sw2 on the critical line for sb2.
 
-    w_std = sqrt(sw2), b_std = sqrt(sb2) (NTK parameterization, THEORY.md);
+    w_std = sqrt(sw2), b_std = sqrt(sb2) (NTK parameterization, docs/theory.md section 1);
     w_std_standard = sqrt(sw2 / fan_in) (standard parameterization; NaN without fan_in).
     sb2_rule: 'given', 'he' (relu, leaky_relu, linear: sb2 = 0), 'isometry' (the largest sb2
     meeting the isometry target), 'isometry-best' (the target is out of reach: the sb2 with
@@ -350,13 +350,13 @@ def _critical(activation, sb2, q0, slope):
 
 def _isometry():
     try:
-        from phasecli import jacobian as isometry
+        from phasecli import jacobian
     except ImportError:
         return None
-    return isometry
+    return jacobian
 
 
-def _excesses(isometry, activation, sb2, depth, weights, q0, slope, linear_var):
+def _excesses(jacobian, activation, sb2, depth, weights, q0, slope, linear_var):
     """var_s2 at the critical sw2 of each sb2 minus the linear network's (same weights); NaN without a
     usable critical point."""
     from phasecli import meanfield
@@ -365,7 +365,7 @@ def _excesses(isometry, activation, sb2, depth, weights, q0, slope, linear_var):
     out = np.full(line.sb2.size, np.nan)
     for k, (sw2, q_star, status) in enumerate(zip(line.sw2_critical, line.q_star, line.status)):
         if status == "ok" and math.isfinite(q_star):
-            moments = isometry.spectrum_moments(activation, float(sw2), float(line.sb2[k]), [depth], weights=weights,
+            moments = jacobian.spectrum_moments(activation, float(sw2), float(line.sb2[k]), [depth], weights=weights,
                                                 q0=q0, slope=slope)
             out[k] = float(moments["var_s2"][0]) - linear_var
     return out
@@ -391,12 +391,12 @@ def default_sb2(activation: str, depth: int, *, weights: str = "gaussian", q0: f
     depth = V.integer("depth", depth, lo=1, hi=V.MAX_DEPTH)
     if act.homogeneous:
         return 0.0, "he"
-    isometry = _isometry()
-    if isometry is None:
+    jacobian = _isometry()
+    if jacobian is None:
         return FALLBACK_SB2, "fixed"
     grid = np.geomspace(*SB2_SEARCH, SB2_GRID_POINTS)
-    linear_var = float(isometry.spectrum_moments("linear", 1.0, 0.0, [depth], weights=weights)["var_s2"][0])
-    excess = _excesses(isometry, act.name, grid, depth, weights, q0, slope, linear_var)
+    linear_var = float(jacobian.spectrum_moments("linear", 1.0, 0.0, [depth], weights=weights)["var_s2"][0])
+    excess = _excesses(jacobian, act.name, grid, depth, weights, q0, slope, linear_var)
     ok = np.isfinite(excess) & (excess <= ISOMETRY_EXCESS)
     if not np.isfinite(excess).any():
         raise RuntimeFailure(f"no critical point for {act.name} at any sb2 in [{SB2_SEARCH[0]:g}, {SB2_SEARCH[1]:g}] "
@@ -409,7 +409,7 @@ def default_sb2(activation: str, depth: int, *, weights: str = "gaussian", q0: f
     lo, hi = math.log(grid[k]), math.log(grid[k + 1])
     for _ in range(BISECTIONS):  # in log sb2, between the last grid point meeting the target and the next
         mid = 0.5 * (lo + hi)
-        e = _excesses(isometry, act.name, [math.exp(mid)], depth, weights, q0, slope, linear_var)[0]
+        e = _excesses(jacobian, act.name, [math.exp(mid)], depth, weights, q0, slope, linear_var)[0]
         if math.isfinite(e) and e <= ISOMETRY_EXCESS:
             lo = mid
         else:
@@ -442,9 +442,9 @@ def recommend(activation: str, depth: int, *, sb2=None, weights: str = "gaussian
         raise RuntimeFailure(f"no critical point for {act.name} at sb2={sb2:g} (from q0={q0:g}): {why}")
     grid = meanfield.solve_phase(act.name, [sw2], [sb2], q0=q0, slope=slope, trainable_multiple=trainable_multiple)
     mean_s2 = var_s2 = math.nan
-    isometry = _isometry()
-    if isometry is not None:
-        moments = isometry.spectrum_moments(act.name, sw2, sb2, [depth], weights=weights, q0=q0, slope=slope)
+    jacobian = _isometry()
+    if jacobian is not None:
+        moments = jacobian.spectrum_moments(act.name, sw2, sb2, [depth], weights=weights, q0=q0, slope=slope)
         mean_s2, var_s2 = float(moments["mean_s2"][0]), float(moments["var_s2"][0])
     return Recommendation(activation=act.name, depth=depth, weights=weights, sw2=sw2, sb2=float(sb2), sb2_rule=rule,
                           q_star=float(grid.q_star[0, 0]), chi_1=float(grid.chi_1[0, 0]), xi_q=float(grid.xi_q[0, 0]),

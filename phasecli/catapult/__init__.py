@@ -1,6 +1,6 @@
 """The two-scalar model of training at large learning rates (numeric core of ``phasecli catapult``).
 
-THEORY.md, "Learning-rate regimes" (Bahri's lecture "Gradient descent in wide, deep neural networks", after Lewkowycz et al.
+docs/theory.md section 13 (and section 6, "Learning rates and the catapult") (Bahri's lecture "Gradient descent in wide, deep neural networks", after Lewkowycz et al.
 2020): a one-hidden-layer network of width n trained by gradient descent on the loss
 f^2 / 2 (target 0) is reduced to its output f and its NTK eigenvalue lambda,
 
@@ -127,7 +127,7 @@ def _scale_free(lr, lambda0, f0, width):
 
 
 def catapult(lr_factor, *, lambda0=1.0, f0=1.0, width=1000, n_steps=10000, tol=1e-12) -> CatapultRuns:
-    """Iterate the two-scalar map once per lr_factor (THEORY.md "Learning-rate regimes")."""
+    """Iterate the two-scalar map once per lr_factor (docs/theory.md section 13)."""
     from phasecli.catapult import kernels as K
 
     lr = lr_factors(lr_factor)

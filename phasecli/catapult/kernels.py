@@ -1,6 +1,6 @@
 """Numba kernels of the two-scalar catapult map (private: called by ``phasecli.catapult``).
 
-The map of THEORY.md ("Learning-rate regimes"), for f (the output) and lambda (the NTK
+The map of docs/theory.md section 13 ("The two-scalar model"), for f (the output) and lambda (the NTK
 eigenvalue) of a width-n network trained on the loss f^2 / 2,
 
     f_{t+1} = (1 - eta lambda_t + eta^2 f_t^2 / n) f_t,

@@ -113,9 +113,9 @@ def _compile_notice(command: str) -> None:
     """Say once on stderr (a terminal or not: CI logs too) that the first run of ``command`` compiles."""
     if command in NO_KERNELS:
         return
-    from phasecli.runtime import cache as _cachedir
+    from phasecli.runtime import cache
 
-    if _cachedir.is_warm(command):
+    if cache.is_warm(command):
         return
     _noticed.append(command)
     if sys.stderr is not None:
@@ -138,9 +138,9 @@ def main(argv=None) -> None:
         if sys.stdout is not None:
             sys.stdout.flush()
         if _noticed:
-            from phasecli.runtime import cache as _cachedir
+            from phasecli.runtime import cache
 
-            _cachedir.mark_warm(_noticed[0])
+            cache.mark_warm(_noticed[0])
     except click.exceptions.Exit as exc:
         status = exc.exit_code
     except click.UsageError as exc:

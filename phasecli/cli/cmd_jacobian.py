@@ -91,7 +91,7 @@ def jacobian(activation, sw2, sb2, q0, slope, depth_spec, weights, empirical, wi
 
 
 def _theory(out, activation, points, depths, weights, q0, slope, scheduler):
-    from phasecli import jacobian as isometry
+    from phasecli import jacobian
     from phasecli.runtime import sweep
 
     results = []
@@ -100,7 +100,7 @@ def _theory(out, activation, points, depths, weights, q0, slope, scheduler):
 
     def chunks():
         with input_errors(), Progress(len(tasks), f"{activation} spectra", "points") as advance:
-            for r in sweep.run(isometry.jacobian_spectrum, tasks, shared=shared, scheduler=scheduler):
+            for r in sweep.run(jacobian.jacobian_spectrum, tasks, shared=shared, scheduler=scheduler):
                 results.append(r)
                 yield r.table(JACOBIAN_COLUMNS)
                 advance()
@@ -111,7 +111,7 @@ def _theory(out, activation, points, depths, weights, q0, slope, scheduler):
 
 def _empirical(out, activation, points, depths, weights, q0, slope, widths, samples, seed, scheduler, keep):
     """S networks per (point, width, weights); one network per task; rows as each completes."""
-    from phasecli import jacobian as isometry
+    from phasecli import jacobian
     from phasecli.runtime import sweep
     from phasecli.finite import jacobian as finite
 
@@ -121,7 +121,7 @@ def _empirical(out, activation, points, depths, weights, q0, slope, widths, samp
         total = len(points) * len(widths) * len(weights) * samples
         with input_errors(), Progress(total, f"{activation} networks", "networks") as advance:
             for a, b in points:
-                theory = isometry.jacobian_spectrum(activation, a, b, depths, weights=weights, q0=q0, slope=slope)
+                theory = jacobian.jacobian_spectrum(activation, a, b, depths, weights=weights, q0=q0, slope=slope)
                 for width in widths:
                     for w in weights:
                         if theory.status[0] not in ("ok", "edge_unconverged"):
@@ -144,22 +144,22 @@ def _empirical(out, activation, points, depths, weights, q0, slope, widths, samp
 
 
 def _figure(path, layout, activation, results, depths, weights, q0, slope, critical, empirical):
-    from phasecli import jacobian as isometry
+    from phasecli import jacobian
 
     if layout == "density":
         point = results[0]
         if empirical:
             with input_errors():
-                point = isometry.jacobian_spectrum(activation, point.sw2, point.sb2, depths, weights=weights, q0=q0,
+                point = jacobian.jacobian_spectrum(activation, point.sw2, point.sb2, depths, weights=weights, q0=q0,
                                                    slope=slope)
         if point.status[0] not in ("ok", "edge_unconverged"):
             fail(f"no spectrum to draw at sw2={point.sw2:g}, sb2={point.sb2:g}: "
-                 f"{isometry.STATUS_TEXT[point.status[0]]}")
+                 f"{jacobian.STATUS_TEXT[point.status[0]]}")
         densities = {}
         with input_errors(), Progress(len(weights) * len(depths), "densities", "curves") as advance:
             for w in weights:
                 for d in depths:
-                    dens = isometry.spectral_density(activation, point.sw2, point.sb2, int(d), weights=w, q0=q0,
+                    dens = jacobian.spectral_density(activation, point.sw2, point.sb2, int(d), weights=w, q0=q0,
                                                      slope=slope, points=DENSITY_POINTS)
                     if _truncated(dens):
                         warn(f"the depth-{int(d)} density ({w}) converged at {int(dens.converged.sum())} of "

@@ -55,7 +55,7 @@ def catapult(lambda0, f0, widths, lr_factor, n_steps, tol, scheduler, out):
       phasecli catapult --lr-factor 1.5 --width 100000 --value eta_lambda_final
       phasecli catapult --lr-factor 0.5,1.2,1.6,1.9 --png catapult.png
     """
-    from phasecli import catapult as dynamics
+    from phasecli import catapult
     from phasecli.runtime import sweep
 
     out.check(CATAPULT_COLUMNS)
@@ -66,8 +66,8 @@ def catapult(lambda0, f0, widths, lr_factor, n_steps, tol, scheduler, out):
     shared = dict(lambda0=lambda0, f0=f0, width=widths[0], n_steps=n_steps, tol=tol)
     with input_errors():
         for width in widths:
-            dynamics.check_parameters(lambda0, f0, width, n_steps, tol)
-        lrs = dynamics.lr_factors(lr_factor).tolist()
+            catapult.check_parameters(lambda0, f0, width, n_steps, tol)
+        lrs = catapult.lr_factors(lr_factor).tolist()
     blocks = sweep.row_blocks(len(lrs), n_steps + 1, target=CATAPULT_CHUNK_STEPS)
     tasks = [{"lr_factor": lrs[a:b], "width": width} for width in widths for a, b in blocks]
     del shared["width"]
@@ -75,7 +75,7 @@ def catapult(lambda0, f0, widths, lr_factor, n_steps, tol, scheduler, out):
 
     def chunks():
         with input_errors(), Progress(len(lrs) * len(widths), "catapult map", "lr factors") as advance:
-            for runs in sweep.run(dynamics.catapult, tasks, shared=shared, scheduler=scheduler):
+            for runs in sweep.run(catapult.catapult, tasks, shared=shared, scheduler=scheduler):
                 if out.png:
                     kept.append(runs)
                 yield runs.table(CATAPULT_COLUMNS)
@@ -85,7 +85,7 @@ def catapult(lambda0, f0, widths, lr_factor, n_steps, tol, scheduler, out):
     if out.png:
         curves = None
         if "curves" in layout:
-            curves = [dynamics.catapult_trajectory(f, width=widths[0], **shared) for f in lrs]
+            curves = [catapult.catapult_trajectory(f, width=widths[0], **shared) for f in lrs]
         render("training:catapult_figure", out.png, kept, curves, layout=layout)
     return 0
 

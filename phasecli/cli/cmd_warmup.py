@@ -83,7 +83,7 @@ def warmup():
 
 
 def _run_all(data: str) -> None:
-    from phasecli.runtime import cache as _cachedir
+    from phasecli.runtime import cache
 
     err = sys.stderr
     terminal = err is not None and err.isatty()
@@ -105,6 +105,6 @@ def _run_all(data: str) -> None:
             run_job(command, args, data)
             click.echo(f"phasecli warmup: {k}/{len(JOBS)} {command} ({time.monotonic() - t:.1f} s)", err=True)
     for name in cli.list_commands(None):
-        _cachedir.mark_warm(name)
-    click.echo(f"phasecli warmup: every kernel compiled and cached in {_cachedir.cache_dir()} "
+        cache.mark_warm(name)
+    click.echo(f"phasecli warmup: every kernel compiled and cached in {cache.cache_dir()} "
                f"({time.monotonic() - t0:.1f} s)", err=True)

@@ -1,7 +1,7 @@
 """Finite random networks: the simulator behind the checks of infinite-width theory at width N.
 
 - ``network``: fully connected networks of hidden width M in the NTK parameterization
-  (THEORY.md, "Network and parameterization"), many independent networks at once, with
+  (docs/theory.md section 1, "Network and parameterization"), many independent networks at once, with
   exact parameter gradients, the empirical NTK, gradient-descent steps and the
   per-layer effective weights and pre-activations (for Jacobians).  Full weight matrices.
 - ``twoinput``: an exact-in-distribution sampler of the two-input statistics (q^L, c^L,

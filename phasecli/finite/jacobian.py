@@ -4,7 +4,7 @@ Built on the shared simulator ``phasecli.finite.network`` (its ``draw``, ``forwa
 ``effective_weight``; nothing is simulated here a second time).  Network i of a seed is
 ``draw(..., samples=1, first=i)`` with square layers (dim = width), so orthogonal weights
 are Haar in every layer, as the theory assumes.  The input is x = a 1 / sqrt(N) with a
-chosen so that the first layer's variance q^1 = sw2 |x|^2 / N + sb2 equals q* (THEORY.md,
+chosen so that the first layer's variance q^1 = sw2 |x|^2 / N + sb2 equals q* (docs/theory.md section 4,
 "Jacobian spectrum": pre-activations at q* in every layer).
 
     J^l = D^l A^l J^{l-1},  J^0 = I,  A^l = sqrt(sw2 / N) W^l,  D^l = diag phi'(h^l)
@@ -28,23 +28,9 @@ import numpy as np
 from phasecli import validate as V
 from phasecli.errors import InputError
 from phasecli.finite import network
+from phasecli.runtime.blas import single_threaded as single_threaded_blas
 
 MAX_NETWORK_BYTES = network.MAX_BYTES
-
-
-_BLAS = None
-
-
-def _single_threaded_blas():
-    """One BLAS thread for a network's draw, products and SVDs: LAPACK synchronises its threads at
-    every panel, and with other busy processes on two cores a 300 x 300 QR was measured at 0.3 s with
-    two threads instead of 5 ms with one (64 products of order 300: 1.8 s against 0.33 s)."""
-    global _BLAS
-    from threadpoolctl import ThreadpoolController
-
-    if _BLAS is None:
-        _BLAS = ThreadpoolController()
-    return _BLAS.limit(limits=1, user_api="blas")
 
 
 def check_size(width: int, depth: int) -> None:
@@ -66,7 +52,7 @@ def network_statistics(activation: str, sw2: float, sb2: float, q_star: float, d
     depths = V.depths(depths)
     top = int(depths[-1])
     check_size(width, top)
-    with _single_threaded_blas():
+    with single_threaded_blas():
         return _statistics(activation, sw2, sb2, q_star, depths, weights, width, seed, index, slope, keep)
 
 

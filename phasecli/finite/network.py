@@ -1,4 +1,4 @@
-"""Finite random networks in the NTK parameterization, many at once (THEORY.md, "Network and parameterization").
+"""Finite random networks in the NTK parameterization, many at once (docs/theory.md section 1, "Network and parameterization").
 
 The network (float64, hidden width M in every layer, depth L = number of nonlinearities):
 

@@ -1,6 +1,6 @@
 """Full-batch gradient descent on finite networks at multiples of eta_max (numeric core of ``phasecli train``).
 
-THEORY.md, "Learning-rate regimes" (Bahri's lecture; Xiao et al., Figure 2 top).  S networks of
+docs/theory.md section 13 (and section 6, "Learning rates and the catapult") (Bahri's lecture; Xiao et al., Figure 2 top).  S networks of
 hidden width N and depth L in the NTK parameterization (``phasecli.finite.network``: every
 W and b, the readout included, drawn N(0, 1), float64) are trained on the loss
 
@@ -43,6 +43,7 @@ import numpy as np
 from phasecli import validate as V
 from phasecli.columns import TRAIN as TABLE_COLUMNS
 from phasecli.errors import InputError, RuntimeFailure
+from phasecli.runtime.blas import single_threaded as single_threaded_blas
 
 MAX_OUTPUT_ROWS = 4000  # m k: the (m k)^2 empirical NTK is formed exactly, per network
 LANCZOS_ABOVE = 800
@@ -200,20 +201,6 @@ def _one(nets, i):
                     [b[i:i + 1] for b in nets.b])
 
 
-_BLAS = None
-
-
-def _single_threaded_blas():
-    """BLAS limited to one thread (threadpoolctl) for a training run: its matrices are small (m rows), and
-    two BLAS threads on a shared 2-core machine were measured 5-12x slower per step than one."""
-    global _BLAS
-    from threadpoolctl import ThreadpoolController
-
-    if _BLAS is None:
-        _BLAS = ThreadpoolController()
-    return _BLAS.limit(limits=1, user_api="blas")
-
-
 def lambda_max(theta: np.ndarray) -> float:
     """Largest eigenvalue of a symmetric PSD matrix: dense below LANCZOS_ABOVE rows, Lanczos above."""
     n = theta.shape[0]
@@ -244,7 +231,7 @@ def train_at(lr_factor, setup: TrainSetup) -> TrainRun:
     lr_factor = V.number("lr_factor", lr_factor, lo=0.0, lo_open=True, hi=1e6)
     if not isinstance(setup, TrainSetup):
         raise InputError("setup must come from prepare()", "setup")
-    with _single_threaded_blas():
+    with single_threaded_blas():
         return _train(lr_factor, setup)
 
 

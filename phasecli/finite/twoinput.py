@@ -1,6 +1,6 @@
 """Exact two-input sampler: q^L, c^L and Theta(x1, x1) of random networks at O(M) cost per layer.
 
-The networks are those of ``phasecli.finite.network`` (NTK parameterization, THEORY.md,
+The networks are those of ``phasecli.finite.network`` (NTK parameterization, docs/theory.md section 1,
 "Network and parameterization"; scalar readout), on two inputs with first-layer kernel
 K^1 = q^1 [[1, c^1], [c^1, 1]] (``two_inputs`` builds such x1, x2).  Every statistic here is
 exact in distribution for a network of width M; no M x M matrix is drawn.

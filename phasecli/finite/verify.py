@@ -1,7 +1,7 @@
 """``phasecli verify``: do finite random networks of width M follow the infinite-width theory?
 
 For each (sw2, sb2, width) the two-input sampler (``twoinput``) draws S networks; at every
-depth L the rows compare, on two inputs with q^1 = q0 and c^1 = c0 (THEORY.md, "Finite width"):
+depth L the rows compare, on two inputs with q^1 = q0 and c^1 = c0 (docs/theory.md section 12):
 
 - q^L (input variance of the L-th nonlinearity), c^L (cosine of h^L(x1), h^L(x2)) and the
   empirical NTK Theta(x1, x1) of the depth-L network with the mean-field q^L, K^L_12 / q^L and
@@ -67,7 +67,7 @@ def parse_widths(spec) -> list[int]:
 
 def theory(activation: str, sw2: float, sb2: float, depths, *, q0: float = 1.0, c0: float = 0.5,
            slope: float = 0.01):
-    """Infinite-width (q^L, c^L, Theta^{L+1}(x1, x1)) at each depth L (THEORY.md, NNGP and NTK recursion):
+    """Infinite-width (q^L, c^L, Theta^{L+1}(x1, x1)) at each depth L (docs/theory.md section 4):
     q^1 = q0, K^1_12 = q0 c0; q^{l+1} = sw2 E[phi(sqrt(q^l) z)^2] + sb2, K^{l+1}_12 = sw2 T(K^l)_12 + sb2;
     Theta^1 = q^1, Theta^{l+1} = q^{l+1} + sw2 E[phi'(sqrt(q^l) z)^2] Theta^l.  c^L = K^L_12 / q^L."""
     depths = V.depths(depths)

@@ -1,5 +1,5 @@
 """Dynamical isometry: the infinite-width spectrum of J J^T for the input-output Jacobian
-J = D^L W^L ... D^1 W^1 of a deep network (THEORY.md, "Jacobian spectrum").
+J = D^L W^L ... D^1 W^1 of a deep network (docs/theory.md section 14, "Jacobian spectrum").
 
 Pre-activations sit at the mean-field fixed point q* (reached from q0) in every layer, so
 D^l = diag phi'(h^l) with h^l ~ N(0, q*); weights are sqrt(sw2/N) times a standard Gaussian
@@ -254,7 +254,7 @@ def _mean_var(chi_1, kappa_d, depths, g):
 
 def spectrum_moments(activation: str, sw2, sb2, depths, *, weights: str = "gaussian", q0: float = 1.0,
                      slope: float = 0.01) -> dict:
-    """Mean and variance of the limiting eigenvalue law of J J^T at every depth (THEORY.md,
+    """Mean and variance of the limiting eigenvalue law of J J^T at every depth (docs/theory.md section 14,
     "Jacobian spectrum"): {"mean_s2": (n,), "var_s2": (n,), "q_star", "chi_1", "sw2", "status"}.
 
     mean_s2 = chi_1^L, var_s2 = chi_1^(2L) L (Var(phi'^2)/E[phi'^2]^2 + [1 for Gaussian weights]).

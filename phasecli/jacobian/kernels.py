@@ -1,7 +1,7 @@
 """Numba kernels for the spectrum of the input-output Jacobian (``phasecli.jacobian``).
 
 Private: called through the validating wrappers of ``phasecli.jacobian``.  Notation of
-THEORY.md ("Jacobian spectrum") and docs/theory.md section 14: d = phi'(h)^2 with
+docs/theory.md section 14 ("Jacobian spectrum"): d = phi'(h)^2 with
 h = sqrt(q*) t, t standard normal; d_max = sup d.  Every transform of the law of d is a
 1-D integral over t, taken with adaptive Gauss-Kronrod (7/15) panels split at the
 activation's kinks, to a relative tolerance; the denominator w - d is formed as

@@ -1,6 +1,6 @@
 """Two-point deviation maps at unequal variances: the validated public face of ``phasecli.maps.unequal_kernels``.
 
-For (u1, u2) ~ N(0, [[s1, c sqrt(s1 s2)], [c sqrt(s1 s2), s2]]), eps = 1 - c (THEORY.md, "NNGP and NTK on a
+For (u1, u2) ~ N(0, [[s1, c sqrt(s1 s2)], [c sqrt(s1 s2), s2]]), eps = 1 - c (docs/theory.md section 4, "NNGP and NTK on a
 data set"; docs/theory.md section 11):
 
     V(s) = E[phi(sqrt(s) z)^2], W(s) = E[phi'(sqrt(s) z)^2],

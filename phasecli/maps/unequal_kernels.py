@@ -1,6 +1,6 @@
 """Numba kernels: two-point deviation maps at UNEQUAL variances, and the data-as-given layer update.
 
-docs/theory.md section 11 derives every formula; THEORY.md, "NNGP and NTK on a
+docs/theory.md section 11 derives every formula; section 4, "NNGP and NTK on a
 data set", defines T and Tdot.  Reusable read-only by other recursions (e.g. kernels on
 images as given, whose per-position variances differ).  Conventions: (u1, u2) ~
 N(0, [[s1, c sqrt(s1 s2)], [c sqrt(s1 s2), s2]]), eps = 1 - c in [0, 2], and

@@ -27,33 +27,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from phasecli.ntk.asymptotics import learning_rates
+from phasecli.runtime.blas import single_threaded as single_threaded_blas
 
 EPS = np.finfo(np.float64).eps
 RESOLVE_REL = 1e-3  # lambda_min is reported when its error estimate is below this fraction of it
 
 
-_BLAS_CONTROLLER = None
-
-
-def _single_threaded_blas():
-    """Limit BLAS/LAPACK to one thread (threadpoolctl) around an eigensolve.
-
-    LAPACK's symmetric eigensolvers synchronise their threads at every panel; with two
-    threads on two cores and any other busy process (or numba's worker threads still
-    spinning) an eigvalsh of order 600 was measured at 0.5-1 s instead of 15 ms.
-    """
-    global _BLAS_CONTROLLER
-    from threadpoolctl import ThreadpoolController
-
-    if _BLAS_CONTROLLER is None:
-        _BLAS_CONTROLLER = ThreadpoolController()
-    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
-
-
 def _eigvalsh(a):
     from scipy.linalg import eigvalsh
 
-    with _single_threaded_blas():
+    with single_threaded_blas():
         return eigvalsh(a, overwrite_a=True, check_finite=False, driver="evr")
 
 
@@ -198,7 +181,7 @@ def _bordered_dense(s0, bmat, a, b, nb2, tr_b, bound):
 
         eye = np.eye(m1)
         for _ in range(6):  # lambda_max - B is positive definite (interlacing)
-            with _single_threaded_blas():
+            with single_threaded_blas():
                 step = solve((a + corr) * eye - bmat, b, assume_a="pos", check_finite=False)
             new = float(b @ step)
             done = abs(new - corr) <= EPS * abs(tr_b)  # what (trace - lambda_max) / (m - 1) needs
@@ -220,7 +203,7 @@ def _tridiagonalize(s0):
     if lwork is None:
         lw, info = lapack.dsytrd_lwork(n, lower=1)
         lwork = _SYTRD_LWORK[n] = max(1, int(lw)) if info == 0 else max(1, 32 * n)
-    with _single_threaded_blas():
+    with single_threaded_blas():
         c, d, e, tau, info = lapack.dsytrd(s0, lower=1, lwork=lwork, overwrite_a=1)
     if info != 0:
         return None

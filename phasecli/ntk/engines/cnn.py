@@ -1,6 +1,6 @@
 """The convolutional NNGP / NTK recursion: CNN-F (flatten readout) and CNN-P (global average pooling).
 
-THEORY.md, "Convolutional networks": infinitely many channels, K x K filters, stride 1,
+docs/theory.md section 10, "Convolutional networks": infinitely many channels, K x K filters, stride 1,
 circular padding, images flattened (H, W, C) channels last; d = H W positions.  A depth-L
 network is L x [Conv -> phi] + readout (Flatten or GlobalAvgPool, then Dense), in the NTK
 parameterization of neural-tangents' ``stax.Conv(1, (K, K), padding='CIRCULAR',

@@ -1,6 +1,6 @@
 """Numba kernels of the convolutional NNGP / NTK recursion (CNN-F, CNN-P), in deviation form.
 
-Private: called by ``phasecli.ntk.engines.cnn`` only (THEORY.md, "Convolutional networks").
+Private: called by ``phasecli.ntk.engines.cnn`` only (docs/theory.md section 10, "Convolutional networks").
 An entry is a pair of (image, position) points: image a at position i and image b at
 position j = i + s (s the relative shift; CNN-F needs s = 0 only).  It is carried as its
 deviation from the two diagonals,

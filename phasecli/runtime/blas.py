@@ -1,0 +1,25 @@
+"""BLAS / LAPACK limited to one thread around the numerical work that suffers from threading.
+
+LAPACK's factorizations and symmetric eigensolvers synchronise their threads at every panel.
+On two cores with any other busy process (or numba's worker threads still spinning) that
+costs far more than the second thread gains on the matrices phasecli uses, measured as:
+
+- ``eigvalsh`` of order 600 (the NTK spectra): 0.5-1 s with two threads, 15 ms with one;
+- a 300 x 300 QR (the finite networks' orthogonal draws): 0.3 s against 5 ms; 64 products
+  of order 300: 1.8 s against 0.33 s;
+- a training step of ``phasecli train`` (m rows): 5-12x slower with two threads.
+"""
+
+from __future__ import annotations
+
+_CONTROLLER = None
+
+
+def single_threaded():
+    """A context manager that limits BLAS to one thread (threadpoolctl; the controller is made once)."""
+    global _CONTROLLER
+    from threadpoolctl import ThreadpoolController
+
+    if _CONTROLLER is None:
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
