@@ -71,7 +71,7 @@ _UNIFORM_Z, _UNIFORM_W = _uniform_rules(list(_UNIFORM_PANELS))
 
 # ----------------------------------------------------------------------------- quadrature
 @njit(cache=True)
-def _rule(code, offset, scale, extra, n_extra, hz, hu, zs, ws):
+def quadrature_rule(code, offset, scale, extra, n_extra, hz, hu, zs, ws):
     """Nodes zs and weights ws (normal density included) for E[f(offset + scale Z)].
 
     Breakpoints: +-Z_MAX, the activation's kinks, the edges of its active region and
@@ -137,7 +137,7 @@ def _rule(code, offset, scale, extra, n_extra, hz, hu, zs, ws):
 
 
 @njit(cache=True)
-def _moments(code, q, slope):
+def gauss_moments(code, q, slope):
     """(E[phi^2], E[phi'^2], d/dq E[phi^2]) at u = sqrt(q) z: the length map (docs/theory.md)."""
     family = CLOSED_FORM[code]
     if family == F_ARCSINE:
@@ -179,7 +179,7 @@ def _moments(code, q, slope):
             return phi2, dphi2, qs / s
     zs = np.empty(RULE_SIZE)
     ws = np.empty(RULE_SIZE)
-    n = _rule(code, 0.0, s, zs, 0, 1.5, 1.5, zs, ws)
+    n = quadrature_rule(code, 0.0, s, zs, 0, 1.5, 1.5, zs, ws)
     phi2 = 0.0
     dphi2 = 0.0
     qs = 0.0
@@ -194,14 +194,14 @@ def _moments(code, q, slope):
 
 
 @njit(cache=True)
-def _means(code, q, slope):
+def means(code, q, slope):
     """(E[phi], E[phi']) at u = sqrt(q) z."""
     if q <= 0.0:
         return _phi(code, 0.0, slope), _dphi(code, 0.0, slope)
     zs = np.empty(RULE_SIZE)
     ws = np.empty(RULE_SIZE)
     s = math.sqrt(q)
-    n = _rule(code, 0.0, s, zs, 0, 1.5, 1.5, zs, ws)
+    n = quadrature_rule(code, 0.0, s, zs, 0, 1.5, 1.5, zs, ws)
     m = 0.0
     md = 0.0
     for i in range(n):
@@ -230,7 +230,7 @@ def _erfcx(x):
 
 
 @njit(cache=True)
-def _exp_below_zero(mu, sig):
+def exp_below_zero(mu, sig):
     """E[exp(X) 1{X < 0}] for X ~ N(mu, sig^2), sig > 0, without overflow."""
     t = mu / sig
     a = -t - sig
@@ -267,7 +267,7 @@ def _expm1_below_zero(mu, sig):
     if m < 700.0:
         # exp(m) Phi(a) - Phi(-t) = Phi(a) expm1(m) - P(a < Z < -t): no cancellation
         return _Phi(a) * math.expm1(m) - _normal_mass(-t, sig)
-    return _exp_below_zero(mu, sig) - _Phi(-t)
+    return exp_below_zero(mu, sig) - _Phi(-t)
 
 
 @njit(cache=True)
@@ -291,7 +291,7 @@ def _inner_closed(code, mu, sig, slope):
     pos = _relu_mean(mu, sig)
     p_pos = _Phi(t)
     if form == P_EXP:
-        e_neg = _exp_below_zero(mu, sig)
+        e_neg = exp_below_zero(mu, sig)
         em1_neg = _expm1_below_zero(mu, sig)
         lam = EXP_LAMBDA[code]
         alpha = EXP_ALPHA[code]
@@ -377,7 +377,7 @@ def _smoothed_kink_breakpoints(code, mcoef, sig, extra):
 
 
 @njit(cache=True)
-def _piecewise_pair(code, n1, mcoef, sig, slope):
+def piecewise_pair(code, n1, mcoef, sig, slope):
     """(T, Tdot) of a piecewise activation, u1 = n1 z1, u2 = mcoef z1 + sig z2.
 
     The inner expectation over z2 in closed form; the outer 1-D integral split at the
@@ -387,7 +387,7 @@ def _piecewise_pair(code, n1, mcoef, sig, slope):
     n_extra = _smoothed_kink_breakpoints(code, mcoef, sig, extra)
     zs = np.empty(RULE_SIZE)
     ws = np.empty(RULE_SIZE)
-    n = _rule(code, 0.0, n1, extra, n_extra, 1.0, 1.0, zs, ws)
+    n = quadrature_rule(code, 0.0, n1, extra, n_extra, 1.0, 1.0, zs, ws)
     t = 0.0
     tdot = 0.0
     for i in range(n):
@@ -399,19 +399,19 @@ def _piecewise_pair(code, n1, mcoef, sig, slope):
 
 
 @njit(cache=True)
-def _pair(code, s11, s22, s12, slope, kind):
+def pair_expectations(code, s11, s22, s12, slope, kind):
     """(E[phi(u1) phi(u2)], E[phi'(u1) phi'(u2)]), (u1, u2) ~ N(0, [[s11, s12], [s12, s22]]).
 
     kind: 0 closed form, 1 piecewise (inner closed form), 2 smooth (nested quadrature).
     """
     if s11 <= 0.0 or s22 <= 0.0:
-        return _pair_corr(code, s11, s22, 0.0, slope, kind)
+        return pair_corr(code, s11, s22, 0.0, slope, kind)
     n12 = s11 if s11 == s22 else math.sqrt(s11) * math.sqrt(s22)
-    return _pair_corr(code, s11, s22, min(1.0, max(-1.0, s12 / n12)), slope, kind)
+    return pair_corr(code, s11, s22, min(1.0, max(-1.0, s12 / n12)), slope, kind)
 
 
 @njit(cache=True)
-def _pair_corr(code, s11, s22, c, slope, kind):
+def pair_corr(code, s11, s22, c, slope, kind):
     """Two-point expectations for variances s11, s22 and correlation c, given directly.
 
     Near |c| = 1 the results behave like sqrt(1 -+ c): passing c (not s12 = c sqrt(s11 s22))
@@ -422,7 +422,7 @@ def _pair_corr(code, s11, s22, c, slope, kind):
             p0 = _phi(code, 0.0, slope)
             d0 = _dphi(code, 0.0, slope)
             return p0 * p0, d0 * d0
-        m, md = _means(code, max(s11, s22), slope)
+        m, md = means(code, max(s11, s22), slope)
         return _phi(code, 0.0, slope) * m, _dphi(code, 0.0, slope) * md
     if kind == 0:
         return _pair_closed(code, s11, s22, c, slope)
@@ -432,10 +432,10 @@ def _pair_corr(code, s11, s22, c, slope, kind):
     mcoef = n2 * c
     sig = n2 * math.sqrt(max(0.0, (1.0 - c) * (1.0 + c)))
     if kind == 1:
-        return _piecewise_pair(code, n1, mcoef, sig, slope)
+        return piecewise_pair(code, n1, mcoef, sig, slope)
     zs = np.empty(RULE_SIZE)
     ws = np.empty(RULE_SIZE)
-    n = _rule(code, 0.0, n1, zs, 0, 0.75, 1.0, zs, ws)
+    n = quadrature_rule(code, 0.0, n1, zs, 0, 0.75, 1.0, zs, ws)
     t = 0.0
     tdot = 0.0
     zi = np.empty(RULE_SIZE)
@@ -444,7 +444,7 @@ def _pair_corr(code, s11, s22, c, slope, kind):
         u1 = n1 * zs[i]
         mu = mcoef * zs[i]
         if sig > 0.0:
-            ni = _rule(code, mu, sig, zi, 0, 0.75, 1.0, zi, wi)
+            ni = quadrature_rule(code, mu, sig, zi, 0, 0.75, 1.0, zi, wi)
             g = 0.0
             gd = 0.0
             for j in range(ni):
@@ -468,7 +468,7 @@ def _hermite_coefficients(code, q, slope, coef, hz):
     zs = np.empty(RULE_SIZE)
     ws = np.empty(RULE_SIZE)
     s = math.sqrt(q)
-    n = _rule(code, 0.0, s, zs, 0, hz, 1.5, zs, ws)
+    n = quadrature_rule(code, 0.0, s, zs, 0, hz, 1.5, zs, ws)
     kmax = coef.shape[0]
     wf = np.empty(n)
     h_prev = np.ones(n)
@@ -536,7 +536,7 @@ def _tail_interval(c, kmax, r0, r1):
 
 
 @njit(cache=True)
-def _mehler(coef, tails, c, q, phi2, dphi2):
+def mehler(coef, tails, c, q, phi2, dphi2):
     """Mehler series at correlation c plus its certified tail: (T, Tdot, ok).
 
     ``tails`` = (R0, R1, R2), the tails of sum a_k^2, sum k a_k^2, sum k (k - 1) a_k^2
@@ -553,7 +553,7 @@ def _mehler(coef, tails, c, q, phi2, dphi2):
 
 
 @njit(cache=True)
-def _mehler_setup(code, q, slope, kmax, hz, phi2, dphi2):
+def mehler_setup(code, q, slope, kmax, hz, phi2, dphi2):
     """Hermite coefficients a_0..a_{kmax-1} of phi(sqrt(q) z) and the tails (R0, R1, R2)."""
     coef = np.zeros(kmax)
     tails = np.zeros(3)
@@ -575,27 +575,27 @@ def _mehler_setup(code, q, slope, kmax, hz, phi2, dphi2):
 
 # ----------------------------------------------------------------------------- vectorized primitives
 @njit(parallel=True, cache=True)
-def _moments_array(code, qs, slope, phi2, dphi2, slope_q):
+def moments_array(code, qs, slope, phi2, dphi2, slope_q):
     for i in prange(qs.shape[0]):
-        a, b, c = _moments(code, qs[i], slope)
+        a, b, c = gauss_moments(code, qs[i], slope)
         phi2[i] = a
         dphi2[i] = b
         slope_q[i] = c
 
 
 @njit(parallel=True, cache=True)
-def _pair_corr_array(code, q, c, slope, t, tdot):
+def pair_corr_array(code, q, c, slope, t, tdot):
     kind = _activation_kind(code)
     for i in prange(q.shape[0]):
-        a, b = _pair_corr(code, q[i], q[i], c[i], slope, kind)
+        a, b = pair_corr(code, q[i], q[i], c[i], slope, kind)
         t[i] = a
         tdot[i] = b
 
 
 @njit(parallel=True, cache=True)
-def _pair_array(code, s11, s22, s12, slope, t, tdot):
+def pair_array(code, s11, s22, s12, slope, t, tdot):
     kind = _activation_kind(code)
     for i in prange(s11.shape[0]):
-        a, b = _pair(code, s11[i], s22[i], s12[i], slope, kind)
+        a, b = pair_expectations(code, s11[i], s22[i], s12[i], slope, kind)
         t[i] = a
         tdot[i] = b

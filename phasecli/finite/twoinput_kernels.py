@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from phasecli.expectations.kernels import _dphi, _phi
+from phasecli.activations.functions import dphi as _dphi, phi as _phi
 from phasecli.runtime.jit import njit, prange
 
 BLOCK = 5

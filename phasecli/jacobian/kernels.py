@@ -23,7 +23,7 @@ import math
 import numpy as np
 from phasecli.runtime.jit import njit, prange
 
-from phasecli.expectations.kernels import INV_SQRT2PI
+from phasecli.activations.functions import INV_SQRT2PI
 from phasecli.activations.functions import dphi_sq as _d2, gap as _gap, gap_low as _gap_low, gap_noise as _gap_noise
 
 # Gauss-Kronrod 15-point nodes (descending, last = 0) and weights; Gauss 7-point weights at xgk[1], xgk[3], ...

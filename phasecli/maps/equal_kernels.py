@@ -18,7 +18,8 @@ import math
 
 import numpy as np
 
-from phasecli.expectations.kernels import RULE_SIZE, _dphi, _exp_below_zero, _negative_slope, _phi, _piecewise_pair, _rule
+from phasecli.activations.functions import dphi as _dphi, negative_slope as _negative_slope, phi as _phi
+from phasecli.expectations.kernels import RULE_SIZE, exp_below_zero, piecewise_pair, quadrature_rule
 from phasecli.runtime.jit import njit, prange
 from phasecli.activations import CLOSED_FORM, EXP_SCALE, F_ARCSINE, F_LEAKY, F_RELU, JUMP_AT_ZERO, P_CLIP, PIECEWISE_FORM
 
@@ -30,7 +31,7 @@ M_TABLE = 1  # everything else: Chebyshev table in theta
 
 # ----------------------------------------------------------------------------- closed forms
 @njit(cache=True)
-def _sin_minus_tcos(t):
+def sin_minus_tcos(t):
     """sin t - t cos t for t in [0, pi], without cancellation for small t (series t^3/3 - t^5/30 + ...)."""
     if t < 0.6:
         t2 = t * t
@@ -46,13 +47,13 @@ def _sin_minus_tcos(t):
 
 
 @njit(cache=True)
-def _theta_of_eps(eps):
+def theta_of_eps(eps):
     """arccos(1 - eps), accurate for small eps."""
     return 2.0 * math.asin(math.sqrt(0.5 * eps))
 
 
 @njit(cache=True)
-def _closed_norm(code, q, slope, eps):
+def closed_norm(code, q, slope, eps):
     """(T, Tdot, D, E) at equal variances q and correlation c = 1 - eps (closed forms)."""
     if eps < 0.0:
         eps = 0.0
@@ -83,12 +84,12 @@ def _closed_norm(code, q, slope, eps):
         big_a = 0.5 * (1.0 + a)
         big_b = 0.5 * (1.0 - a)
         if eps <= 1.0:
-            th = _theta_of_eps(eps)
+            th = theta_of_eps(eps)
             pi_m_th = math.pi - th
         else:  # c < 0: pi - theta = arccos(-c) from 2 - eps, accurate near c = -1
             pi_m_th = 2.0 * math.asin(math.sqrt(0.5 * (2.0 - eps)))
             th = math.pi - pi_m_th
-        h = _sin_minus_tcos(th)
+        h = sin_minus_tcos(th)
         t = q * (big_a * big_a * c + big_b * big_b * TWO_OVER_PI * (math.sin(th) + c * (0.5 * math.pi - th)))
         d = q * (big_a * big_a * eps + big_b * big_b * TWO_OVER_PI * (0.5 * math.pi * eps - h))
         tdot = (1.0 + a * a) * pi_m_th / (2.0 * math.pi) + a * th / math.pi
@@ -119,7 +120,7 @@ def _cheb2(c1, c2, p, x):
 
 
 @njit(cache=True)
-def _table_norm(bps, cd, c2, mode2, t1, td1, eps):
+def table_norm(bps, cd, c2, mode2, t1, td1, eps):
     """(T, Tdot, D, E) from the Chebyshev tables: cd ~ D/eps; c2 ~ E/eps (mode2 = 0),
     Tdot itself (mode2 = 1) or E / sin(theta/2) (mode2 = 2, phi' with jumps: E ~ theta).
 
@@ -130,7 +131,7 @@ def _table_norm(bps, cd, c2, mode2, t1, td1, eps):
         eps = 0.0
     if eps > 2.0:
         eps = 2.0
-    th = _theta_of_eps(eps)
+    th = theta_of_eps(eps)
     npan = cd.shape[0]
     u = th * (npan / math.pi)
     p = int(u)
@@ -154,7 +155,7 @@ def _table_norm(bps, cd, c2, mode2, t1, td1, eps):
 def _table_values(bps, cd, c2, mode2, t1, td1, eps, out):
     """(T, Tdot, D, E) at every eps (rows of out); for checks and tests."""
     for i in prange(eps.shape[0]):
-        t, tdot, d, e = _table_norm(bps, cd, c2, mode2, t1, td1, eps[i])
+        t, tdot, d, e = table_norm(bps, cd, c2, mode2, t1, td1, eps[i])
         out[i, 0] = t
         out[i, 1] = tdot
         out[i, 2] = d
@@ -164,7 +165,7 @@ def _table_values(bps, cd, c2, mode2, t1, td1, eps, out):
 @njit(parallel=True, cache=True)
 def _closed_values(code, q, slope, eps, out):
     for i in prange(eps.shape[0]):
-        t, tdot, d, e = _closed_norm(code, q, slope, eps[i])
+        t, tdot, d, e = closed_norm(code, q, slope, eps[i])
         out[i, 0] = t
         out[i, 1] = tdot
         out[i, 2] = d
@@ -177,7 +178,7 @@ def _closed_values(code, q, slope, eps, out):
 def _pair_kinked_polar(code, q, theta, slope):
     """(T, Tdot) for a piecewise activation at equal variances q and correlation cos(theta).
 
-    The same quadrature as ``_kernels._pair_corr`` (kind 1: inner Gaussian expectation in
+    The same quadrature as ``_kernels.pair_corr`` (kind 1: inner Gaussian expectation in
     closed form, outer integral split at the kinks and graded around them) but with the
     conditional mean and width taken from theta directly, sqrt(q) cos(theta) and
     sqrt(q) sin(theta), so that small angles are not lost to 1 - c^2 cancellation.
@@ -185,7 +186,7 @@ def _pair_kinked_polar(code, q, theta, slope):
     n1 = math.sqrt(q)
     mcoef = n1 * math.cos(theta)
     sig = n1 * math.sin(theta)
-    return _piecewise_pair(code, n1, mcoef, sig, slope)
+    return piecewise_pair(code, n1, mcoef, sig, slope)
 
 
 @njit(cache=True)
@@ -227,16 +228,16 @@ def _sin_tddot_kinked(code, q, theta):
                     n_extra += 1
         zs = np.empty(RULE_SIZE)
         ws = np.empty(RULE_SIZE)
-        n = _rule(code, 0.0, sq, extra, n_extra, 1.0, 1.0, zs, ws)
+        n = quadrature_rule(code, 0.0, sq, extra, n_extra, 1.0, 1.0, zs, ws)
         s1 = 0.0
         for i in range(n):
             if zs[i] < 0.0:
                 u1 = sq * zs[i]
-                s1 += ws[i] * math.exp(u1) * _exp_below_zero(ct * u1, sig)
+                s1 += ws[i] * math.exp(u1) * exp_below_zero(ct * u1, sig)
         out += st * a * a * s1
         if jump != 0.0:
             p0 = 1.0 / math.sqrt(2.0 * math.pi * q)
-            out += 2.0 * jump * st * p0 * a * _exp_below_zero(0.0, sig)
+            out += 2.0 * jump * st * p0 * a * exp_below_zero(0.0, sig)
     out += jump * jump / (2.0 * math.pi * q)
     return out
 

@@ -61,7 +61,7 @@ def diagonal_maps(activation: str, s, slope: float = 0.01):
         wk = _weights(f.shape[2])
         return np.einsum("ark,k->a", f * f, wk), np.einsum("ark,k->a", g * g, wk)
     v, w = np.empty_like(s), np.empty_like(s)
-    RK._diag_rows(RK.MODE_CLOSED if act.kind == "closed" else RK.MODE_PIECEWISE, act.code, slope, s, v, w)
+    RK.diag_rows(RK.MODE_CLOSED if act.kind == "closed" else RK.MODE_PIECEWISE, act.code, slope, s, v, w)
     return v, w
 
 
@@ -97,10 +97,10 @@ def deviation_maps(activation: str, s1, s2, eps, slope: float = 0.01) -> Deviati
     mode = RK.MODE_CLOSED if act.kind == "closed" else RK.MODE_PIECEWISE
     v1, w1 = np.empty(n), np.empty(n)
     v2, w2 = np.empty(n), np.empty(n)
-    RK._diag_rows(mode, act.code, slope, s1, v1, w1)
-    RK._diag_rows(mode, act.code, slope, s2, v2, w2)
+    RK.diag_rows(mode, act.code, slope, s1, v1, w1)
+    RK.diag_rows(mode, act.code, slope, s2, v2, w2)
     out = np.empty((5, n))
-    RK._dev_pairs(mode, act.code, slope, s1, s2, eps, v1, v2, w1, w2, out)
+    RK.dev_pairs(mode, act.code, slope, s1, s2, eps, v1, v2, w1, w2, out)
     return DeviationMaps(*out)
 
 

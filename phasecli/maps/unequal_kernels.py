@@ -26,8 +26,8 @@ API (all ``@njit``; scalars unless said otherwise)
     ``_diag_piecewise``); a plain difference, so err_dt carries an absolute floor
     PIECEWISE_ERR * sqrt(V1 V2) (likewise err_et).
 ``_dev_update(...)``: one layer of (eps, Delta) for one pair from (dt, et, tdot), see there.
-``_diag_rows[_serial]``, ``_dev_pairs``, ``_dev_layer_sym[_serial]``, ``_dev_layer_rect``: loops over rows / pairs;
-``_mismatch_sym``, ``_mismatch_rect``: sums of squared coefficient differences for the
+``diag_rows[_serial]``, ``dev_pairs``, ``dev_layer_sym[_serial]``, ``dev_layer_rect``: loops over rows / pairs;
+``mismatch_sym``, ``mismatch_rect``: sums of squared coefficient differences for the
     angular expansion of smooth activations (``phasecli.ntk.engines.fc.RawEngine``).
 """
 
@@ -35,10 +35,11 @@ import math
 
 import numpy as np
 
-from phasecli.expectations.kernels import _dphi, _means, _phi, _piecewise_pair
+from phasecli.activations.functions import dphi as _dphi, phi as _phi
+from phasecli.expectations.kernels import means, piecewise_pair
 from phasecli.activations import CLOSED_FORM, F_ARCSINE, F_LINEAR
 from phasecli.runtime.jit import njit, prange
-from phasecli.maps.equal_kernels import _closed_norm
+from phasecli.maps.equal_kernels import closed_norm
 
 EPS = 2.220446049250313e-16
 TWO_OVER_PI = 2.0 / math.pi
@@ -61,7 +62,7 @@ R_SQP = 7  # sqrt(P), P the NTK diagonal
 R_SQP1 = 8  # sqrt of the next NTK diagonal
 R_S1 = 9  # the next variance sw2 V + sb2 (K units of the layer)
 R_P = 10  # P
-# erf only (``_erf_row_columns``): the per-row parts of the pair maps, so that a pair costs one asin
+# erf only (``erf_row_columns``): the per-row parts of the pair maps, so that a pair costs one asin
 R_A = 11  # 1 + 2 s
 R_AL = 12  # alpha = 2 s / (1 + 2 s)
 R_ASIN = 13  # asin(alpha)
@@ -78,7 +79,7 @@ def _diag_closed(code, slope, s):
         return TWO_OVER_PI * math.asin(2.0 * s / (1.0 + 2.0 * s)), FOUR_OVER_PI / math.sqrt(1.0 + 4.0 * s)
     if CLOSED_FORM[code] == F_LINEAR:
         return s, 1.0
-    t, tdot, d, e = _closed_norm(code, 1.0, slope, 0.0)
+    t, tdot, d, e = closed_norm(code, 1.0, slope, 0.0)
     return s * t, tdot
 
 
@@ -97,7 +98,7 @@ def _diag_diff_closed(code, slope, s1, s2, ds):
         return TWO_OVER_PI * dv, -FOUR_OVER_PI * 4.0 * ds / (q1 * q2 * (q1 + q2))
     if CLOSED_FORM[code] == F_LINEAR:
         return ds, 0.0
-    t, tdot, d, e = _closed_norm(code, 1.0, slope, 0.0)
+    t, tdot, d, e = closed_norm(code, 1.0, slope, 0.0)
     return t * ds, 0.0
 
 
@@ -109,7 +110,7 @@ def _diag_piecewise(code, slope, s):
         d0 = _dphi(code, 0.0, slope)
         return p0 * p0, d0 * d0
     n = math.sqrt(s)
-    return _piecewise_pair(code, n, n, 0.0, slope)
+    return piecewise_pair(code, n, n, 0.0, slope)
 
 
 # ----------------------------------------------------------------------------- one pair
@@ -183,7 +184,7 @@ def _asin_diff_sq(u, v, su, sv, u2_minus_v2):
 
 
 @njit(cache=True)
-def _erf_row_columns(rows):
+def erf_row_columns(rows):
     """Fill the erf columns R_A ... R_SQ4 of the row table from R_S (see ``_dev_erf_rows``)."""
     for i in range(rows.shape[0]):
         s = rows[i, R_S]
@@ -265,7 +266,7 @@ def _dev_closed_ds(code, slope, s1, s2, ds, eps):
 
     relu / leaky_relu / linear are positively homogeneous: T(s1, s2, c) = sqrt(s1 s2) T(1, 1, c)
     and Tdot does not depend on the variances, so dt = sqrt(s1 s2) D(eps), et = E(eps) with the
-    unit-variance maps of ``phasecli.maps.equal_kernels._closed_norm`` (no mismatch term).
+    unit-variance maps of ``phasecli.maps.equal_kernels.closed_norm`` (no mismatch term).
     """
     if eps < 0.0:
         eps = 0.0
@@ -273,7 +274,7 @@ def _dev_closed_ds(code, slope, s1, s2, ds, eps):
         eps = 2.0
     if CLOSED_FORM[code] == F_ARCSINE:
         return _dev_erf(s1, s2, ds, eps)
-    t, tdot, d, e = _closed_norm(code, 1.0, slope, eps)
+    t, tdot, d, e = closed_norm(code, 1.0, slope, eps)
     dt = math.sqrt(s1) * math.sqrt(s2) * d
     return dt, e, tdot, 8.0 * EPS * dt, 8.0 * EPS * e
 
@@ -282,7 +283,7 @@ def _dev_closed_ds(code, slope, s1, s2, ds, eps):
 def _dev_piecewise(code, slope, s1, s2, eps, v1, v2, w1, w2):
     """(dt, et, tdot, err_dt, err_et) for elu, selu, hard_tanh (V, W from ``_diag_piecewise``).
 
-    T, Tdot from ``_piecewise_pair`` with the conditional width sqrt(s2) sqrt(eps (2 - eps))
+    T, Tdot from ``piecewise_pair`` with the conditional width sqrt(s2) sqrt(eps (2 - eps))
     taken from eps directly; dt = sqrt(V1 V2) - T is then exactly 0 at s1 = s2, eps = 0 but
     otherwise carries the quadrature's absolute error (PIECEWISE_ERR * sqrt(V1 V2)).
     """
@@ -296,12 +297,12 @@ def _dev_piecewise(code, slope, s1, s2, eps, v1, v2, w1, w2):
         if s1 <= 0.0 and s2 <= 0.0:
             t, tdot = p0 * p0, d0 * d0
         else:
-            m, md = _means(code, max(s1, s2), slope)
+            m, md = means(code, max(s1, s2), slope)
             t, tdot = p0 * m, d0 * md
     else:
         n1 = math.sqrt(s1)
         n2 = math.sqrt(s2)
-        t, tdot = _piecewise_pair(code, n1, n2 * (1.0 - eps), n2 * math.sqrt(eps * (2.0 - eps)), slope)
+        t, tdot = piecewise_pair(code, n1, n2 * (1.0 - eps), n2 * math.sqrt(eps * (2.0 - eps)), slope)
     sv = math.sqrt(v1 * v2)
     sw = math.sqrt(w1 * w2)
     dt = sv - t
@@ -414,15 +415,15 @@ def _diag_row(mode, code, slope, s, i, v_out, w_out):
 
 
 @njit(parallel=True, cache=True)
-def _diag_rows(mode, code, slope, s, v_out, w_out):
+def diag_rows(mode, code, slope, s, v_out, w_out):
     """(V, W) of every row (MODE_CLOSED or MODE_PIECEWISE)."""
     for i in prange(s.shape[0]):
         _diag_row(mode, code, slope, s, i, v_out, w_out)
 
 
 @njit(cache=True)
-def _diag_rows_serial(mode, code, slope, s, v_out, w_out):
-    """``_diag_rows`` on one thread (closed forms, or few rows: a parallel launch costs more)."""
+def diag_rows_serial(mode, code, slope, s, v_out, w_out):
+    """``diag_rows`` on one thread (closed forms, or few rows: a parallel launch costs more)."""
     for i in range(s.shape[0]):
         _diag_row(mode, code, slope, s, i, v_out, w_out)
 
@@ -441,7 +442,7 @@ def _pair_all(mode, code, slope, i, j, ra, rb, e, ds, dt_a, et_a, td_a, edt_a, e
 @njit(cache=True)
 def _dev_row_sym(i, mode, code, slope, sw2, sb2e, g, rel, rows, eps, dl, ee, ed, dsm, dpm, dt_a, et_a, td_a, edt_a,
                  eet_a):
-    """Row i of the strict upper triangle (the lower one is left to ``_mirror_dev``)."""
+    """Row i of the strict upper triangle (the lower one is left to ``mirror_dev``)."""
     n = eps.shape[0]
     ra = rows[i]
     for j in range(i + 1, n):
@@ -472,7 +473,7 @@ def _mirror_tile(i0, i1, j0, j1, eps, dl, ee, ed, dsm, dpm):
 
 
 @njit(parallel=True, cache=True)
-def _mirror_dev(eps, dl, ee, ed, dsm, dpm):
+def mirror_dev(eps, dl, ee, ed, dsm, dpm):
     """Copy the strict upper triangles to the lower ones (dsm, dpm antisymmetric), in 64 x 64 tiles."""
     n = eps.shape[0]
     bs = 64
@@ -486,11 +487,11 @@ def _mirror_dev(eps, dl, ee, ed, dsm, dpm):
 
 
 @njit(parallel=True, cache=True)
-def _dev_layer_sym(mode, code, slope, sw2, sb2e, g, rel, rows, eps, dl, ee, ed, dsm, dpm, dt_a, et_a, td_a, edt_a,
+def dev_layer_sym(mode, code, slope, sw2, sb2e, g, rel, rows, eps, dl, ee, ed, dsm, dpm, dt_a, et_a, td_a, edt_a,
                    eet_a):
     """One layer on the symmetric train block (eps, Delta, their errors and the diagonal differences
     dsm = s_a - s_b, dpm = P_a - P_b in place, in the layer's old units; diagonals stay 0): the
-    strict upper triangles only, the caller mirrors them with ``_mirror_dev`` (a pair reads itself alone).
+    strict upper triangles only, the caller mirrors them with ``mirror_dev`` (a pair reads itself alone).
 
     Row i writes the pairs (i, j > i) and their mirrors only; rows t and n-1-t share an
     iteration so that the triangular work is balanced across threads.  dt_a ... eet_a are
@@ -509,9 +510,9 @@ def _dev_layer_sym(mode, code, slope, sw2, sb2e, g, rel, rows, eps, dl, ee, ed, 
 
 
 @njit(cache=True)
-def _dev_layer_sym_serial(mode, code, slope, sw2, sb2e, g, rel, rows, eps, dl, ee, ed, dsm, dpm, dt_a, et_a, td_a,
+def dev_layer_sym_serial(mode, code, slope, sw2, sb2e, g, rel, rows, eps, dl, ee, ed, dsm, dpm, dt_a, et_a, td_a,
                           edt_a, eet_a):
-    """``_dev_layer_sym`` on one thread (small blocks: a parallel launch costs more than the work)."""
+    """``dev_layer_sym`` on one thread (small blocks: a parallel launch costs more than the work)."""
     n = eps.shape[0]
     for i in range(n):
         _dev_row_sym(i, mode, code, slope, sw2, sb2e, g, rel, rows, eps, dl, ee, ed, dsm, dpm, dt_a, et_a, td_a,
@@ -520,7 +521,7 @@ def _dev_layer_sym_serial(mode, code, slope, sw2, sb2e, g, rel, rows, eps, dl, e
 
 
 @njit(parallel=True, cache=True)
-def _dev_layer_rect(mode, code, slope, sw2, sb2e, g, rel, rows_t, rows, eps, dl, ee, ed, dsm, dpm, dt_a, et_a,
+def dev_layer_rect(mode, code, slope, sw2, sb2e, g, rel, rows_t, rows, eps, dl, ee, ed, dsm, dpm, dt_a, et_a,
                     td_a, edt_a, eet_a):
     """One layer on a rectangular (test x train) block; rows_t / rows: the two sides' row tables."""
     for i in prange(eps.shape[0]):
@@ -566,9 +567,9 @@ def _mismatch_row(i, f, g, wk, sf, sg):
 
 
 @njit(parallel=True, cache=True)
-def _mismatch_sym(f, g, wk, sf, sg):
+def mismatch_sym(f, g, wk, sf, sg):
     """sf[a, b] = sum_k wk sum_r (f[a, r, k] - f[b, r, k])^2 (and sg from g) on every pair of rows
-    (diagonals untouched; rows t and n-1-t share an iteration, as in ``_dev_layer_sym``)."""
+    (diagonals untouched; rows t and n-1-t share an iteration, as in ``dev_layer_sym``)."""
     n = f.shape[0]
     half = (n + 1) // 2
     for t in prange(half):
@@ -580,7 +581,7 @@ def _mismatch_sym(f, g, wk, sf, sg):
 
 
 @njit(parallel=True, cache=True)
-def _mismatch_rect(ft, gt, f, g, wk, sf, sg):
+def mismatch_rect(ft, gt, f, g, wk, sf, sg):
     """The same between the rows of (ft, gt) and those of (f, g)."""
     for i in prange(ft.shape[0]):
         for j in range(f.shape[0]):
@@ -589,14 +590,14 @@ def _mismatch_rect(ft, gt, f, g, wk, sf, sg):
 
 
 @njit(cache=True)
-def _mismatch_sym_serial(f, g, wk, sf, sg):
-    """``_mismatch_sym`` on one thread (few rows: a parallel launch costs more than the work)."""
+def mismatch_sym_serial(f, g, wk, sf, sg):
+    """``mismatch_sym`` on one thread (few rows: a parallel launch costs more than the work)."""
     for i in range(f.shape[0]):
         _mismatch_row(i, f, g, wk, sf, sg)
 
 
 @njit(cache=True)
-def _angular_samples_serial(code, slope, scales, rs, cospsi, f_out, g_out):
+def angular_samples_serial(code, slope, scales, rs, cospsi, f_out, g_out):
     """phi and phi' at u = scales[a] * rs[j] * cos(psi_n) on one thread (``_twopoint_kernels._angular_samples``
     for few rows)."""
     for a in range(scales.shape[0]):
@@ -609,9 +610,9 @@ def _angular_samples_serial(code, slope, scales, rs, cospsi, f_out, g_out):
 
 
 @njit(parallel=True, cache=True)
-def _dev_pairs(mode, code, slope, s1, s2, eps, v1, v2, w1, w2, out):
+def dev_pairs(mode, code, slope, s1, s2, eps, v1, v2, w1, w2, out):
     """(dt, et, tdot, err_dt, err_et) of independent pairs into the rows of out (5, n) (MODE_CLOSED /
-    MODE_PIECEWISE; V, W of both sides from ``_diag_rows``)."""
+    MODE_PIECEWISE; V, W of both sides from ``diag_rows``)."""
     for i in prange(s1.shape[0]):
         if mode == MODE_CLOSED:
             r = _dev_closed(code, slope, s1[i], s2[i], eps[i])

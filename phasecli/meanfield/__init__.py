@@ -261,7 +261,7 @@ def _moment_arrays(activation, q, slope):
     q = np.asarray(q, dtype=np.float64)
     flat = _variances("q", q.ravel())
     outs = [np.empty_like(flat) for _ in range(3)]
-    EK._moments_array(code, flat, float(slope), *outs)
+    EK.moments_array(code, flat, float(slope), *outs)
     return [o.reshape(q.shape) for o in outs]
 
 
@@ -275,7 +275,7 @@ def correlation_expectations(activation: str, q, c, *, slope: float = DEFAULT_SL
     cf = np.ascontiguousarray(c.ravel())
     t = np.empty_like(qf)
     tdot = np.empty_like(qf)
-    EK._pair_corr_array(code, qf, cf, float(slope), t, tdot)
+    EK.pair_corr_array(code, qf, cf, float(slope), t, tdot)
     return t.reshape(q.shape), tdot.reshape(q.shape)
 
 
@@ -288,7 +288,7 @@ def pair_expectations(activation: str, s11, s22, s12, *, slope: float = DEFAULT_
         raise V.InputError("not a covariance: s12^2 > s11 * s22", "s12")
     t = np.empty_like(s11)
     tdot = np.empty_like(s11)
-    EK._pair_array(code, s11, s22, s12, float(slope), t, tdot)
+    EK.pair_array(code, s11, s22, s12, float(slope), t, tdot)
     if shape is not None:
         t, tdot = t.reshape(shape), tdot.reshape(shape)
     return t, tdot

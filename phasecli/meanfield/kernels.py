@@ -16,8 +16,8 @@ from phasecli.activations.functions import activation_kind as _activation_kind, 
 from phasecli.activations.functions import phi as _phi
 from phasecli.activations.smallq import (deficit_scaled, deficit_slope, excess_scaled, linear_coefficient,
                                          small_q_limit, small_q_root)
-from phasecli.expectations.kernels import (HERMITE_TERMS, HERMITE_TERMS_MAX, HERMITE_TERMS_MIN, _mehler,
-                                           _mehler_setup, _moments, _pair_corr)
+from phasecli.expectations.kernels import (HERMITE_TERMS, HERMITE_TERMS_MAX, HERMITE_TERMS_MIN, mehler,
+                                           mehler_setup, gauss_moments, pair_corr)
 from phasecli.runtime.jit import njit, prange
 
 _HOMOGENEOUS = HOMOGENEOUS
@@ -42,7 +42,7 @@ def _small_q_fixed_point(code, sw2, sb2, top, slope, it):
     a1 = linear_coefficient(code)
     sl = sw2 * (a1 + deficit_slope(code, q))
     return q, sl, _stability_label(sl), it + k, residual, a1 * q + deficit_scaled(code, q, 0.0), \
-        _moments(code, q, slope)[1]
+        gauss_moments(code, q, slope)[1]
 
 
 @njit(cache=True)
@@ -58,7 +58,7 @@ def _q_fixed_point(code, sw2, sb2, q0, slope):
     if _homogeneous(code):
         # the length map is exactly linear, q -> growth * q + sb2: no finite fixed point when growth > 1,
         # or growth = 1 with sb2 > 0 (q grows by sb2 per layer; rounding must not make a root of it)
-        growth = sw2 * _moments(code, 1.0, slope)[0]
+        growth = sw2 * gauss_moments(code, 1.0, slope)[0]
         if growth > 1.0 or (growth == 1.0 and sb2 > 0.0):
             return math.inf, math.nan, FP_INFINITE, 1, math.nan, math.nan, math.nan
     # below q_small the length map is resolved by its expansion (_smallq_kernels), not by quadrature
@@ -72,7 +72,7 @@ def _q_fixed_point(code, sw2, sb2, q0, slope):
         q0 = q_small
     p0 = _phi(code, 0.0, slope)
     f_at_zero = sw2 * p0 * p0 + sb2
-    phi2, dphi2, qs = _moments(code, q0, slope)
+    phi2, dphi2, qs = gauss_moments(code, q0, slope)
     f = sw2 * phi2 + sb2 - q0
     df = sw2 * qs - 1.0
     it = 1
@@ -88,7 +88,7 @@ def _q_fixed_point(code, sw2, sb2, q0, slope):
             cand = min(max(cand, lo + f), step_cap)
             if cand > Q_INFINITE and not BOUNDED[code]:  # bounded |phi| <= 1: q* <= sw2 + sb2, finite
                 return math.inf, math.nan, FP_INFINITE, it, math.nan, math.nan, math.nan
-            phi2, dphi2, qs = _moments(code, cand, slope)
+            phi2, dphi2, qs = gauss_moments(code, cand, slope)
             it += 1
             fc = sw2 * phi2 + sb2 - cand
             x = cand
@@ -120,11 +120,11 @@ def _q_fixed_point(code, sw2, sb2, q0, slope):
                     lo = q_small
                     break
             if cand < 1e-12 * q0 and f_at_zero == 0.0:
-                return 0.0, sw2 * _moments(code, 0.0, slope)[2], FP_ZERO, it, 0.0, p0 * p0, \
+                return 0.0, sw2 * gauss_moments(code, 0.0, slope)[2], FP_ZERO, it, 0.0, p0 * p0, \
                     _dphi2_at_zero(code, slope)
             if cand < 1e-300:
                 return 0.0, math.nan, FP_ZERO, it, 0.0, p0 * p0, _dphi2_at_zero(code, slope)
-            phi2, dphi2, qs = _moments(code, cand, slope)
+            phi2, dphi2, qs = gauss_moments(code, cand, slope)
             it += 1
             fc = sw2 * phi2 + sb2 - cand
             x = cand
@@ -149,7 +149,7 @@ def _q_fixed_point(code, sw2, sb2, q0, slope):
             converged = True
             break
         x = x_new
-        phi2, dphi2, qs = _moments(code, x, slope)
+        phi2, dphi2, qs = gauss_moments(code, x, slope)
         it += 1
         f = sw2 * phi2 + sb2 - x
         df = sw2 * qs - 1.0
@@ -178,15 +178,15 @@ def _cmap_eval(code, q, c, slope, kind, level, coef, tails, phi2, dphi2):
     64 Mehler terms, then 256, then 1024, then nested quadrature.  Returns the state to reuse."""
     if kind == 2:
         while level <= 3:
-            t, tdot, ok = _mehler(coef, tails, c, q, phi2, dphi2)
+            t, tdot, ok = mehler(coef, tails, c, q, phi2, dphi2)
             if ok:
                 return t, tdot, level, coef, tails
             if level == 1:
-                coef, tails = _mehler_setup(code, q, slope, HERMITE_TERMS, 0.5, phi2, dphi2)
+                coef, tails = mehler_setup(code, q, slope, HERMITE_TERMS, 0.5, phi2, dphi2)
             elif level == 2:
-                coef, tails = _mehler_setup(code, q, slope, HERMITE_TERMS_MAX, 0.35, phi2, dphi2)
+                coef, tails = mehler_setup(code, q, slope, HERMITE_TERMS_MAX, 0.35, phi2, dphi2)
             level += 1
-    t, tdot = _pair_corr(code, q, q, c, slope, kind)
+    t, tdot = pair_corr(code, q, q, c, slope, kind)
     return t, tdot, level, coef, tails
 
 
@@ -203,7 +203,7 @@ def _c_fixed_point(code, sw2, sb2, q, slope, phi2, dphi2):
     coef = np.zeros(1)
     tails = np.zeros(3)
     if kind == 2:
-        coef, tails = _mehler_setup(code, q, slope, HERMITE_TERMS_MIN, 0.75, phi2, dphi2)
+        coef, tails = mehler_setup(code, q, slope, HERMITE_TERMS_MIN, 0.75, phi2, dphi2)
         level = 1
     c = 0.0
     hi = 1.0
@@ -243,7 +243,7 @@ def _phase_cell(code, sw2, sb2, q0, slope):
     if label == FP_UNCONVERGED:
         return q, math.nan, math.nan, math.nan, q_slope, label, False, it, res
     if label == FP_INFINITE:
-        chi_1 = sw2 * _moments(code, 1.0, slope)[1] if _homogeneous(code) else math.nan
+        chi_1 = sw2 * gauss_moments(code, 1.0, slope)[1] if _homogeneous(code) else math.nan
         return q, math.nan, chi_1, math.nan, q_slope, label, True, it, res
     if label == FP_ZERO:
         return 0.0, math.nan, sw2 * _dphi2_at_zero(code, slope), math.nan, q_slope, label, True, it, res
@@ -284,7 +284,7 @@ def _chi1_minus_one(code, sw2, sb2, q0, slope):
         return sw2 * _dphi2_at_zero(code, slope) - 1.0, 0.0, it
     if label == FP_INFINITE:
         if _homogeneous(code):
-            return sw2 * _moments(code, 1.0, slope)[1] - 1.0, q, it
+            return sw2 * gauss_moments(code, 1.0, slope)[1] - 1.0, q, it
         return math.nan, q, it
     if label == FP_UNCONVERGED:
         return math.nan, q, it

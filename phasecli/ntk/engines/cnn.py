@@ -167,12 +167,12 @@ class CnnEngine:
         if self.homog:
             self.qref = 1.0
             self.u1 = q_star if math.isfinite(q_star) and q_star > 0.0 else float(self.v1[:self.m].mean())
-            self.t_unit = KN._moments(self.code, 1.0, slope)[0]
+            self.t_unit = KN.gauss_moments(self.code, 1.0, slope)[0]
         else:
             self.qref, self.u1, self.t_unit = q_star, 1.0, 0.0
         if not self.u1 > 0.0:
             raise PointError("q_zero", "every first-layer variance is 0 (all inputs zero and sb2 = 0)")
-        _, td0, _ = KN._moments(self.code, self.qref, slope)
+        _, td0, _ = KN.gauss_moments(self.code, self.qref, slope)
         self.chi = sw2 * td0
         self.res0 = 0.0
         ia, ib = np.triu_indices(self.m, 0 if pooled else 1)

@@ -33,10 +33,11 @@ import math
 
 import numpy as np
 
-from phasecli.expectations.kernels import _moments, _negative_slope, _pair
+from phasecli.activations.functions import negative_slope as _negative_slope
+from phasecli.expectations.kernels import gauss_moments, pair_expectations
 from phasecli.activations import CLOSED_FORM, F_ARCSINE, F_LEAKY, F_LINEAR, F_RELU
 from phasecli.runtime.jit import njit, prange
-from phasecli.maps.equal_kernels import _sin_minus_tcos, _theta_of_eps
+from phasecli.maps.equal_kernels import sin_minus_tcos, theta_of_eps
 
 TWO_OVER_PI = 2.0 / math.pi
 FOUR_OVER_PI = 4.0 / math.pi
@@ -83,19 +84,19 @@ def _diag_closed(code, slope, q, r):
 def _diag_maps(method, code, slope, q, r, dq, ddq, tq, tdq):
     """Per (image, position): Tq(v) - Tq(q*), Tdotq(v) - Tdotq(q*), Tq(v), Tdotq(v) at v = q* + r.
 
-    method 0: closed forms (no cancellation); 1: ``_moments`` and subtraction.  Serial: O(images x positions),
+    method 0: closed forms (no cancellation); 1: ``gauss_moments`` and subtraction.  Serial: O(images x positions),
     small next to the entries."""
     n, d = r.shape
     t0 = 0.0
     td0 = 0.0
     if method != 0:
-        t0, td0, _ = _moments(code, q, slope)
+        t0, td0, _ = gauss_moments(code, q, slope)
     for a in range(n):
         for i in range(d):
             if method == 0:
                 x1, x2, x3, x4 = _diag_closed(code, slope, q, r[a, i])
             else:
-                x3, x4, _ = _moments(code, max(q + r[a, i], 0.0), slope)
+                x3, x4, _ = gauss_moments(code, max(q + r[a, i], 0.0), slope)
                 x1 = x3 - t0
                 x2 = x4 - td0
             dq[a, i] = x1
@@ -183,8 +184,8 @@ def _entry_closed(code, slope, a, b, ra, rb, dk):
         return dd, amb, cc, 0.5 * (ga + gb) + ecor
     if family == F_LINEAR:
         return dk, 0.0, 1.0, 0.0
-    th = _theta_of_eps(eps)
-    drelu = 0.25 * dsq * dsq + sab * INV_TWO_PI * (math.pi * eps - _sin_minus_tcos(th))
+    th = theta_of_eps(eps)
+    drelu = 0.25 * dsq * dsq + sab * INV_TWO_PI * (math.pi * eps - sin_minus_tcos(th))
     if family == F_RELU:
         return drelu, 0.0, (math.pi - th) * INV_TWO_PI, th * INV_TWO_PI
     s = _negative_slope(code, slope)  # leaky_relu, abs: phi = s x + (1 - s) relu(x)
@@ -201,7 +202,7 @@ def _entry_maps(method, code, kind, slope, q, ra, rb, tqa, tqb, tda, tdb, dk):
         dd, amb, cc, ee = _entry_closed(code, slope, a, b, ra, rb, dk)
         return dd, amb, cc, ee, 0.5 * (tqa + tqb) - dd
     k = 0.5 * (a + b) - dk
-    t, cc = _pair(code, max(a, 0.0), max(b, 0.0), k, slope, kind)
+    t, cc = pair_expectations(code, max(a, 0.0), max(b, 0.0), k, slope, kind)
     dd = max(0.5 * (tqa + tqb) - t, 0.0)
     ee = 0.5 * (tda + tdb) - cc
     return dd, tda - tdb, cc, ee, t

@@ -209,7 +209,7 @@ class RawEngine:
     def _diag(self, s):
         v, w = np.empty_like(s), np.empty_like(s)
         serial = self.mode == RK.MODE_CLOSED or s.size < 64
-        (RK._diag_rows_serial if serial else RK._diag_rows)(self.mode, self.code, self.slope, np.ascontiguousarray(s),
+        (RK.diag_rows_serial if serial else RK.diag_rows)(self.mode, self.code, self.slope, np.ascontiguousarray(s),
                                                             v, w)
         return v, w
 
@@ -234,7 +234,7 @@ class RawEngine:
             cospsi = np.cos(2.0 * np.pi * np.arange(n) / n)
             fs = np.empty((scales.size, rs.size, n))
             gs = np.empty_like(fs)
-            RK._angular_samples_serial(self.code, self.slope, scales, rs, cospsi, fs, gs)
+            RK.angular_samples_serial(self.code, self.slope, scales, rs, cospsi, fs, gs)
             nk = min(kmax, n // 2 + 1)
             f = np.fft.rfft(fs, axis=2)[:, :, :nk].real / n
             g = np.fft.rfft(gs, axis=2)[:, :, :nk].real / n
@@ -278,7 +278,7 @@ class RawEngine:
         rows[:, RK.R_S1] = s1
         rows[:, RK.R_P] = p
         if self.mode == RK.MODE_CLOSED and CLOSED_FORM[self.code] == F_ARCSINE:
-            RK._erf_row_columns(rows)
+            RK.erf_row_columns(rows)
         return rows, s1, p1
 
     def _step(self):
@@ -296,15 +296,15 @@ class RawEngine:
         rows, s1, p1 = self._rows(self.s, self.P, v, w, sb2e, g)
         small = self.eps.size < SERIAL_PAIRS
         rel = 8 * EPS + (TAU_SMOOTH if self.mode == RK.MODE_ARRAYS else 0.0)
-        (RK._dev_layer_sym_serial if small else RK._dev_layer_sym)(self.mode, self.code, self.slope, sw2, sb2e, g,
+        (RK.dev_layer_sym_serial if small else RK.dev_layer_sym)(self.mode, self.code, self.slope, sw2, sb2e, g,
                                                                    rel, rows, self.eps, self.dl, self.ee, self.ed,
                                                                    self.dsm, self.dpm, *arrays)
         if not small:
-            RK._mirror_dev(self.eps, self.dl, self.ee, self.ed, self.dsm, self.dpm)
+            RK.mirror_dev(self.eps, self.dl, self.ee, self.ed, self.dsm, self.dpm)
         if self.s_t is not None:
             vt, wt, arrays_t = maps[1]
             rows_t, s1_t, p1_t = self._rows(self.s_t, self.P_t, vt, wt, sb2e, g)
-            RK._dev_layer_rect(self.mode, self.code, self.slope, sw2, sb2e, g, rel, rows_t, rows, self.eps_t, self.dl_t,
+            RK.dev_layer_rect(self.mode, self.code, self.slope, sw2, sb2e, g, rel, rows_t, rows, self.eps_t, self.dl_t,
                                self.ee_t, self.ed_t, self.dsm_t, self.dpm_t, *arrays_t)
         self.last = (v, w, self.P, self.lk, self.lt)
         if self.homog:
@@ -438,9 +438,9 @@ def smooth_pair_maps(fa, ga, fb, gb, va, wa, vb, wb, eps, wk, sym):
         td += (wk[k] * np.cos(k * th)) * hm
     sf, sg = np.zeros_like(eps), np.zeros_like(eps)
     if sym:
-        (RK._mismatch_sym_serial if eps.size * fa.shape[1] < SERIAL_SAMPLES else RK._mismatch_sym)(fa, ga, wk, sf, sg)
+        (RK.mismatch_sym_serial if eps.size * fa.shape[1] < SERIAL_SAMPLES else RK.mismatch_sym)(fa, ga, wk, sf, sg)
     else:
-        RK._mismatch_rect(fa, ga, fb, gb, wk, sf, sg)
+        RK.mismatch_rect(fa, ga, fb, gb, wk, sf, sg)
     out = []
     for s2, xa, xb, ang, absum in ((sf, va, vb, dang, dabs), (sg, wa, wb, eang, eabs)):
         ra, rb = np.sqrt(xa)[:, None], np.sqrt(xb)[None, :]

@@ -9,17 +9,17 @@ maps of ``phasecli.maps.equal_kernels``.  Data as given: (T, Tdot) per pair for 
 
 import numpy as np
 
-from phasecli.expectations.kernels import _pair
+from phasecli.expectations.kernels import pair_expectations
 from phasecli.runtime.jit import njit, prange
-from phasecli.maps.equal_kernels import M_CLOSED, _closed_norm, _table_norm
+from phasecli.maps.equal_kernels import M_CLOSED, closed_norm, table_norm
 
 # ----------------------------------------------------------------------------- normalized layer
 @njit(cache=True)
 def _norm_update(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, inv_p, rho, e, th, dl):
     if method == M_CLOSED:
-        t, tdot, d, ee = _closed_norm(code, q, slope, e)
+        t, tdot, d, ee = closed_norm(code, q, slope, e)
     else:
-        t, tdot, d, ee = _table_norm(bps, cd, c2, mode2, t1, td1, e)
+        t, tdot, d, ee = table_norm(bps, cd, c2, mode2, t1, td1, e)
     en = sw2 * d / q
     if en > 2.0:
         en = 2.0
@@ -126,7 +126,7 @@ def _norm_layer_rect(method, code, q, slope, t1, td1, bps, cd, c2, mode2, sw2, i
 def _raw_row_sym(i, code, kind, slope, k, diag, t_out, tdot_out):
     n = k.shape[0]
     for j in range(i, n):
-        a, b = _pair(code, diag[i], diag[j], k[i, j], slope, kind)
+        a, b = pair_expectations(code, diag[i], diag[j], k[i, j], slope, kind)
         t_out[i, j] = a
         tdot_out[i, j] = b
         t_out[j, i] = a
@@ -157,6 +157,6 @@ def _raw_pairs_rect(code, kind, slope, k, diag_rows, diag_cols, t_out, tdot_out)
     n1, n2 = k.shape
     for i in prange(n1):
         for j in range(n2):
-            a, b = _pair(code, diag_rows[i], diag_cols[j], k[i, j], slope, kind)
+            a, b = pair_expectations(code, diag_rows[i], diag_cols[j], k[i, j], slope, kind)
             t_out[i, j] = a
             tdot_out[i, j] = b
