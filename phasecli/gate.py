@@ -291,7 +291,7 @@ class Recommendation:
 
     w_std = sqrt(sw2), b_std = sqrt(sb2) (NTK parameterization, docs/theory.md section 1);
     w_std_standard = sqrt(sw2 / fan_in) (standard parameterization; NaN without fan_in).
-    sb2_rule: 'given', 'he' (relu, leaky_relu, linear: sb2 = 0), 'isometry' (the largest sb2
+    sb2_rule: 'given', 'he' (relu, leaky_relu, abs, linear: sb2 = 0), 'isometry' (the largest sb2
     meeting the isometry target), 'isometry-best' (the target is out of reach: the sb2 with
     the smallest excess) or 'fixed' (the isometry analysis is not available).
     """
@@ -375,7 +375,7 @@ def default_sb2(activation: str, depth: int, *, weights: str = "gaussian", q0: f
                 slope: float = 0.01) -> tuple[float, str]:
     """(sb2, rule) for ``init`` without --sb2 (docs/theory.md section 15, "Default sb2").
 
-    - relu, leaky_relu, linear (homogeneous): sb2 = 0, rule 'he' (their only sb2 with a
+    - relu, leaky_relu, abs, linear (homogeneous): sb2 = 0, rule 'he' (their only sb2 with a
       finite q* on the critical line; He et al. 2015);
     - otherwise, dynamical isometry (``phasecli.jacobian``): the largest sb2 in
       [1e-12, 1] whose critical point has var_s2(L) <= var_s2 of the linear network with

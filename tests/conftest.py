@@ -118,7 +118,7 @@ def compiled_kernels():
     So no test sees the first-run compile notice and no kernel is compiled twice."""
     import fcntl
 
-    from phasecli import _cachedir
+    from phasecli.runtime import cache as _cachedir
 
     if _cachedir.is_warm("warmup"):
         return

@@ -74,6 +74,8 @@ def activation_fns(name: str, slope: float = 0.01):
         return (lambda x: np.where(x > 0, x, slope * x)), (lambda x: np.where(x > 0, 1.0, slope))
     if name == "linear":
         return (lambda x: x), (lambda x: np.ones_like(x))
+    if name == "abs":
+        return np.abs, (lambda x: np.where(x > 0, 1.0, -1.0).astype(x.dtype))
     if name == "sin":
         return np.sin, np.cos
     if name == "sigmoid":

@@ -1,6 +1,6 @@
 """Slow, obvious reference for the NTK / NNGP mean predictor (does not import phasecli).
 
-Closed-form kernels (erf arcsine kernel, relu arc-cosine kernel), the plain depth
+Closed-form kernels (erf arcsine kernel, relu and abs arc-cosine kernels), the plain depth
 recursion of THEORY.md at each depth from scratch, q* by plain forward iteration and
 np.linalg.solve on the train-train kernel.
 """
@@ -26,12 +26,27 @@ def relu_maps(S):
     return T, Tdot
 
 
+def abs_maps(S):
+    """|x|: T = sqrt(s11 s22) (2/pi) (sqrt(1 - c^2) + c asin c), Tdot = (2/pi) asin c."""
+    n = np.sqrt(np.diag(S))
+    c = np.clip(S / np.outer(n, n), -1, 1)
+    np.fill_diagonal(c, 1.0)
+    T = np.outer(n, n) * 2.0 / np.pi * (np.sqrt((1.0 - c) * (1.0 + c)) + c * np.arcsin(c))
+    Tdot = 2.0 / np.pi * np.arcsin(c)
+    return T, Tdot
+
+
+MAPS = {"erf": erf_maps, "relu": relu_maps, "abs": abs_maps}
+
+
 def q_star(activation, sw2, sb2, q0=1.0):
     """Stable fixed point of the length map by plain iteration (closed forms)."""
     q = q0
     for _ in range(200000):
         if activation == "erf":
             new = sw2 * 2.0 / np.pi * np.arcsin(2.0 * q / (1.0 + 2.0 * q)) + sb2
+        elif activation == "abs":
+            new = sw2 * q + sb2  # E[|u|^2] = q
         else:
             new = sw2 * q / 2.0 + sb2
         if abs(new - q) <= 1e-16 * max(q, 1e-300):
@@ -48,7 +63,7 @@ def kernels(activation, X, sw2, sb2, depth, normalize=True):
         qs = q_star(activation, sw2, sb2)
         norms2 = np.sum(X * X, axis=1) / d
         X = X * np.sqrt((qs - sb2) / sw2 / norms2)[:, None]
-    maps = erf_maps if activation == "erf" else relu_maps
+    maps = MAPS[activation]
     K = sw2 * X @ X.T / d + sb2
     Theta = K.copy()
     for _ in range(depth):

@@ -7,8 +7,8 @@ mean-field oracle ``naive.py`` (itself independent of phasecli).
 - ``pair(act, s11, s22, s12)``: (E[phi(u1) phi(u2)], E[phi'(u1) phi'(u2)]) for
   (u1, u2) ~ N(0, [[s11, s12], [s12, s22]]) by nested adaptive ``scipy.integrate.quad``
   (u1 = sqrt(s11) z1, u2 = sqrt(s22) (c z1 + sqrt(1 - c^2) z2)), split at the kinks;
-  the textbook closed forms for erf (arcsine kernel) and relu (arc-cosine kernel of
-  Cho & Saul) are used for those two.
+  the textbook closed forms for erf (arcsine kernel), relu (arc-cosine kernel of
+  Cho & Saul) and abs (``naive.abs_pair_closed``) are used for those three.
 - ``kernels(...)``: the plain per-layer recursion on the stacked rows [X; X_test]:
   K^1 = sw2 X X^T / d + sb2, K^{l+1} = sw2 T(K^l) + sb2,
   Theta^{l+1} = K^{l+1} + sw2 Tdot(K^l) * Theta^l; a depth-L network has K^{L+1},
@@ -42,12 +42,22 @@ def _relu_pair(s11, s22, s12):
     return n / (2.0 * math.pi) * (math.sin(th) + (math.pi - th) * c), (math.pi - th) / (2.0 * math.pi)
 
 
+def _abs_pair(s11, s22, s12):
+    if s11 == s22 and s12 == s11:
+        return s11, 1.0
+    n = math.sqrt(s11 * s22)
+    t, td = nv.abs_pair_closed(1.0, s12 / n)
+    return n * t, td
+
+
 def pair(act, s11, s22, s12, slope=0.01):
     """(T, Tdot) for a general 2x2 covariance."""
     if act == "erf":
         return _erf_pair(s11, s22, s12)
     if act == "relu":
         return _relu_pair(s11, s22, s12)
+    if act == "abs":
+        return _abs_pair(s11, s22, s12)
     if s11 == s22 and s12 == s11:
         return nv.length_map(act, s11, slope), nv.dphi2(act, s11, slope)
     f, g, kinks = nv.ACTS[act]

@@ -32,6 +32,8 @@ def phi(name, x):
         return np.maximum(x, 0.0)
     if name == "tanh":
         return np.tanh(x)
+    if name == "abs":
+        return np.abs(x)
     raise ValueError(name)
 
 
@@ -42,6 +44,8 @@ def dphi(name, x):
         return (x > 0).astype(float)
     if name == "tanh":
         return 1.0 - np.tanh(x) ** 2
+    if name == "abs":
+        return np.where(x > 0, 1.0, -1.0)
     raise ValueError(name)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import naive
-from phasecli import _kernels as K
+from phasecli.expectations import kernels as K
 from phasecli.activations import ACTIVATIONS, CODE, HOMOGENEOUS, KIND_CODE, KINK_0, KINK_1, KINK_COUNT, NAMES
 
 XS = np.concatenate([np.linspace(-6, 6, 97), [-0.3, 0.2, 1e-3, -2.5e-4]])

@@ -122,7 +122,7 @@ def test_examples_take_the_first_rows(cli):
 
 def test_workload_counts_what_the_engine_does():
     from phasecli import ntk
-    from phasecli.recursion import cnn
+    from phasecli.ntk.engines import cnn
 
     X = ntk.synthetic_data(7, 4 * 5 * 2, 0)
     Xt = ntk.synthetic_data(3, 4 * 5 * 2, 1)

@@ -15,8 +15,8 @@ import naive_cnn as nc
 from phasecli import meanfield as mf
 from phasecli import ntk
 from phasecli.activations import ACTIVATIONS
-from phasecli.recursion import _cnn_kernels as CK
-from phasecli.recursion import cnn
+from phasecli.ntk.engines import cnn_kernels as CK
+from phasecli.ntk.engines import cnn
 from phasecli.validate import InputError
 
 RNG = np.random.default_rng(7)

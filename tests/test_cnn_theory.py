@@ -7,7 +7,7 @@ import pytest
 
 from phasecli import meanfield as mf
 from phasecli import ntk
-from phasecli.theory import kappa_theory
+from phasecli.ntk.asymptotics import kappa_theory
 
 IMAGE = (3, 3, 1)  # d = 9
 M = 4

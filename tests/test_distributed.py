@@ -21,7 +21,7 @@ distributed = pytest.importorskip("distributed")
 
 from distributed.diagnostics.plugin import SchedulerPlugin  # noqa: E402
 
-from phasecli import distributed as pdist  # noqa: E402
+from phasecli.runtime import distributed as pdist  # noqa: E402
 from phasecli import meanfield  # noqa: E402
 from phasecli.errors import InputError, RuntimeFailure  # noqa: E402
 

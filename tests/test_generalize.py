@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import naive_generalize as nv
-from phasecli import predictor as gen
+from phasecli.ntk import predictor as gen
 
 
 def _blobs(m, dim, k, seed):

@@ -73,7 +73,7 @@ def test_labels_beyond_exact_integers_are_refused(cli, tmp_path):
 
 
 def test_generalization_api_sorts_and_deduplicates_depths():
-    from phasecli import predictor as gen
+    from phasecli.ntk import predictor as gen
 
     rng = np.random.default_rng(3)
     X = rng.normal(size=(30, 5))
@@ -239,7 +239,7 @@ def test_internal_errors_are_not_blamed_on_the_user(monkeypatch, capsys):
 # ------------------------------------------------------------------ 1. first-run compile notice
 @pytest.mark.parametrize("terminal", [True, False], ids=["terminal", "pipe"])
 def test_compile_notice_once_on_stderr_terminal_or_not(monkeypatch, capsys, terminal):
-    from phasecli import _cachedir
+    from phasecli.runtime import cache as _cachedir
     from phasecli import cli as cli_package
 
     class Stream(io.StringIO):

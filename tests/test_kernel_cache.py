@@ -13,7 +13,7 @@ import phasecli
 PACKAGE = Path(phasecli.__file__).resolve().parent
 
 
-CALL_KERNEL = ("import sys, phasecli, phasecli._kernels as K\n"
+CALL_KERNEL = ("import sys, phasecli, phasecli.expectations.kernels as K\n"
                "assert phasecli.__file__.startswith(sys.argv[1]), phasecli.__file__\n"
                "K._sigmoid(0.25)\n"
                "print("
@@ -40,7 +40,7 @@ def test_two_installs_of_the_same_sources_share_the_cache_and_an_edit_does_not(t
     assert _hits_misses(first, cache) == (0, 1)  # compiled and saved
     assert _hits_misses(second, cache) == (1, 0)  # another path, same sources: loaded
     edited = _copy_package(tmp_path / "venv-c")
-    with open(edited / "phasecli" / "_kernels.py", "a") as f:
+    with open(edited / "phasecli" / "expectations" / "kernels.py", "a") as f:
         f.write("\n# an edit\n")
     assert _hits_misses(edited, cache) == (0, 1)  # other sources: compiled again, never a stale kernel
     assert _hits_misses(first, cache) == (1, 0)  # and the first install's entries are still there

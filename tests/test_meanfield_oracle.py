@@ -37,6 +37,7 @@ ORDERED = {
     "sin": (1.0, 0.05),  # 0.808
     "linear": (0.5, 0.05),  # 0.5
     "hard_tanh": (1.0, 0.05),  # 0.914
+    "abs": (0.5, 0.1),  # 0.5 (= sw2: phi'^2 = 1), q* = sb2 / (1 - sw2) = 0.2
 }
 CHAOTIC = {
     "tanh": (3.0, 0.05),  # 1.209, c* = 0.299
@@ -50,13 +51,14 @@ CHAOTIC = {
     "hard_tanh": (3.0, 0.1),  # 1.551
 }
 # No finite chaotic fixed point exists for these: chi_1 > 1 forces the q-map slope
-# above 1 (relu, leaky_relu, linear: chi_1 = q-map slope; softplus: chi_1 < sw2/2).
+# above 1 (relu, leaky_relu, linear, abs: chi_1 = q-map slope; softplus: chi_1 < sw2/2).
 # Their "chaotic side" is q* = inf.
 NO_FINITE_CHAOS = {
     "relu": (2.5, 0.1),
     "leaky_relu": (2.5, 0.1),
     "linear": (1.5, 0.05),
     "softplus": (2.5, 0.05),
+    "abs": (1.5, 0.1),  # E[phi^2] = q: q^{l+1} = 1.5 q^l + 0.1
 }
 assert set(CHAOTIC) | set(NO_FINITE_CHAOS) == set(nv.NAMES) == set(ORDERED)
 
@@ -104,13 +106,14 @@ CLOSED_POINTS = [(0.3, 0.5), (2.0, 0.5), (1.0, -0.3), (2.0, 0.0), (0.3, 0.999999
 
 @pytest.mark.parametrize("q,c", CLOSED_POINTS)
 def test_oracle_nested_quadrature_matches_closed_forms(q, c):
-    for act, closed in (("erf", nv.erf_pair_closed), ("relu", nv.relu_pair_closed)):
+    for act, closed in (("erf", nv.erf_pair_closed), ("relu", nv.relu_pair_closed), ("abs", nv.abs_pair_closed)):
         t, td = nv.pair(act, q, c)
         t_ref, td_ref = closed(q, c)
         # T(q, 0) = 0 for erf: absolute floor relative to the scale E[phi^2]
         scale = nv.length_map(act, q)
         assert_close(t, t_ref, f"oracle {act} T(q={q}, c={c})", rel=1e-11, atol=1e-15 * scale)
-        assert_close(td, td_ref, f"oracle {act} Tdot(q={q}, c={c})", rel=1e-11)
+        # abs: Tdot(c = 0) = E[sign u1] E[sign u2] = 0, an absolute floor at rounding level of E[phi'^2]
+        assert_close(td, td_ref, f"oracle {act} Tdot(q={q}, c={c})", rel=1e-11, atol=1e-15 * nv.dphi2(act, q))
 
 
 def test_oracle_one_dimensional_closed_forms():
@@ -169,7 +172,7 @@ def test_correlation_expectations(act):
         assert_close(td[i], td_ref, f"{act} Tdot(q={qi}, c={ci})", atol=1e-15 * nv.dphi2(act, qi))
 
 
-@pytest.mark.parametrize("act", ["relu", "leaky_relu"])
+@pytest.mark.parametrize("act", ["relu", "leaky_relu", "abs"])
 @pytest.mark.parametrize("c", [-(1 - 1e-8), -(1 - 1e-10)])
 def test_arc_cosine_kernel_near_anticorrelation(act, c):
     # relu: T = q/(2 pi) (sqrt(1 - c^2) + (pi - arccos c) c) = O((1 + c)^{3/2}) as c -> -1;
@@ -179,8 +182,9 @@ def test_arc_cosine_kernel_near_anticorrelation(act, c):
     q = 2.5
     t, td = mf.correlation_expectations(act, q, c)
     t_ref, td_ref = nv.pair(act, q, c)
-    if act == "relu":  # the nested quadrature agrees with the stable closed form
-        assert_close(t_ref, nv.relu_pair_closed(q, c)[0], "oracle relu T", rel=1e-12)
+    if act in ("relu", "abs"):  # the nested quadrature agrees with the stable closed form
+        closed = nv.relu_pair_closed if act == "relu" else nv.abs_pair_closed
+        assert_close(t_ref, closed(q, c)[0], f"oracle {act} T", rel=1e-12)
     assert_close(float(t), t_ref, f"{act} T(q={q}, c={c!r})")
     assert_close(float(td), td_ref, f"{act} Tdot(q={q}, c={c!r})")
 
@@ -304,7 +308,7 @@ def test_zero_fixed_point_odd(act, sw2):
 
 
 @pytest.mark.parametrize("act,sw2", [("relu", 1.0), ("leaky_relu", 1.0), ("selu", 0.3), ("elu", 0.5),
-                                     ("gelu", 1.0), ("silu", 1.0)])
+                                     ("gelu", 1.0), ("silu", 1.0), ("abs", 0.5)])
 def test_zero_fixed_point_chi_1_is_the_small_q_limit(act, sw2):
     # sb2 = 0 with phi(0) = 0: q* = 0 also for these.  chi_1 there is the limit
     # q -> 0+ of sw2 E[phi'(sqrt(q) z)^2]: for a kink at 0 that is

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import naive_train as NT
-from phasecli.finite import _network_kernels as K
+from phasecli.finite import network_kernels as K
 from phasecli.finite import network as N
 
 

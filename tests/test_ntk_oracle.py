@@ -17,7 +17,8 @@ import pytest
 
 import naive_ntk as oracle
 from phasecli import meanfield as mf
-from phasecli import ntk, twopoint
+from phasecli import ntk
+from phasecli.maps import equal as twopoint
 
 REL = 1e-8
 

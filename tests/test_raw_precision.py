@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 
 import naive_mp as ref_mp
 from phasecli import meanfield as mf
-from phasecli import ntk, rawdev
+from phasecli import ntk
+from phasecli.maps import unequal as rawdev
 
 DEPTHS = [1, 2, 3, 5, 10, 20, 30, 50, 70, 100]
 TOL = 1e-8

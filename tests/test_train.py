@@ -16,7 +16,7 @@ import pytest
 
 import naive_ntk
 import naive_train as NT
-from phasecli import predictor as generalize
+from phasecli.ntk import predictor as generalize
 from phasecli.finite import network
 from phasecli.finite import train as core
 

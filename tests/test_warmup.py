@@ -37,9 +37,15 @@ import sys
 
 import pytest
 from phasecli.cli import main
-from phasecli import _kernels, _twopoint_kernels, _isometry_kernels, _rawdev_kernels, _dynamics_kernels
-from phasecli.recursion import _fc_kernels, _cnn_kernels
-from phasecli.finite import _network_kernels, _twoinput_kernels
+from phasecli.expectations import kernels as _kernels
+from phasecli.maps import equal_kernels as _twopoint_kernels
+from phasecli.jacobian import kernels as _isometry_kernels
+from phasecli.maps import unequal_kernels as _rawdev_kernels
+from phasecli.catapult import kernels as _dynamics_kernels
+from phasecli.ntk.engines import fc_kernels as _fc_kernels
+from phasecli.ntk.engines import cnn_kernels as _cnn_kernels
+from phasecli.finite import network_kernels as _network_kernels
+from phasecli.finite import twoinput_kernels as _twoinput_kernels
 for args in {commands!r}:
     try:
         main(args)

@@ -17,7 +17,7 @@ sb2 in logarithms, so q* is resolved down to the smallest positive double:
   and upper tail), written -2 exp(-t^2/2) B(q), B from erfc for q >= 0.005 and from its
   asymptotic series sqrt(q / 2 pi) sum_n (-1)^(n-1) 2n (2n-3)!! q^n below.
 
-Activations not listed (relu, leaky_relu, linear: exact; gelu, silu: d > 0, no tiny root;
+Activations not listed (relu, leaky_relu, abs, linear: exact; gelu, silu: d > 0, no tiny root;
 softplus, sigmoid: phi(0) != 0) never need it: ``small_q_limit`` is 0 for them.
 """
 

@@ -207,8 +207,8 @@ def init(activation, depth_spec, sb2, weights, fan_in, q0, slope, trainable_mult
     var_s2 at depth L.  w_std = sqrt(sw2), b_std = sqrt(sb2): the NTK parameterization
     (z = w_std / sqrt(N) W x + b_std b, W, b ~ N(0, 1)); in the standard
     parameterization initialize W ~ N(0, sw2 / fan_in), i.e. std sqrt(sw2 / fan_in)
-    (--fan-in prints it), and b ~ N(0, sb2).  Without --sb2 (sb2_rule): relu, leaky_relu,
-    linear take sb2 = 0 ('he'); others the largest sb2 in [1e-12, 1] whose Jacobian
+    (--fan-in prints it), and b ~ N(0, sb2).  Without --sb2 (sb2_rule): the positively
+    homogeneous activations (relu, leaky_relu, abs, linear) take sb2 = 0 ('he'); others the largest sb2 in [1e-12, 1] whose Jacobian
     spectrum at depth L has var_s2 at most 1 above the linear network's with the same
     weights ('isometry'; 'isometry-best' when no sb2 does).  No critical point (silu,
     gelu, softplus from q0 = 1; relu with sb2 > 0): exit status 1.  --format shell prints

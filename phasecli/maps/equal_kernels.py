@@ -7,7 +7,7 @@ layer needs T(c), Tdot(c) and the two non-negative differences
     D(eps) = T(1) - T(1 - eps) = E[(phi(u1) - phi(u2))^2] / 2,
     E(eps) = Tdot(1) - Tdot(1 - eps) = E[(phi'(u1) - phi'(u2))^2] / 2,
 
-evaluated *without cancellation* (closed forms for erf, relu, leaky_relu, linear;
+evaluated *without cancellation* (closed forms for erf, relu, leaky_relu, abs, linear;
 Chebyshev tables in theta = arccos(c) of D / eps and E / eps for the others), so that
 deviations keep full relative accuracy however close c is to 1.  Also here: the nodes
 the tables of the kinked activations are built from, and the angular samples of phi and
@@ -26,7 +26,7 @@ from phasecli.activations import CLOSED_FORM, EXP_SCALE, F_ARCSINE, F_LEAKY, F_R
 TWO_OVER_PI = 2.0 / math.pi
 FOUR_OVER_PI = 4.0 / math.pi
 
-M_CLOSED = 0  # erf, relu, leaky_relu, linear: closed forms
+M_CLOSED = 0  # erf, relu, leaky_relu, abs, linear: closed forms
 M_TABLE = 1  # everything else: Chebyshev table in theta
 
 # ----------------------------------------------------------------------------- closed forms

@@ -68,7 +68,7 @@ def diagonal_maps(activation: str, s, slope: float = 0.01):
 def deviation_maps(activation: str, s1, s2, eps, slope: float = 0.01) -> DeviationMaps:
     """dt, et, tdot (and error bounds) for each pair (s1[i], s2[i], eps[i]); numbers broadcast.
 
-    Closed forms (erf, relu, leaky_relu, linear) have full relative accuracy; piecewise
+    Closed forms (erf, relu, leaky_relu, abs, linear) have full relative accuracy; piecewise
     activations (elu, selu, hard_tanh) keep an absolute floor ~1e-13 sqrt(V1 V2); smooth ones come
     from the angular expansion (relative ~1e-13)."""
     from phasecli.maps import unequal_kernels as RK

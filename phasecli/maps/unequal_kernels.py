@@ -74,7 +74,7 @@ N_COLS = 16
 # ----------------------------------------------------------------------------- one row
 @njit(cache=True)
 def _diag_closed(code, slope, s):
-    """(V, W) at variance s >= 0 for erf, relu, leaky_relu, linear."""
+    """(V, W) at variance s >= 0 for erf, relu, leaky_relu, abs, linear."""
     if CLOSED_FORM[code] == F_ARCSINE:
         return TWO_OVER_PI * math.asin(2.0 * s / (1.0 + 2.0 * s)), FOUR_OVER_PI / math.sqrt(1.0 + 4.0 * s)
     if CLOSED_FORM[code] == F_LINEAR:
@@ -262,7 +262,7 @@ def _dev_closed(code, slope, s1, s2, eps):
 
 @njit(cache=True)
 def _dev_closed_ds(code, slope, s1, s2, ds, eps):
-    """(dt, et, tdot, err_dt, err_et) for erf, relu, leaky_relu, linear; s1, s2 >= 0, ds = s1 - s2, eps in [0, 2].
+    """(dt, et, tdot, err_dt, err_et) for erf, relu, leaky_relu, abs, linear; s1, s2 >= 0, ds = s1 - s2, eps in [0, 2].
 
     relu / leaky_relu / linear are positively homogeneous: T(s1, s2, c) = sqrt(s1 s2) T(1, 1, c)
     and Tdot does not depend on the variances, so dt = sqrt(s1 s2) D(eps), et = E(eps) with the

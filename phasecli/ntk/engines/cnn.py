@@ -158,7 +158,7 @@ class CnnEngine:
         self.channels = channels
         v1 = sw2 * np.einsum("nic,nic->ni", self.x, self.x) / channels
         self.v1 = np.ascontiguousarray(np.stack([v1[n][self.nb].mean(axis=1) for n in range(v1.shape[0])]) + sb2)
-        # The reference diagonal.  Homogeneous activations (relu, leaky_relu, linear): variances in units of the
+        # The reference diagonal.  Homogeneous activations (relu, leaky_relu, abs, linear): variances in units of the
         # moving reference u_{l+1} = sw2 T(1) u_l + sb2 (u_1 = q*, or the mean first-layer variance), whose fixed
         # point is 1 in those units exactly, so that growing (chaotic) or dying kernels stay O(1).  Others: q*,
         # taken as the exact fixed point (its residual sw2 T(q*) + sb2 - q*, ~1e-17 q*, would shift every variance

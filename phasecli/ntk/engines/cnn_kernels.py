@@ -20,7 +20,7 @@ and the NTK deviation obeys (P, Q the two NTK diagonals, R = Theta_ab)
 
     (A P + B Q) / 2 - C R = E (P + Q) / 2 + (A - B)(P - Q) / 4 + C dTh        (exact).
 
-Closed forms (erf, relu, leaky_relu, linear) evaluate D and E without cancellation: they
+Closed forms (erf, relu, leaky_relu, abs, linear) evaluate D and E without cancellation: they
 split into a variance part (a - b enters only through r_a - r_b) and a correlation part at
 eps = 1 - c = (dK - (sqrt a - sqrt b)^2 / 2) / sqrt(a b), both sums of non-negative
 terms.  Other activations take T and Tdot from the piecewise / nested quadrature of

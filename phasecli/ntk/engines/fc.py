@@ -20,7 +20,7 @@ and layer (numba, parallel above ``SERIAL_PAIRS`` entries).
 Data as given (``RawEngine``): every row has its own diagonals s_a = K_aa, P_a = Theta_aa, and a
 pair is carried as eps_ab = 1 - K_ab / sqrt(s_a s_b) and Delta_ab = 1 - Theta_ab / sqrt(P_a P_b)
 with absolute error bounds, updated from cancellation-free unequal-variance maps
-(``phasecli.maps.unequal_kernels``: closed forms for erf, relu, leaky_relu, linear; the piecewise
+(``phasecli.maps.unequal_kernels``: closed forms for erf, relu, leaky_relu, abs, linear; the piecewise
 quadrature for elu, selu, hard_tanh, whose deviations keep an absolute floor ~1e-13; the
 angular expansion E[phi(u1) phi(u2)] = sum_k w_k cos(k theta) <f_a,k, f_b,k> for smooth
 activations, with per-row coefficients and per-k Gram matrices by BLAS).  The spectra deflate
