@@ -49,7 +49,7 @@ Every product is one 2-D BLAS GEMM per network (``np.dot`` into preallocated sta
 batched ``matmul`` on 3-D stacks, and a 2-D X against 3-D weights, were measured 2-10x slower),
 ``gd_step`` applies each layer's step as a single in-place ``dgemm`` (W += -lr scale g^T x,
 beta = 1: no gradient temporary), and phi, phi' come from one serial numba pass below
-``_network_kernels.PARALLEL_ABOVE`` elements (prange above).  A network at lr = 0 is left
+``phasecli.finite.network_kernels.PARALLEL_ABOVE`` elements (prange above).  A network at lr = 0 is left
 untouched by ``gd_step`` (even when its gradient is not finite).  ``gd_step`` agrees with
 ``gradients`` followed by p - lr g to ~1 ulp (the scale is folded into the dgemm's alpha).
 The products are small (one per network); OpenBLAS's own threads can cost more than

@@ -27,7 +27,7 @@ different depths of one network are correlated, not as in a single deeper networ
 
 Random streams: network i draws ``standard_normal(5 M L_max)`` from
 ``phasecli.finite.network.network_rng(seed, i)``, layer by layer (layout in
-``_twoinput_kernels``), so a row depends on (seed, network index, width, depth) only: not on
+``phasecli.finite.twoinput_kernels``), so a row depends on (seed, network index, width, depth) only: not on
 the other depths asked, the chunking, the threads, or the machine the chunk runs on.
 """
 

@@ -178,7 +178,7 @@ def _closed_values(code, q, slope, eps, out):
 def _pair_kinked_polar(code, q, theta, slope):
     """(T, Tdot) for a piecewise activation at equal variances q and correlation cos(theta).
 
-    The same quadrature as ``_kernels.pair_corr`` (kind 1: inner Gaussian expectation in
+    The same quadrature as ``phasecli.expectations.kernels.pair_corr`` (kind 1: inner Gaussian expectation in
     closed form, outer integral split at the kinks and graded around them) but with the
     conditional mean and width taken from theta directly, sqrt(q) cos(theta) and
     sqrt(q) sin(theta), so that small angles are not lost to 1 - c^2 cancellation.

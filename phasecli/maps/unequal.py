@@ -13,12 +13,19 @@ recursions on other architectures can use them too (numba callers: the kernels d
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from phasecli import validate as V
+from phasecli.maps import equal as EQ
+from phasecli.maps import unequal_kernels as RK
 from phasecli.validate import InputError
+
+EPS = np.finfo(np.float64).eps
+SERIAL_SAMPLES = 200_000  # below this many samples / pair-coefficients the smooth maps run on one thread
+TAU_SMOOTH = 1e-13  # relative error of the angular expansion's T, Tdot and deviations (data as given)
 
 
 @dataclass
@@ -30,6 +37,89 @@ class DeviationMaps:
     tdot: np.ndarray
     err_dt: np.ndarray
     err_et: np.ndarray
+
+
+class AngularExpansion:
+    """The angular (Fourier in the pair's angle) expansion of phi and phi' on a radial rule, for smooth
+    activations at unequal variances (docs/theory.md section 11): rules cached by quarter octave of the
+    largest variance, coefficients per row."""
+
+    def __init__(self, code: int, slope: float):
+        self.code = code
+        self.slope = slope
+        self._rules = {}
+
+    def rule(self, s_max):
+        """Radial rule and angular resolution for variances up to s_max, cached by quarter octave
+        (a rule built for a larger variance only resolves more)."""
+        key = math.ceil(4.0 * math.log2(max(s_max, 1e-300)))
+        hit = self._rules.get(key)
+        if hit is None:
+            top = 2.0 ** (key / 4.0)
+            rs, w = EQ.radial_rule(top, self.code)
+            n, kmax = EQ.angular_resolution(self.code, self.slope, top, rs, w)
+            hit = self._rules[key] = (rs, np.sqrt(w), n, kmax)
+        return hit
+
+    def coefficients(self, s, rule):
+        """Angular Fourier coefficients of phi, phi' per row (radial weights folded in), as
+        ``phasecli.maps.equal.angular_coefficients``; few samples on one thread."""
+        rs, sw, n, kmax = rule
+        scales = np.sqrt(np.maximum(s, 0.0))
+        if scales.size * rs.size * n < SERIAL_SAMPLES:
+            cospsi = np.cos(2.0 * np.pi * np.arange(n) / n)
+            fs = np.empty((scales.size, rs.size, n))
+            gs = np.empty_like(fs)
+            RK.angular_samples_serial(self.code, self.slope, scales, rs, cospsi, fs, gs)
+            nk = min(kmax, n // 2 + 1)
+            f = np.fft.rfft(fs, axis=2)[:, :, :nk].real / n
+            g = np.fft.rfft(gs, axis=2)[:, :, :nk].real / n
+        else:
+            f, g = EQ.angular_coefficients(self.code, self.slope, scales, rs, n, kmax)
+        f *= sw[None, :, None]
+        g *= sw[None, :, None]
+        return np.ascontiguousarray(f), np.ascontiguousarray(g)
+
+
+def smooth_pair_maps(fa, ga, fb, gb, va, wa, vb, wb, eps, wk, sym):
+    """(dt, et, tdot, err_dt, err_et) on every pair from the angular expansion (rows a of fa, ga; b of fb, gb).
+
+    T_ab(theta) = sum_k wk cos(k theta) <fa_k, fb_k> (radial weights folded into f), so
+    dt = [sqrt(Va Vb) - T_ab(0)] + sum_k wk 2 sin^2(k theta / 2) <fa_k, fb_k>; the first
+    bracket is (|fa - fb|^2 - (sqrt Va - sqrt Vb)^2) / 2, exactly 0 for equal variances.
+    The same with g for et and tdot."""
+    th = 2.0 * np.arcsin(np.sqrt(0.5 * eps))
+    dang, dabs, eang, eabs = (np.zeros_like(eps) for _ in range(4))
+    td = np.zeros_like(eps)
+    for k in range(fa.shape[2]):
+        gm = fa[:, :, k] @ fb[:, :, k].T
+        hm = ga[:, :, k] @ gb[:, :, k].T
+        if k == 0:
+            td += hm
+            continue
+        half = np.sin((0.5 * k) * th)
+        f2 = (2.0 * wk[k]) * half * half
+        dang += f2 * gm
+        dabs += f2 * np.abs(gm)
+        eang += f2 * hm
+        eabs += f2 * np.abs(hm)
+        td += (wk[k] * np.cos(k * th)) * hm
+    sf, sg = np.zeros_like(eps), np.zeros_like(eps)
+    if sym:
+        (RK.mismatch_sym_serial if eps.size * fa.shape[1] < SERIAL_SAMPLES else RK.mismatch_sym)(fa, ga, wk, sf, sg)
+    else:
+        RK.mismatch_rect(fa, ga, fb, gb, wk, sf, sg)
+    out = []
+    for s2, xa, xb, ang, absum in ((sf, va, vb, dang, dabs), (sg, wa, wb, eang, eabs)):
+        ra, rb = np.sqrt(xa)[:, None], np.sqrt(xb)[None, :]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            gap = np.where(ra + rb > 0.0, (xa[:, None] - xb[None, :]) / (ra + rb), 0.0)
+        mis = np.maximum(0.5 * (s2 - gap * gap), 0.0)
+        err = 16.0 * EPS * (np.sqrt(s2) + np.abs(gap)) * (ra + rb) + TAU_SMOOTH * (absum + 0.5 * s2)
+        val = np.maximum(mis + ang, 0.0)
+        out.append((val, err + 8.0 * EPS * val))
+    (dt, edt), (et, eet) = out
+    return dt, et, td, edt, eet
 
 
 def _pairs(s1, s2, eps):
@@ -50,15 +140,13 @@ def _pairs(s1, s2, eps):
 
 def diagonal_maps(activation: str, s, slope: float = 0.01):
     """(V, W) at the variances s (1-D arrays), as the deviation maps use them."""
-    from phasecli.maps import unequal_kernels as RK
-
     act = V.activation(activation)
     s = np.ascontiguousarray(V.variances("s", s))
     slope = V.slope(slope)
     if act.kind == "smooth":
-        eng = _smooth_engine(act.name, slope, s)
-        f, g = eng._coefficients(s, eng._rule(float(s.max())))
-        wk = _weights(f.shape[2])
+        expansion = AngularExpansion(act.code, slope)
+        f, g = expansion.coefficients(s, expansion.rule(float(s.max())))
+        wk = angular_weights(f.shape[2])
         return np.einsum("ark,k->a", f * f, wk), np.einsum("ark,k->a", g * g, wk)
     v, w = np.empty_like(s), np.empty_like(s)
     RK.diag_rows(RK.MODE_CLOSED if act.kind == "closed" else RK.MODE_PIECEWISE, act.code, slope, s, v, w)
@@ -71,8 +159,6 @@ def deviation_maps(activation: str, s1, s2, eps, slope: float = 0.01) -> Deviati
     Closed forms (erf, relu, leaky_relu, abs, linear) have full relative accuracy; piecewise
     activations (elu, selu, hard_tanh) keep an absolute floor ~1e-13 sqrt(V1 V2); smooth ones come
     from the angular expansion (relative ~1e-13)."""
-    from phasecli.maps import unequal_kernels as RK
-    from phasecli.ntk.engines import fc
 
     act = V.activation(activation)
     slope = V.slope(slope)
@@ -80,16 +166,16 @@ def deviation_maps(activation: str, s1, s2, eps, slope: float = 0.01) -> Deviati
     n = s1.size
     if act.kind == "smooth":
         both = np.concatenate([s1, s2])
-        eng = _smooth_engine(act.name, slope, both)
-        rule = eng._rule(float(both.max()))
-        f1, g1 = eng._coefficients(s1, rule)
-        f2, g2 = eng._coefficients(s2, rule)
-        wk = _weights(f1.shape[2])
+        expansion = AngularExpansion(act.code, slope)
+        rule = expansion.rule(float(both.max()))
+        f1, g1 = expansion.coefficients(s1, rule)
+        f2, g2 = expansion.coefficients(s2, rule)
+        wk = angular_weights(f1.shape[2])
         out = [np.empty(n) for _ in range(5)]
         for i in range(n):  # each pair as a 1 x 1 block
             v1, w1 = np.einsum("ark,k->a", f1[i:i + 1] ** 2, wk), np.einsum("ark,k->a", g1[i:i + 1] ** 2, wk)
             v2, w2 = np.einsum("ark,k->a", f2[i:i + 1] ** 2, wk), np.einsum("ark,k->a", g2[i:i + 1] ** 2, wk)
-            vals = fc.smooth_pair_maps(f1[i:i + 1], g1[i:i + 1], f2[i:i + 1], g2[i:i + 1], v1, w1, v2, w2,
+            vals = smooth_pair_maps(f1[i:i + 1], g1[i:i + 1], f2[i:i + 1], g2[i:i + 1], v1, w1, v2, w2,
                                        eps[i:i + 1, None], wk, sym=False)
             for o, val in zip(out, vals):
                 o[i] = val[0, 0]
@@ -104,15 +190,8 @@ def deviation_maps(activation: str, s1, s2, eps, slope: float = 0.01) -> Deviati
     return DeviationMaps(*out)
 
 
-def _weights(kmax):
+def angular_weights(kmax):
+    """Weights of the angular modes in sum_k wk cos(k theta) <f_k, f_k>: 1 for k = 0, 2 above."""
     wk = np.full(kmax, 2.0)
     wk[0] = 1.0
     return wk
-
-
-def _smooth_engine(activation, slope, s):
-    """A RawEngine shell that knows the activation (for its cached angular rules and coefficients)."""
-    from phasecli.ntk.engines import fc
-
-    x = np.ones((1, 1))
-    return fc.RawEngine(activation, x, None, 1.0, 0.0, slope, None)

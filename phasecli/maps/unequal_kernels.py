@@ -598,7 +598,7 @@ def mismatch_sym_serial(f, g, wk, sf, sg):
 
 @njit(cache=True)
 def angular_samples_serial(code, slope, scales, rs, cospsi, f_out, g_out):
-    """phi and phi' at u = scales[a] * rs[j] * cos(psi_n) on one thread (``_twopoint_kernels._angular_samples``
+    """phi and phi' at u = scales[a] * rs[j] * cos(psi_n) on one thread (``phasecli.maps.equal_kernels._angular_samples``
     for few rows)."""
     for a in range(scales.shape[0]):
         for j in range(rs.shape[0]):

@@ -61,7 +61,7 @@ def _q_fixed_point(code, sw2, sb2, q0, slope):
         growth = sw2 * gauss_moments(code, 1.0, slope)[0]
         if growth > 1.0 or (growth == 1.0 and sb2 > 0.0):
             return math.inf, math.nan, FP_INFINITE, 1, math.nan, math.nan, math.nan
-    # below q_small the length map is resolved by its expansion (_smallq_kernels), not by quadrature
+    # below q_small the length map is resolved by its expansion (phasecli.activations.smallq), not by quadrature
     q_small = small_q_limit(code)
     if not (sb2 > 0.0 or sw2 * linear_coefficient(code) > 1.0):
         q_small = 0.0

@@ -83,7 +83,7 @@ from phasecli.ntk.asymptotics import (critical_ratio, kappa_theory, lambda_max_t
                              nngp_kappa_theory)
 from phasecli.validate import parse_depths  # noqa: F401  (part of the public API)
 
-# the normalized tables of a smooth activation (twopoint.norm_functions) need ~80 sqrt(q*) angular
+# the normalized tables of a smooth activation (phasecli.maps.equal.norm_functions) need ~80 sqrt(q*) angular
 # modes; at q* = 1e3 they take ~20 s and 0.5 GB, at 1e4 over 4 GB: beyond this, status 'q_too_large'
 SMOOTH_TABLE_Q_MAX = 2000.0
 EPS = np.finfo(np.float64).eps
@@ -177,7 +177,7 @@ class KernelLayer(tuple):
     overflow; otherwise log_scale is 0.  theta_deviation / k_deviation (normalized
     inputs): (p - Theta_ab) / p and 1 - K_ab / q* on the train block, with full relative
     accuracy near the ordered fixed point.  Data as given: 1 - Theta_ab / sqrt(Theta_aa Theta_bb) and
-    1 - K_ab / sqrt(K_aa K_bb), likewise accurate (``recursion.fc.RawEngine``).
+    1 - K_ab / sqrt(K_aa K_bb), likewise accurate (``phasecli.ntk.engines.fc.RawEngine``).
     """
 
     def __new__(cls, depth, k, th, kt, tht, log_scale=0.0, theta_deviation=None, k_deviation=None):
@@ -317,8 +317,7 @@ def ntk_spectra(activation, X, sw2, sb2, depths, *, slope=mf.DEFAULT_SLOPE, norm
 def _singular_message(st) -> str:
     a, b = st.duplicates[0]
     how = "identical or proportional" if st.normalize else "identical"
-    if st.architecture == "cnn-p":
-        how += " (or circular shifts of each other: pooling forgets the position)"
+    how += engines.ENGINES[st.architecture].singular_hint
     if ACTIVATIONS[st.activation].odd and st.sb2 == 0.0:
         how += " (or opposite: an odd activation with sb2 = 0)"
     where = " after normalization" if st.normalize else ""

@@ -38,8 +38,10 @@ def critical_ratio(activation: str, slope: float = DEFAULT_SLOPE) -> float:
 
 
 def _pooled(architecture, positions) -> float:
-    """d for CNN-P (global average pooling over d = H W positions), else 1 (FCN, CNN-F)."""
-    return float(positions) if architecture == "cnn-p" else 1.0
+    """d for CNN-P (global average pooling over d = H W positions), else 1 (FCN, CNN-F): the engines' fact."""
+    from phasecli.ntk.engines import pooled_positions
+
+    return pooled_positions(architecture, positions)
 
 
 def kappa_theory(activation, phase, m, depth, *, chi_1, q_star, sb2=0.0, dropout=None,

@@ -31,8 +31,27 @@ import numpy as np
 
 from phasecli.errors import InputError
 
-ENGINES = {"fc": "fc", "cnn-f": "cnn", "cnn-p": "cnn"}  # architecture -> engine module of this package
+@dataclass(frozen=True)
+class Architecture:
+    """What the architecture-agnostic code needs to know about an architecture (one entry per choice)."""
+
+    engine: str  # the engine module of this package
+    pooled: bool = False  # the readout averages over the image's positions (its kernel is d times smaller off-diagonal)
+    singular_hint: str = ""  # what else makes two inputs' kernels coincide (said when the kernel is singular)
+
+
+ENGINES = {
+    "fc": Architecture("fc"),
+    "cnn-f": Architecture("cnn"),
+    "cnn-p": Architecture("cnn", pooled=True,
+                          singular_hint=" (or circular shifts of each other: pooling forgets the position)"),
+}
 ARCHITECTURES = tuple(ENGINES)
+
+
+def pooled_positions(architecture: str, positions: int) -> float:
+    """d for a readout that pools over d positions, else 1 (the factor of the large-depth laws)."""
+    return float(positions) if ENGINES[architecture].pooled else 1.0
 
 
 def engine_module(architecture: str):
@@ -42,7 +61,7 @@ def engine_module(architecture: str):
     if architecture not in ENGINES:
         raise InputError(f"architecture must be one of {', '.join(ARCHITECTURES)}, got {architecture!r}",
                          "architecture")
-    return importlib.import_module(f"{__name__}.{ENGINES[architecture]}")
+    return importlib.import_module(f"{__name__}.{ENGINES[architecture].engine}")
 
 
 def scale_rows_to_q_star(A: np.ndarray, q_star: float, sw2: float, sb2: float, what: str) -> np.ndarray:

@@ -14,7 +14,7 @@ W_std=sqrt(sw2), b_std=sqrt(sb2))``:
 R is the mean over the positions (i, i) (CNN-F) or over all (i, j) (CNN-P).  An entry
 (a, i; b, j = i + s) is carried by its relative shift s: CNN-F needs s = 0 only (d entries
 per input pair), CNN-P all d shifts (d^2 entries).  The box mean moves every entry along
-its own shift, so the layer is one pass over the entries (numba, ``_cnn_kernels``).
+its own shift, so the layer is one pass over the entries (numba, ``phasecli.ntk.engines.cnn_kernels``).
 
 Deviation form (ordered phase to float64's end): every (image, position) diagonal is
 carried as r = K_aa(i, i) - q* and pi = Theta_aa(i, i) / p^l - 1 (p^{l+1} = q* + chi_1 p^l,
@@ -40,7 +40,7 @@ import numpy as np
 
 from phasecli.activations import ACTIVATIONS
 from phasecli.expectations import kernels as KN
-from phasecli.ntk.engines import Layer, PointError, scale_rows_to_q_star
+from phasecli.ntk.engines import ENGINES, Layer, PointError, scale_rows_to_q_star
 from phasecli.ntk.engines import cnn_kernels as CK
 from phasecli.validate import InputError
 
@@ -48,7 +48,6 @@ EPS = np.finfo(np.float64).eps
 MAX_STATE_BYTES = 1 << 30  # pair state held at once (the rest is blocked)
 SERIAL_ENTRIES = 20_000  # below this many entries per layer one thread is faster
 DEV_UNDERFLOW = 1e-280
-ARCHITECTURES = ("fc", "cnn-f", "cnn-p")
 READOUT_BYTES = 32  # per pair and requested depth, kept until the last block when the pairs are blocked
 _PROGRESS = contextvars.ContextVar("phasecli_cnn_progress", default=None)
 
@@ -83,7 +82,7 @@ def workload(m, m_test, image_shape, architecture, depths, max_bytes=MAX_STATE_B
     readout matrices (4 m^2 + 2 m_test m doubles) of one depth."""
     height, width = int(image_shape[0]), int(image_shape[1])
     d = height * width
-    pooled = architecture == "cnn-p"
+    pooled = ENGINES[architecture].pooled
     per_pair = d * (d if pooled else 1)
     pairs = (m * (m + 1) // 2 if pooled else m * (m - 1) // 2) + m_test * m
     depths = np.atleast_1d(depths)
@@ -350,6 +349,6 @@ def build(activation, X, Xt, sw2, sb2, slope, normalize, q_star, where, *, archi
     if normalize:
         X = scale_rows_to_q_star(X, q_star, sw2, sb2, "X")
         Xt = None if Xt is None else scale_rows_to_q_star(Xt, q_star, sw2, sb2, "X_test")
-    engine = CnnEngine(activation, X, Xt, (height, width, channels), k, architecture == "cnn-p", sw2, sb2, slope,
+    engine = CnnEngine(activation, X, Xt, (height, width, channels), k, ENGINES[architecture].pooled, sw2, sb2, slope,
                        q_star)
     return engine, engine.duplicates, engine.error

@@ -43,12 +43,11 @@ from phasecli.activations import ACTIVATIONS, CLOSED_FORM, F_ARCSINE
 from phasecli.ntk.engines import Layer, PointError, scale_rows_to_q_star
 from phasecli.ntk.engines import fc_kernels as FK
 from phasecli.maps.equal import NormFunctions
+from phasecli.maps.unequal import TAU_SMOOTH, AngularExpansion, angular_weights, smooth_pair_maps
 
 EPS = np.finfo(np.float64).eps
 DEV_UNDERFLOW = 1e-280  # deviations below this are too close to the float64 floor to trust
 SERIAL_PAIRS = 40_000  # below this many entries a layer runs on one thread (launch overhead)
-SERIAL_SAMPLES = 200_000  # below this many samples / pair-coefficients the smooth maps run on one thread
-TAU_SMOOTH = 1e-13  # relative error of the angular expansion's T, Tdot and deviations (data as given)
 
 
 class NormalizedEngine:
@@ -161,7 +160,8 @@ class RawEngine:
     Per row the variance s_a = K_aa and the NTK diagonal P_a = Theta_aa; per pair
     eps_ab = 1 - K_ab / sqrt(s_a s_b) and Delta_ab = 1 - Theta_ab / sqrt(P_a P_b), each with an
     absolute error bound, updated by the unequal-variance maps of ``phasecli.maps.unequal_kernels``
-    (closed forms; piecewise quadrature; for smooth activations the angular expansion, here).
+    (closed forms; piecewise quadrature; for smooth activations the angular expansion of
+    ``phasecli.maps.unequal.AngularExpansion``).
     K is carried divided by exp(lk) (homogeneous activations: by its largest diagonal), Theta
     by exp(lt) (its largest diagonal), so neither overflows.
     """
@@ -203,7 +203,7 @@ class RawEngine:
             self.dsm_t = np.ascontiguousarray(self.s_t[:, None] - self.s[None, :])
             self.dpm_t = np.ascontiguousarray(self.P_t[:, None] - self.P[None, :])
         self.error = (4 * EPS, RK.PIECEWISE_ERR, TAU_SMOOTH)[self.kind]
-        self._rules = {}
+        self.angular = AngularExpansion(self.code, slope)
 
     # ---- per-row maps and, for smooth activations, the per-pair maps from the angular expansion
     def _diag(self, s):
@@ -213,55 +213,23 @@ class RawEngine:
                                                             v, w)
         return v, w
 
-    def _rule(self, s_max):
-        """Radial rule and angular resolution for variances up to s_max, cached by quarter octave
-        (a rule built for a larger variance only resolves more)."""
-        key = math.ceil(4.0 * math.log2(max(s_max, 1e-300)))
-        hit = self._rules.get(key)
-        if hit is None:
-            top = 2.0 ** (key / 4.0)
-            rs, w = TP.radial_rule(top, self.code)
-            n, kmax = TP.angular_resolution(self.code, self.slope, top, rs, w)
-            hit = self._rules[key] = (rs, np.sqrt(w), n, kmax)
-        return hit
-
-    def _coefficients(self, s, rule):
-        """Angular Fourier coefficients of phi, phi' per row (radial weights folded in), as
-        ``twopoint.angular_coefficients``; few samples on one thread."""
-        rs, sw, n, kmax = rule
-        scales = np.sqrt(np.maximum(s, 0.0))
-        if scales.size * rs.size * n < SERIAL_SAMPLES:
-            cospsi = np.cos(2.0 * np.pi * np.arange(n) / n)
-            fs = np.empty((scales.size, rs.size, n))
-            gs = np.empty_like(fs)
-            RK.angular_samples_serial(self.code, self.slope, scales, rs, cospsi, fs, gs)
-            nk = min(kmax, n // 2 + 1)
-            f = np.fft.rfft(fs, axis=2)[:, :, :nk].real / n
-            g = np.fft.rfft(gs, axis=2)[:, :, :nk].real / n
-        else:
-            f, g = TP.angular_coefficients(self.code, self.slope, scales, rs, n, kmax)
-        f *= sw[None, :, None]
-        g *= sw[None, :, None]
-        return np.ascontiguousarray(f), np.ascontiguousarray(g)
-
     def _smooth_maps(self):
         """(V, W) per row and (dt, et, tdot, err_dt, err_et) per pair, train and test, from one expansion."""
         s_max = float(self.s.max()) if self.s_t is None else max(float(self.s.max()), float(self.s_t.max()))
-        rule = self._rule(s_max)
-        f, g = self._coefficients(self.s, rule)
-        wk = np.full(f.shape[2], 2.0)
-        wk[0] = 1.0
+        rule = self.angular.rule(s_max)
+        f, g = self.angular.coefficients(self.s, rule)
+        wk = angular_weights(f.shape[2])
         v, w = np.einsum("ark,k->a", f * f, wk), np.einsum("ark,k->a", g * g, wk)
         train = smooth_pair_maps(f, g, f, g, v, w, v, w, self.eps, wk, sym=True)
         out = [(v, w, train)]
         if self.s_t is not None:
-            ft, gt = self._coefficients(self.s_t, rule)
+            ft, gt = self.angular.coefficients(self.s_t, rule)
             vt, wt = np.einsum("ark,k->a", ft * ft, wk), np.einsum("ark,k->a", gt * gt, wk)
             out.append((vt, wt, smooth_pair_maps(ft, gt, f, g, vt, wt, v, w, self.eps_t, wk, sym=False)))
         return out
 
     def _rows(self, s, p, v, w, sb2e, g):
-        """The per-row table of ``_rawdev_kernels`` and the next diagonals (old units)."""
+        """The per-row table of ``phasecli.maps.unequal_kernels`` and the next diagonals (old units)."""
         sw2 = self.sw2
         s1 = sw2 * v + sb2e
         p1 = g * s1 + sw2 * w * p
@@ -411,47 +379,6 @@ def first_layer(A, B, sw2, sb2):
         np.fill_diagonal(eps, 0.0)
         np.fill_diagonal(err, 0.0)
     return sa, np.ascontiguousarray(eps), np.ascontiguousarray(err)
-
-
-def smooth_pair_maps(fa, ga, fb, gb, va, wa, vb, wb, eps, wk, sym):
-    """(dt, et, tdot, err_dt, err_et) on every pair from the angular expansion (rows a of fa, ga; b of fb, gb).
-
-    T_ab(theta) = sum_k wk cos(k theta) <fa_k, fb_k> (radial weights folded into f), so
-    dt = [sqrt(Va Vb) - T_ab(0)] + sum_k wk 2 sin^2(k theta / 2) <fa_k, fb_k>; the first
-    bracket is (|fa - fb|^2 - (sqrt Va - sqrt Vb)^2) / 2, exactly 0 for equal variances.
-    The same with g for et and tdot."""
-    th = 2.0 * np.arcsin(np.sqrt(0.5 * eps))
-    dang, dabs, eang, eabs = (np.zeros_like(eps) for _ in range(4))
-    td = np.zeros_like(eps)
-    for k in range(fa.shape[2]):
-        gm = fa[:, :, k] @ fb[:, :, k].T
-        hm = ga[:, :, k] @ gb[:, :, k].T
-        if k == 0:
-            td += hm
-            continue
-        half = np.sin((0.5 * k) * th)
-        f2 = (2.0 * wk[k]) * half * half
-        dang += f2 * gm
-        dabs += f2 * np.abs(gm)
-        eang += f2 * hm
-        eabs += f2 * np.abs(hm)
-        td += (wk[k] * np.cos(k * th)) * hm
-    sf, sg = np.zeros_like(eps), np.zeros_like(eps)
-    if sym:
-        (RK.mismatch_sym_serial if eps.size * fa.shape[1] < SERIAL_SAMPLES else RK.mismatch_sym)(fa, ga, wk, sf, sg)
-    else:
-        RK.mismatch_rect(fa, ga, fb, gb, wk, sf, sg)
-    out = []
-    for s2, xa, xb, ang, absum in ((sf, va, vb, dang, dabs), (sg, wa, wb, eang, eabs)):
-        ra, rb = np.sqrt(xa)[:, None], np.sqrt(xb)[None, :]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            gap = np.where(ra + rb > 0.0, (xa[:, None] - xb[None, :]) / (ra + rb), 0.0)
-        mis = np.maximum(0.5 * (s2 - gap * gap), 0.0)
-        err = 16.0 * EPS * (np.sqrt(s2) + np.abs(gap)) * (ra + rb) + TAU_SMOOTH * (absum + 0.5 * s2)
-        val = np.maximum(mis + ang, 0.0)
-        out.append((val, err + 8.0 * EPS * val))
-    (dt, edt), (et, eet) = out
-    return dt, et, td, edt, eet
 
 
 def duplicate_pairs(X, odd_flip: bool):
