@@ -1,4 +1,4 @@
-"""Benchmark and measured picture of ``phasecli jacobian`` (the Jacobian spectrum, phasecli.jacobian).
+"""Benchmark and measured picture of ``phasecli jacobian`` (the Jacobian spectrum, phasecli.jacobian_spectrum).
 
     python bench/bench_jacobian.py [--quick] [--out bench/RESULTS_jacobian.md]
 
@@ -44,7 +44,7 @@ def _timed(fn, repeats=1):
 
 
 def theory_rows(repeats):
-    from phasecli import jacobian
+    from phasecli import jacobian_spectrum as jacobian
 
     def run():
         return [jacobian.jacobian_spectrum("tanh", "critical", b, DEPTHS, weights=("gaussian", "orthogonal"))
@@ -71,7 +71,7 @@ def baseline_rows(points):
 
 
 def network_time(weights, width, depth):
-    from phasecli import jacobian
+    from phasecli import jacobian_spectrum as jacobian
     from phasecli.finite import jacobian as finite
 
     p = jacobian.jacobian_spectrum("tanh", "critical", 0.05, [depth], weights=(weights,))
@@ -80,7 +80,7 @@ def network_time(weights, width, depth):
 
 
 def comparison(width, samples):
-    from phasecli import jacobian
+    from phasecli import jacobian_spectrum as jacobian
     from phasecli.finite import jacobian as finite
 
     rows = []
@@ -119,7 +119,7 @@ def main(argv=None):
     lines.append(f"| scipy baseline (quad + brentq + bounded minimization), {len(points)} rows | {t_base:.2f} s | "
                  f"{t_base / len(points):.2f} s per row; max rel. difference of s2_max {diff:.1e} |")
     lines.append(f"| **ratio baseline / phasecli per row** | **{t_base / len(points) / per_row:.0f}x** | |")
-    from phasecli import jacobian
+    from phasecli import jacobian_spectrum as jacobian
 
     for weights, L in (("gaussian", 128), ("orthogonal", 128), ("orthogonal", 8)):
         t, d = _timed(lambda: jacobian.spectral_density("tanh", "critical", 0.05, L, weights=weights, points=500))

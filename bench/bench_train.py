@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 import naive_train as NT  # noqa: E402
 from phasecli import ntk  # noqa: E402
-from phasecli import catapult
+from phasecli import catapult_dynamics as catapult
 from phasecli.ntk import predictor as generalize  # noqa: E402
 from phasecli.finite import network  # noqa: E402
 from phasecli.finite import train as core  # noqa: E402

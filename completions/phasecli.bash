@@ -21,7 +21,7 @@ _phasecli() {
     case "$cmd" in
         phase)
             case "$prev" in
-                --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" 0; return ;;
+                --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs" 0; return ;;
                 --sw2) return ;;
                 --sb2) return ;;
                 --q0) return ;;
@@ -37,7 +37,7 @@ _phasecli() {
             _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --critical-tol --trainable-multiple --summary --no-summary --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
         critical)
             case "$prev" in
-                --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" 0; return ;;
+                --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs" 0; return ;;
                 --sb2) return ;;
                 --q0) return ;;
                 --slope) return ;;
@@ -50,7 +50,7 @@ _phasecli() {
             _phasecli_words "--activation -a --sb2 --q0 --slope --sw2-range --format -f --columns --value --png --help -h" 0 ;;
         depth-scale)
             case "$prev" in
-                --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" 0; return ;;
+                --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs" 0; return ;;
                 --sw2) return ;;
                 --sb2) return ;;
                 --q0) return ;;
@@ -72,7 +72,7 @@ _phasecli() {
             _phasecli_words "--format -f --columns --value --help -h" 0 ;;
         kappa)
             case "$prev" in
-                --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" 0; return ;;
+                --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs" 0; return ;;
                 --sw2) return ;;
                 --sb2) return ;;
                 --q0) return ;;
@@ -95,7 +95,7 @@ _phasecli() {
             _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --data --examples --dim --seed --normalize --no-normalize --depth --dropout --architecture --filter --image-shape --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
         lr)
             case "$prev" in
-                --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" 0; return ;;
+                --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs" 0; return ;;
                 --sw2) return ;;
                 --sb2) return ;;
                 --q0) return ;;
@@ -122,7 +122,7 @@ _phasecli() {
                 --train) _phasecli_words "digits" 0; compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
                 --test) _phasecli_words "digits" 0; compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
                 --label-column) return ;;
-                --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" 0; return ;;
+                --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs" 0; return ;;
                 --sw2) return ;;
                 --sb2) return ;;
                 --q0) return ;;
@@ -147,7 +147,7 @@ _phasecli() {
             _phasecli_words "--train --test --label-column --activation -a --sw2 --sb2 --q0 --slope --normalize --no-normalize --depth --dropout --time --eta --ridge --nngp --batch-size --examples --test-examples --architecture --filter --image-shape --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
         verify)
             case "$prev" in
-                --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" 0; return ;;
+                --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs" 0; return ;;
                 --sw2) return ;;
                 --sb2) return ;;
                 --q0) return ;;
@@ -182,7 +182,7 @@ _phasecli() {
             _phasecli_words "--lambda0 --f0 --width --lr-factor --steps --tol --scheduler --format -f --columns --value --png --help -h" 0 ;;
         train)
             case "$prev" in
-                --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" 0; return ;;
+                --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs" 0; return ;;
                 --sw2) return ;;
                 --sb2) return ;;
                 --q0) return ;;
@@ -206,7 +206,7 @@ _phasecli() {
             _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --depth --width --lr-factor --steps --samples --seed --train --label-column --examples --dim --normalize --no-normalize --scheduler --format -f --columns --value --png --help -h" 0 ;;
         check)
             case "$prev" in
-                --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" 0; return ;;
+                --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs" 0; return ;;
                 --sw2) return ;;
                 --sb2) return ;;
                 --q0) return ;;
@@ -229,7 +229,7 @@ _phasecli() {
             _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --depth --trainable-multiple --conditioning-multiple --generalization-multiple --lr --loss --data --examples --dim --seed --normalize --no-normalize --scheduler --format -f --columns --value --help -h" 0 ;;
         init)
             case "$prev" in
-                --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" 0; return ;;
+                --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs" 0; return ;;
                 --depth) return ;;
                 --sb2) return ;;
                 --weights) _phasecli_words "gaussian orthogonal" 1; return ;;
@@ -244,7 +244,7 @@ _phasecli() {
             _phasecli_words "--activation -a --depth --sb2 --weights --fan-in --q0 --slope --trainable-multiple --format -f --columns --value --help -h" 0 ;;
         jacobian)
             case "$prev" in
-                --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh" 0; return ;;
+                --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs" 0; return ;;
                 --sw2) return ;;
                 --sb2) return ;;
                 --q0) return ;;

@@ -350,7 +350,7 @@ def _critical(activation, sb2, q0, slope):
 
 def _isometry():
     try:
-        from phasecli import jacobian
+        from phasecli import jacobian_spectrum as jacobian
     except ImportError:
         return None
     return jacobian
@@ -377,7 +377,7 @@ def default_sb2(activation: str, depth: int, *, weights: str = "gaussian", q0: f
 
     - relu, leaky_relu, abs, linear (homogeneous): sb2 = 0, rule 'he' (their only sb2 with a
       finite q* on the critical line; He et al. 2015);
-    - otherwise, dynamical isometry (``phasecli.jacobian``): the largest sb2 in
+    - otherwise, dynamical isometry (``phasecli.jacobian_spectrum``): the largest sb2 in
       [1e-12, 1] whose critical point has var_s2(L) <= var_s2 of the linear network with
       the same weights + ISOMETRY_EXCESS (= 1: the nonlinearity adds at most 1 to the
       variance of the squared singular values of the Jacobian, whose mean is 1 on the

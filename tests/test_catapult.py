@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from phasecli import catapult as dynamics
+from phasecli import catapult_dynamics as dynamics
 import naive_catapult as naive
 
 # (lambda0, f0, n): the default, a small wide-lambda net, a large n, a negative f0 with large lambda0

@@ -137,7 +137,7 @@ def test_default_sb2_is_the_largest_meeting_the_isometry_target(cli, weights):
 
 
 def _fake_isometry(excess_of_sb2):
-    """A stand-in for phasecli.jacobian whose var_s2 excess over the linear network is a known function."""
+    """A stand-in for phasecli.jacobian_spectrum whose var_s2 excess over the linear network is a known function."""
 
     def spectrum_moments(activation, sw2, sb2, depths, *, weights="gaussian", q0=1.0, slope=0.01):
         depth = depths[0]

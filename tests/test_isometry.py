@@ -1,4 +1,4 @@
-"""The infinite-width Jacobian spectrum (phasecli.jacobian) against exact laws and independent oracles.
+"""The infinite-width Jacobian spectrum (phasecli.jacobian_spectrum) against exact laws and independent oracles.
 
 Oracles: the Fuss-Catalan law (linear networks, Gaussian weights), the point mass (linear,
 orthogonal), closed-form S-transforms of two-point laws (hard_tanh, relu: phi'^2 in {0, 1}),
@@ -18,7 +18,7 @@ from scipy.special import comb
 
 import naive
 import naive_stransform as NS
-from phasecli import jacobian as I
+from phasecli import jacobian_spectrum as I
 from phasecli import meanfield
 from phasecli.errors import InputError
 

@@ -1,5 +1,5 @@
 """Finite random networks (phasecli.finite.jacobian on the shared simulator phasecli.finite.network)
-against the infinite-width free-probability spectrum of J J^T (phasecli.jacobian).
+against the infinite-width free-probability spectrum of J J^T (phasecli.jacobian_spectrum).
 
 Tolerances, justified:
 - mean_s2, var_s2: 4 standard errors over networks plus the leading finite-width correction,
@@ -17,7 +17,7 @@ Sizes: width 300 (one case at 1000), 6 networks, depths 8 (and 32 for orthogonal
 import numpy as np
 import pytest
 
-from phasecli import jacobian as I
+from phasecli import jacobian_spectrum as I
 from phasecli.finite import jacobian as FJ
 
 CASES = [("tanh", 1e-4), ("tanh", 0.5), ("erf", 0.05), ("hard_tanh", 0.05)]

@@ -39,9 +39,9 @@ import pytest
 from phasecli.cli import main
 from phasecli.expectations import kernels as _kernels
 from phasecli.maps import equal_kernels as _twopoint_kernels
-from phasecli.jacobian import kernels as _isometry_kernels
+from phasecli.jacobian_spectrum import kernels as _isometry_kernels
 from phasecli.maps import unequal_kernels as _rawdev_kernels
-from phasecli.catapult import kernels as _dynamics_kernels
+from phasecli.catapult_dynamics import kernels as _dynamics_kernels
 from phasecli.ntk.engines import fc_kernels as _fc_kernels
 from phasecli.ntk.engines import cnn_kernels as _cnn_kernels
 from phasecli.finite import network_kernels as _network_kernels

@@ -91,7 +91,7 @@ def jacobian(activation, sw2, sb2, q0, slope, depth_spec, weights, empirical, wi
 
 
 def _theory(out, activation, points, depths, weights, q0, slope, scheduler):
-    from phasecli import jacobian
+    from phasecli import jacobian_spectrum as jacobian
     from phasecli.runtime import sweep
 
     results = []
@@ -111,7 +111,7 @@ def _theory(out, activation, points, depths, weights, q0, slope, scheduler):
 
 def _empirical(out, activation, points, depths, weights, q0, slope, widths, samples, seed, scheduler, keep):
     """S networks per (point, width, weights); one network per task; rows as each completes."""
-    from phasecli import jacobian
+    from phasecli import jacobian_spectrum as jacobian
     from phasecli.runtime import sweep
     from phasecli.finite import jacobian as finite
 
@@ -144,7 +144,7 @@ def _empirical(out, activation, points, depths, weights, q0, slope, widths, samp
 
 
 def _figure(path, layout, activation, results, depths, weights, q0, slope, critical, empirical):
-    from phasecli import jacobian
+    from phasecli import jacobian_spectrum as jacobian
 
     if layout == "density":
         point = results[0]
@@ -184,7 +184,7 @@ def _truncated(dens) -> bool:
 
 
 def _report(results) -> int:
-    from phasecli.jacobian import STATUS_TEXT
+    from phasecli.jacobian_spectrum import STATUS_TEXT
 
     bad = [(r, k) for r in results for k, s in enumerate(r.status) if s != "ok"]
     if not bad:

@@ -55,7 +55,7 @@ def catapult(lambda0, f0, widths, lr_factor, n_steps, tol, scheduler, out):
       phasecli catapult --lr-factor 1.5 --width 100000 --value eta_lambda_final
       phasecli catapult --lr-factor 0.5,1.2,1.6,1.9 --png catapult.png
     """
-    from phasecli import catapult
+    from phasecli import catapult_dynamics as catapult
     from phasecli.runtime import sweep
 
     out.check(CATAPULT_COLUMNS)

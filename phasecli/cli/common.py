@@ -22,7 +22,7 @@ from phasecli.output import FORMATS, OutputError, Sink, check_writable, default_
 
 THEORY_DOC = "`phasecli docs theory`"
 BUNDLED_DATA = ("digits",)  # data-set names --data / --train / --test take besides a file
-WEIGHT_LAWS = ("gaussian", "orthogonal")  # as phasecli.jacobian.WEIGHTS (not imported: it loads numba)
+WEIGHT_LAWS = ("gaussian", "orthogonal")  # as phasecli.jacobian_spectrum.WEIGHTS (not imported: it loads numba)
 GRID_GRAMMAR = "NUMBER, LIST a,b,c, or START:STOP:NUM (NUM points, both ends included)"
 DEPTH_GRAMMAR = ("list 1,2,5,10, inclusive range START:STOP[:STEP], or log:START:STOP:NUM (NUM log-spaced "
                  "depths, rounded; figures then use a log depth axis); mixes allowed; sorted and de-duplicated")
@@ -214,7 +214,7 @@ def width_option(default: str, help_text: str):
 
 def weights_callback(ctx, param, value):
     """--weights: a weight law or a comma list of them (``isometry.weights_list``), as a tuple."""
-    from phasecli.jacobian import weights_list
+    from phasecli.jacobian_spectrum import weights_list
     from phasecli.validate import InputError
 
     try:

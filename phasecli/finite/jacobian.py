@@ -133,7 +133,7 @@ def rows(theory, weights: str, pooled: EmpiricalSpectrum | None):
     """The rows of ``phasecli jacobian --empirical`` for one weight law: the theory point's labels
     (activation, sw2, sb2, phase) with the measured values; NaN rows with the theory's status when
     there is no fixed point to measure at (``pooled`` None)."""
-    from phasecli.jacobian import JacobianSpectrum
+    from phasecli.jacobian_spectrum import JacobianSpectrum
 
     n = theory.depth.size // max(1, len(set(theory.weights)))
     depth = np.asarray(theory.depth[:n])

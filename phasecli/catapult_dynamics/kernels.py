@@ -1,4 +1,4 @@
-"""Numba kernels of the two-scalar catapult map (private: called by ``phasecli.catapult``).
+"""Numba kernels of the two-scalar catapult map (private: called by ``phasecli.catapult_dynamics``).
 
 The map of docs/theory.md section 13 ("The two-scalar model"), for f (the output) and lambda (the NTK
 eigenvalue) of a width-n network trained on the loss f^2 / 2,

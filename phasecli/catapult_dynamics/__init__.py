@@ -22,7 +22,7 @@ Outcome of one run (``steps`` <= T = ``n_steps``):
   iteration, never a relabelling of lr_factor.
 
 The iteration runs in the scale-free variables u = eta lambda, x = eta^2 f^2 / n (see
-``phasecli.catapult.kernels``): the regime depends on lr_factor, x_0 = 4 lr_factor^2
+``phasecli.catapult_dynamics.kernels``): the regime depends on lr_factor, x_0 = 4 lr_factor^2
 f_0^2 / (n lambda_0^2) and the tolerance alone, and lr_factor = 2 keeps u = 4 exactly.
 The loss first rises iff u_0 - x_0 > 2, so the lazy / catapult boundary is the root
 lr* = (1 - sqrt(1 - 4a)) / (2a) = 1 + a + 2a^2 + ... of a lr^2 - lr + 1 = 0 with
@@ -128,7 +128,7 @@ def _scale_free(lr, lambda0, f0, width):
 
 def catapult(lr_factor, *, lambda0=1.0, f0=1.0, width=1000, n_steps=10000, tol=1e-12) -> CatapultRuns:
     """Iterate the two-scalar map once per lr_factor (docs/theory.md section 13)."""
-    from phasecli.catapult import kernels as K
+    from phasecli.catapult_dynamics import kernels as K
 
     lr = lr_factors(lr_factor)
     lambda0, f0, width, n_steps, tol = check_parameters(lambda0, f0, width, n_steps, tol)
@@ -151,7 +151,7 @@ def catapult_trajectory(lr_factor, *, lambda0=1.0, f0=1.0, width=1000, n_steps=1
     """(loss_t, lambda_t) for t = 0 .. steps of one run (the curves of ``catapult --png``).
 
     The last entry of a divergent run has loss inf (and lambda as computed)."""
-    from phasecli.catapult import kernels as K
+    from phasecli.catapult_dynamics import kernels as K
 
     lr = lr_factors(lr_factor)
     if lr.size != 1:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from phasecli.expectations.kernels import Z_MAX
-from phasecli.jacobian import kernels as K
+from phasecli.jacobian_spectrum import kernels as K
 from phasecli import columns
 from phasecli import validate as V
 from phasecli.errors import InputError, RuntimeFailure

@@ -1,6 +1,6 @@
-"""Numba kernels for the spectrum of the input-output Jacobian (``phasecli.jacobian``).
+"""Numba kernels for the spectrum of the input-output Jacobian (``phasecli.jacobian_spectrum``).
 
-Private: called through the validating wrappers of ``phasecli.jacobian``.  Notation of
+Private: called through the validating wrappers of ``phasecli.jacobian_spectrum``.  Notation of
 docs/theory.md section 14 ("Jacobian spectrum"): d = phi'(h)^2 with
 h = sqrt(q*) t, t standard normal; d_max = sup d.  Every transform of the law of d is a
 1-D integral over t, taken with adaptive Gauss-Kronrod (7/15) panels split at the
