@@ -110,6 +110,7 @@ def check_images(net, *arrays):
 
 CNN_MAX_BYTES = 4 << 30  # a convolutional run estimated beyond this memory (one point) is refused (docs: cnn.md)
 CNN_MAX_SECONDS = MAX_LOCAL_SECONDS  # ... or beyond this time (all points, computed here; not with --scheduler)
+CNN_NOTE_SECONDS = 60.0  # a run estimated beyond this says so on stderr before it starts (a terminal or not)
 
 
 def _size(n):
@@ -141,10 +142,16 @@ def cnn_plan(activation, runs, how, scheduler=None):
         works.append(work)
         peak = max(peak, mem)
     secs = cnn.seconds(activation, sum(works))
+    if cnn.ACTIVATIONS[activation].kind != "closed":
+        how += " or a closed-form activation (erf, relu, leaky_relu, linear: ~1e5x faster)"
     if peak > CNN_MAX_BYTES or (scheduler is None and secs > CNN_MAX_SECONDS):
         raise click.UsageError(f"this convolutional run needs an estimated {_size(peak)} of memory and "
-                               f"~{_duration(secs)} on 2 cores ({sum(works):.2g} entry-layers; limits "
-                               f"{_size(CNN_MAX_BYTES)}, {_duration(CNN_MAX_SECONDS)}): {how}")
+                               f"~{_duration(secs)} on 2 cores ({sum(works):.2g} entry-layers, "
+                               f"{cnn.cost_text(activation)}; limits {_size(CNN_MAX_BYTES)}, "
+                               f"{_duration(CNN_MAX_SECONDS)}): {how}")
+    if scheduler is None and secs > CNN_NOTE_SECONDS:
+        click.echo(f"{click.get_current_context().command_path}: note: estimated ~{_duration(secs)} on 2 cores "
+                   f"({sum(works):.2g} entry-layers, {cnn.cost_text(activation)}) ...", err=True)
     return works
 
 
@@ -154,9 +161,11 @@ def cnn_progress(works, label):
     ``point_done()`` to call as each point finishes (the bar then also moves for points run elsewhere)."""
     from phasecli.recursion import cnn
 
-    unit = 10 ** 6
+    total = sum(works)
+    unit, unit_name = (10 ** 6, "M entry-layers") if total >= 10 ** 8 else \
+        ((10 ** 3, "k entry-layers") if total >= 10 ** 5 else (1, "entry-layers"))
     state = {"raw": 0, "shown": 0, "point": 0}
-    with Progress(sum(works) // unit, label, "M entry-layers") as advance:
+    with Progress(total // unit, label, unit_name) as advance:
         def show(raw):
             shown = raw // unit
             if shown > state["shown"]:
