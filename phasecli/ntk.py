@@ -174,6 +174,8 @@ def _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_r
         check_first_layer(X, sw2, sb2, "X")
         if Xt is not None:
             check_first_layer(Xt, sw2, sb2, "X_test")
+        if architecture == "fc" and ACTIVATIONS[activation].kind == "smooth":
+            _check_raw_table_size(X if Xt is None else np.vstack([X, Xt]), sw2, sb2, q_star, fp, where)
     if architecture == "fc":
         engine, dups, table_error = fc.build(activation, X, Xt, sw2, sb2, slope, bool(normalize), q_star, rho, where)
         positions = 1
@@ -184,6 +186,24 @@ def _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_r
     return _Setup(engine=engine, normalize=bool(normalize), activation=activation, sw2=sw2, sb2=sb2, slope=slope,
                   dropout=rho, m=m, dim=dim, duplicates=dups, table_error=table_error, architecture=architecture,
                   positions=positions, **info)
+
+
+def _check_raw_table_size(rows, sw2, sb2, q_star, fixed_point, where):
+    """Data as given with a smooth activation: the kernel tables cover every variance the rows reach (the
+    first layer's sw2 |x|^2 / d + sb2, then towards q*), and are built only up to SMOOTH_TABLE_Q_MAX
+    (beyond it minutes and gigabytes): PointError 'q_too_large' naming the row otherwise."""
+    with np.errstate(over="ignore"):
+        q1 = sw2 * np.einsum("ij,ij->i", rows, rows) / max(rows.shape[1], 1) + sb2
+    worst = int(np.argmax(q1))
+    if q1[worst] > SMOOTH_TABLE_Q_MAX:
+        raise PointError("q_too_large", f"row {worst + 1} gives a first-layer variance {q1[worst]:.3g} for {where}: "
+                                        "the kernel tables of a smooth activation are built only up to a variance "
+                                        f"of {SMOOTH_TABLE_Q_MAX:g} (memory, time); scale the data down or keep the "
+                                        "default normalization")
+    if fixed_point == "stable" and math.isfinite(q_star) and q_star > SMOOTH_TABLE_Q_MAX:
+        raise PointError("q_too_large", f"q* = {q_star:.3g} for {where}: the rows' variances approach it with depth "
+                                        "and the kernel tables of a smooth activation are built only up to "
+                                        f"{SMOOTH_TABLE_Q_MAX:g}; use a smaller sw2")
 
 
 class KernelLayer(tuple):
