@@ -307,11 +307,11 @@ def kappa(activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize,
     \b
     Examples:
       phasecli kappa -a erf --sw2 1.5 --sb2 0.05 --depth 1,10,100,1000 -f csv
-      phasecli kappa -a tanh --data inputs.csv --depth 1:60 --png kappa.png
-      phasecli kappa -a erf --sw2 0.5:4:40 --sb2 0.1 --depth 1:100 --png fig3.png
+      phasecli kappa -a tanh --data digits --examples 50 --depth 1:60 --png kappa.png
+      phasecli kappa -a erf --sw2 0.5:4:20 --sb2 0.1 --depth 1:100 --png fig3.png
       phasecli kappa -a erf --sw2 0.8 --sb2 0.1 --dropout 0.8 --depth 1:200
-      phasecli kappa -a erf --sw2 2.5 --sb2 0.05 --architecture cnn-p --examples 12 --depth 1,10,100,1000
-      phasecli kappa -a relu --sw2 2 --sb2 0 --architecture cnn-f --data images.csv --image-shape 8,8,1
+      phasecli kappa -a erf --sw2 2.5 --sb2 0.05 --architecture cnn-p --examples 8 --depth 1,10,100
+      phasecli kappa -a relu --sw2 2 --sb2 0 --architecture cnn-f --data digits --examples 50 --image-shape 8,8,1 --depth 1,10,50
     """
     return _ntk_command(KAPPA_COLUMNS, activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, depth_spec,
                         dropout, scheduler, out, "kappa", architectures=architectures, filter_size=filter_size,
@@ -346,8 +346,8 @@ def lr(activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, de
     \b
     Examples:
       phasecli lr -a erf --sw2 1.5 --sb2 0.05 --depth 5,10,20,40 -f csv
-      phasecli lr -a tanh --data train.csv --loss mean --depth 10
-      phasecli lr -a erf --sw2 0.5:4:40 --sb2 0.1 --depth 1:60 --png eta.png
+      phasecli lr -a tanh --data digits --examples 100 --loss mean --depth 10
+      phasecli lr -a erf --sw2 0.5:4:20 --sb2 0.1 --depth 1:60 --png eta.png
       phasecli lr -a erf --sw2 1.5 --sb2 0.05 --architecture cnn-p --filter 5 --depth 1:20
     """
     return _ntk_command(LR_COLUMNS, activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, depth_spec,
@@ -397,13 +397,16 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
 
     \b
     Examples:
-      phasecli generalize --train digits --test digits -a erf --sw2 3 --sb2 0.1
-      phasecli generalize --train train.csv --test test.csv --depth 1:50 --time 100
-      phasecli generalize --train digits --test digits -a erf --sw2 0.5:4:20 --sb2 0.1 \\
-          --depth 1:60:3 --png accuracy.png
-      phasecli generalize --train train.csv --test test.csv --architecture cnn-f --image-shape 8,8,1
-      phasecli generalize --train digits --test digits -a relu --sw2 0.2:3:20 --sb2 0.1 \\
-          --architecture cnn-f,cnn-p --depth 1:30:3 --png cnn.png
+      phasecli generalize --train digits --test digits --examples 200 --test-examples 200 -a erf --sw2 3 \\
+          --sb2 0.1
+      phasecli generalize --train digits --test digits --examples 200 --test-examples 200 --depth 1:50 \\
+          --time 100
+      phasecli generalize --train digits --test digits --examples 100 --test-examples 100 -a erf \\
+          --sw2 0.5:4:8 --sb2 0.1 --depth 1:60:6 --png accuracy.png
+      phasecli generalize --train digits --test digits --examples 100 --test-examples 100 -a erf \\
+          --architecture cnn-f --image-shape 8,8,1 --depth 1,10,30
+      phasecli generalize --train digits --test digits --examples 20 --test-examples 20 -a relu \\
+          --sw2 0.5:3:4 --sb2 0.1 --architecture cnn-f,cnn-p --depth 1:9:4 --png cnn.png
 
     With --architecture cnn-f,cnn-p and --png over (sw2, depth) the figure shows both
     accuracies and their difference (Xiao et al. Figure 3, bottom).

@@ -72,7 +72,7 @@ def warmup():
     \b
     Examples:
       phasecli warmup
-      NUMBA_CACHE_DIR=/opt/phasecli-cache phasecli warmup   # in a Dockerfile; set it at run time too
+      NUMBA_CACHE_DIR=$PWD/phasecli-cache phasecli warmup   # e.g. in a Docker image: set it at run time too
     """
     with tempfile.TemporaryDirectory(prefix="phasecli-warmup-") as tmp:
         data = os.path.join(tmp, "inputs.csv")
