@@ -56,6 +56,7 @@ def _parse_csv(text: str, name: str, notes: list | None = None):
     A first line that is not all numbers while the next one is, is a header (what
     ``pandas.DataFrame.to_csv`` writes); a header whose first name is empty marks the pandas
     index, a column that is dropped.  What was read is appended to ``notes``."""
+    text = text[1:] if text.startswith("\ufeff") else text  # the byte-order mark spreadsheets write
     if BINARY.search(text[:65536]):
         raise InputError(f"{name}: is not a text CSV file (binary data; .npy and .npz arrays are read by their "
                          "file name's extension)")

@@ -41,3 +41,11 @@ def test_no_normalize_beyond_the_smooth_tables_is_a_status_not_a_long_run(cli, t
     r = cli("kappa", "-a", "erf", "--data", tmp_path / "big.csv", "--no-normalize", "--depth", "1", "-f", "csv",
             "--columns", "status")
     assert r.returncode == 0 and r.stdout.splitlines()[1] == "ok"
+
+
+def test_a_utf8_byte_order_mark_is_not_data(cli, tmp_path):
+    """Spreadsheets save 'CSV UTF-8' with a byte-order mark: it is skipped, not read as part of the first number."""
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf1,2\n3,4\n5,6\n")
+    r = cli("kappa", "-a", "erf", "--data", path, "--depth", "1", "-f", "csv", "--columns", "status")
+    assert r.returncode == 0 and r.stdout.splitlines()[1] == "ok", r.stderr
