@@ -63,3 +63,16 @@ def test_chunked_layers_give_the_same_kernels(activation, pooled):
     assert len(calls) > len(depths)  # progress moved within the layers
     for a, b in zip(whole, chunked):
         assert np.array_equal(a.theta_dev, b.theta_dev) and np.array_equal(a.k_dev, b.k_dev)
+
+
+def test_several_architectures_are_estimated_together(cli, tmp_path):
+    """One refusal for cnn-f,cnn-p together, before any note or work (was: cnn-f's note, then cnn-p's refusal)."""
+    np.savetxt(tmp_path / "img.csv", np.random.default_rng(0).standard_normal((5, 16)), delimiter=",")
+    r = cli("kappa", "--architecture", "cnn-f,cnn-p", "--data", tmp_path / "img.csv", "--image-shape", "4,4,1")
+    assert r.returncode == 2 and r.stdout == "" and len(r.stderr.strip().splitlines()) == 1
+    assert "this convolutional run needs" in r.stderr
+
+
+def test_huge_images_are_refused_before_any_allocation(cli):
+    r = cli("kappa", "--architecture", "cnn-p", "--examples", "2", "--image-shape", "100000,100000,1")
+    assert r.returncode == 2 and "'--image-shape'" in r.stderr and "use smaller images" in r.stderr

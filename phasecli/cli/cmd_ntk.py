@@ -238,16 +238,26 @@ def _ntk_command(columns, activation, sw2, sb2, q0, slope, data, examples, dim, 
     for architecture in architectures:
         net = dict(cnn_net, architecture=architecture) if architecture != "fc" else {}
         n_in = dim if not net or explicit("dim") else math.prod(net["image_shape"])
+        if net and 8.0 * (net["image_shape"][0] * net["image_shape"][1]) ** 2 > CNN_MAX_BYTES:
+            d = net["image_shape"][0] * net["image_shape"][1]
+            raise click.BadParameter(f"{d:,}-pixel images need a {d:,} x {d:,} table of pixel shifts "
+                                     f"({_size(8.0 * d * d)}; limit {_size(CNN_MAX_BYTES)}): use smaller images",
+                                     param_hint="'--image-shape'")
         X = given if given is not None else load_inputs(None, examples, n_in, seed)
         check_images(net, ("--data" if data is not None else "synthetic", X))
-        works = None
+        runs = []
         if not net:
             fc_memory_check(X.shape[0], "--examples" if data is None or examples else "--data")
         if net:
             runs = [(architecture, X.shape[0], 0, depths, net["image_shape"])] * len(_points(sw2, sb2))
-            works = cnn_plan(activation, runs, "use fewer images (--examples N), a smaller --depth maximum or fewer "
-                             "points", scheduler)
-        plans.append((net, X, works))
+        plans.append((net, X, runs))
+    all_runs = [run for _, _, runs in plans for run in runs]
+    if all_runs:  # one estimate (and one refusal or note) for every architecture together
+        all_works = iter(cnn_plan(activation, all_runs, "use fewer images (--examples N), a smaller --depth maximum "
+                                  "or fewer points", scheduler))
+        plans = [(net, X, [next(all_works) for _ in runs] if runs else None) for net, X, runs in plans]
+    else:
+        plans = [(net, X, None) for net, X, _ in plans]
     results = []
 
     def chunks():

@@ -91,8 +91,8 @@ def workload(m, m_test, image_shape, architecture, depths, max_bytes=MAX_STATE_B
 
     entry-layers = pairs x S x d x max depth (S = 1 CNN-F, d CNN-P), each costing K^2 box-mean terms plus one
     two-point map; bytes = the pair state (at most ``max_bytes``), the readout sums when the pairs are
-    blocked (``READOUT_BYTES`` per pair and depth), the first-layer deviations of one block and the dense
-    readout matrices (4 m^2 + 2 m_test m doubles) of one depth."""
+    blocked (``READOUT_BYTES`` per pair and depth), the first-layer deviations of one block, the dense
+    readout matrices (4 m^2 + 2 m_test m doubles) of one depth and the d x d shift table."""
     height, width = int(image_shape[0]), int(image_shape[1])
     d = height * width
     pooled = architecture == "cnn-p"
@@ -104,7 +104,8 @@ def workload(m, m_test, image_shape, architecture, depths, max_bytes=MAX_STATE_B
     state = min(pairs, block) * 16 * per_pair * 1.5  # dk, dth, + the first-layer pass's copies (dk / u, dk / p)
     readout = pairs * READOUT_BYTES * len(depths) if pairs > block else 0
     dense = 8 * (4 * m * m + 2 * m_test * m)
-    return entry_layers, int(state + readout + dense)
+    geometry_bytes = 8 * d * d  # the shift table of ``geometry`` (every shift of every position)
+    return entry_layers, int(state + readout + dense + geometry_bytes)
 
 
 def geometry(height, width, filter_size):
