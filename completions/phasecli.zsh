@@ -86,7 +86,7 @@ _phasecli() {
                 '--sb2=[Bias VARIANCE sigma_b^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
-                '--data=[Inputs\: CSV (one input per row; a header line as pandas writes it is read and its index column dropped), .npy, or .npz (array x or its only array); - reads CSV from stdin]:file:_files' \
+                '--data=[Inputs\: CSV (one input per row; a header line as pandas writes it is read and its index column dropped), .npy, or .npz (array x or its only array); - reads CSV from stdin; digits\: the bundled 8x8 digit images (1000 rows of 64 pixels)]:file:_files' \
                 '--examples=[Examples used\: the first N rows of --data, or N synthetic standard normal inputs \[default\: all rows of --data, 20 synthetic\].]:value: ' \
                 '--dim=[Dimension of synthetic inputs (not with --data).]:value: ' \
                 '--seed=[Seed of the synthetic inputs (not with --data).]:value: ' \
@@ -111,7 +111,7 @@ _phasecli() {
                 '--sb2=[Bias VARIANCE sigma_b^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
-                '--data=[Inputs\: CSV (one input per row; a header line as pandas writes it is read and its index column dropped), .npy, or .npz (array x or its only array); - reads CSV from stdin]:file:_files' \
+                '--data=[Inputs\: CSV (one input per row; a header line as pandas writes it is read and its index column dropped), .npy, or .npz (array x or its only array); - reads CSV from stdin; digits\: the bundled 8x8 digit images (1000 rows of 64 pixels)]:file:_files' \
                 '--examples=[Examples used\: the first N rows of --data, or N synthetic standard normal inputs \[default\: all rows of --data, 20 synthetic\].]:value: ' \
                 '--dim=[Dimension of synthetic inputs (not with --data).]:value: ' \
                 '--seed=[Seed of the synthetic inputs (not with --data).]:value: ' \
@@ -234,7 +234,7 @@ _phasecli() {
                 '--generalization-multiple=[Chaotic side\: fail when depth > this multiple of xi_star = -1/(ln chi_c - ln chi_1) (the mean predictor decays like exp(-L/xi_star); 6 measured on digits, see the docs).]:value: ' \
                 '--lr=[Also check the learning rate\: ETA <= eta_max = 2/lambda_max of the NTK at each depth, on --data (or --examples synthetic inputs), as `phasecli lr`.]:value: ' \
                 '--loss=[Loss convention of --lr\: 1/2 sum (f - y)^2 (eta_max = 2/lambda_max) or 1/(2m) sum (2m/lambda_max).]:value:(sum mean)' \
-                '--data=[Inputs\: CSV (one input per row; a header line as pandas writes it is read and its index column dropped), .npy, or .npz (array x or its only array); - reads CSV from stdin]:file:_files' \
+                '--data=[Inputs\: CSV (one input per row; a header line as pandas writes it is read and its index column dropped), .npy, or .npz (array x or its only array); - reads CSV from stdin; digits\: the bundled 8x8 digit images (1000 rows of 64 pixels)]:file:_files' \
                 '--examples=[Examples used\: the first N rows of --data, or N synthetic standard normal inputs \[default\: all rows of --data, 20 synthetic\].]:value: ' \
                 '--dim=[Dimension of synthetic inputs (not with --data).]:value: ' \
                 '--seed=[Seed of the synthetic inputs (not with --data).]:value: ' \

@@ -67,7 +67,7 @@ def check(activation, sw2, sb2, q0, slope, depth_spec, trainable_multiple, condi
       phasecli check -a tanh --sb2 0.05 --depth 200             # critical init: pass
       phasecli check -a tanh --sw2 4 --sb2 0.05 --depth 200     # fail: not trainable
       phasecli check -a relu --sw2 2 --sb2 0 --depth 100 --value   # prints pass
-      phasecli check -a erf --sw2 1.5 --sb2 0.05 --depth 10 --lr 0.5 --data train.csv
+      phasecli check -a erf --sw2 1.5 --sb2 0.05 --depth 10 --lr 0.1 --loss mean --data digits --examples 100
       phasecli check --sw2 1:3:5 --sb2 0.05 --depth 20,50 -f csv --columns sw2,depth,verdict,reason
     """
     from phasecli import gate

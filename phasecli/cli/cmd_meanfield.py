@@ -290,7 +290,13 @@ def depth_scale(activation, sw2, sb2, q0, slope, trainable_multiple, scheduler, 
 @cli.command()
 @output_options(columns=ACTIVATION_COLUMNS, png=False)
 def activations(out):
-    """List the activations with a one-line description each."""
+    """List the activations with a one-line description each.
+
+    \b
+    Examples:
+      phasecli activations
+      phasecli activations -f csv --columns name,kind
+    """
     columns = ACTIVATION_COLUMNS
     out.emit(columns, [{"name": list(ACTIVATIONS), "kind": [a.kind for a in ACTIVATIONS.values()],
                         "description": [a.description for a in ACTIVATIONS.values()]}])

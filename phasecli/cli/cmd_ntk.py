@@ -110,6 +110,7 @@ def check_images(net, *arrays):
 
 CNN_MAX_BYTES = 4 << 30  # a convolutional run estimated beyond this memory (one point) is refused (docs: cnn.md)
 CNN_MAX_SECONDS = MAX_LOCAL_SECONDS  # ... or beyond this time (all points, computed here; not with --scheduler)
+CNN_NOTE_SECONDS = 60.0  # a run estimated beyond this says so on stderr before it starts (a terminal or not)
 
 
 def _size(n):
@@ -133,6 +134,7 @@ def cnn_plan(activation, runs, how, scheduler=None):
     """Entry-layers of each CNN run [(architecture, m, m_test, depths, image_shape), ...] (``cnn.workload``);
     a usage error (exit 2, one line, before any work) when a run's estimated memory exceeds CNN_MAX_BYTES or the
     runs' estimated time CNN_MAX_SECONDS; ``how`` says what reduces it."""
+    from phasecli.activations import ACTIVATIONS
     from phasecli.ntk.engines import cnn
 
     works, peak = [], 0
@@ -141,10 +143,17 @@ def cnn_plan(activation, runs, how, scheduler=None):
         works.append(work)
         peak = max(peak, mem)
     secs = cnn.seconds(activation, sum(works))
+    if ACTIVATIONS[activation].kind != "closed":
+        closed = ", ".join(name for name, act in ACTIVATIONS.items() if act.kind == "closed")
+        how += f" or a closed-form activation ({closed}: ~1e5x faster)"
     if peak > CNN_MAX_BYTES or (scheduler is None and secs > CNN_MAX_SECONDS):
         raise click.UsageError(f"this convolutional run needs an estimated {_size(peak)} of memory and "
-                               f"~{_duration(secs)} on 2 cores ({sum(works):.2g} entry-layers; limits "
-                               f"{_size(CNN_MAX_BYTES)}, {_duration(CNN_MAX_SECONDS)}): {how}")
+                               f"~{_duration(secs)} on 2 cores ({sum(works):.2g} entry-layers, "
+                               f"{cnn.cost_text(activation)}; limits {_size(CNN_MAX_BYTES)}, "
+                               f"{_duration(CNN_MAX_SECONDS)}): {how}")
+    if scheduler is None and secs > CNN_NOTE_SECONDS:
+        click.echo(f"{click.get_current_context().command_path}: note: estimated ~{_duration(secs)} on 2 cores "
+                   f"({sum(works):.2g} entry-layers, {cnn.cost_text(activation)}) ...", err=True)
     return works
 
 
@@ -154,9 +163,11 @@ def cnn_progress(works, label):
     ``point_done()`` to call as each point finishes (the bar then also moves for points run elsewhere)."""
     from phasecli.ntk.engines import cnn
 
-    unit = 10 ** 6
+    total = sum(works)
+    unit, unit_name = (10 ** 6, "M entry-layers") if total >= 10 ** 8 else \
+        ((10 ** 3, "k entry-layers") if total >= 10 ** 5 else (1, "entry-layers"))
     state = {"raw": 0, "shown": 0, "point": 0}
-    with Progress(sum(works) // unit, label, "M entry-layers") as advance:
+    with Progress(total // unit, label, unit_name) as advance:
         def show(raw):
             shown = raw // unit
             if shown > state["shown"]:
@@ -230,16 +241,26 @@ def _ntk_command(columns, activation, sw2, sb2, q0, slope, data, examples, dim, 
     for architecture in architectures:
         net = dict(cnn_net, architecture=architecture) if architecture != "fc" else {}
         n_in = dim if not net or explicit("dim") else math.prod(net["image_shape"])
+        if net and 8.0 * (net["image_shape"][0] * net["image_shape"][1]) ** 2 > CNN_MAX_BYTES:
+            d = net["image_shape"][0] * net["image_shape"][1]
+            raise click.BadParameter(f"{d:,}-pixel images need a {d:,} x {d:,} table of pixel shifts "
+                                     f"({_size(8.0 * d * d)}; limit {_size(CNN_MAX_BYTES)}): use smaller images",
+                                     param_hint="'--image-shape'")
         X = given if given is not None else load_inputs(None, examples, n_in, seed)
         check_images(net, ("--data" if data is not None else "synthetic", X))
-        works = None
+        runs = []
         if not net:
             fc_memory_check(X.shape[0], "--examples" if data is None or examples else "--data")
         if net:
             runs = [(architecture, X.shape[0], 0, depths, net["image_shape"])] * len(_points(sw2, sb2))
-            works = cnn_plan(activation, runs, "use fewer images (--examples N), a smaller --depth maximum or fewer "
-                             "points", scheduler)
-        plans.append((net, X, works))
+        plans.append((net, X, runs))
+    all_runs = [run for _, _, runs in plans for run in runs]
+    if all_runs:  # one estimate (and one refusal or note) for every architecture together
+        all_works = iter(cnn_plan(activation, all_runs, "use fewer images (--examples N), a smaller --depth maximum "
+                                  "or fewer points", scheduler))
+        plans = [(net, X, [next(all_works) for _ in runs] if runs else None) for net, X, runs in plans]
+    else:
+        plans = [(net, X, None) for net, X, _ in plans]
     results = []
 
     def chunks():
@@ -299,11 +320,11 @@ def kappa(activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize,
     \b
     Examples:
       phasecli kappa -a erf --sw2 1.5 --sb2 0.05 --depth 1,10,100,1000 -f csv
-      phasecli kappa -a tanh --data inputs.csv --depth 1:60 --png kappa.png
-      phasecli kappa -a erf --sw2 0.5:4:40 --sb2 0.1 --depth 1:100 --png fig3.png
+      phasecli kappa -a tanh --data digits --examples 50 --depth 1:60 --png kappa.png
+      phasecli kappa -a erf --sw2 0.5:4:20 --sb2 0.1 --depth 1:100 --png fig3.png
       phasecli kappa -a erf --sw2 0.8 --sb2 0.1 --dropout 0.8 --depth 1:200
-      phasecli kappa -a erf --sw2 2.5 --sb2 0.05 --architecture cnn-p --examples 12 --depth 1,10,100,1000
-      phasecli kappa -a relu --sw2 2 --sb2 0 --architecture cnn-f --data images.csv --image-shape 8,8,1
+      phasecli kappa -a erf --sw2 2.5 --sb2 0.05 --architecture cnn-p --examples 8 --depth 1,10,100
+      phasecli kappa -a relu --sw2 2 --sb2 0 --architecture cnn-f --data digits --examples 50 --image-shape 8,8,1 --depth 1,10,50
     """
     return _ntk_command(KAPPA_COLUMNS, activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, depth_spec,
                         dropout, scheduler, out, "kappa", architectures=architectures, filter_size=filter_size,
@@ -338,8 +359,8 @@ def lr(activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, de
     \b
     Examples:
       phasecli lr -a erf --sw2 1.5 --sb2 0.05 --depth 5,10,20,40 -f csv
-      phasecli lr -a tanh --data train.csv --loss mean --depth 10
-      phasecli lr -a erf --sw2 0.5:4:40 --sb2 0.1 --depth 1:60 --png eta.png
+      phasecli lr -a tanh --data digits --examples 100 --loss mean --depth 10
+      phasecli lr -a erf --sw2 0.5:4:20 --sb2 0.1 --depth 1:60 --png eta.png
       phasecli lr -a erf --sw2 1.5 --sb2 0.05 --architecture cnn-p --filter 5 --depth 1:20
     """
     return _ntk_command(LR_COLUMNS, activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, depth_spec,
@@ -389,13 +410,16 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
 
     \b
     Examples:
-      phasecli generalize --train digits --test digits -a erf --sw2 3 --sb2 0.1
-      phasecli generalize --train train.csv --test test.csv --depth 1:50 --time 100
-      phasecli generalize --train digits --test digits -a erf --sw2 0.5:4:20 --sb2 0.1 \\
-          --depth 1:60:3 --png accuracy.png
-      phasecli generalize --train train.csv --test test.csv --architecture cnn-f --image-shape 8,8,1
-      phasecli generalize --train digits --test digits -a relu --sw2 0.2:3:20 --sb2 0.1 \\
-          --architecture cnn-f,cnn-p --depth 1:30:3 --png cnn.png
+      phasecli generalize --train digits --test digits --examples 200 --test-examples 200 -a erf --sw2 3 \\
+          --sb2 0.1
+      phasecli generalize --train digits --test digits --examples 200 --test-examples 200 --depth 1:50 \\
+          --time 100
+      phasecli generalize --train digits --test digits --examples 100 --test-examples 100 -a erf \\
+          --sw2 0.5:4:8 --sb2 0.1 --depth 1:60:6 --png accuracy.png
+      phasecli generalize --train digits --test digits --examples 100 --test-examples 100 -a erf \\
+          --architecture cnn-f --image-shape 8,8,1 --depth 1,10,30
+      phasecli generalize --train digits --test digits --examples 20 --test-examples 20 -a relu \\
+          --sw2 0.5:3:4 --sb2 0.1 --architecture cnn-f,cnn-p --depth 1:9:4 --png cnn.png
 
     With --architecture cnn-f,cnn-p and --png over (sw2, depth) the figure shows both
     accuracies and their difference (Xiao et al. Figure 3, bottom).

@@ -246,7 +246,8 @@ def data_options(*, depth: str | None = "1:100", dropout: bool = True):
     options = [
         click.option("--data", type=click.Path(dir_okay=False, allow_dash=True), default=None,
                      help="Inputs: CSV (one input per row; a header line as pandas writes it is read and its index "
-                          "column dropped), .npy, or .npz (array x or its only array); '-' reads CSV from stdin. "
+                          "column dropped), .npy, or .npz (array x or its only array); '-' reads CSV from stdin; 'digits': the bundled "
+                          "8x8 digit images (1000 rows of 64 pixels). "
                           "Default: --examples synthetic standard normal inputs."),
         examples_option(),
         click.option("--dim", type=click.IntRange(1, 1_000_000), default=10, show_default=True,
@@ -298,6 +299,8 @@ def load_inputs(data, examples, dim, seed):
     if given:
         raise click.BadParameter(f"{', '.join(given)} only apply to synthetic inputs and cannot be combined with --data",
                                  param_hint="'--data'")
+    if data in BUNDLED_DATA and not os.path.exists(data):  # the bundled digits (train split), labels dropped
+        return first_rows((load_labelled(data, -1, "train")[0],), examples)[0]
     notes = []
     try:
         inputs = ntk.load_data(sys.stdin if data == "-" else data, notes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 
 import numpy as np
@@ -37,6 +38,10 @@ def check_matrix(x, what: str) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+# NUL, other C0 controls than tab / newline / form feed / carriage return, and bytes that are not UTF-8 (read as U+FFFD)
+BINARY = re.compile("[\x00-\x08\x0e-\x1f\ufffd]")
+
+
 def _is_number(cell: str) -> bool:
     try:
         float(cell)
@@ -51,6 +56,10 @@ def _parse_csv(text: str, name: str, notes: list | None = None):
     A first line that is not all numbers while the next one is, is a header (what
     ``pandas.DataFrame.to_csv`` writes); a header whose first name is empty marks the pandas
     index, a column that is dropped.  What was read is appended to ``notes``."""
+    text = text[1:] if text.startswith("\ufeff") else text  # the byte-order mark spreadsheets write
+    if BINARY.search(text[:65536]):
+        raise InputError(f"{name}: is not a text CSV file (binary data; .npy and .npz arrays are read by their "
+                         "file name's extension)")
     lines = [(lineno, line.strip()) for lineno, line in enumerate(text.splitlines(), start=1) if line.strip()]
     names = None
     if len(lines) >= 2:
@@ -135,7 +144,9 @@ def _read(source, notes: list | None = None):
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
         if path == "-":
-            return _parse_csv(sys.stdin.read(), "<stdin>", notes)
+            stream = getattr(sys.stdin, "buffer", None)
+            text = stream.read().decode("utf-8", errors="replace") if stream is not None else sys.stdin.read()
+            return _parse_csv(text, "<stdin>", notes)
         if not os.path.exists(path):
             raise InputError(f"{path}: no such file")
         if os.path.isdir(path):

@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from phasecli.activations import ACTIVATIONS
 from phasecli.expectations import kernels as EK
 from phasecli.meanfield import kernels as K
 from phasecli import columns
@@ -233,12 +234,32 @@ def solve_critical(activation: str, sb2, *, q0: float = 1.0, slope: float = DEFA
     iterations = np.empty(n, dtype=np.int64)
     residual = np.empty(n)
     K._critical_line(code, sb2, float(q0), float(slope), lo, hi, sw2c, q_star, status, iterations, residual)
+    _tiny_sb2(activation, slope, sb2, lo, hi, sw2c, q_star, status, iterations, residual)
     ok = status == K.CR_OK
     sw2c = np.where(ok, sw2c, np.nan)
     q_star = np.where(ok, q_star, np.nan)
     labels = np.array([CRITICAL_STATUS[int(s)] for s in status], dtype=object)
     return CriticalLine(activation=activation, sb2=sb2, sw2_critical=sw2c, q_star=q_star, status=labels,
                         converged=ok, iterations=iterations, residual=residual)
+
+
+def _tiny_sb2(activation, slope, sb2, lo, hi, sw2c, q_star, status, iterations, residual):
+    """Overwrite, in place, the critical points the root solve cannot resolve (docs/theory.md, "Critical line
+    at tiny sigma_b^2"): sb2 below ``critical_smallq.SB2_LIMIT`` from the small-q expansions; for relu,
+    leaky_relu and linear (chi_1 = sw2 E[phi'^2] whatever q) sw2 = 1/E[phi'^2] and q* = inf for any sb2 > 0."""
+    from phasecli.meanfield import critical_smallq
+
+    act = ACTIVATIONS[activation]
+    for j, b in enumerate(sb2):
+        if act.homogeneous and b > 0.0:
+            value, q, its = 1.0 / float(_moment_arrays(activation, np.array([1.0]), slope)[1][0]), np.inf, 0
+        elif activation in critical_smallq.SUPPORTED and b < critical_smallq.SB2_LIMIT:
+            value, q, its = critical_smallq.solve(activation, float(b))
+        else:
+            continue
+        inside = lo <= value <= hi
+        sw2c[j], q_star[j], iterations[j], residual[j] = value, q, its, 0.0
+        status[j] = K.CR_OK if inside else K.CR_OUT_OF_RANGE
 
 
 def length_map(activation: str, q, *, slope: float = DEFAULT_SLOPE) -> np.ndarray:

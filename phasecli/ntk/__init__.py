@@ -77,7 +77,7 @@ from phasecli import validate as V
 from phasecli.activations import ACTIVATIONS
 from phasecli.data import check_matrix, load_data, synthetic_data  # noqa: F401  (part of the public API)
 from phasecli.ntk import engines
-from phasecli.ntk.engines import PointError, check_first_layer
+from phasecli.ntk.engines import SMOOTH_TABLE_Q_MAX, PointError, check_first_layer
 from phasecli.ntk.spectra import Spectra, _summarize
 from phasecli.ntk.asymptotics import (critical_ratio, kappa_theory, lambda_max_theory, learning_rates,  # noqa: F401
                              nngp_kappa_theory)
@@ -85,7 +85,6 @@ from phasecli.validate import parse_depths  # noqa: F401  (part of the public AP
 
 # the normalized tables of a smooth activation (phasecli.maps.equal.norm_functions) need ~80 sqrt(q*) angular
 # modes; at q* = 1e3 they take ~20 s and 0.5 GB, at 1e4 over 4 GB: beyond this, status 'q_too_large'
-SMOOTH_TABLE_Q_MAX = 2000.0
 EPS = np.finfo(np.float64).eps
 
 

@@ -48,6 +48,10 @@ ENGINES = {
 }
 ARCHITECTURES = tuple(ENGINES)
 
+# the kernel tables of a smooth activation are built up to this variance (about 80 sqrt(q) angular modes;
+# beyond it minutes and gigabytes): larger q* or first-layer variances are PointError 'q_too_large'
+SMOOTH_TABLE_Q_MAX = 2000.0
+
 
 def pooled_positions(architecture: str, positions: int) -> float:
     """d for a readout that pools over d positions, else 1 (the factor of the large-depth laws)."""

@@ -63,14 +63,26 @@ def progress(callback):
         _PROGRESS.reset(token)
 
 
-# wall seconds per entry-layer, 2-core machine, numba over pairs, K = 3 (K = 5: ~1.2x), load ~2; measured on
-# 8x8 digits: closed forms 150 ns; piecewise quadrature 150 us; smooth (nested quadrature) 12 ms
-SECONDS_PER_ENTRY_LAYER = {"closed": 1.5e-7, "piecewise": 1.5e-4, "smooth": 1.2e-2}
+# wall seconds per entry-layer on the 2-core machine, numba over pairs, K = 3 (K = 5: ~1.2x), measured at load
+# average 2-5 (bench/RESULTS_cnn_time.md): closed forms 150-450 ns; piecewise quadrature (elu, selu, hard_tanh)
+# 130-240 us; smooth (tanh, gelu, ...: a nested 2-D quadrature per entry) 16-53 ms.  Set near the middle, so an
+# estimate is within ~3x of the measured time.
+SECONDS_PER_ENTRY_LAYER = {"closed": 3e-7, "piecewise": 2e-4, "smooth": 3e-2}
+COST_TEXT = {"closed": "closed form", "piecewise": "1-D quadrature per entry", "smooth": "2-D quadrature per entry"}
+PROGRESS_STEPS = 200  # a slow layer (quadrature) reports this many times, in chunks of pairs
 
 
 def seconds(activation, entry_layers):
     """Rough wall time of ``entry_layers`` (``workload``) for an activation (``SECONDS_PER_ENTRY_LAYER``)."""
-    return entry_layers * SECONDS_PER_ENTRY_LAYER.get(ACTIVATIONS[activation].kind, 1.2e-2)
+    return entry_layers * SECONDS_PER_ENTRY_LAYER.get(ACTIVATIONS[activation].kind, 3e-2)
+
+
+def cost_text(activation):
+    """'tanh: 2-D quadrature per entry, ~30 ms per entry-layer' (for estimates shown to users)."""
+    kind = ACTIVATIONS[activation].kind
+    per = SECONDS_PER_ENTRY_LAYER[kind]
+    shown = f"{per * 1e3:.2g} ms" if per >= 1e-3 else (f"{per * 1e6:.2g} us" if per >= 1e-6 else f"{per * 1e9:.2g} ns")
+    return f"{activation}: {COST_TEXT[kind]}, ~{shown} per entry-layer"
 
 
 def workload(m, m_test, image_shape, architecture, depths, max_bytes=MAX_STATE_BYTES):
@@ -78,8 +90,8 @@ def workload(m, m_test, image_shape, architecture, depths, max_bytes=MAX_STATE_B
 
     entry-layers = pairs x S x d x max depth (S = 1 CNN-F, d CNN-P), each costing K^2 box-mean terms plus one
     two-point map; bytes = the pair state (at most ``max_bytes``), the readout sums when the pairs are
-    blocked (``READOUT_BYTES`` per pair and depth), the first-layer deviations of one block and the dense
-    readout matrices (4 m^2 + 2 m_test m doubles) of one depth."""
+    blocked (``READOUT_BYTES`` per pair and depth), the first-layer deviations of one block, the dense
+    readout matrices (4 m^2 + 2 m_test m doubles) of one depth and the d x d shift table."""
     height, width = int(image_shape[0]), int(image_shape[1])
     d = height * width
     pooled = ENGINES[architecture].pooled
@@ -91,7 +103,8 @@ def workload(m, m_test, image_shape, architecture, depths, max_bytes=MAX_STATE_B
     state = min(pairs, block) * 16 * per_pair * 1.5  # dk, dth, + the first-layer pass's copies (dk / u, dk / p)
     readout = pairs * READOUT_BYTES * len(depths) if pairs > block else 0
     dense = 8 * (4 * m * m + 2 * m_test * m)
-    return entry_layers, int(state + readout + dense)
+    geometry_bytes = 8 * d * d  # the shift table of ``geometry`` (every shift of every position)
+    return entry_layers, int(state + readout + dense + geometry_bytes)
 
 
 def geometry(height, width, filter_size):
@@ -238,10 +251,14 @@ class CnnEngine:
             if depth in want:
                 diag = (dq.mean(axis=1), (self.sw2 * (ddq + tdq * pi)).mean(axis=1), lp, lp_next,
                         float(np.abs(pi).max(initial=0.0)), u, u_next)
-            layer(self.method, self.code, self.kind, self.slope, qref, sw2_k, self.sw2, kfac, lp_ratio, pa, pb,
-                  self.shift, self.nb, r, pi, tq, tdq, dk, dth, acc)
-            if hook is not None:
-                hook(dk.size)
+            # quadrature layers in chunks of pairs, so that progress moves within a layer (same results)
+            step = pa.size if (hook is None or self.method == 0) else max(8, -(-pa.size // PROGRESS_STEPS))
+            for c0 in range(0, pa.size, step):
+                c1 = min(pa.size, c0 + step)
+                layer(self.method, self.code, self.kind, self.slope, qref, sw2_k, self.sw2, kfac, lp_ratio,
+                      pa[c0:c1], pb[c0:c1], self.shift, self.nb, r, pi, tq, tdq, dk[c0:c1], dth[c0:c1], acc[c0:c1])
+                if hook is not None:
+                    hook(dk[c0:c1].size)
             if depth in want:
                 yield depth, acc / (self.shift.shape[1] * self.d), diag, float(np.min(dk, initial=np.inf, where=dk > 0))
             CK._diag_step(self.nb, sw2_k, self.sw2, self.res0, kfac, lp_ratio, r, pi, dq, ddq, tdq)

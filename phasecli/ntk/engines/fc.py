@@ -40,7 +40,7 @@ import numpy as np
 from phasecli.maps import unequal_kernels as RK
 from phasecli.maps import equal as TP
 from phasecli.activations import ACTIVATIONS, CLOSED_FORM, F_ARCSINE
-from phasecli.ntk.engines import Layer, PointError, scale_rows_to_q_star
+from phasecli.ntk.engines import SMOOTH_TABLE_Q_MAX, Layer, PointError, scale_rows_to_q_star
 from phasecli.ntk.engines import fc_kernels as FK
 from phasecli.maps.equal import NormFunctions
 from phasecli.maps.unequal import TAU_SMOOTH, AngularExpansion, angular_weights, smooth_pair_maps
@@ -426,6 +426,24 @@ def check_inputs(image_shape, filter_size, dim):
     """Usage errors of the inputs' shape (none for fully connected networks)."""
 
 
+def check_raw_table_size(rows, sw2, sb2, q_star, where):
+    """Data as given with a smooth activation: the kernel tables cover every variance the rows reach (the
+    first layer's sw2 |x|^2 / d + sb2, then towards q*), and are built only up to SMOOTH_TABLE_Q_MAX
+    (beyond it minutes and gigabytes): PointError 'q_too_large' naming the row otherwise."""
+    with np.errstate(over="ignore"):
+        q1 = sw2 * np.einsum("ij,ij->i", rows, rows) / max(rows.shape[1], 1) + sb2
+    worst = int(np.argmax(q1))
+    if q1[worst] > SMOOTH_TABLE_Q_MAX:
+        raise PointError("q_too_large", f"row {worst + 1} gives a first-layer variance {q1[worst]:.3g} for {where}: "
+                                        "the kernel tables of a smooth activation are built only up to a variance "
+                                        f"of {SMOOTH_TABLE_Q_MAX:g} (memory, time); scale the data down or keep the "
+                                        "default normalization")
+    if math.isfinite(q_star) and q_star > SMOOTH_TABLE_Q_MAX:
+        raise PointError("q_too_large", f"q* = {q_star:.3g} for {where}: the rows' variances approach it with depth "
+                                        "and the kernel tables of a smooth activation are built only up to "
+                                        f"{SMOOTH_TABLE_Q_MAX:g}; use a smaller sw2")
+
+
 def build(activation, X, Xt, sw2, sb2, slope, normalize, q_star, where: str, *, dropout=None, **_):
     """(engine, duplicate row pairs, table error) for checked inputs X (and test rows Xt).
 
@@ -434,6 +452,8 @@ def build(activation, X, Xt, sw2, sb2, slope, normalize, q_star, where: str, *, 
     (InputError)."""
     act = ACTIVATIONS[activation]
     if not normalize:
+        if act.kind == "smooth":
+            check_raw_table_size(X if Xt is None else np.vstack([X, Xt]), sw2, sb2, q_star, where)
         engine = RawEngine(activation, X, Xt, sw2, sb2, slope, dropout)
         return engine, duplicate_pairs(X, act.odd and sb2 == 0.0), engine.error
     Xn = scale_rows_to_q_star(X, q_star, sw2, sb2, "X")
