@@ -39,8 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from phasecli import validate as V
-from phasecli.columns import CATAPULT as TABLE_COLUMNS
 from phasecli.errors import InputError
+from phasecli.results import Rows
 
 REGIMES = ("lazy", "catapult", "unconverged", "divergent")  # codes 0..3 of the kernel
 MAX_STEPS = 1_000_000_000
@@ -53,7 +53,7 @@ TOL_RANGE = (1e-300, 1e300)
 
 
 @dataclass
-class CatapultRuns:
+class CatapultRuns(Rows):
     """Outcomes of the two-scalar map, one entry per lr_factor (module docstring for the definitions)."""
 
     lambda0: float
@@ -79,15 +79,11 @@ class CatapultRuns:
         with np.errstate(invalid="ignore", over="ignore"):
             return self.eta * self.final_lambda
 
-    def table(self, columns=TABLE_COLUMNS) -> dict:
-        """Rows, one per lr_factor: column name -> 1-D array."""
-        out = {}
-        for name in columns:
-            if name not in TABLE_COLUMNS:
-                raise InputError(f"unknown column {name!r}", "columns")
-            value = getattr(self, name)
-            out[name] = np.full(self.lr_factor.size, value) if np.ndim(value) == 0 else value  # width: every row
-        return out
+    def row_count(self) -> int:
+        return int(self.lr_factor.size)
+
+    def repeat(self, value, n: int):
+        return np.full(n, value)  # width: the same on every row
 
 
 def check_parameters(lambda0, f0, width, n_steps, tol):

@@ -31,12 +31,10 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from phasecli import columns
 from phasecli import validate as V
 from phasecli.errors import RuntimeFailure
+from phasecli.results import Rows
 
-CHECK_COLUMNS = columns.CHECK
-INIT_COLUMNS = columns.INIT
 DEFAULT_TRAINABLE_MULTIPLE = 6.0
 DEFAULT_CONDITIONING_MULTIPLE = 6.0
 DEFAULT_GENERALIZATION_MULTIPLE = 6.0
@@ -61,7 +59,7 @@ def _g(x: float) -> str:
 
 
 @dataclass
-class Verdicts:
+class Verdicts(Rows):
     """The verdict per row (one row per configuration and depth): column -> 1-D array.
 
     verdict 'pass' | 'fail'; reason: the first failed criterion with its numbers (empty on
@@ -97,11 +95,6 @@ class Verdicts:
     @property
     def passed(self) -> np.ndarray:
         return self.verdict == "pass"
-
-    def table(self, columns=CHECK_COLUMNS) -> dict:
-        """One chunk of rows: column name -> 1-D array (or list)."""
-        n = self.depth.size
-        return {c: ([self.activation] * n if c == "activation" else getattr(self, c)) for c in columns}
 
 
 def concat(results) -> Verdicts:
@@ -286,7 +279,7 @@ def check(activation: str, sw2, sb2, depths, **kwargs) -> Verdicts:
 
 # ----------------------------------------------------------------------------- init
 @dataclass
-class Recommendation:
+class Recommendation(Rows):
     """A recommended initialization for depth L: sw2 on the critical line for sb2.
 
     w_std = sqrt(sw2), b_std = sqrt(sb2) (NTK parameterization, THEORY.md);
@@ -323,9 +316,8 @@ class Recommendation:
     def w_std_standard(self) -> float:
         return math.sqrt(self.sw2 / self.fan_in) if self.fan_in else math.nan
 
-    def table(self, columns=INIT_COLUMNS) -> dict:
-        """One row: column name -> one-element list."""
-        return {c: [getattr(self, c)] for c in columns}
+    def row_count(self) -> int:
+        return 1
 
     def shell(self) -> str:
         """``NAME=value`` lines (full precision) that bash, zsh and sh can eval."""

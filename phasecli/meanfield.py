@@ -12,8 +12,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from phasecli import _kernels as K
-from phasecli import columns
 from phasecli import validate as V
+from phasecli.results import Rows
 
 FIXED_POINT_LABELS = {
     K.FP_STABLE: "stable",
@@ -33,10 +33,6 @@ MAX_CELLS = 25_000_000
 DEFAULT_SLOPE = 0.01
 DEFAULT_CRITICAL_TOL = 1e-6
 DEFAULT_TRAINABLE_MULTIPLE = 6.0
-
-PHASE_COLUMNS = columns.PHASE
-DEPTH_COLUMNS = columns.DEPTH_SCALE
-CRITICAL_COLUMNS = columns.CRITICAL
 
 
 def _variances(name: str, values) -> np.ndarray:
@@ -91,7 +87,7 @@ def classify_phase(chi_1, critical_tol: float = DEFAULT_CRITICAL_TOL) -> np.ndar
 
 
 @dataclass
-class PhaseGrid:
+class PhaseGrid(Rows):
     """Mean-field quantities on a (sw2, sb2) grid; every array has shape (len(sw2), len(sb2)).
 
     fixed_point labels q*: 'stable' (reached from q0, q-map slope < 1), 'marginal'
@@ -127,20 +123,13 @@ class PhaseGrid:
     def array_names(self):
         return [f.name for f in fields(self) if f.name not in ("activation", "sw2", "sb2", "trainable_multiple")]
 
-    def table(self, columns=PHASE_COLUMNS) -> dict:
-        """The grid as one chunk of rows (sw2 outer, sb2 inner): column name -> 1-D array."""
+    def row_count(self) -> int:
+        return int(self.q_star.size)
+
+    def row_values(self, n: int) -> dict:
+        """The grid's rows: sw2 outer, sb2 inner."""
         n_sw2, n_sb2 = self.shape
-        out = {}
-        for name in columns:
-            if name == "activation":
-                out[name] = [self.activation] * (n_sw2 * n_sb2)
-            elif name == "sw2":
-                out[name] = np.repeat(self.sw2, n_sb2)
-            elif name == "sb2":
-                out[name] = np.tile(self.sb2, n_sw2)
-            else:
-                out[name] = np.asarray(getattr(self, name)).ravel()
-        return out
+        return {"sw2": np.repeat(self.sw2, n_sb2), "sb2": np.tile(self.sb2, n_sw2)}
 
 
 def solve_phase(activation: str, sw2, sb2, *, q0: float = 1.0, slope: float = DEFAULT_SLOPE,
@@ -189,7 +178,7 @@ def solve_phase(activation: str, sw2, sb2, *, q0: float = 1.0, slope: float = DE
 
 
 @dataclass
-class CriticalLine:
+class CriticalLine(Rows):
     """The order-to-chaos line: for each sb2, sw2_critical with chi_1 = 1 and q* there.
 
     status: 'ok'; 'unconverged'; 'no_crossing' (chi_1 jumps across 1 because the stable
@@ -207,11 +196,8 @@ class CriticalLine:
     iterations: np.ndarray
     residual: np.ndarray
 
-    def table(self, columns=CRITICAL_COLUMNS) -> dict:
-        """One chunk of rows, one per sb2: column name -> 1-D array."""
-        n = self.sb2.size
-        return {name: ([self.activation] * n if name == "activation" else np.asarray(getattr(self, name)))
-                for name in columns}
+    def row_count(self) -> int:
+        return int(self.sb2.size)
 
 
 def solve_critical(activation: str, sb2, *, q0: float = 1.0, slope: float = DEFAULT_SLOPE,

@@ -22,6 +22,7 @@ import numpy as np
 from phasecli import meanfield as mf
 from phasecli import ntk
 from phasecli import validate as V
+from phasecli.results import Rows
 from phasecli.data import check_matrix, load_labelled  # noqa: F401  (part of the public API)
 
 KAPPA_ILL = 1e10
@@ -41,7 +42,7 @@ def encode_targets(y, classes) -> np.ndarray:
 
 
 @dataclass
-class Generalization:
+class Generalization(Rows):
     """Test metrics of the infinite-width predictor at each depth of one (sw2, sb2) point.
 
     prediction_scale = RMS(mu(X_test)) / RMS(Y_test): about 1 when the predictor carries
@@ -71,15 +72,6 @@ class Generalization:
     seconds_linalg: float
     predictions: np.ndarray | None = None  # (n_depths, m_test, k) when asked for
     architecture: str = "fc"  # 'fc', 'cnn-f' or 'cnn-p'
-
-    def table(self, columns) -> dict:
-        """One chunk of rows, one per depth: column name -> 1-D array (scalars repeated)."""
-        n = self.depth.size
-        out = {}
-        for name in columns:
-            value = getattr(self, name)
-            out[name] = value if isinstance(value, np.ndarray) and value.shape == (n,) else [value] * n
-        return out
 
 
 def _labels(y, n, what):

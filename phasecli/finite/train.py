@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from phasecli import validate as V
-from phasecli.columns import TRAIN as TABLE_COLUMNS
 from phasecli.errors import InputError, RuntimeFailure
+from phasecli.results import Rows
 
 MAX_OUTPUT_ROWS = 4000  # m k: the (m k)^2 empirical NTK is formed exactly, per network
 LANCZOS_ABOVE = 800
@@ -82,7 +82,7 @@ class TrainSetup:
 
 
 @dataclass
-class TrainRun:
+class TrainRun(Rows):
     """One lr_factor: the summary columns (module docstring) and the per-network data behind them."""
 
     lr_factor: float
@@ -116,14 +116,8 @@ class TrainRun:
         """Median over the networks of loss_t, t = 0 .. T (diverged networks count as inf)."""
         return np.median(self.losses, axis=1)
 
-    def table(self, columns=TABLE_COLUMNS) -> dict:
-        """One row: column name -> 1-element list."""
-        out = {}
-        for name in columns:
-            if name not in TABLE_COLUMNS:
-                raise InputError(f"unknown column {name!r}", "columns")
-            out[name] = [getattr(self, name)]
-        return out
+    def row_count(self) -> int:
+        return 1
 
 
 def normalized_rows(X, sw2, sb2, q_star) -> np.ndarray:

@@ -24,13 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from phasecli import columns as C
 from phasecli import meanfield
 from phasecli import validate as V
 from phasecli.errors import InputError
 from phasecli.finite import twoinput
+from phasecli.results import Rows
 
-COLUMNS = C.VERIFY
 TRUST_WORDS = {True: "yes", False: "no", None: "undetermined"}  # the trust column
 MAX_SHARE = 0.01
 TASK_WORK = 2e8  # unit-layer steps per task (about 0.2-0.5 s)
@@ -96,7 +95,7 @@ def theory(activation: str, sw2: float, sb2: float, depths, *, q0: float = 1.0, 
 
 
 @dataclass
-class VerifyResult:
+class VerifyResult(Rows):
     """One (sw2, sb2, width): the rows at every depth (arrays of length len(depth))."""
 
     activation: str
@@ -125,13 +124,8 @@ class VerifyResult:
     trust: np.ndarray
     reason: np.ndarray
 
-    def table(self, columns=COLUMNS) -> dict:
-        n = self.depth.size
-        scalars = {"activation": self.activation, "sw2": self.sw2, "sb2": self.sb2, "width": self.width,
-                   "samples": self.samples, "phase": self.phase}
-        words = {"trust": [TRUST_WORDS[t] for t in self.trust], "reason": list(self.reason)}
-        return {name: [scalars[name]] * n if name in scalars else words[name] if name in words
-                else np.asarray(getattr(self, name)) for name in columns}
+    def row_values(self, n: int) -> dict:
+        return {"trust": [TRUST_WORDS[t] for t in self.trust], "reason": list(self.reason)}
 
 
 def _mean_se(x, skip_nan=False):
