@@ -90,12 +90,12 @@ COMMAND_MODULES = (
 for _name in COMMAND_MODULES:
     importlib.import_module(f"phasecli.cli.{_name}")
 
-from phasecli.columns import CRITICAL as CRITICAL_COLUMNS  # noqa: E402,F401  (for scripts and tests)
-from phasecli.columns import DEPTH_SCALE as DEPTH_COLUMNS  # noqa: E402,F401
-from phasecli.columns import GENERALIZE as GENERALIZE_COLUMNS  # noqa: E402,F401
-from phasecli.columns import KAPPA as KAPPA_COLUMNS  # noqa: E402,F401
-from phasecli.columns import LR as LR_COLUMNS  # noqa: E402,F401
-from phasecli.columns import PHASE as PHASE_COLUMNS  # noqa: E402,F401
+from phasecli.cli.columns import CRITICAL as CRITICAL_COLUMNS  # noqa: E402,F401  (for scripts and tests)
+from phasecli.cli.columns import DEPTH_SCALE as DEPTH_COLUMNS  # noqa: E402,F401
+from phasecli.cli.columns import GENERALIZE as GENERALIZE_COLUMNS  # noqa: E402,F401
+from phasecli.cli.columns import KAPPA as KAPPA_COLUMNS  # noqa: E402,F401
+from phasecli.cli.columns import LR as LR_COLUMNS  # noqa: E402,F401
+from phasecli.cli.columns import PHASE as PHASE_COLUMNS  # noqa: E402,F401
 
 
 def _one_line(message) -> str:

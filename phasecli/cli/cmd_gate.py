@@ -8,14 +8,16 @@ import sys
 
 import click
 
-from phasecli import columns
+from phasecli.cli import columns
 from phasecli.activations import NAMES
 from phasecli.cli import cli
-from phasecli.cli.cmd_meanfield import trainable_option
-from phasecli.cli.common import (GRID, GRID_GRAMMAR, POSITIVE, UNIT, WEIGHT_LAWS, FiniteFloat, Output, Progress,
-                                 complete_words, data_options, depth_option, echo_value, explicit, grid_options,
-                                 input_errors, load_inputs, output_options, sweep_options, warn, weights_callback,
-                                 writing)
+from phasecli.cli.errors import input_errors, warn
+from phasecli.cli.inputs import explicit, load_inputs
+from phasecli.cli.options import (GRID, GRID_GRAMMAR, POSITIVE, UNIT, WEIGHT_LAWS, complete_words, data_options,
+                                  depth_option, FiniteFloat, grid_options, output_options, sweep_options,
+                                  trainable_option, weights_callback)
+from phasecli.cli.progress import Progress
+from phasecli.cli.writing import echo_value, Output, writing
 
 CHECK_COLUMNS = columns.CHECK
 INIT_COLUMNS = columns.INIT

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import click
 
-from phasecli import columns
+from phasecli.cli import columns
 from phasecli.cli import cli
-from phasecli.cli.common import (WEIGHT_LAWS, Progress, check_figure, complete_words, depth_option, explicit, fail,
-                                 grid_options, input_errors, output_options, partial_failure, render, strict_option,
-                                 sweep_options, warn, weights_callback, width_option)
+from phasecli.cli.errors import fail, input_errors, partial_failure, warn
+from phasecli.cli.inputs import explicit
+from phasecli.cli.options import (WEIGHT_LAWS, complete_words, depth_option, grid_options, output_options,
+                                  strict_option, sweep_options, weights_callback, width_option)
+from phasecli.cli.progress import check_figure, Progress, render
 
 JACOBIAN_COLUMNS = columns.JACOBIAN
 EMPIRICAL_COLUMNS = columns.JACOBIAN_EMPIRICAL

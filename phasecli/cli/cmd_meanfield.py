@@ -8,14 +8,16 @@ import click
 
 from phasecli.activations import ACTIVATIONS, NAMES
 from phasecli.cli import cli
-from phasecli.cli.common import (GRID, GRID_GRAMMAR, POSITIVE, UNIT, FiniteFloat, Progress, check_figure, fail,
-                                 grid_options, input_errors, output_options, partial_failure, render, strict_option,
-                                 sweep_options, writing)
-from phasecli.columns import ACTIVATIONS as ACTIVATION_COLUMNS
-from phasecli.columns import CRITICAL as CRITICAL_COLUMNS
-from phasecli.columns import DEPTH_SCALE as DEPTH_COLUMNS
-from phasecli.columns import PHASE as PHASE_COLUMNS
-from phasecli.output import write_rows
+from phasecli.cli.errors import fail, input_errors, partial_failure
+from phasecli.cli.options import (GRID, GRID_GRAMMAR, POSITIVE, UNIT, grid_options, output_options,
+                                  strict_option, sweep_options, trainable_option)
+from phasecli.cli.progress import check_figure, Progress, render
+from phasecli.cli.writing import writing
+from phasecli.cli.columns import ACTIVATIONS as ACTIVATION_COLUMNS
+from phasecli.cli.columns import CRITICAL as CRITICAL_COLUMNS
+from phasecli.cli.columns import DEPTH_SCALE as DEPTH_COLUMNS
+from phasecli.cli.columns import PHASE as PHASE_COLUMNS
+from phasecli.cli.output import write_rows
 
 SUMMARY_ROWS = 200
 MAX_STREAM_CELLS = 1_000_000_000  # rows are streamed: only time bounds a grid (1e9 cells: hours on 2 cores)
@@ -26,12 +28,6 @@ _CRITICAL_REASONS = {
     "q_infinite": "q* becomes infinite before chi_1 reaches 1 on the branch from q0",
     "out_of_range": "chi_1 does not cross 1 inside --sw2-range",
 }
-TRAINABLE_HELP = "max_trainable_depth = this multiple of xi_c (Schoenholz et al. use 6; others 2, 4.5 or 8)."
-
-
-def trainable_option(f):
-    return click.option("--trainable-multiple", type=FiniteFloat(0.0, lo_open=True), default=6.0,
-                        show_default=True, help=TRAINABLE_HELP)(f)
 
 
 class _Stats:
@@ -191,7 +187,7 @@ def _write_summary(activation, sw2, sb2, q0, slope, stats):
     line = meanfield.solve_critical(activation, picks, q0=q0, slope=slope)
     with writing():
         write_rows(("phase", "cells", "share", "chi_1", "q_star"), stats.rows(), "table", sys.stdout, title=title)
-        write_rows(CRITICAL_COLUMNS, zip(*(line.table()[c] for c in CRITICAL_COLUMNS)), "table", sys.stdout,
+        write_rows(CRITICAL_COLUMNS, zip(*(line.table(CRITICAL_COLUMNS)[c] for c in CRITICAL_COLUMNS)), "table", sys.stdout,
                    title="critical line (root-solved, chi_1 = 1)")
 
 
@@ -229,7 +225,7 @@ def critical(activation, sb2, q0, slope, sw2_range, out):
         check_figure("critical", n_sb2=len(sb2))
     with input_errors():
         line = meanfield.solve_critical(activation, sb2, q0=q0, slope=slope, sw2_range=sw2_range)
-    out.emit(CRITICAL_COLUMNS, [line.table()])
+    out.emit(CRITICAL_COLUMNS, [line.table(CRITICAL_COLUMNS)])
     if out.png:
         render("critical_figure", out.png, line,
                solve=lambda more: meanfield.solve_critical(activation, more, q0=q0, slope=slope, sw2_range=sw2_range))

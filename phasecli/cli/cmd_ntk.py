@@ -7,78 +7,20 @@ import math
 
 import click
 
-from phasecli import columns
-from phasecli.grids import GridSpecError, list_items
+from phasecli.cli import columns
 from phasecli.cli import cli
-from phasecli.cli.common import (BUNDLED_DATA, MAX_LOCAL_SECONDS, NON_NEGATIVE, POSITIVE, Progress, check_figure,
-                                 complete_words, data_options, depth_option, dropout_option, duration_text,
-                                 examples_option, explicit, first_rows, grid_options, input_errors, label_column_option,
-                                 load_inputs, load_labelled, output_options, partial_failure, render, strict_option,
-                                 sweep_options, warn)
+from phasecli.cli.errors import MAX_LOCAL_SECONDS, duration_text, input_errors, partial_failure, warn
+from phasecli.cli.inputs import explicit, first_rows, load_inputs, load_labelled
+from phasecli.cli.options import (BUNDLED_DATA, NON_NEGATIVE, POSITIVE, architecture_options,
+                                  complete_words, data_options, depth_option, dropout_option, examples_option,
+                                  grid_options, label_column_option, output_options, strict_option, sweep_options)
+from phasecli.cli.progress import check_figure, Progress, render
 
 KAPPA_COLUMNS = columns.KAPPA
 LR_COLUMNS = columns.LR
 GENERALIZE_COLUMNS = columns.GENERALIZE
-
-
-ARCHITECTURES = ("fc", "cnn-f", "cnn-p")
 SYNTHETIC_IMAGE = (6, 6, 3)  # the paper's synthetic images (Xiao et al. Figure 1)
 DIGITS_IMAGE = (8, 8, 1)  # the bundled digits
-
-
-def _image_shape(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        dims = tuple(int(v) for v in str(value).split(","))
-    except ValueError:
-        dims = ()
-    if len(dims) != 3 or min(dims) < 1:
-        raise click.BadParameter(f"{value!r} is not H,W,C (three positive integers, e.g. 8,8,1)")
-    return dims
-
-
-def _odd_filter(ctx, param, value):
-    if value % 2 == 0:
-        raise click.BadParameter(f"{value} is even: the filter is K x K with K odd (centred, circular padding)")
-    return value
-
-
-def _architecture_list(ctx, param, value):
-    try:
-        names = list_items(value, "architecture")
-    except GridSpecError as exc:
-        raise click.BadParameter(str(exc)) from None
-    bad = [n for n in names if n not in ARCHITECTURES]
-    if not names or bad:
-        raise click.BadParameter(f"{', '.join(bad) or repr(value)}: choose from {', '.join(ARCHITECTURES)} "
-                                 "(a comma list compares them)")
-    return tuple(dict.fromkeys(names))
-
-
-def architecture_options(compare: bool = False):
-    """--architecture, --filter, --image-shape: the network (fc, or a CNN on images), one or a comma list
-    (each runs in turn; ``compare``: with --png two are drawn with their difference)."""
-    arch_help = ("Network: fc (fully connected), cnn-f (convolutional, flatten readout) or cnn-p (convolutional, "
-                 "global average pooling); depth = conv layers. A comma list (cnn-f,cnn-p) runs each")
-    arch_help += "; with --png two are drawn with their difference." if compare else "."
-    options = [
-        click.option("--architecture", "architectures", default="fc", show_default=True, metavar="ARCHITECTURES",
-                     callback=_architecture_list, shell_complete=complete_words(ARCHITECTURES, comma_list=True),
-                     help=arch_help),
-        click.option("--filter", "filter_size", type=click.IntRange(1, 99), default=3, show_default=True,
-                     callback=_odd_filter, help="CNN filter size K: K x K filters (odd), stride 1, circular padding."),
-        click.option("--image-shape", callback=_image_shape, default=None, metavar="H,W,C",
-                     help="CNN image layout: each row is one image flattened in (H, W, C) order, channels last "
-                          "(required for image files; digits: 8,8,1; synthetic inputs: 6,6,3)."),
-    ]
-
-    def decorate(f):
-        for option in reversed(options):
-            f = option(f)
-        return f
-
-    return decorate
 
 
 def network(architectures, filter_size, image_shape, default_shape):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import click
 
-from phasecli import columns
+from phasecli.cli import columns
 from phasecli.cli import cli
-from phasecli.cli.common import (BUNDLED_DATA, GRID_GRAMMAR, POSITIVE, SYNTHETIC_EXAMPLES, FiniteFloat, GridSpec,
-                                 Progress, check_figure, complete_words, depth_option, examples_option, explicit,
-                                 first_rows, grid_options, input_errors, label_column_option, load_labelled,
-                                 output_options, render, sweep_options, width_option)
+from phasecli.cli.errors import input_errors
+from phasecli.cli.inputs import explicit, first_rows, load_labelled
+from phasecli.cli.options import (BUNDLED_DATA, GRID_GRAMMAR, POSITIVE, SYNTHETIC_EXAMPLES, complete_words,
+                                  depth_option, examples_option, FiniteFloat, grid_options, GridSpec,
+                                  label_column_option, output_options, sweep_options, width_option)
+from phasecli.cli.progress import check_figure, Progress, render
 
 CATAPULT_COLUMNS = columns.CATAPULT
 TRAIN_COLUMNS = columns.TRAIN

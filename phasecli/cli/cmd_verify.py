@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import click
 
-from phasecli import columns
+from phasecli.cli import columns
 from phasecli.cli import cli
-from phasecli.cli.common import (POSITIVE, FiniteFloat, Progress, check_figure, depth_option, grid_options,
-                                 input_errors, output_options, refuse_long_run, render, sweep_options, width_option,
-                                 warn)
+from phasecli.cli.errors import input_errors, refuse_long_run, warn
+from phasecli.cli.options import (POSITIVE, depth_option, FiniteFloat, grid_options, output_options, sweep_options,
+                                  width_option)
+from phasecli.cli.progress import check_figure, Progress, render
 
 VERIFY_COLUMNS = columns.VERIFY
 

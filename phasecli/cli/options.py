@@ -1,5 +1,6 @@
-"""What every command shares: option types, the option groups (declared once), the output sink,
-figures, warnings, progress and the mapping of library errors onto exit statuses.
+"""Every shared option, declared once: option types, the option groups and the words shell completion
+offers for them (``complete_words``; ``phasecli.cli.completion`` writes the same words into the static
+scripts).  An option name means the same thing in every command.
 
 Heavy modules (numpy, numba, scipy, matplotlib) are never imported here at module level.
 """
@@ -8,29 +9,32 @@ from __future__ import annotations
 
 import functools
 import math
-import os
-import sys
-import time
-from contextlib import contextmanager
-from dataclasses import dataclass
 
 import click
 
 from phasecli.activations import NAMES
 from phasecli.grids import GridSpecError, list_items, parse_grid
-from phasecli.output import FORMATS, OutputError, Sink, check_writable, default_format
+from phasecli.cli.errors import SCHEDULER_ENV, SCHEDULER_FROM_ENV, STRICT
+from phasecli.cli.output import FORMATS, default_format
+from phasecli.cli.writing import Output
 
-THEORY_DOC = "`phasecli docs theory`"
 BUNDLED_DATA = ("digits",)  # data-set names --data / --train / --test take besides a file
+
+
 WEIGHT_LAWS = ("gaussian", "orthogonal")  # as phasecli.isometry.WEIGHTS (not imported: it loads numba)
+
+
 GRID_GRAMMAR = "NUMBER, LIST a,b,c, or START:STOP:NUM (NUM points, both ends included)"
+
+
 DEPTH_GRAMMAR = ("list 1,2,5,10, inclusive range START:STOP[:STEP], or log:START:STOP:NUM (NUM log-spaced "
                  "depths, rounded; figures then use a log depth axis); mixes allowed; sorted and de-duplicated")
+
+
 WIDTH_GRAMMAR = ("list 32,128,512, inclusive range START:STOP[:STEP], or log:START:STOP:NUM (NUM log-spaced "
                  "widths, rounded); mixes allowed; sorted and de-duplicated")
 
 
-# ----------------------------------------------------------------------------- option types
 class FiniteFloat(click.ParamType):
     """A finite float (NaN and inf refused), optionally bounded."""
 
@@ -68,7 +72,11 @@ class FiniteFloat(click.ParamType):
 
 
 POSITIVE = FiniteFloat(0.0, lo_open=True)
+
+
 NON_NEGATIVE = FiniteFloat(0.0)
+
+
 UNIT = FiniteFloat(0.0, 1.0)
 
 
@@ -151,15 +159,12 @@ def grid_options(default_sw2: str, default_sb2: str, *, sw2_critical: bool = Fal
     return decorate
 
 
-SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
-
-
 def _scheduler_source(ctx, param, value):
     """Remember when the address came from $DASK_SCHEDULER_ADDRESS, so errors name that, not --scheduler."""
     from click.core import ParameterSource
 
     if value is not None and ctx.get_parameter_source(param.name) == ParameterSource.ENVIRONMENT:
-        ctx.meta["phasecli.scheduler_from_env"] = True
+        ctx.meta[SCHEDULER_FROM_ENV] = True
     return value
 
 
@@ -172,23 +177,13 @@ def sweep_options(f):
 
 
 def strict_option(f):
-    """--strict: exit status 1 when any row of a sweep has no value (``partial_failure``)."""
+    """--strict: exit status 1 when any row of a sweep has no value (``errors.partial_failure``)."""
     def remember(ctx, param, value):
-        ctx.meta["phasecli.strict"] = value
+        ctx.meta[STRICT] = value
 
     return click.option("--strict", is_flag=True, expose_value=False, callback=remember,
                         help="Exit status 1 when any row has no value. Default: such rows carry their status, a "
                              "warning counts them, and the exit status is 1 only when no row has a value.")(f)
-
-
-def partial_failure(message: str, failed: int, total: int) -> int:
-    """The exit status of a sweep in which ``failed`` of ``total`` rows have no value (each row's status
-    says why): one warning line; 1 when no row has a value or under --strict, else 0."""
-    if not failed:
-        return 0
-    status = int(failed >= total or click.get_current_context().meta.get("phasecli.strict", False))
-    warn(message + (" (exit status 1)" if status else " (exit status 0; --strict makes it 1)"))
-    return status
 
 
 def label_column_option(f):
@@ -223,7 +218,6 @@ def weights_callback(ctx, param, value):
         raise click.BadParameter(str(exc)) from None
 
 
-# ----------------------------------------------------------------------------- data
 SYNTHETIC_EXAMPLES = 20  # synthetic inputs when --examples is not given
 
 
@@ -270,140 +264,6 @@ def data_options(*, depth: str | None = "1:100", dropout: bool = True):
     return decorate
 
 
-def explicit(name: str) -> bool:
-    """True when the user gave option ``name`` on the command line (not its default)."""
-    ctx = click.get_current_context()
-    source = ctx.get_parameter_source(name)
-    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
-
-
-def first_rows(arrays, examples, option: str = "--data"):
-    """The first ``examples`` rows of each array (all when None); more than there are is a usage error."""
-    if examples is None:
-        return arrays
-    if examples > arrays[0].shape[0]:
-        raise click.BadParameter(f"{examples} rows asked, {option} has {arrays[0].shape[0]}",
-                                 param_hint="'--examples'")
-    return tuple(a[:examples] for a in arrays)
-
-
-def load_inputs(data, examples, dim, seed):
-    """The inputs: the first --examples rows of --data, or --examples synthetic ones; --dim / --seed with
-    --data is a usage error."""
-    from phasecli import ntk
-
-    if data is None:
-        return ntk.synthetic_data(SYNTHETIC_EXAMPLES if examples is None else examples, dim, seed)
-    given = [f"--{n}" for n in ("dim", "seed") if explicit(n)]
-    if given:
-        raise click.BadParameter(f"{', '.join(given)} only apply to synthetic inputs and cannot be combined with --data",
-                                 param_hint="'--data'")
-    notes = []
-    try:
-        inputs = ntk.load_data(sys.stdin if data == "-" else data, notes)
-    except OSError as exc:
-        raise click.BadParameter(f"cannot read {data}: {exc.strerror or exc}", param_hint="'--data'") from None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="'--data'") from None
-    for text in notes:
-        note(text)
-    return first_rows((inputs,), examples)[0]
-
-
-def load_labelled(path, label_column, which):
-    """(X, y) from a labelled CSV / .npy / .npz, or the bundled digits split for the name 'digits'."""
-    from phasecli import predictor
-
-    if path == "digits" and not os.path.exists(path):
-        from importlib.resources import files
-
-        path = str(files("phasecli") / "data" / f"digits_{which}.csv")
-    notes = []
-    try:
-        labelled = predictor.load_labelled(sys.stdin if path == "-" else path, label_column, notes)
-    except OSError as exc:
-        raise click.BadParameter(f"cannot read {path}: {exc.strerror or exc}", param_hint=f"'--{which}'") from None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint=f"'--{which}'") from None
-    for text in notes:
-        note(text)
-    return labelled
-
-
-# ----------------------------------------------------------------------------- output
-COLLECT = "phasecli.collect"  # ctx.meta key: where the Python API collects a command's rows
-
-
-class Collector:
-    """What a command writes its rows to under the Python API: the chunks, kept as they come."""
-
-    hidden: tuple = ()
-
-    def __init__(self, columns, select=None):
-        self.columns = tuple(select) if select else tuple(columns)
-        self.chunks: list = []
-        self.rows = 0
-
-    def write(self, chunk) -> None:
-        part = {name: chunk[name] for name in self.columns}
-        self.chunks.append(part)
-        self.rows += len(part[self.columns[0]]) if self.columns else 0
-
-    def close(self) -> int:
-        return self.rows
-
-
-@dataclass
-class Output:
-    """What the user asked of the output: format, figure, column selection, bare value."""
-
-    fmt: str
-    png: str | None
-    columns: tuple | None
-    value: str | None
-
-    def check(self, columns) -> None:
-        """Refuse unknown --columns / --value names and an unwritable --png before any work."""
-        known = tuple(columns)
-        for opt, names in (("--columns", self.columns or ()), ("--value", (self.value,) if self.value else ())):
-            for name in names:
-                if name not in known:
-                    raise click.BadParameter(f"unknown column {name!r}; choose from {', '.join(known)}",
-                                             param_hint=f"'{opt}'")
-        if self.png is not None:
-            reason = check_writable(self.png)
-            if reason:
-                raise click.BadParameter(f"cannot write {self.png!r}: {reason}", param_hint="'--png'")
-
-    @contextmanager
-    def sink(self, columns, title: str | None = None):
-        """A Sink on stdout for ``columns`` honouring --format/--columns/--value; closes it; maps
-        a closed pipe to a quiet exit 0 and other write failures to one line and exit 1.  Under the
-        Python API (``phasecli.api``) the rows are collected instead."""
-        self.check(columns)
-        ctx = click.get_current_context(silent=True)
-        collected = ctx.meta.get(COLLECT) if ctx is not None else None
-        if collected is not None:
-            sink = Collector(columns, self.columns)
-            yield sink
-            collected.append(sink)
-            return
-        with writing():
-            sink = Sink(columns, self.fmt, sys.stdout, select=self.columns, value=self.value, title=title)
-            yield sink
-            sink.close()
-        if sink.hidden:
-            warn(f"{len(sink.hidden)} columns do not fit this {sink.fit_width}-column terminal and are not shown "
-                 f"({', '.join(sink.hidden)}): --columns picks columns, --format csv writes them all")
-
-    def emit(self, columns, chunks, title: str | None = None) -> int:
-        """Write every chunk (mapping column -> sequence) as it comes; returns the row count."""
-        with self.sink(columns, title) as sink:
-            for chunk in chunks:
-                sink.write(chunk)
-        return sink.rows
-
-
 def _columns_spec(ctx, param, value):
     if value is None:
         return None
@@ -413,10 +273,9 @@ def _columns_spec(ctx, param, value):
         raise click.BadParameter(str(exc)) from None
 
 
-# ----------------------------------------------------------------------------- completion
 def complete_words(words, *, comma_list: bool = False, files: bool = False):
     """A click ``shell_complete`` that offers ``words`` (after the last comma with ``comma_list``;
-    with ``files`` also file names).  ``phasecli.completion`` writes the same words into the static
+    with ``files`` also file names).  ``phasecli.cli.completion`` writes the same words into the static
     bash / zsh / fish scripts, so an option's value set is declared once, here, beside the option."""
     words = tuple(words)
 
@@ -475,175 +334,68 @@ def output_options(*, columns: tuple, png: bool = True, value_default: str | Non
     return decorate
 
 
-@contextmanager
-def writing():
-    """Map write failures on stdout: a reader that went away (| head) ends quietly with status 0;
-    a full disk or a closed stdout is a runtime failure (one line, exit 1)."""
+# ----------------------------------------------------------------------------- mean field, networks
+TRAINABLE_HELP = "max_trainable_depth = this multiple of xi_c (Schoenholz et al. use 6; others 2, 4.5 or 8)."
+
+
+def trainable_option(f):
+    return click.option("--trainable-multiple", type=FiniteFloat(0.0, lo_open=True), default=6.0,
+                        show_default=True, help=TRAINABLE_HELP)(f)
+
+
+ARCHITECTURES = ("fc", "cnn-f", "cnn-p")
+
+
+def _image_shape(ctx, param, value):
+    if value is None:
+        return None
     try:
-        yield
-    except BrokenPipeError:
-        _silence_stdout()
-        raise click.exceptions.Exit(0) from None
-    except OutputError as exc:
-        _silence_stdout()
-        raise click.ClickException(f"cannot write the output: {exc.strerror or exc}") from None
+        dims = tuple(int(v) for v in str(value).split(","))
+    except ValueError:
+        dims = ()
+    if len(dims) != 3 or min(dims) < 1:
+        raise click.BadParameter(f"{value!r} is not H,W,C (three positive integers, e.g. 8,8,1)")
+    return dims
 
 
-def _silence_stdout() -> None:
-    """Point fd 1 at /dev/null so that the interpreter's final flush cannot fail again."""
+def _odd_filter(ctx, param, value):
+    if value % 2 == 0:
+        raise click.BadParameter(f"{value} is even: the filter is K x K with K odd (centred, circular padding)")
+    return value
+
+
+def _architecture_list(ctx, param, value):
     try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.close(devnull)
-    except OSError:
-        pass
-    try:
-        sys.stdout = open(os.devnull, "w")
-    except OSError:
-        pass
+        names = list_items(value, "architecture")
+    except GridSpecError as exc:
+        raise click.BadParameter(str(exc)) from None
+    bad = [n for n in names if n not in ARCHITECTURES]
+    if not names or bad:
+        raise click.BadParameter(f"{', '.join(bad) or repr(value)}: choose from {', '.join(ARCHITECTURES)} "
+                                 "(a comma list compares them)")
+    return tuple(dict.fromkeys(names))
 
 
-def echo_value(text: str) -> None:
-    """One bare line on stdout (for $(...)), with the pipe handling of the sinks."""
-    with writing():
-        if sys.stdout is None:
-            raise OutputError(9, "standard output is closed")
-        try:
-            sys.stdout.write(text + "\n")
-            sys.stdout.flush()
-        except BrokenPipeError:
-            raise
-        except (OSError, ValueError) as exc:
-            raise OutputError(5, getattr(exc, "strerror", None) or str(exc)) from None
+def architecture_options(compare: bool = False):
+    """--architecture, --filter, --image-shape: the network (fc, or a CNN on images), one or a comma list
+    (each runs in turn; ``compare``: with --png two are drawn with their difference)."""
+    arch_help = ("Network: fc (fully connected), cnn-f (convolutional, flatten readout) or cnn-p (convolutional, "
+                 "global average pooling); depth = conv layers. A comma list (cnn-f,cnn-p) runs each")
+    arch_help += "; with --png two are drawn with their difference." if compare else "."
+    options = [
+        click.option("--architecture", "architectures", default="fc", show_default=True, metavar="ARCHITECTURES",
+                     callback=_architecture_list, shell_complete=complete_words(ARCHITECTURES, comma_list=True),
+                     help=arch_help),
+        click.option("--filter", "filter_size", type=click.IntRange(1, 99), default=3, show_default=True,
+                     callback=_odd_filter, help="CNN filter size K: K x K filters (odd), stride 1, circular padding."),
+        click.option("--image-shape", callback=_image_shape, default=None, metavar="H,W,C",
+                     help="CNN image layout: each row is one image flattened in (H, W, C) order, channels last "
+                          "(required for image files; digits: 8,8,1; synthetic inputs: 6,6,3)."),
+    ]
 
+    def decorate(f):
+        for option in reversed(options):
+            f = option(f)
+        return f
 
-# ----------------------------------------------------------------------------- estimates
-MAX_LOCAL_SECONDS = 3600.0  # a run estimated beyond this (computed here, not with --scheduler) is refused
-
-
-def duration_text(seconds: float) -> str:
-    """'40 s', '12 min', '3.5 h', '1.1e+11 h'."""
-    if seconds >= 5400:
-        hours = seconds / 3600
-        return f"{hours:.1f} h" if hours < 1000 else f"{hours:.2g} h"
-    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
-
-
-def refuse_long_run(seconds: float, what: str, how: str, scheduler=None) -> None:
-    """A usage error (exit 2, before any work) when ``seconds`` exceeds MAX_LOCAL_SECONDS here."""
-    if scheduler is None and seconds > MAX_LOCAL_SECONDS:
-        raise click.UsageError(f"this run needs an estimated ~{duration_text(seconds)} on 2 cores ({what}; limit "
-                               f"{duration_text(MAX_LOCAL_SECONDS)}): {how}")
-
-
-# ----------------------------------------------------------------------------- figures, messages
-def check_figure(kind: str, **shape) -> str | None:
-    """The figure that fits this sweep (plotting.shapes decides, in one place); exit 2 when none does."""
-    from phasecli.plotting.shapes import FigureError, choose
-
-    try:
-        return choose(kind, **shape)
-    except FigureError as exc:
-        raise click.BadParameter(str(exc), param_hint="'--png'") from None
-
-
-def render(fn: str, path: str, *args, **kwargs) -> None:
-    """Draw figure ``fn`` ('module:function' in phasecli.plotting, or a name it exports) with
-    ``(*args, path=path, **kwargs)``; failing to write it is a runtime failure (exit 1)."""
-    import warnings
-
-    from phasecli import plotting
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            plotting.figure(fn)(*args, path=path, **kwargs)
-    except OSError as exc:
-        raise click.ClickException(f"could not write the PNG: {exc.strerror or exc}") from None
-    if sys.stderr is not None and sys.stderr.isatty():
-        click.echo(f"phasecli: wrote {path}", err=True)
-
-
-def warn(message: str) -> None:
-    """One line on stderr: 'phasecli COMMAND: warning: ...' (the form errors take)."""
-    click.echo(f"{_prog()}: warning: {' '.join(str(message).split())}", err=True)
-
-
-def _prog() -> str:
-    """'phasecli COMMAND' inside a command, else 'phasecli': how every line on stderr begins."""
-    ctx = click.get_current_context(silent=True)
-    return f"phasecli {ctx.info_name}" if ctx is not None and ctx.parent is not None else "phasecli"
-
-
-def note(message: str) -> None:
-    """One line on stderr saying what phasecli read or chose: 'phasecli COMMAND: note: ...'."""
-    click.echo(f"{_prog()}: note: {' '.join(str(message).split())}", err=True)
-
-
-def fail(message: str, status: int = 1):
-    """A runtime failure: one line on stderr, exit ``status``."""
-    exc = click.ClickException(message)
-    exc.exit_code = status
-    raise exc
-
-
-PARAM_OPTIONS = {"X": "--data", "X_train": "--train", "X_test": "--test", "y_train": "--train",
-                 "y_test": "--test", "depths": "--depth", "depth": "--depth", "train_time": "--time",
-                 "time": "--time", "lr_factor": "--lr-factor", "lambda0": "--lambda0"}
-
-
-@contextmanager
-def input_errors(**overrides):
-    """Turn the numeric core's InputError into a usage error naming the option (exit 2)."""
-    from phasecli.validate import InputError
-
-    try:
-        yield
-    except InputError as exc:
-        hint = None
-        ctx = click.get_current_context(silent=True)
-        if exc.param == "scheduler" and ctx is not None and ctx.meta.get("phasecli.scheduler_from_env"):
-            hint = "$" + SCHEDULER_ENV
-        elif exc.param:
-            hint = overrides.get(exc.param) or PARAM_OPTIONS.get(exc.param) or "--" + exc.param.replace("_", "-")
-        raise click.BadParameter(str(exc), param_hint=f"'{hint}'" if hint else None) from None
-
-
-class Progress:
-    """A rich progress bar on stderr, only on a terminal and only once the work has taken a while.
-
-    ``with Progress(total, label) as advance: ... advance(n)``."""
-
-    DELAY = 1.5  # seconds before a bar appears
-
-    def __init__(self, total: int, label: str, unit: str = "items"):
-        self.total, self.label, self.unit = int(total), label, unit
-        self.done = 0
-        self.bar = None
-        self.task = None
-        self.enabled = sys.stderr is not None and sys.stderr.isatty() and self.total > 1
-        self.t0 = time.monotonic()
-
-    def __enter__(self):
-        return self.advance
-
-    def advance(self, n: int = 1) -> None:
-        self.done += n
-        if not self.enabled:
-            return
-        if self.bar is None and time.monotonic() - self.t0 > self.DELAY and self.done < self.total:
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeRemainingColumn
-
-            self.bar = RichProgress(TextColumn(self.label), BarColumn(),
-                                    TextColumn(f"{{task.completed:,}}/{{task.total:,}} {self.unit}"),
-                                    TimeRemainingColumn(), console=Console(stderr=True), transient=True)
-            self.task = self.bar.add_task(self.label, total=self.total)
-            self.bar.start()
-        if self.bar is not None:
-            self.bar.update(self.task, completed=self.done)
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.stop()
-        return False
+    return decorate
