@@ -381,3 +381,33 @@ def _singular_message(st) -> str:
     more = f" ({len(st.duplicates)} such pairs)" if len(st.duplicates) > 1 else ""
     return (f"inputs {a + 1} and {b + 1} are {how}{where}{more}: the kernel is exactly singular, "
             "lambda_min = 0 and kappa = inf")
+
+
+def spectra_sweep(activation, sw2, sb2, runs, depths, *, slope=mf.DEFAULT_SLOPE, normalize=True, q0=1.0,
+                  dropout=None, image_shape=None, filter_size=3, scheduler=None) -> list:
+    """``ntk_spectra`` at every (sw2, sb2), sw2 outer, planned before any work: one ``plans.Sweep`` per run.
+
+    ``runs``: [(architecture, X, label, param), ...]: the inputs of each architecture, ``label`` naming them
+    in a message about image rows and ``param`` the parameter that sets their number (memory refusals).
+    Convolutional runs check their images once here and carry their entry-layers (``Sweep.works``); a run
+    whose estimated memory or time is too large raises (``plans.check_fc_memory``, ``plans.cnn_works``)."""
+    from phasecli import plans
+
+    depths = V.depths(depths)
+    points = [{"sw2": a, "sb2": b} for a in sw2 for b in sb2]
+    sweeps = []
+    for architecture, X, label, param in runs:
+        net = {} if architecture == "fc" else {"architecture": architecture, "image_shape": image_shape,
+                                               "filter_size": filter_size}
+        works = None
+        if net:
+            plans.check_images(image_shape, filter_size, [(label, X)])
+            works = plans.cnn_works(activation, [(architecture, X.shape[0], 0, depths, image_shape)] * len(points),
+                                    scheduler)
+        else:
+            plans.check_fc_memory(X.shape[0], param)
+        shared = dict(activation=activation, X=X, depths=depths, slope=slope, normalize=normalize, q0=q0,
+                      dropout=dropout, **net)
+        sweeps.append(plans.Sweep(ntk_spectra, points, shared, scheduler, works=works,
+                                  meta={"architecture": architecture}))
+    return sweeps

@@ -222,3 +222,31 @@ def _empty(activation, sw2, sb2, nngp, depths, status, meta):
                           kappa=nan.copy(), prediction_scale=nan.copy(), ill_conditioned=np.zeros(depths.size, bool),
                           status=status, **meta,
                           seconds_kernel=0.0, seconds_linalg=0.0)
+
+
+def generalize_sweep(activation, sw2, sb2, X_train, y_train, X_test, y_test, depths, *, architectures=("fc",),
+                     image_shape=None, filter_size=3, slope=0.01, normalize=True, q0=1.0, dropout=None, time=None,
+                     eta=None, ridge=0.0, nngp=False, batch_size=2048, scheduler=None, labels=("X_train", "X_test")):
+    """``ntk_generalization`` at every (architecture, sw2, sb2) (architecture outer, sw2, sb2 inner), planned
+    before any work: a ``plans.Sweep``.  Convolutional points check their images once here and carry their
+    entry-layers over the test batches (``Sweep.works``); a run whose estimated memory or time is too large
+    raises ``plans.BudgetError``; ``labels`` name the train and test rows in a message about their images."""
+    from phasecli import plans
+
+    depths = V.depths(depths)
+    points = [{"sw2": a, "sb2": b, "architecture": arch} for arch in architectures for a in sw2 for b in sb2]
+    cnn = any(a != "fc" for a in architectures)
+    net = {"image_shape": image_shape, "filter_size": filter_size} if cnn else {}
+    works = None
+    if cnn:
+        plans.check_images(image_shape, filter_size, list(zip(labels, (X_train, X_test))))
+        m, m_test = X_train.shape[0], X_test.shape[0]
+        batches = [min(batch_size, m_test - start) for start in range(0, m_test, batch_size)] or [0]
+        runs = [(p["architecture"], m, b, depths, image_shape) for p in points for b in batches
+                if p["architecture"] != "fc"]
+        per_run = iter(plans.cnn_works(activation, runs, scheduler))
+        works = [0 if p["architecture"] == "fc" else sum(next(per_run) for _ in batches) for p in points]
+    shared = dict(activation=activation, X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
+                  depths=depths, slope=slope, normalize=normalize, q0=q0, dropout=dropout, time=time, eta=eta,
+                  ridge=ridge, nngp=nngp, batch_size=batch_size, **net)
+    return plans.Sweep(ntk_generalization, points, shared, scheduler, works=works)

@@ -276,7 +276,7 @@ def test_verify_estimates_before_running_for_hours(cli):
 
 
 def test_durations_are_short_text():
-    from phasecli.cli.errors import duration_text
+    from phasecli.plans import duration_text
 
     assert duration_text(40) == "40 s" and duration_text(600) == "10 min" and duration_text(7200) == "2.0 h"
     assert duration_text(4.0e14) == "1.1e+11 h"

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import math
 
 import click
 
 from phasecli.cli import columns
 from phasecli.cli import cli
-from phasecli.cli.errors import MAX_LOCAL_SECONDS, duration_text, input_errors, partial_failure, warn
-from phasecli.cli.inputs import explicit, first_rows, load_inputs, load_labelled
+from phasecli.cli.errors import input_errors, partial_failure, warn
+from phasecli.cli.inputs import explicit, load_train_test, network_inputs
 from phasecli.cli.options import (BUNDLED_DATA, NON_NEGATIVE, POSITIVE, architecture_options,
                                   complete_words, data_options, depth_option, dropout_option, examples_option,
                                   grid_options, label_column_option, output_options, strict_option, sweep_options)
@@ -37,57 +36,6 @@ def network(architectures, filter_size, image_shape, default_shape):
         raise click.BadParameter("give the layout of the image rows (H,W,C) for a convolutional network",
                                  param_hint="'--image-shape'")
     return {"image_shape": shape, "filter_size": filter_size}
-
-
-def check_images(net, *arrays):
-    """Every (name, rows) holds images of net's shape: exit 2 before any work otherwise."""
-    if not net:
-        return
-    from phasecli.recursion import cnn
-
-    with input_errors():
-        for name, rows in arrays:
-            cnn.check_image(net["image_shape"], net["filter_size"], rows.shape[1], what=name)
-
-
-CNN_MAX_BYTES = 4 << 30  # a convolutional run estimated beyond this memory (one point) is refused (docs: cnn.md)
-CNN_MAX_SECONDS = MAX_LOCAL_SECONDS  # ... or beyond this time (all points, computed here; not with --scheduler)
-
-
-def _size(n):
-    return f"{n / (1 << 30):.1f} GiB" if n >= 1 << 30 else f"{n / (1 << 20):.0f} MiB"
-
-
-_duration = duration_text
-FC_BYTES_PER_PAIR = 48  # measured peak: ~6 doubles per entry of the m x m kernels (m = 1000 and 3000, relu)
-
-
-def fc_memory_check(m: int, option: str) -> None:
-    """A usage error (exit 2, before any work) when m inputs' kernels would exceed CNN_MAX_BYTES."""
-    need = FC_BYTES_PER_PAIR * float(m) * m
-    if need > CNN_MAX_BYTES:
-        raise click.BadParameter(f"{m:,} inputs need an estimated {_size(need)} of memory (m x m kernels, "
-                                 f"~{FC_BYTES_PER_PAIR} bytes per pair; limit {_size(CNN_MAX_BYTES)}): use fewer "
-                                 "inputs", param_hint=f"'{option}'")
-
-
-def cnn_plan(activation, runs, how, scheduler=None):
-    """Entry-layers of each CNN run [(architecture, m, m_test, depths, image_shape), ...] (``cnn.workload``);
-    a usage error (exit 2, one line, before any work) when a run's estimated memory exceeds CNN_MAX_BYTES or the
-    runs' estimated time CNN_MAX_SECONDS; ``how`` says what reduces it."""
-    from phasecli.recursion import cnn
-
-    works, peak = [], 0
-    for architecture, m, m_test, depths, shape in runs:
-        work, mem = cnn.workload(m, m_test, shape, architecture, depths)
-        works.append(work)
-        peak = max(peak, mem)
-    secs = cnn.seconds(activation, sum(works))
-    if peak > CNN_MAX_BYTES or (scheduler is None and secs > CNN_MAX_SECONDS):
-        raise click.UsageError(f"this convolutional run needs an estimated {_size(peak)} of memory and "
-                               f"~{_duration(secs)} on 2 cores ({sum(works):.2g} entry-layers; limits "
-                               f"{_size(CNN_MAX_BYTES)}, {_duration(CNN_MAX_SECONDS)}): {how}")
-    return works
 
 
 @contextlib.contextmanager
@@ -125,25 +73,11 @@ def parse_depths(spec):
         return validate.depths(spec)
 
 
-def _points(sw2, sb2):
-    return [{"sw2": a, "sb2": b} for a in sw2 for b in sb2]
-
-
-def _spectra(activation, sw2, sb2, q0, slope, X, normalize, depths, dropout, scheduler, net=None, works=None):
-    """ntk_spectra at every (sw2, sb2), sw2 outer, yielded as each finishes (progress on a terminal)."""
-    from phasecli import ntk, sweep
-
-    points = _points(sw2, sb2)
-    shared = dict(activation=activation, X=X, depths=depths, slope=slope, normalize=normalize, q0=q0,
-                  dropout=dropout, **(net or {}))
-    if works is not None:
-        bar = cnn_progress(works, f"{activation} {net['architecture']} NTK")
-    else:
-        bar = Progress(len(points), f"{activation} NTK", "points")
-    with input_errors(), bar as advance:
-        for result in sweep.run(ntk.ntk_spectra, points, shared=shared, scheduler=scheduler):
-            yield result
-            advance()
+def _bar(sweep, label, cnn_label):
+    """The progress bar of one planned sweep: entry-layers of its CNN points, else points."""
+    if sweep.works is not None:
+        return cnn_progress(sweep.works, cnn_label)
+    return Progress(len(sweep), label, "points")
 
 
 def _report_points(results) -> int:
@@ -159,35 +93,29 @@ def _report_points(results) -> int:
 
 def _ntk_command(columns, activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, depth_spec, dropout,
                  scheduler, out, kind, loss="sum", architectures=("fc",), filter_size=3, image_shape=None):
+    from phasecli import ntk
+
     out.check(columns)
     depths = parse_depths(depth_spec)
     if out.png and len(architectures) > 1:
         raise click.BadParameter(f"the figure draws one architecture; got {', '.join(architectures)} (write the "
                                  "rows without --png, or one --architecture)", param_hint="'--png'")
     layout = check_figure(kind, n_sw2=len(sw2), n_sb2=len(sb2), n_depth=len(depths)) if out.png else None
-    cnn_net = network(architectures, filter_size, image_shape, SYNTHETIC_IMAGE if data is None else None)
-    given = load_inputs(data, examples, dim, seed) if data is not None else None
-    plans = []
-    for architecture in architectures:
-        net = dict(cnn_net, architecture=architecture) if architecture != "fc" else {}
-        n_in = dim if not net or explicit("dim") else math.prod(net["image_shape"])
-        X = given if given is not None else load_inputs(None, examples, n_in, seed)
-        check_images(net, ("--data" if data is not None else "synthetic", X))
-        works = None
-        if not net:
-            fc_memory_check(X.shape[0], "--examples" if data is None or examples else "--data")
-        if net:
-            runs = [(architecture, X.shape[0], 0, depths, net["image_shape"])] * len(_points(sw2, sb2))
-            works = cnn_plan(activation, runs, "use fewer images (--examples N), a smaller --depth maximum or fewer "
-                             "points", scheduler)
-        plans.append((net, X, works))
+    net = network(architectures, filter_size, image_shape, SYNTHETIC_IMAGE if data is None else None)
+    runs = network_inputs(architectures, net, data, examples, dim, seed)
+    with input_errors("use fewer images (--examples N), a smaller --depth maximum or fewer points"):
+        sweeps = ntk.spectra_sweep(activation, sw2, sb2, runs, depths, slope=slope, normalize=normalize, q0=q0,
+                                   dropout=dropout, scheduler=scheduler, **net)
     results = []
 
     def chunks():
-        for net, X, works in plans:
-            for r in _spectra(activation, sw2, sb2, q0, slope, X, normalize, depths, dropout, scheduler, net, works):
-                results.append(r)
-                yield r.table(columns, loss=loss)
+        for sweep in sweeps:
+            bar = _bar(sweep, f"{activation} NTK", f"{activation} {sweep.meta['architecture']} NTK")
+            with input_errors(), bar as advance:
+                for r in sweep:
+                    results.append(r)
+                    yield r.table(columns, loss=loss)
+                    advance()
 
     out.emit(columns, chunks())
     if out.png:
@@ -341,8 +269,7 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
     With --architecture cnn-f,cnn-p and --png over (sw2, depth) the figure shows both
     accuracies and their difference (Xiao et al. Figure 3, bottom).
     """
-    from phasecli import predictor as gen
-    from phasecli import sweep
+    from phasecli import predictor
 
     out.check(GENERALIZE_COLUMNS)
     if eta is not None and train_time is None:
@@ -357,35 +284,20 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
     else:
         layout = None
     net = network(architectures, filter_size, image_shape, DIGITS_IMAGE if train_path == "digits" else None)
-    X_train, y_train = load_labelled(train_path, label_column, "train")
-    X_test, y_test = load_labelled(test_path, label_column, "test")
-    X_train, y_train = first_rows((X_train, y_train), examples, "--train")
-    if test_examples is not None and test_examples > X_test.shape[0]:
-        raise click.BadParameter(f"{test_examples} rows asked, --test has {X_test.shape[0]}",
-                                 param_hint="'--test-examples'")
-    X_test, y_test = X_test[:test_examples], y_test[:test_examples]
-    check_images(net, ("--train", X_train), ("--test", X_test))
-    points = [dict(p, architecture=a) for a in architectures for p in _points(sw2, sb2)]
-    works = None
-    if net:
-        m, m_test = X_train.shape[0], X_test.shape[0]
-        batches = [min(batch_size, m_test - start) for start in range(0, m_test, batch_size)] or [0]
-        runs = [(p["architecture"], m, b, depths, net["image_shape"]) for p in points for b in batches
-                if p["architecture"] != "fc"]
-        works = iter(cnn_plan(activation, runs, "use fewer rows (--examples N, --test-examples N: the first rows of "
-                              "--train / --test), a smaller --depth maximum or fewer points"
-                              + (" (cnn-f costs 1/d of cnn-p)" if "cnn-p" in architectures else ""), scheduler))
-        works = [0 if p["architecture"] == "fc" else sum(next(works) for _ in batches) for p in points]
-    shared = dict(activation=activation, X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
-                  depths=depths, slope=slope, normalize=normalize, q0=q0, dropout=dropout, time=train_time, eta=eta,
-                  ridge=ridge, nngp=nngp, batch_size=batch_size, **net)
+    X_train, y_train, X_test, y_test = load_train_test(train_path, test_path, label_column, examples, test_examples)
+    advice = ("use fewer rows (--examples N, --test-examples N: the first rows of --train / --test), a smaller "
+              "--depth maximum or fewer points" + (" (cnn-f costs 1/d of cnn-p)" if "cnn-p" in architectures else ""))
+    with input_errors(advice):
+        sweep = predictor.generalize_sweep(
+            activation, sw2, sb2, X_train, y_train, X_test, y_test, depths, architectures=architectures,
+            slope=slope, normalize=normalize, q0=q0, dropout=dropout, time=train_time, eta=eta, ridge=ridge,
+            nngp=nngp, batch_size=batch_size, scheduler=scheduler, labels=("--train", "--test"), **net)
     results = []
 
     def chunks():
-        bar = (Progress(len(points), f"{activation} predictor", "points") if works is None else
-               cnn_progress(works, f"{activation} {','.join(architectures)} predictor"))
-        with input_errors(X_train="--train", X_test="--test"), bar as advance:
-            for r in sweep.run(gen.ntk_generalization, points, shared=shared, scheduler=scheduler):
+        with input_errors(X_train="--train", X_test="--test"), \
+                _bar(sweep, f"{activation} predictor", f"{activation} {','.join(architectures)} predictor") as advance:
+            for r in sweep:
                 results.append(r)
                 yield r.table(GENERALIZE_COLUMNS)
                 advance()

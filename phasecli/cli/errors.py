@@ -22,24 +22,6 @@ def partial_failure(message: str, failed: int, total: int) -> int:
     return status
 
 
-MAX_LOCAL_SECONDS = 3600.0  # a run estimated beyond this (computed here, not with --scheduler) is refused
-
-
-def duration_text(seconds: float) -> str:
-    """'40 s', '12 min', '3.5 h', '1.1e+11 h'."""
-    if seconds >= 5400:
-        hours = seconds / 3600
-        return f"{hours:.1f} h" if hours < 1000 else f"{hours:.2g} h"
-    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
-
-
-def refuse_long_run(seconds: float, what: str, how: str, scheduler=None) -> None:
-    """A usage error (exit 2, before any work) when ``seconds`` exceeds MAX_LOCAL_SECONDS here."""
-    if scheduler is None and seconds > MAX_LOCAL_SECONDS:
-        raise click.UsageError(f"this run needs an estimated ~{duration_text(seconds)} on 2 cores ({what}; limit "
-                               f"{duration_text(MAX_LOCAL_SECONDS)}): {how}")
-
-
 def warn(message: str) -> None:
     """One line on stderr: 'phasecli COMMAND: warning: ...' (the form errors take)."""
     click.echo(f"{_prog()}: warning: {' '.join(str(message).split())}", err=True)
@@ -69,12 +51,16 @@ PARAM_OPTIONS = {"X": "--data", "X_train": "--train", "X_test": "--test", "y_tra
 
 
 @contextmanager
-def input_errors(**overrides):
-    """Turn the numeric core's InputError into a usage error naming the option (exit 2)."""
+def input_errors(advice: str | None = None, **overrides):
+    """Turn the numeric core's InputError into a usage error naming the option (exit 2); a request too
+    large to run here (``plans.BudgetError``) into a usage error that adds ``advice`` (what reduces it)."""
+    from phasecli.plans import BudgetError
     from phasecli.validate import InputError
 
     try:
         yield
+    except BudgetError as exc:
+        raise click.UsageError(f"{exc}: {advice}" if advice else str(exc)) from None
     except InputError as exc:
         hint = None
         ctx = click.get_current_context(silent=True)

@@ -3,6 +3,7 @@ digits, synthetic inputs, the first --examples rows (errors name the option)."""
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 
@@ -69,3 +70,28 @@ def load_labelled(path, label_column, which):
     for text in notes:
         note(text)
     return labelled
+
+
+def network_inputs(architectures, net, data, examples, dim, seed):
+    """[(architecture, X, label, param), ...] for ``ntk.spectra_sweep``: --data once for every architecture, or
+    synthetic inputs per architecture (a CNN's rows are images of net's shape unless --dim is given)."""
+    given = load_inputs(data, examples, dim, seed) if data is not None else None
+    label = "--data" if data is not None else "synthetic"
+    param = "examples" if data is None or examples else "X"  # what sets the number of inputs
+    runs = []
+    for architecture in architectures:
+        n_in = dim if architecture == "fc" or not net or explicit("dim") else math.prod(net["image_shape"])
+        X = given if given is not None else load_inputs(None, examples, n_in, seed)
+        runs.append((architecture, X, label, param))
+    return runs
+
+
+def load_train_test(train_path, test_path, label_column, examples, test_examples):
+    """(X_train, y_train, X_test, y_test): the first --examples rows of --train, --test-examples of --test."""
+    X_train, y_train = load_labelled(train_path, label_column, "train")
+    X_test, y_test = load_labelled(test_path, label_column, "test")
+    X_train, y_train = first_rows((X_train, y_train), examples, "--train")
+    if test_examples is not None and test_examples > X_test.shape[0]:
+        raise click.BadParameter(f"{test_examples} rows asked, --test has {X_test.shape[0]}",
+                                 param_hint="'--test-examples'")
+    return X_train, y_train, X_test[:test_examples], y_test[:test_examples]
