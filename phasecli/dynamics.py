@@ -175,3 +175,20 @@ def lazy_catapult_boundary(*, lambda0=1.0, f0=1.0, width=1000) -> float:
     if disc < 0.0:
         return math.inf
     return 2.0 / (1.0 + math.sqrt(disc))  # = (1 - sqrt(disc)) / (2a), without cancellation
+
+
+CHUNK_STEPS = 50_000_000  # worst-case map steps per task (<= ~0.5 s of numba): rows stream, Ctrl-C is prompt
+
+
+def catapult_sweep(lr_factor, widths, *, lambda0=1.0, f0=1.0, n_steps=10000, tol=1e-12, scheduler=None):
+    """``catapult`` for every width (outer) and lr_factor, in blocks of at most ``CHUNK_STEPS`` map steps: a
+    ``plans.Sweep`` of CatapultRuns whose progress units are lr factors.  Every parameter is validated here."""
+    from phasecli import plans, sweep
+
+    for width in widths:
+        check_parameters(lambda0, f0, width, n_steps, tol)
+    lrs = lr_factors(lr_factor).tolist()
+    blocks = sweep.row_blocks(len(lrs), n_steps + 1, target=CHUNK_STEPS)
+    tasks = [{"lr_factor": lrs[a:b], "width": width} for width in widths for a, b in blocks]
+    return plans.Sweep(catapult, tasks, dict(lambda0=lambda0, f0=f0, n_steps=n_steps, tol=tol), scheduler,
+                       units=[b - a for _ in widths for a, b in blocks], meta={"lr_factor": lrs})

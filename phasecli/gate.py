@@ -442,3 +442,21 @@ def recommend(activation: str, depth: int, *, sb2=None, weights: str = "gaussian
                           q_star=float(grid.q_star[0, 0]), chi_1=float(grid.chi_1[0, 0]), xi_q=float(grid.xi_q[0, 0]),
                           xi_c=float(grid.xi_c[0, 0]), max_trainable_depth=float(grid.max_trainable_depth[0, 0]),
                           mean_s2=mean_s2, var_s2=var_s2, fan_in=fan_in)
+
+
+def check_sweep(activation: str, sw2, sb2, depths, *, scheduler=None, **kwargs):
+    """``check_point`` at every (sw2, sb2), sw2 outer (sw2 = 'critical': the critical sw2 at each sb2), in
+    order: a ``plans.Sweep`` of Verdicts.  ``kwargs``: the other keywords of ``check_point``."""
+    from phasecli import plans
+
+    if isinstance(sw2, str):
+        tasks = [{"sw2": sw2, "sb2": b} for b in sb2]
+    else:
+        tasks = [{"sw2": a, "sb2": b} for a in sw2 for b in sb2]
+    return plans.Sweep(check_point, tasks, dict(activation=activation, depths=depths, **kwargs), scheduler)
+
+
+def recommend_all(activation: str, depths, *, sb2=None, weights=("gaussian",), **kwargs) -> list:
+    """``recommend`` for every depth (outer), sb2 (None: the rule of ``default_sb2``) and weight law."""
+    return [recommend(activation, int(d), sb2=b, weights=w, **kwargs)
+            for d in depths for b in (sb2 or [None]) for w in weights]

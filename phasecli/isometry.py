@@ -497,3 +497,13 @@ def _start_above(law, lsw2, depth, g, s_edge, log_edge):
     K._branch(law.code, law.sq, law.slope, law.d_max, law.d_min, s, False, float(depth), g, lsw2, law.breaks,
               INTEGRAL_TOL, res)
     return s, float(res[0])
+
+
+def jacobian_sweep(activation: str, points, depths, *, weights=("gaussian",), q0: float = 1.0, slope: float = 0.01,
+                   scheduler=None):
+    """``jacobian_spectrum`` at every (sw2, sb2) of ``points`` (sw2 may be 'critical'), in order: a
+    ``plans.Sweep``."""
+    from phasecli import plans
+
+    return plans.Sweep(jacobian_spectrum, [{"sw2": a, "sb2": b} for a, b in points],
+                       dict(activation=activation, depths=depths, weights=weights, q0=q0, slope=slope), scheduler)

@@ -289,3 +289,21 @@ def concat_grids(grids) -> PhaseGrid:
               for name in first.array_names()}
     return PhaseGrid(activation=first.activation, sw2=np.concatenate([g.sw2 for g in grids]), sb2=first.sb2,
                      trainable_multiple=first.trainable_multiple, **arrays)
+
+
+MAX_SWEEP_CELLS = 1_000_000_000  # a streamed grid is bounded by time only (1e9 cells: hours on 2 cores)
+
+
+def phase_sweep(activation: str, sw2, sb2, *, q0: float = 1.0, slope: float = DEFAULT_SLOPE, scheduler=None,
+                **kwargs):
+    """``solve_phase`` on blocks of consecutive sw2 rows (every sb2), in order: a ``plans.Sweep`` of PhaseGrid
+    blocks whose progress units are cells.  ``kwargs``: the other keywords of ``solve_phase``."""
+    from phasecli import plans, sweep
+
+    n_cells = len(sw2) * len(sb2)
+    if n_cells > MAX_SWEEP_CELLS:
+        raise V.InputError(f"grid of {n_cells:,} cells is too large (at most {MAX_SWEEP_CELLS:,})", "grid")
+    blocks = sweep.row_blocks(len(sw2), len(sb2))
+    return plans.Sweep(solve_phase, [{"sw2": sw2[a:b]} for a, b in blocks],
+                       dict(activation=activation, sb2=sb2, q0=q0, slope=slope, **kwargs), scheduler,
+                       units=[(b - a) * len(sb2) for a, b in blocks])

@@ -72,7 +72,7 @@ def check(activation, sw2, sb2, q0, slope, depth_spec, trainable_multiple, condi
       phasecli check -a erf --sw2 1.5 --sb2 0.05 --depth 10 --lr 0.5 --data train.csv
       phasecli check --sw2 1:3:5 --sb2 0.05 --depth 20,50 -f csv --columns sw2,depth,verdict,reason
     """
-    from phasecli import gate, sweep
+    from phasecli import gate
 
     out.check(CHECK_COLUMNS)
     with input_errors(lr="--lr"):
@@ -87,21 +87,19 @@ def check(activation, sw2, sb2, q0, slope, depth_spec, trainable_multiple, condi
                                      param_hint="'--lr'")
     else:
         X = load_inputs(data, examples, dim, seed)
-    if isinstance(sw2, str):
-        tasks = [{"sw2": "critical", "sb2": b} for b in sb2]
-    else:
-        tasks = [{"sw2": a, "sb2": b} for a in sw2 for b in sb2]
-    shared = dict(activation=activation, depths=depth_list, q0=q0, slope=slope, trainable_multiple=trainable_multiple,
-                  conditioning_multiple=conditioning_multiple, generalization_multiple=generalization_multiple,
-                  eta=eta, X=X, loss=loss, normalize=normalize)
+    with input_errors(lr="--lr"):
+        sweep = gate.check_sweep(activation, sw2, sb2, depth_list, q0=q0, slope=slope,
+                                 trainable_multiple=trainable_multiple, conditioning_multiple=conditioning_multiple,
+                                 generalization_multiple=generalization_multiple, eta=eta, X=X, loss=loss,
+                                 normalize=normalize, scheduler=scheduler)
     tally = {"rows": 0, "failed": 0, "first": None}
     kept = []
     readable = out.fmt == "table" and not out.columns and not out.value
-    blocks = readable and len(tasks) * len(depth_list) <= READABLE_ROWS
+    blocks = readable and len(sweep) * len(depth_list) <= READABLE_ROWS
 
     def chunks():
-        with input_errors(lr="--lr"), Progress(len(tasks), f"{activation} check", "points") as advance:
-            for r in sweep.run(gate.check_point, tasks, shared=shared, scheduler=scheduler):
+        with input_errors(lr="--lr"), Progress(len(sweep), f"{activation} check", "points") as advance:
+            for r in sweep:
                 bad = ~r.passed
                 if bad.any() and tally["first"] is None:
                     k = int(bad.argmax())
@@ -234,15 +232,13 @@ def init(activation, depth_spec, sb2, weights, fan_in, q0, slope, trainable_mult
         out.check(INIT_COLUMNS)
     with input_errors():
         depths = validate.depths(depth_spec).tolist()
-    cases = [(d, b, w) for d in depths for b in (sb2 or [None]) for w in weights]
-    if out.fmt == "shell" and len(cases) > 1:
-        raise click.BadParameter(f"--format shell sets one SW2 and SB2; got {len(cases)} rows (one --depth, --sb2 "
+    n_rows = len(depths) * len(sb2 or [None]) * len(weights)
+    if out.fmt == "shell" and n_rows > 1:
+        raise click.BadParameter(f"--format shell sets one SW2 and SB2; got {n_rows} rows (one --depth, --sb2 "
                                  "and --weights, or another format)", param_hint="'--format'")
-    recs = []
     with input_errors():
-        for depth, b, w in cases:
-            recs.append(gate.recommend(activation, depth, sb2=b, weights=w, q0=q0, slope=slope,
-                                       trainable_multiple=trainable_multiple, fan_in=fan_in))
+        recs = gate.recommend_all(activation, depths, sb2=sb2, weights=weights, q0=q0, slope=slope,
+                                  trainable_multiple=trainable_multiple, fan_in=fan_in)
     for rec in recs:
         if rec.sb2_rule == "fixed":
             warn(f"the dynamical-isometry analysis is not available: sb2 = {rec.sb2:g} (a fixed default); "

@@ -93,15 +93,15 @@ def jacobian(activation, sw2, sb2, q0, slope, depth_spec, weights, empirical, wi
 
 
 def _theory(out, activation, points, depths, weights, q0, slope, scheduler):
-    from phasecli import isometry, sweep
+    from phasecli import isometry
 
     results = []
-    tasks = [{"sw2": a, "sb2": b} for a, b in points]
-    shared = dict(activation=activation, depths=depths, weights=weights, q0=q0, slope=slope)
+    sweep = isometry.jacobian_sweep(activation, points, depths, weights=weights, q0=q0, slope=slope,
+                                    scheduler=scheduler)
 
     def chunks():
-        with input_errors(), Progress(len(tasks), f"{activation} spectra", "points") as advance:
-            for r in sweep.run(isometry.jacobian_spectrum, tasks, shared=shared, scheduler=scheduler):
+        with input_errors(), Progress(len(sweep), f"{activation} spectra", "points") as advance:
+            for r in sweep:
                 results.append(r)
                 yield r.table(JACOBIAN_COLUMNS)
                 advance()
@@ -112,7 +112,6 @@ def _theory(out, activation, points, depths, weights, q0, slope, scheduler):
 
 def _empirical(out, activation, points, depths, weights, q0, slope, widths, samples, seed, scheduler, keep):
     """S networks per (point, width, weights); one network per task; rows as each completes."""
-    from phasecli import isometry, sweep
     from phasecli.finite import jacobian as finite
 
     results = []
@@ -120,24 +119,11 @@ def _empirical(out, activation, points, depths, weights, q0, slope, widths, samp
     def chunks():
         total = len(points) * len(widths) * len(weights) * samples
         with input_errors(), Progress(total, f"{activation} networks", "networks") as advance:
-            for a, b in points:
-                theory = isometry.jacobian_spectrum(activation, a, b, depths, weights=weights, q0=q0, slope=slope)
-                for width in widths:
-                    for w in weights:
-                        if theory.status[0] not in ("ok", "edge_unconverged"):
-                            r = finite.rows(theory, w, None)
-                        else:
-                            shared = dict(activation=activation, sw2=theory.sw2, sb2=theory.sb2,
-                                          q_star=theory.q_star, depths=depths, weights=w, width=width, seed=seed,
-                                          slope=slope, keep=keep)
-                            stats = []
-                            for s in sweep.run(finite.network_statistics, [{"index": i} for i in range(samples)],
-                                               shared=shared, scheduler=scheduler):
-                                stats.append(s)
-                                advance()
-                            r = finite.rows(theory, w, finite.pool(stats, depths, width, theory.sw2))
-                        results.append(r)
-                        yield r.table(EMPIRICAL_COLUMNS)
+            for r in finite.empirical_sweep(activation, points, depths, weights=weights, widths=widths,
+                                            samples=samples, seed=seed, q0=q0, slope=slope, keep=keep,
+                                            scheduler=scheduler, progress=advance):
+                results.append(r)
+                yield r.table(EMPIRICAL_COLUMNS)
 
     out.emit(EMPIRICAL_COLUMNS, chunks())
     return results

@@ -20,7 +20,6 @@ from phasecli.cli.columns import PHASE as PHASE_COLUMNS
 from phasecli.cli.output import write_rows
 
 SUMMARY_ROWS = 200
-MAX_STREAM_CELLS = 1_000_000_000  # rows are streamed: only time bounds a grid (1e9 cells: hours on 2 cores)
 MAX_KEPT_CELLS = 25_000_000  # a figure keeps its arrays in memory
 _CRITICAL_REASONS = {
     "unconverged": "the root solver did not converge",
@@ -61,18 +60,17 @@ class _Stats:
 
 
 def _solve_blocks(activation, sw2, sb2, q0, slope, label, scheduler=None, **kwargs):
-    """Yield PhaseGrid blocks of consecutive sw2 rows (all sb2), in order, with progress on a terminal."""
-    from phasecli import meanfield, sweep
+    """PhaseGrid blocks of consecutive sw2 rows (all sb2), in order, with progress on a terminal."""
+    from phasecli import meanfield
 
-    n_cells = len(sw2) * len(sb2)
-    if n_cells > MAX_STREAM_CELLS:
-        raise click.BadParameter(f"grid of {n_cells:,} cells is too large (at most {MAX_STREAM_CELLS:,})",
-                                 param_hint="'--sw2' / '--sb2'")
-    blocks = sweep.row_blocks(len(sw2), len(sb2))
-    tasks = [{"sw2": sw2[a:b]} for a, b in blocks]
-    shared = dict(activation=activation, sb2=sb2, q0=q0, slope=slope, **kwargs)
-    with input_errors(), Progress(n_cells, label, "cells") as advance:
-        for grid in sweep.run(meanfield.solve_phase, tasks, shared=shared, scheduler=scheduler):
+    with input_errors(grid="--sw2' / '--sb2"):
+        sweep = meanfield.phase_sweep(activation, sw2, sb2, q0=q0, slope=slope, scheduler=scheduler, **kwargs)
+    return _progress_blocks(sweep, label)
+
+
+def _progress_blocks(sweep, label):
+    with input_errors(), Progress(sweep.total, label, "cells") as advance:
+        for grid in sweep:
             yield grid
             advance(grid.phase.size)
 

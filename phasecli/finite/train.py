@@ -288,3 +288,16 @@ def train(activation, X, y=None, lr_factors=(0.5, 1.5, 3.0), **kwargs) -> list:
     """``prepare`` then ``train_at`` for every lr_factor, in order (the library form of the command)."""
     setup = prepare(activation, X, y, **kwargs)
     return [train_at(f, setup) for f in lr_factors]
+
+
+def train_sweep(activation, X, y=None, *, sw2, sb2, depths, widths, lr_factors, samples=5, seed=0, n_steps=300,
+                normalize=True, q0=1.0, slope=0.01, scheduler=None):
+    """``train_at`` for every (sw2, sb2, depth, width) point (in that order, ``prepare``d and validated before
+    any training) and lr_factor: a ``plans.Sweep`` per point, in order (``meta['setup']``)."""
+    from phasecli import plans
+
+    setups = [prepare(activation, X, y, sw2=a, sb2=b, depth=d, width=n, samples=samples, seed=seed, n_steps=n_steps,
+                      normalize=normalize, q0=q0, slope=slope)
+              for a in sw2 for b in sb2 for d in depths for n in widths]
+    return [plans.Sweep(train_at, [{"lr_factor": f} for f in lr_factors], {"setup": setup}, scheduler,
+                        meta={"setup": setup}) for setup in setups]
