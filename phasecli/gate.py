@@ -31,14 +31,15 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from phasecli import defaults
 from phasecli import validate as V
 from phasecli.errors import RuntimeFailure
 from phasecli.results import Rows
 
-DEFAULT_TRAINABLE_MULTIPLE = 6.0
-DEFAULT_CONDITIONING_MULTIPLE = 6.0
-DEFAULT_GENERALIZATION_MULTIPLE = 6.0
-DEFAULT_CRITICAL_TOL = 1e-6
+DEFAULT_TRAINABLE_MULTIPLE = defaults.TRAINABLE_MULTIPLE
+DEFAULT_CONDITIONING_MULTIPLE = defaults.CONDITIONING_MULTIPLE
+DEFAULT_GENERALIZATION_MULTIPLE = defaults.GENERALIZATION_MULTIPLE
+DEFAULT_CRITICAL_TOL = defaults.CRITICAL_TOL
 CRITERIA = ("signal", "trainability", "conditioning", "generalization", "learning_rate")
 CRITICAL_TEXT = {
     "unconverged": "the root solver did not converge",

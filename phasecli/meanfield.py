@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from phasecli import _kernels as K
+from phasecli import defaults
 from phasecli import validate as V
 from phasecli.results import Rows
 
@@ -30,9 +31,9 @@ CRITICAL_STATUS = {
     K.CR_UNDEFINED: "q_infinite",
 }
 MAX_CELLS = 25_000_000
-DEFAULT_SLOPE = 0.01
-DEFAULT_CRITICAL_TOL = 1e-6
-DEFAULT_TRAINABLE_MULTIPLE = 6.0
+DEFAULT_SLOPE = defaults.SLOPE
+DEFAULT_CRITICAL_TOL = defaults.CRITICAL_TOL
+DEFAULT_TRAINABLE_MULTIPLE = defaults.TRAINABLE_MULTIPLE
 
 
 def _variances(name: str, values) -> np.ndarray:
@@ -201,7 +202,7 @@ class CriticalLine(Rows):
 
 
 def solve_critical(activation: str, sb2, *, q0: float = 1.0, slope: float = DEFAULT_SLOPE,
-                   sw2_range: tuple[float, float] = (1e-3, 1e4)) -> CriticalLine:
+                   sw2_range: tuple[float, float] = defaults.SW2_RANGE) -> CriticalLine:
     """Root-solve chi_1(sw2, q*(sw2, sb2)) = 1 for each sb2 (bracketing + Brent, not a grid)."""
     code = _check_common(activation, q0, slope)
     sb2 = _variances("sb2", sb2)

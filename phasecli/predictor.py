@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from phasecli import defaults
 from phasecli import meanfield as mf
 from phasecli import ntk
 from phasecli import validate as V
@@ -124,7 +125,7 @@ def _solve_state(theta, targets, ridge, t, eta):
 
 def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, depths, *, slope=0.01,
                        normalize=True, q0=1.0, dropout=None, time=None, eta=None, ridge=0.0, nngp=False,
-                       batch_size=2048, keep_predictions=False, architecture="fc", image_shape=None,
+                       batch_size=defaults.BATCH_SIZE, keep_predictions=False, architecture="fc", image_shape=None,
                        filter_size=3) -> Generalization:
     """Test accuracy / MSE of the NTK (or NNGP) mean predictor at every depth, one (sw2, sb2).
 
@@ -226,7 +227,8 @@ def _empty(activation, sw2, sb2, nngp, depths, status, meta):
 
 def generalize_sweep(activation, sw2, sb2, X_train, y_train, X_test, y_test, depths, *, architectures=("fc",),
                      image_shape=None, filter_size=3, slope=0.01, normalize=True, q0=1.0, dropout=None, time=None,
-                     eta=None, ridge=0.0, nngp=False, batch_size=2048, scheduler=None, labels=("X_train", "X_test")):
+                     eta=None, ridge=0.0, nngp=False, batch_size=defaults.BATCH_SIZE, scheduler=None,
+                     labels=("X_train", "X_test")):
     """``ntk_generalization`` at every (architecture, sw2, sb2) (architecture outer, sw2, sb2 inner), planned
     before any work: a ``plans.Sweep``.  Convolutional points check their images once here and carry their
     entry-layers over the test batches (``Sweep.works``); a run whose estimated memory or time is too large

@@ -8,16 +8,15 @@ import sys
 
 import click
 
-from phasecli.cli import columns
-from phasecli.activations import NAMES
-from phasecli.cli import cli
+from phasecli import defaults
+from phasecli.cli import cli, columns
 from phasecli.cli.errors import input_errors, warn
 from phasecli.cli.inputs import explicit, load_inputs
-from phasecli.cli.options import (GRID, GRID_GRAMMAR, POSITIVE, UNIT, WEIGHT_LAWS, complete_words, data_options,
-                                  depth_option, FiniteFloat, grid_options, output_options, sweep_options,
-                                  trainable_option, weights_callback)
+from phasecli.cli.options import (GRID, GRID_GRAMMAR, POSITIVE, WEIGHT_LAWS, FiniteFloat, activation_option,
+                                  complete_words, data_options, depth_option, grid_options, output_options,
+                                  q0_option, slope_option, sweep_options, trainable_option, weights_callback)
 from phasecli.cli.progress import Progress
-from phasecli.cli.writing import echo_value, Output, writing
+from phasecli.cli.writing import Output, echo_value, writing
 
 CHECK_COLUMNS = columns.CHECK
 INIT_COLUMNS = columns.INIT
@@ -35,10 +34,10 @@ def _multiple_option(name, default, help_text):
 @grid_options(default_sw2="critical", default_sb2="0.05", sw2_critical=True)
 @depth_option(None, "Depths L (hidden layers) to check")
 @trainable_option
-@_multiple_option("--conditioning-multiple", 6.0,
+@_multiple_option("--conditioning-multiple", defaults.CONDITIONING_MULTIPLE,
                   "Ordered side: fail when depth > this multiple of xi_1 = -1/ln chi_1 (the NTK's kappa grows "
                   "like exp(L/xi_1); Xiao et al.).")
-@_multiple_option("--generalization-multiple", 6.0,
+@_multiple_option("--generalization-multiple", defaults.GENERALIZATION_MULTIPLE,
                   "Chaotic side: fail when depth > this multiple of xi_star = -1/(ln chi_c - ln chi_1) (the mean "
                   "predictor decays like exp(-L/xi_star); 6 measured on digits, see the docs).")
 @click.option("--lr", "eta", type=POSITIVE, default=None, metavar="ETA",
@@ -182,8 +181,7 @@ def _readable(v, *multiples):
 
 
 @cli.command()
-@click.option("--activation", "-a", type=click.Choice(NAMES), default="tanh", show_default=True,
-              help="Nonlinearity phi (see `phasecli activations`).")
+@activation_option
 @depth_option(None, "Depths L (hidden layers) the initialization is for, a row each")
 @click.option("--sb2", type=GRID, default=None, help=f"Bias VARIANCE sigma_b^2 (not the std): {GRID_GRAMMAR}, a row "
                                                     "each [default: by the rule in the description].")
@@ -193,9 +191,8 @@ def _readable(v, *multiples):
                    "var_s2 (and the linear baseline of the default sb2).")
 @click.option("--fan-in", type=click.IntRange(1), default=None,
               help="Layer width N: also print w_std_standard = sqrt(sw2 / N).")
-@click.option("--q0", type=POSITIVE, default=1.0, show_default=True,
-              help="Inputs' variance q^1; q* is the stable fixed point reached from it.")
-@click.option("--slope", type=UNIT, default=0.01, show_default=True, help="Negative slope of leaky_relu.")
+@q0_option
+@slope_option
 @trainable_option
 @output_options(columns=INIT_COLUMNS, png=False, value_default="sw2", extra_formats=("shell",))
 def init(activation, depth_spec, sb2, weights, fan_in, q0, slope, trainable_multiple, out):

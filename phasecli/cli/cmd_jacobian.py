@@ -10,7 +10,7 @@ from phasecli.cli.errors import fail, input_errors, partial_failure, warn
 from phasecli.cli.inputs import explicit
 from phasecli.cli.options import (WEIGHT_LAWS, complete_words, depth_option, grid_options, output_options,
                                   strict_option, sweep_options, weights_callback, width_option)
-from phasecli.cli.progress import check_figure, Progress, render
+from phasecli.cli.progress import Progress, check_figure, render
 
 JACOBIAN_COLUMNS = columns.JACOBIAN
 EMPIRICAL_COLUMNS = columns.JACOBIAN_EMPIRICAL

@@ -6,12 +6,13 @@ import sys
 
 import click
 
-from phasecli.activations import ACTIVATIONS, NAMES
+from phasecli import defaults
+from phasecli.activations import ACTIVATIONS
 from phasecli.cli import cli
 from phasecli.cli.errors import fail, input_errors, partial_failure
-from phasecli.cli.options import (GRID, GRID_GRAMMAR, POSITIVE, UNIT, grid_options, output_options,
-                                  strict_option, sweep_options, trainable_option)
-from phasecli.cli.progress import check_figure, Progress, render
+from phasecli.cli.options import (GRID, GRID_GRAMMAR, UNIT, activation_option, grid_options, output_options,
+                                  q0_option, slope_option, strict_option, sweep_options, trainable_option)
+from phasecli.cli.progress import Progress, check_figure, render
 from phasecli.cli.writing import writing
 from phasecli.cli.columns import ACTIVATIONS as ACTIVATION_COLUMNS
 from phasecli.cli.columns import CRITICAL as CRITICAL_COLUMNS
@@ -114,7 +115,7 @@ def _check_kept(out, n_cells):
 
 @cli.command()
 @grid_options(default_sw2="0.5:4:141", default_sb2="0:1:101")
-@click.option("--critical-tol", type=UNIT, default=1e-6, show_default=True,
+@click.option("--critical-tol", type=UNIT, default=defaults.CRITICAL_TOL, show_default=True,
               help="Cells with |chi_1 - 1| <= tol are labelled 'critical'.")
 @trainable_option
 @click.option("--summary/--no-summary", default=None,
@@ -185,19 +186,18 @@ def _write_summary(activation, sw2, sb2, q0, slope, stats):
     line = meanfield.solve_critical(activation, picks, q0=q0, slope=slope)
     with writing():
         write_rows(("phase", "cells", "share", "chi_1", "q_star"), stats.rows(), "table", sys.stdout, title=title)
-        write_rows(CRITICAL_COLUMNS, zip(*(line.table(CRITICAL_COLUMNS)[c] for c in CRITICAL_COLUMNS)), "table", sys.stdout,
+        rows = line.table(CRITICAL_COLUMNS)
+        write_rows(CRITICAL_COLUMNS, zip(*(rows[c] for c in CRITICAL_COLUMNS)), "table", sys.stdout,
                    title="critical line (root-solved, chi_1 = 1)")
 
 
 @cli.command()
-@click.option("--activation", "-a", type=click.Choice(NAMES), default="tanh", show_default=True,
-              help="Nonlinearity phi (see `phasecli activations`).")
+@activation_option
 @click.option("--sb2", type=GRID, default="0.05", show_default=True,
               help=f"Bias VARIANCE sigma_b^2 (not the std): {GRID_GRAMMAR}.")
-@click.option("--q0", type=POSITIVE, default=1.0, show_default=True,
-              help="Inputs' variance q^1; q* is the stable fixed point reached from it.")
-@click.option("--slope", type=UNIT, default=0.01, show_default=True, help="Negative slope of leaky_relu.")
-@click.option("--sw2-range", default="0.001:10000", show_default=True, metavar="LOW:HIGH",
+@q0_option
+@slope_option
+@click.option("--sw2-range", default="{:g}:{:g}".format(*defaults.SW2_RANGE), show_default=True, metavar="LOW:HIGH",
               callback=lambda c, p, v: _sw2_range(v),
               help="Search interval LOW:HIGH for the critical sw2 (two numbers, 0 < LOW < HIGH; not a grid).")
 @output_options(columns=CRITICAL_COLUMNS, value_default="sw2_critical")

@@ -6,14 +6,14 @@ import contextlib
 
 import click
 
-from phasecli.cli import columns
-from phasecli.cli import cli
+from phasecli import defaults
+from phasecli.cli import cli, columns
 from phasecli.cli.errors import input_errors, partial_failure, warn
 from phasecli.cli.inputs import explicit, load_train_test, network_inputs
 from phasecli.cli.options import (BUNDLED_DATA, NON_NEGATIVE, POSITIVE, architecture_options,
                                   complete_words, data_options, depth_option, dropout_option, examples_option,
                                   grid_options, label_column_option, output_options, strict_option, sweep_options)
-from phasecli.cli.progress import check_figure, Progress, render
+from phasecli.cli.progress import Progress, check_figure, render
 
 KAPPA_COLUMNS = columns.KAPPA
 LR_COLUMNS = columns.LR
@@ -237,7 +237,7 @@ def lr(activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, de
 @click.option("--ridge", type=NON_NEGATIVE, default=0.0, show_default=True,
               help="Add SIGMA * Id to Theta_train,train (regularizer for the ordered phase).")
 @click.option("--nngp", is_flag=True, help="Use the NNGP (Bayesian posterior mean) instead of the NTK predictor.")
-@click.option("--batch-size", type=click.IntRange(1), default=2048, show_default=True,
+@click.option("--batch-size", type=click.IntRange(1), default=defaults.BATCH_SIZE, show_default=True,
               help="Test rows per pass of the recursion (bounds memory).")
 @examples_option("Examples used: the first N rows of --train (convolutional runs grow like N^2) [default: all].")
 @click.option("--test-examples", type=click.IntRange(1), default=None, metavar="N",
@@ -294,9 +294,10 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
             nngp=nngp, batch_size=batch_size, scheduler=scheduler, labels=("--train", "--test"), **net)
     results = []
 
+    bar = _bar(sweep, f"{activation} predictor", f"{activation} {','.join(architectures)} predictor")
+
     def chunks():
-        with input_errors(X_train="--train", X_test="--test"), \
-                _bar(sweep, f"{activation} predictor", f"{activation} {','.join(architectures)} predictor") as advance:
+        with input_errors(X_train="--train", X_test="--test"), bar as advance:
             for r in sweep:
                 results.append(r)
                 yield r.table(GENERALIZE_COLUMNS)

@@ -11,7 +11,7 @@ from phasecli.cli.inputs import explicit, first_rows, load_labelled
 from phasecli.cli.options import (BUNDLED_DATA, GRID_GRAMMAR, POSITIVE, SYNTHETIC_EXAMPLES, complete_words,
                                   depth_option, examples_option, FiniteFloat, grid_options, GridSpec,
                                   label_column_option, output_options, sweep_options, width_option)
-from phasecli.cli.progress import check_figure, Progress, render
+from phasecli.cli.progress import Progress, check_figure, render
 
 CATAPULT_COLUMNS = columns.CATAPULT
 TRAIN_COLUMNS = columns.TRAIN

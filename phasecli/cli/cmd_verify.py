@@ -9,7 +9,7 @@ from phasecli.cli import cli
 from phasecli.cli.errors import input_errors, warn
 from phasecli.cli.options import (POSITIVE, depth_option, FiniteFloat, grid_options, output_options, sweep_options,
                                   width_option)
-from phasecli.cli.progress import check_figure, Progress, render
+from phasecli.cli.progress import Progress, check_figure, render
 
 VERIFY_COLUMNS = columns.VERIFY
 

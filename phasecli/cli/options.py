@@ -12,6 +12,7 @@ import math
 
 import click
 
+from phasecli import defaults
 from phasecli.activations import NAMES
 from phasecli.grids import GridSpecError, list_items, parse_grid
 from phasecli.cli.errors import SCHEDULER_ENV, SCHEDULER_FROM_ENV, STRICT
@@ -134,6 +135,24 @@ class IntegerList(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
+def activation_option(f):
+    """--activation / -a: the nonlinearity, one of the registry's names."""
+    return click.option("--activation", "-a", type=click.Choice(NAMES), default=defaults.ACTIVATION,
+                        show_default=True, help="Nonlinearity phi (see `phasecli activations`).")(f)
+
+
+def q0_option(f):
+    """--q0: the inputs' variance q^1."""
+    return click.option("--q0", type=POSITIVE, default=defaults.Q0, show_default=True,
+                        help="Inputs' variance q^1; q* is the stable fixed point reached from it.")(f)
+
+
+def slope_option(f):
+    """--slope: the negative slope of leaky_relu."""
+    return click.option("--slope", type=UNIT, default=defaults.SLOPE, show_default=True,
+                        help="Negative slope of leaky_relu.")(f)
+
+
 def grid_options(default_sw2: str, default_sb2: str, *, sw2_critical: bool = False):
     """--activation, --sw2, --sb2, --q0, --slope: declared once for every grid command."""
     sw2_help = f"Weight VARIANCE sigma_w^2 (not the std): {GRID_GRAMMAR}."
@@ -142,15 +161,13 @@ def grid_options(default_sw2: str, default_sb2: str, *, sw2_critical: bool = Fal
 
     def decorate(f):
         options = [
-            click.option("--activation", "-a", type=click.Choice(NAMES), default="tanh", show_default=True,
-                         help="Nonlinearity phi (see `phasecli activations`)."),
+            activation_option,
             click.option("--sw2", type=GridSpec(allow_critical=sw2_critical), default=default_sw2,
                          show_default=True, help=sw2_help),
             click.option("--sb2", type=GRID, default=default_sb2, show_default=True,
                          help=f"Bias VARIANCE sigma_b^2 (not the std): {GRID_GRAMMAR}."),
-            click.option("--q0", type=POSITIVE, default=1.0, show_default=True,
-                         help="Inputs' variance q^1; q* is the stable fixed point reached from it."),
-            click.option("--slope", type=UNIT, default=0.01, show_default=True, help="Negative slope of leaky_relu."),
+            q0_option,
+            slope_option,
         ]
         for option in reversed(options):
             f = option(f)
@@ -339,8 +356,8 @@ TRAINABLE_HELP = "max_trainable_depth = this multiple of xi_c (Schoenholz et al.
 
 
 def trainable_option(f):
-    return click.option("--trainable-multiple", type=FiniteFloat(0.0, lo_open=True), default=6.0,
-                        show_default=True, help=TRAINABLE_HELP)(f)
+    return click.option("--trainable-multiple", type=FiniteFloat(0.0, lo_open=True),
+                        default=defaults.TRAINABLE_MULTIPLE, show_default=True, help=TRAINABLE_HELP)(f)
 
 
 ARCHITECTURES = ("fc", "cnn-f", "cnn-p")
