@@ -128,11 +128,13 @@ def _architecture(architecture, dropout, image_shape):
 
 
 def _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_rows, architecture="fc",
-           image_shape=None, filter_size=3) -> _Setup:
-    """Validate everything once, solve the point's mean field, build the engine."""
+           image_shape=None, filter_size=3, checked=False, point=None) -> _Setup:
+    """Validate everything once (X already ``check_matrix``ed when ``checked``), solve the point's mean field,
+    build the engine.  ``point`` (a dict), if given, receives the point's mean-field values as soon as they are
+    known, so a caller that catches PointError has them without solving again."""
     V.activation(activation)
     architecture = _architecture(architecture, dropout, image_shape)
-    X = check_matrix(X, "X")
+    X = X if checked else check_matrix(X, "X")
     if X.shape[0] < min_rows:
         raise V.InputError(f"need at least {min_rows} inputs (rows), got {X.shape[0]}", "X")
     Xt = None
@@ -151,6 +153,8 @@ def _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_r
     info = dict(q_star=q_star, c_star=float(grid.c_star[0, 0]), chi_1=float(grid.chi_1[0, 0]),
                 chi_c=float(grid.chi_c[0, 0]), xi_1=float(grid.xi_1[0, 0]), xi_star=float(grid.xi_star[0, 0]),
                 phase=str(grid.phase[0, 0]))
+    if point is not None:
+        point.update(info)
     where = f"{activation} at sw2={sw2:g}, sb2={sb2:g}"
     m, dim = X.shape
     if architecture != "fc":
@@ -294,14 +298,12 @@ def ntk_spectra(activation, X, sw2, sb2, depths, *, slope=mf.DEFAULT_SLOPE, norm
     if Xc.shape[0] < 2:
         raise V.InputError(f"need at least 2 inputs (rows) for a spectrum, got {Xc.shape[0]}", "X")
     m, dim = Xc.shape
+    info = {}  # the point's mean field, filled by _setup (a point without a kernel needs it too)
     try:
         st = _setup(activation, Xc, sw2, sb2, None, slope, normalize, q0, dropout, min_rows=2,
-                    architecture=architecture, image_shape=image_shape, filter_size=filter_size)
+                    architecture=architecture, image_shape=image_shape, filter_size=filter_size, checked=True,
+                    point=info)
     except PointError as exc:
-        grid = mf.solve_phase(activation, V.variance("sw2", sw2), V.variance("sb2", sb2), q0=q0, slope=slope)
-        info = dict(q_star=float(grid.q_star[0, 0]), c_star=float(grid.c_star[0, 0]),
-                    chi_1=float(grid.chi_1[0, 0]), chi_c=float(grid.chi_c[0, 0]), xi_1=float(grid.xi_1[0, 0]),
-                    xi_star=float(grid.xi_star[0, 0]), phase=str(grid.phase[0, 0]))
         return _nan_spectra(activation, sw2, sb2, m, dim, bool(normalize), V.dropout(dropout), depths,
                             exc.status, str(exc), info, architecture=architecture)
     n = depths.size

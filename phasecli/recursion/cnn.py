@@ -312,10 +312,12 @@ class CnnEngine:
 
 
 def build(activation, X, Xt, sw2, sb2, slope, normalize, q_star, architecture, image_shape, filter_size, where):
-    """(engine, duplicate pairs, table error) for checked inputs; rows scaled to a mean q^1 = q* with normalize.
+    """(engine, duplicate pairs, table error) for checked inputs (``check_image`` too: ``ntk`` checks them once);
+    rows scaled to a mean q^1 = q* with normalize.
 
     Raises PointError where the CNN kernel has no reference fixed point (q* infinite or zero)."""
-    height, width, channels, k = check_image(image_shape, filter_size, X.shape[1])
+    height, width, channels = (int(v) for v in image_shape)
+    k = int(filter_size)
     if not ACTIVATIONS[activation].homogeneous and not (math.isfinite(q_star) and q_star > 0.0):
         raise PointError("q_infinite" if not math.isfinite(q_star) else "q_zero",
                          f"q* is {'infinite' if not math.isfinite(q_star) else 0} for {where}: the convolutional "
