@@ -507,3 +507,12 @@ def jacobian_sweep(activation: str, points, depths, *, weights=("gaussian",), q0
 
     return plans.Sweep(jacobian_spectrum, [{"sw2": a, "sb2": b} for a, b in points],
                        dict(activation=activation, depths=depths, weights=weights, q0=q0, slope=slope), scheduler)
+
+
+def spectral_densities(activation: str, sw2: float, sb2: float, depths, *, weights=("gaussian",), q0: float = 1.0,
+                       slope: float = 0.01, points: int = 500):
+    """Yield (weights, depth, ``spectral_density``) for every weight law (outer) and depth, as each is done."""
+    for w in weights:
+        for d in depths:
+            yield w, int(d), spectral_density(activation, sw2, sb2, int(d), weights=w, q0=q0, slope=slope,
+                                              points=points)

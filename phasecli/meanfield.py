@@ -308,3 +308,27 @@ def phase_sweep(activation: str, sw2, sb2, *, q0: float = 1.0, slope: float = DE
     return plans.Sweep(solve_phase, [{"sw2": sw2[a:b]} for a, b in blocks],
                        dict(activation=activation, sb2=sb2, q0=q0, slope=slope, **kwargs), scheduler,
                        units=[(b - a) * len(sb2) for a, b in blocks])
+
+
+def scale_curves(activation: str, axis: str, sw2, sb2, *, q0: float = 1.0, slope: float = DEFAULT_SLOPE,
+                 n: int = 400) -> dict:
+    """xi_1 and xi_star on ``n`` points spanning the swept variable ``axis`` ('sw2' or 'sb2') at the other's
+    first value (figures draw them over a sweep); along sw2 the critical sw2 is added to the points.
+    Returns {'x', 'xi_1', 'xi_star'}."""
+    values = sw2 if axis == "sw2" else sb2
+    fine = np.linspace(min(values), max(values), n)
+    if axis == "sw2":
+        line = solve_critical(activation, [sb2[0]], q0=q0, slope=slope)
+        extra = line.sw2_critical[np.isfinite(line.sw2_critical)]
+        fine = np.unique(np.concatenate([fine, extra[(extra >= fine[0]) & (extra <= fine[-1])]]))
+        grid = solve_phase(activation, fine, [sb2[0]], q0=q0, slope=slope)
+        return {"x": fine, "xi_1": grid.xi_1[:, 0], "xi_star": grid.xi_star[:, 0]}
+    grid = solve_phase(activation, [sw2[0]], fine, q0=q0, slope=slope)
+    return {"x": fine, "xi_1": grid.xi_1[0], "xi_star": grid.xi_star[0]}
+
+
+def critical_curve(activation: str, sb2, *, q0: float = 1.0, slope: float = DEFAULT_SLOPE) -> CriticalLine:
+    """The critical line on a fine sb2 grid spanning ``sb2`` (denser near its low end), for a figure."""
+    lo, hi = float(min(sb2)), float(max(sb2))
+    fine = np.unique(np.concatenate([np.linspace(lo, hi, 160), lo + (hi - lo) * np.geomspace(1e-4, 1, 40)]))
+    return solve_critical(activation, fine, q0=q0, slope=slope)

@@ -1,8 +1,14 @@
 """The phasecli command line.  click and rich live in this package; the numeric core never prints.
 
 One module per family of commands (``cmd_*.py``), each registering its commands on the
-group ``cli``; ``common.py`` holds what they share (option groups declared once, the
-output sink, error mapping).  Heavy modules (numpy, numba, scipy, matplotlib) are
+group ``cli``: a command parses its options, calls one library function (the planners beside
+each numeric API, ``phasecli.plans``) and writes the result's rows to a sink.  What they share:
+``options.py`` (every shared option, declared once, with its completion words), ``errors.py``
+(messages and exit statuses), ``inputs.py`` (reading --data / --train / --test),
+``writing.py`` and ``output.py`` (sinks), ``progress.py`` (progress bars, figures),
+``columns.py`` (each command's columns), ``completion.py`` (static shell scripts) and
+``api.py`` (the Python API, ``phasecli.api``).  Command modules never import each other.
+Heavy modules (numpy, numba, scipy, matplotlib) are
 imported inside the commands that need them, so ``phasecli --help`` and tab completion
 stay instant.
 

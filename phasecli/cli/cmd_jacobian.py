@@ -143,15 +143,13 @@ def _figure(path, layout, activation, results, depths, weights, q0, slope, criti
                  f"{isometry.STATUS_TEXT[point.status[0]]}")
         densities = {}
         with input_errors(), Progress(len(weights) * len(depths), "densities", "curves") as advance:
-            for w in weights:
-                for d in depths:
-                    dens = isometry.spectral_density(activation, point.sw2, point.sb2, int(d), weights=w, q0=q0,
-                                                     slope=slope, points=DENSITY_POINTS)
-                    if _truncated(dens):
-                        warn(f"the depth-{int(d)} density ({w}) converged at {int(dens.converged.sum())} of "
-                             f"{dens.converged.size} points; the figure shows those")
-                    densities[(w, int(d))] = dens
-                    advance()
+            for w, d, dens in isometry.spectral_densities(activation, point.sw2, point.sb2, depths, weights=weights,
+                                                           q0=q0, slope=slope, points=DENSITY_POINTS):
+                if _truncated(dens):
+                    warn(f"the depth-{d} density ({w}) converged at {int(dens.converged.sum())} of "
+                         f"{dens.converged.size} points; the figure shows those")
+                densities[(w, d)] = dens
+                advance()
         render("jacobian:density_figure", path, point, densities, weights, depths,
                measured=results if empirical else None)
         return

@@ -169,11 +169,7 @@ def _critical_line(activation, sb2, q0, slope, layout):
 
     if layout != "heatmap":
         return None
-    import numpy as np
-
-    lo, hi = float(min(sb2)), float(max(sb2))
-    fine = np.unique(np.concatenate([np.linspace(lo, hi, 160), lo + (hi - lo) * np.geomspace(1e-4, 1, 40)]))
-    return meanfield.solve_critical(activation, fine, q0=q0, slope=slope)
+    return meanfield.critical_curve(activation, sb2, q0=q0, slope=slope)
 
 
 def _write_summary(activation, sw2, sb2, q0, slope, stats):

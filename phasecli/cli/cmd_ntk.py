@@ -128,21 +128,9 @@ def scale_curves(activation, sw2, sb2, q0, slope, layout, n=400):
     """xi_1 and xi_star on a fine grid of the swept variable (heatmap figures draw them on top)."""
     if not layout or not layout.startswith("heatmap"):
         return None
-    import numpy as np
-
     from phasecli import meanfield
 
-    axis = layout.split("-")[1]
-    values = sw2 if axis == "sw2" else sb2
-    fine = np.linspace(min(values), max(values), n)
-    if axis == "sw2":
-        line = meanfield.solve_critical(activation, [sb2[0]], q0=q0, slope=slope)
-        extra = line.sw2_critical[np.isfinite(line.sw2_critical)]
-        fine = np.unique(np.concatenate([fine, extra[(extra >= fine[0]) & (extra <= fine[-1])]]))
-        grid = meanfield.solve_phase(activation, fine, [sb2[0]], q0=q0, slope=slope)
-        return {"x": fine, "xi_1": grid.xi_1[:, 0], "xi_star": grid.xi_star[:, 0]}
-    grid = meanfield.solve_phase(activation, [sw2[0]], fine, q0=q0, slope=slope)
-    return {"x": fine, "xi_1": grid.xi_1[0], "xi_star": grid.xi_star[0]}
+    return meanfield.scale_curves(activation, layout.split("-")[1], sw2, sb2, q0=q0, slope=slope, n=n)
 
 
 @cli.command()

@@ -7,7 +7,7 @@ import click
 from phasecli.cli import columns
 from phasecli.cli import cli
 from phasecli.cli.errors import input_errors
-from phasecli.cli.inputs import explicit, first_rows, load_labelled
+from phasecli.cli.inputs import load_training_set
 from phasecli.cli.options import (BUNDLED_DATA, GRID_GRAMMAR, POSITIVE, SYNTHETIC_EXAMPLES, complete_words,
                                   depth_option, examples_option, FiniteFloat, grid_options, GridSpec,
                                   label_column_option, output_options, sweep_options, width_option)
@@ -86,21 +86,6 @@ def catapult(lambda0, f0, widths, lr_factor, n_steps, tol, scheduler, out):
     return 0
 
 
-def _load_training_set(train_path, label_column, examples, dim, seed):
-    """(X, y or None, which option the data came from): the first --examples rows of --train, or
-    --examples synthetic inputs."""
-    from phasecli import ntk
-
-    if train_path is None:
-        return ntk.synthetic_data(SYNTHETIC_EXAMPLES if examples is None else examples, dim, seed), None, "--examples"
-    if explicit("dim"):
-        raise click.BadParameter("--dim describes synthetic inputs and cannot be used with --train",
-                                 param_hint="'--train'")
-    X, y = load_labelled(train_path, label_column, "train")
-    X, y = first_rows((X, y), examples, "--train")
-    return X, y, "--train"
-
-
 @cli.command()
 @grid_options(default_sw2="1.5", default_sb2="0.05")
 @depth_option("1", "Hidden layers L (number of nonlinearities)")
@@ -161,7 +146,7 @@ def train(activation, sw2, sb2, q0, slope, depth_spec, widths, lr_factor, n_step
         raise click.BadParameter(f"the figure draws one (sw2, sb2, depth, width) point; got {len(points)} "
                                  "(write the rows without --png)", param_hint="'--png'")
     layout = check_figure("train", n_lr=len(lr_factor)) if out.png else None
-    X, y, source = _load_training_set(train_path, label_column, examples, dim, seed)
+    X, y, source = load_training_set(train_path, label_column, examples, dim, seed)
     with input_errors(X=source, y=source, samples="--samples"):
         sweeps = core.train_sweep(activation, X, y, sw2=sw2, sb2=sb2, depths=depths, widths=widths,
                                   lr_factors=lr_factor, samples=samples, seed=seed, n_steps=n_steps,

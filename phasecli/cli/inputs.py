@@ -95,3 +95,18 @@ def load_train_test(train_path, test_path, label_column, examples, test_examples
         raise click.BadParameter(f"{test_examples} rows asked, --test has {X_test.shape[0]}",
                                  param_hint="'--test-examples'")
     return X_train, y_train, X_test[:test_examples], y_test[:test_examples]
+
+
+def load_training_set(train_path, label_column, examples, dim, seed):
+    """(X, y or None, which option the data came from): the first --examples rows of --train, or
+    --examples synthetic inputs."""
+    from phasecli import ntk
+
+    if train_path is None:
+        return ntk.synthetic_data(SYNTHETIC_EXAMPLES if examples is None else examples, dim, seed), None, "--examples"
+    if explicit("dim"):
+        raise click.BadParameter("--dim describes synthetic inputs and cannot be used with --train",
+                                 param_hint="'--train'")
+    X, y = load_labelled(train_path, label_column, "train")
+    X, y = first_rows((X, y), examples, "--train")
+    return X, y, "--train"
