@@ -1,6 +1,6 @@
 """Baseline for bench_stream.py: the row-by-row writer one would write first.
 
-``write(sink, chunk)`` replaces ``phasecli.output.Sink.write`` in a benchmark child: the
+``write(sink, chunk)`` replaces ``phasecli.cli.output.Sink.write`` in a benchmark child: the
 same output rules (repr of floats, true/false, JSON "inf"/"-inf"/null, aligned plain
 tables with widths from the first chunk), but formatted one row at a time with the csv
 module, one ``json.dumps`` per row and per-cell f-strings.  Long tables only (past the

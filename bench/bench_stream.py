@@ -42,7 +42,7 @@ FIRST_ROW_NEWLINES = {"csv": 2, "tsv": 2, "jsonl": 1, "json": 2, "table": 2}
 CHILD = r"""
 import sys, time
 sys.path.insert(0, {bench!r})
-from phasecli import output
+from phasecli.cli import output
 from phasecli.cli import main
 
 spent = [0.0]

@@ -34,7 +34,7 @@ TIMES = (1e3, 1e4, 1e5)
 def measure(points, scale_name, ladder, max_depth, train_time=None):
     from phasecli import meanfield
     from phasecli.ntk import predictor as generalize
-    from phasecli.cli.cmd_ntk import load_labelled
+    from phasecli.cli.inputs import load_labelled
 
     X_train, y_train = load_labelled("digits", -1, "train")
     X_test, y_test = load_labelled("digits", -1, "test")

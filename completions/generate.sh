@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 for shell in bash zsh fish; do
-  python -m phasecli.completion "$shell" > "phasecli.${shell}"
+  python -m phasecli.cli.completion "$shell" > "phasecli.${shell}"
 done

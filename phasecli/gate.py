@@ -31,16 +31,15 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from phasecli import columns
+from phasecli import defaults
 from phasecli import validate as V
 from phasecli.errors import RuntimeFailure
+from phasecli.results import Rows
 
-CHECK_COLUMNS = columns.CHECK
-INIT_COLUMNS = columns.INIT
-DEFAULT_TRAINABLE_MULTIPLE = 6.0
-DEFAULT_CONDITIONING_MULTIPLE = 6.0
-DEFAULT_GENERALIZATION_MULTIPLE = 6.0
-DEFAULT_CRITICAL_TOL = 1e-6
+DEFAULT_TRAINABLE_MULTIPLE = defaults.TRAINABLE_MULTIPLE
+DEFAULT_CONDITIONING_MULTIPLE = defaults.CONDITIONING_MULTIPLE
+DEFAULT_GENERALIZATION_MULTIPLE = defaults.GENERALIZATION_MULTIPLE
+DEFAULT_CRITICAL_TOL = defaults.CRITICAL_TOL
 CRITERIA = ("signal", "trainability", "conditioning", "generalization", "learning_rate")
 CRITICAL_TEXT = {
     "unconverged": "the root solver did not converge",
@@ -61,7 +60,7 @@ def _g(x: float) -> str:
 
 
 @dataclass
-class Verdicts:
+class Verdicts(Rows):
     """The verdict per row (one row per configuration and depth): column -> 1-D array.
 
     verdict 'pass' | 'fail'; reason: the first failed criterion with its numbers (empty on
@@ -97,11 +96,6 @@ class Verdicts:
     @property
     def passed(self) -> np.ndarray:
         return self.verdict == "pass"
-
-    def table(self, columns=CHECK_COLUMNS) -> dict:
-        """One chunk of rows: column name -> 1-D array (or list)."""
-        n = self.depth.size
-        return {c: ([self.activation] * n if c == "activation" else getattr(self, c)) for c in columns}
 
 
 def concat(results) -> Verdicts:
@@ -286,7 +280,7 @@ def check(activation: str, sw2, sb2, depths, **kwargs) -> Verdicts:
 
 # ----------------------------------------------------------------------------- init
 @dataclass
-class Recommendation:
+class Recommendation(Rows):
     """A recommended initialization for depth L: sw2 on the critical line for sb2.
 
     w_std = sqrt(sw2), b_std = sqrt(sb2) (NTK parameterization, docs/theory.md section 1);
@@ -323,9 +317,8 @@ class Recommendation:
     def w_std_standard(self) -> float:
         return math.sqrt(self.sw2 / self.fan_in) if self.fan_in else math.nan
 
-    def table(self, columns=INIT_COLUMNS) -> dict:
-        """One row: column name -> one-element list."""
-        return {c: [getattr(self, c)] for c in columns}
+    def row_count(self) -> int:
+        return 1
 
     def shell(self) -> str:
         """``NAME=value`` lines (full precision) that bash, zsh and sh can eval."""
@@ -450,3 +443,21 @@ def recommend(activation: str, depth: int, *, sb2=None, weights: str = "gaussian
                           q_star=float(grid.q_star[0, 0]), chi_1=float(grid.chi_1[0, 0]), xi_q=float(grid.xi_q[0, 0]),
                           xi_c=float(grid.xi_c[0, 0]), max_trainable_depth=float(grid.max_trainable_depth[0, 0]),
                           mean_s2=mean_s2, var_s2=var_s2, fan_in=fan_in)
+
+
+def check_sweep(activation: str, sw2, sb2, depths, *, scheduler=None, **kwargs):
+    """``check_point`` at every (sw2, sb2), sw2 outer (sw2 = 'critical': the critical sw2 at each sb2), in
+    order: a ``plans.Sweep`` of Verdicts.  ``kwargs``: the other keywords of ``check_point``."""
+    from phasecli.runtime import plans
+
+    if isinstance(sw2, str):
+        tasks = [{"sw2": sw2, "sb2": b} for b in sb2]
+    else:
+        tasks = [{"sw2": a, "sb2": b} for a in sw2 for b in sb2]
+    return plans.Sweep(check_point, tasks, dict(activation=activation, depths=depths, **kwargs), scheduler)
+
+
+def recommend_all(activation: str, depths, *, sb2=None, weights=("gaussian",), **kwargs) -> list:
+    """``recommend`` for every depth (outer), sb2 (None: the rule of ``default_sb2``) and weight law."""
+    return [recommend(activation, int(d), sb2=b, weights=w, **kwargs)
+            for d in depths for b in (sb2 or [None]) for w in weights]

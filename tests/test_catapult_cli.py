@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from phasecli import columns
+from phasecli.cli import columns
 
 
 def test_columns_regimes_and_json_inf(cli):

@@ -150,7 +150,7 @@ def test_png_outputs(cli, tmp_path):
 
 def test_failed_png_write_leaves_nothing_and_exits_1(tmp_path, monkeypatch, capsys):
     from phasecli import cli as cli_module
-    from phasecli import output
+    from phasecli.cli import output
 
     target = tmp_path / "out.png"
 

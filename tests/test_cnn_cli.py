@@ -8,7 +8,7 @@ import io
 import numpy as np
 import pytest
 
-from phasecli import columns
+from phasecli.cli import columns
 
 
 def _rows(text):

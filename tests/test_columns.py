@@ -13,7 +13,7 @@ from scipy import optimize
 
 import naive as nv
 import naive_ntk as nn
-from phasecli.columns import CHECK, INIT
+from phasecli.cli.columns import CHECK, INIT
 
 
 def table(text, sep=","):

@@ -15,7 +15,7 @@ import shutil
 import click
 import pytest
 
-from phasecli import completion
+from phasecli.cli import completion
 from shell_drive import Bash, Zsh, fish_complete
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]

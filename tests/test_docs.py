@@ -1,4 +1,4 @@
-"""The user documents match the code: README's column lists are phasecli.columns, every guide the
+"""The user documents match the code: README's column lists are phasecli.cli.columns, every guide the
 README or a command's help names is shipped and printed by `phasecli docs`, and no document
 points users at the developers' THEORY.md."""
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from phasecli import columns
+from phasecli.cli import columns
 from phasecli.cli.cmd_docs import DOCS
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -119,7 +119,7 @@ def _seed_cache(example: str, tmp_path: Path) -> None:
     match = re.search(r"NUMBA_CACHE_DIR=(\S+)", example)
     if match is None:
         return
-    from phasecli import _cachedir
+    from phasecli.runtime import cache as _cachedir
 
     target = Path(match.group(1).replace("$PWD", str(tmp_path)))
     if not target.is_absolute():

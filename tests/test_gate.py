@@ -14,7 +14,7 @@ from scipy import optimize
 import naive as nv
 import naive_ntk as nn
 from phasecli import gate
-from phasecli.columns import CHECK
+from phasecli.cli.columns import CHECK
 
 REL = 1e-9
 

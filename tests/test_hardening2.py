@@ -48,7 +48,7 @@ def test_png_into_a_fifo_nobody_reads_is_refused_and_the_fifo_stays(cli, tmp_pat
 
 def test_png_into_a_fifo_with_a_reader_is_written_through(tmp_path):
     """In-process (the reader must be open before the write): the FIFO receives the PNG and stays a FIFO."""
-    from phasecli.output import atomic_path
+    from phasecli.cli.output import atomic_path
 
     fifo = tmp_path / "out.png"
     os.mkfifo(fifo)
@@ -110,7 +110,7 @@ def test_png_onto_a_symlink_loop_replaces_nothing(cli, tmp_path):
 
 def test_a_device_is_written_through_never_replaced(tmp_path):
     """/dev/null receives the bytes and stays the character device (in-process, no figure needed)."""
-    from phasecli.output import atomic_path, check_writable
+    from phasecli.cli.output import atomic_path, check_writable
 
     assert check_writable(os.devnull) is None
     before = os.stat(os.devnull)
@@ -276,7 +276,7 @@ def test_verify_estimates_before_running_for_hours(cli):
 
 
 def test_durations_are_short_text():
-    from phasecli.cli.common import duration_text
+    from phasecli.runtime.plans import duration_text
 
     assert duration_text(40) == "40 s" and duration_text(600) == "10 min" and duration_text(7200) == "2.0 h"
     assert duration_text(4.0e14) == "1.1e+11 h"
@@ -303,7 +303,7 @@ def test_too_many_inputs_are_refused_with_an_estimate_not_out_of_memory(cli):
 
 
 def test_a_dangling_symlink_names_its_targets_missing_directory(tmp_path):
-    from phasecli.output import check_writable
+    from phasecli.cli.output import check_writable
 
     link = tmp_path / "x.png"
     link.symlink_to(tmp_path / "missing" / "y.png")

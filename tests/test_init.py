@@ -15,7 +15,7 @@ from scipy import optimize
 
 import naive as nv
 from phasecli import gate
-from phasecli.columns import INIT
+from phasecli.cli.columns import INIT
 from phasecli.errors import RuntimeFailure
 
 TANH_CRITICAL_005 = 1.7609546396067  # the value (13 digits)

@@ -5,7 +5,7 @@ import io
 import json
 import math
 
-from phasecli.columns import JACOBIAN, JACOBIAN_EMPIRICAL
+from phasecli.cli.columns import JACOBIAN, JACOBIAN_EMPIRICAL
 
 
 def _rows(text):

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from phasecli.output import Sink
+from phasecli.cli.output import Sink
 
 LEFT_NAME = "phase"  # a label column: left-justified in tables
 

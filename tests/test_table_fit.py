@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from phasecli.columns import PHASE
-from phasecli.output import Sink
+from phasecli.cli.columns import PHASE
+from phasecli.cli.output import Sink
 from shell_drive import run_on_terminal
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")

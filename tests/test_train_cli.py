@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from phasecli import columns
+from phasecli.cli import columns
 
 SMALL = ("--width", "32", "--samples", "2", "--steps", "8")
 

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from phasecli.columns import VERIFY
+from phasecli.cli.columns import VERIFY
 
 BASE = ("verify", "-a", "tanh", "--sb2", "0.05", "--samples", "400", "--width", "24,64", "--depth", "1,4,9")
 

@@ -65,7 +65,7 @@ def test_errors_and_warnings_have_one_form(cli):
 
 def test_a_column_name_means_one_thing():
     """Every column name two or more commands write has one documented meaning (columns.SHARED)."""
-    from phasecli import columns
+    from phasecli.cli import columns
 
     tables = {name: getattr(columns, name) for name in dir(columns)
               if name.isupper() and isinstance(getattr(columns, name), tuple)}

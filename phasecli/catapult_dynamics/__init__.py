@@ -39,8 +39,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from phasecli import validate as V
-from phasecli.columns import CATAPULT as TABLE_COLUMNS
 from phasecli.errors import InputError
+from phasecli.results import Rows
 
 REGIMES = ("lazy", "catapult", "unconverged", "divergent")  # codes 0..3 of the kernel
 MAX_STEPS = 1_000_000_000
@@ -53,7 +53,7 @@ TOL_RANGE = (1e-300, 1e300)
 
 
 @dataclass
-class CatapultRuns:
+class CatapultRuns(Rows):
     """Outcomes of the two-scalar map, one entry per lr_factor (module docstring for the definitions)."""
 
     lambda0: float
@@ -79,15 +79,11 @@ class CatapultRuns:
         with np.errstate(invalid="ignore", over="ignore"):
             return self.eta * self.final_lambda
 
-    def table(self, columns=TABLE_COLUMNS) -> dict:
-        """Rows, one per lr_factor: column name -> 1-D array."""
-        out = {}
-        for name in columns:
-            if name not in TABLE_COLUMNS:
-                raise InputError(f"unknown column {name!r}", "columns")
-            value = getattr(self, name)
-            out[name] = np.full(self.lr_factor.size, value) if np.ndim(value) == 0 else value  # width: every row
-        return out
+    def row_count(self) -> int:
+        return int(self.lr_factor.size)
+
+    def repeat(self, value, n: int):
+        return np.full(n, value)  # width: the same on every row
 
 
 def check_parameters(lambda0, f0, width, n_steps, tol):
@@ -179,3 +175,21 @@ def lazy_catapult_boundary(*, lambda0=1.0, f0=1.0, width=1000) -> float:
     if disc < 0.0:
         return math.inf
     return 2.0 / (1.0 + math.sqrt(disc))  # = (1 - sqrt(disc)) / (2a), without cancellation
+
+
+CHUNK_STEPS = 50_000_000  # worst-case map steps per task (<= ~0.5 s of numba): rows stream, Ctrl-C is prompt
+
+
+def catapult_sweep(lr_factor, widths, *, lambda0=1.0, f0=1.0, n_steps=10000, tol=1e-12, scheduler=None):
+    """``catapult`` for every width (outer) and lr_factor, in blocks of at most ``CHUNK_STEPS`` map steps: a
+    ``plans.Sweep`` of CatapultRuns whose progress units are lr factors.  Every parameter is validated here."""
+    from phasecli.runtime import plans
+    from phasecli.runtime import sweep
+
+    for width in widths:
+        check_parameters(lambda0, f0, width, n_steps, tol)
+    lrs = lr_factors(lr_factor).tolist()
+    blocks = sweep.row_blocks(len(lrs), n_steps + 1, target=CHUNK_STEPS)
+    tasks = [{"lr_factor": lrs[a:b], "width": width} for width in widths for a, b in blocks]
+    return plans.Sweep(catapult, tasks, dict(lambda0=lambda0, f0=f0, n_steps=n_steps, tol=tol), scheduler,
+                       units=[b - a for _ in widths for a, b in blocks], meta={"lr_factor": lrs})

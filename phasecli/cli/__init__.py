@@ -1,8 +1,14 @@
 """The phasecli command line.  click and rich live in this package; the numeric core never prints.
 
 One module per family of commands (``cmd_*.py``), each registering its commands on the
-group ``cli``; ``common.py`` holds what they share (option groups declared once, the
-output sink, error mapping).  Heavy modules (numpy, numba, scipy, matplotlib) are
+group ``cli``: a command parses its options, calls one library function (the planners beside
+each numeric API, ``phasecli.runtime.plans``) and writes the result's rows to a sink.  What they share:
+``options.py`` (every shared option, declared once, with its completion words), ``errors.py``
+(messages and exit statuses), ``inputs.py`` (reading --data / --train / --test),
+``writing.py`` and ``output.py`` (sinks), ``progress.py`` (progress bars, figures),
+``columns.py`` (each command's columns), ``completion.py`` (static shell scripts) and
+``api.py`` (the Python API, ``phasecli.api``).  Command modules never import each other.
+Heavy modules (numpy, numba, scipy, matplotlib) are
 imported inside the commands that need them, so ``phasecli --help`` and tab completion
 stay instant.
 
@@ -90,12 +96,12 @@ COMMAND_MODULES = (
 for _name in COMMAND_MODULES:
     importlib.import_module(f"phasecli.cli.{_name}")
 
-from phasecli.columns import CRITICAL as CRITICAL_COLUMNS  # noqa: E402,F401  (for scripts and tests)
-from phasecli.columns import DEPTH_SCALE as DEPTH_COLUMNS  # noqa: E402,F401
-from phasecli.columns import GENERALIZE as GENERALIZE_COLUMNS  # noqa: E402,F401
-from phasecli.columns import KAPPA as KAPPA_COLUMNS  # noqa: E402,F401
-from phasecli.columns import LR as LR_COLUMNS  # noqa: E402,F401
-from phasecli.columns import PHASE as PHASE_COLUMNS  # noqa: E402,F401
+from phasecli.cli.columns import CRITICAL as CRITICAL_COLUMNS  # noqa: E402,F401  (for scripts and tests)
+from phasecli.cli.columns import DEPTH_SCALE as DEPTH_COLUMNS  # noqa: E402,F401
+from phasecli.cli.columns import GENERALIZE as GENERALIZE_COLUMNS  # noqa: E402,F401
+from phasecli.cli.columns import KAPPA as KAPPA_COLUMNS  # noqa: E402,F401
+from phasecli.cli.columns import LR as LR_COLUMNS  # noqa: E402,F401
+from phasecli.cli.columns import PHASE as PHASE_COLUMNS  # noqa: E402,F401
 
 
 def _one_line(message) -> str:

@@ -8,7 +8,8 @@ import sys
 import click
 
 from phasecli.cli import cli
-from phasecli.cli.common import echo_value, fail
+from phasecli.cli.errors import fail
+from phasecli.cli.writing import echo_value
 
 DOCS = {
     "theory": "theory.md",  # every formula and convention

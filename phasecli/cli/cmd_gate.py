@@ -8,14 +8,15 @@ import sys
 
 import click
 
-from phasecli import columns
-from phasecli.activations import NAMES
-from phasecli.cli import cli
-from phasecli.cli.cmd_meanfield import trainable_option
-from phasecli.cli.common import (GRID, GRID_GRAMMAR, POSITIVE, UNIT, WEIGHT_LAWS, FiniteFloat, Output, Progress,
-                                 complete_words, data_options, depth_option, echo_value, explicit, grid_options,
-                                 input_errors, load_inputs, output_options, sweep_options, warn, weights_callback,
-                                 writing)
+from phasecli import defaults
+from phasecli.cli import cli, columns
+from phasecli.cli.errors import input_errors, warn
+from phasecli.cli.inputs import explicit, load_inputs
+from phasecli.cli.options import (GRID, GRID_GRAMMAR, POSITIVE, WEIGHT_LAWS, FiniteFloat, activation_option,
+                                  complete_words, data_options, depth_option, grid_options, output_options,
+                                  q0_option, slope_option, sweep_options, trainable_option, weights_callback)
+from phasecli.cli.progress import Progress
+from phasecli.cli.writing import Output, echo_value, writing
 
 CHECK_COLUMNS = columns.CHECK
 INIT_COLUMNS = columns.INIT
@@ -33,10 +34,10 @@ def _multiple_option(name, default, help_text):
 @grid_options(default_sw2="critical", default_sb2="0.05", sw2_critical=True)
 @depth_option(None, "Depths L (hidden layers) to check")
 @trainable_option
-@_multiple_option("--conditioning-multiple", 6.0,
+@_multiple_option("--conditioning-multiple", defaults.CONDITIONING_MULTIPLE,
                   "Ordered side: fail when depth > this multiple of xi_1 = -1/ln chi_1 (the NTK's kappa grows "
                   "like exp(L/xi_1); Xiao et al.).")
-@_multiple_option("--generalization-multiple", 6.0,
+@_multiple_option("--generalization-multiple", defaults.GENERALIZATION_MULTIPLE,
                   "Chaotic side: fail when depth > this multiple of xi_star = -1/(ln chi_c - ln chi_1) (the mean "
                   "predictor decays like exp(-L/xi_star); 6 measured on digits, see the docs).")
 @click.option("--lr", "eta", type=POSITIVE, default=None, metavar="ETA",
@@ -71,7 +72,6 @@ def check(activation, sw2, sb2, q0, slope, depth_spec, trainable_multiple, condi
       phasecli check --sw2 1:3:5 --sb2 0.05 --depth 20,50 -f csv --columns sw2,depth,verdict,reason
     """
     from phasecli import gate
-    from phasecli.runtime import sweep
 
     out.check(CHECK_COLUMNS)
     with input_errors(lr="--lr"):
@@ -86,21 +86,19 @@ def check(activation, sw2, sb2, q0, slope, depth_spec, trainable_multiple, condi
                                      param_hint="'--lr'")
     else:
         X = load_inputs(data, examples, dim, seed)
-    if isinstance(sw2, str):
-        tasks = [{"sw2": "critical", "sb2": b} for b in sb2]
-    else:
-        tasks = [{"sw2": a, "sb2": b} for a in sw2 for b in sb2]
-    shared = dict(activation=activation, depths=depth_list, q0=q0, slope=slope, trainable_multiple=trainable_multiple,
-                  conditioning_multiple=conditioning_multiple, generalization_multiple=generalization_multiple,
-                  eta=eta, X=X, loss=loss, normalize=normalize)
+    with input_errors(lr="--lr"):
+        sweep = gate.check_sweep(activation, sw2, sb2, depth_list, q0=q0, slope=slope,
+                                 trainable_multiple=trainable_multiple, conditioning_multiple=conditioning_multiple,
+                                 generalization_multiple=generalization_multiple, eta=eta, X=X, loss=loss,
+                                 normalize=normalize, scheduler=scheduler)
     tally = {"rows": 0, "failed": 0, "first": None}
     kept = []
     readable = out.fmt == "table" and not out.columns and not out.value
-    blocks = readable and len(tasks) * len(depth_list) <= READABLE_ROWS
+    blocks = readable and len(sweep) * len(depth_list) <= READABLE_ROWS
 
     def chunks():
-        with input_errors(lr="--lr"), Progress(len(tasks), f"{activation} check", "points") as advance:
-            for r in sweep.run(gate.check_point, tasks, shared=shared, scheduler=scheduler):
+        with input_errors(lr="--lr"), Progress(len(sweep), f"{activation} check", "points") as advance:
+            for r in sweep:
                 bad = ~r.passed
                 if bad.any() and tally["first"] is None:
                     k = int(bad.argmax())
@@ -183,8 +181,7 @@ def _readable(v, *multiples):
 
 
 @cli.command()
-@click.option("--activation", "-a", type=click.Choice(NAMES), default="tanh", show_default=True,
-              help="Nonlinearity phi (see `phasecli activations`).")
+@activation_option
 @depth_option(None, "Depths L (hidden layers) the initialization is for, a row each")
 @click.option("--sb2", type=GRID, default=None, help=f"Bias VARIANCE sigma_b^2 (not the std): {GRID_GRAMMAR}, a row "
                                                     "each [default: by the rule in the description].")
@@ -194,9 +191,8 @@ def _readable(v, *multiples):
                    "var_s2 (and the linear baseline of the default sb2).")
 @click.option("--fan-in", type=click.IntRange(1), default=None,
               help="Layer width N: also print w_std_standard = sqrt(sw2 / N).")
-@click.option("--q0", type=POSITIVE, default=1.0, show_default=True,
-              help="Inputs' variance q^1; q* is the stable fixed point reached from it.")
-@click.option("--slope", type=UNIT, default=0.01, show_default=True, help="Negative slope of leaky_relu.")
+@q0_option
+@slope_option
 @trainable_option
 @output_options(columns=INIT_COLUMNS, png=False, value_default="sw2", extra_formats=("shell",))
 def init(activation, depth_spec, sb2, weights, fan_in, q0, slope, trainable_multiple, out):
@@ -233,15 +229,13 @@ def init(activation, depth_spec, sb2, weights, fan_in, q0, slope, trainable_mult
         out.check(INIT_COLUMNS)
     with input_errors():
         depths = validate.depths(depth_spec).tolist()
-    cases = [(d, b, w) for d in depths for b in (sb2 or [None]) for w in weights]
-    if out.fmt == "shell" and len(cases) > 1:
-        raise click.BadParameter(f"--format shell sets one SW2 and SB2; got {len(cases)} rows (one --depth, --sb2 "
+    n_rows = len(depths) * len(sb2 or [None]) * len(weights)
+    if out.fmt == "shell" and n_rows > 1:
+        raise click.BadParameter(f"--format shell sets one SW2 and SB2; got {n_rows} rows (one --depth, --sb2 "
                                  "and --weights, or another format)", param_hint="'--format'")
-    recs = []
     with input_errors():
-        for depth, b, w in cases:
-            recs.append(gate.recommend(activation, depth, sb2=b, weights=w, q0=q0, slope=slope,
-                                       trainable_multiple=trainable_multiple, fan_in=fan_in))
+        recs = gate.recommend_all(activation, depths, sb2=sb2, weights=weights, q0=q0, slope=slope,
+                                  trainable_multiple=trainable_multiple, fan_in=fan_in)
     for rec in recs:
         if rec.sb2_rule == "fixed":
             warn(f"the dynamical-isometry analysis is not available: sb2 = {rec.sb2:g} (a fixed default); "

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import click
 
-from phasecli import columns
+from phasecli.cli import columns
 from phasecli.cli import cli
-from phasecli.cli.common import (WEIGHT_LAWS, Progress, check_figure, complete_words, depth_option, explicit, fail,
-                                 grid_options, input_errors, output_options, partial_failure, render, strict_option,
-                                 sweep_options, warn, weights_callback, width_option)
+from phasecli.cli.errors import fail, input_errors, partial_failure, warn
+from phasecli.cli.inputs import explicit
+from phasecli.cli.options import (WEIGHT_LAWS, complete_words, depth_option, grid_options, output_options,
+                                  strict_option, sweep_options, weights_callback, width_option)
+from phasecli.cli.progress import Progress, check_figure, render
 
 JACOBIAN_COLUMNS = columns.JACOBIAN
 EMPIRICAL_COLUMNS = columns.JACOBIAN_EMPIRICAL
@@ -92,15 +94,14 @@ def jacobian(activation, sw2, sb2, q0, slope, depth_spec, weights, empirical, wi
 
 def _theory(out, activation, points, depths, weights, q0, slope, scheduler):
     from phasecli import jacobian_spectrum as jacobian
-    from phasecli.runtime import sweep
 
     results = []
-    tasks = [{"sw2": a, "sb2": b} for a, b in points]
-    shared = dict(activation=activation, depths=depths, weights=weights, q0=q0, slope=slope)
+    sweep = jacobian.jacobian_sweep(activation, points, depths, weights=weights, q0=q0, slope=slope,
+                                    scheduler=scheduler)
 
     def chunks():
-        with input_errors(), Progress(len(tasks), f"{activation} spectra", "points") as advance:
-            for r in sweep.run(jacobian.jacobian_spectrum, tasks, shared=shared, scheduler=scheduler):
+        with input_errors(), Progress(len(sweep), f"{activation} spectra", "points") as advance:
+            for r in sweep:
                 results.append(r)
                 yield r.table(JACOBIAN_COLUMNS)
                 advance()
@@ -111,8 +112,6 @@ def _theory(out, activation, points, depths, weights, q0, slope, scheduler):
 
 def _empirical(out, activation, points, depths, weights, q0, slope, widths, samples, seed, scheduler, keep):
     """S networks per (point, width, weights); one network per task; rows as each completes."""
-    from phasecli import jacobian_spectrum as jacobian
-    from phasecli.runtime import sweep
     from phasecli.finite import jacobian as finite
 
     results = []
@@ -120,24 +119,11 @@ def _empirical(out, activation, points, depths, weights, q0, slope, widths, samp
     def chunks():
         total = len(points) * len(widths) * len(weights) * samples
         with input_errors(), Progress(total, f"{activation} networks", "networks") as advance:
-            for a, b in points:
-                theory = jacobian.jacobian_spectrum(activation, a, b, depths, weights=weights, q0=q0, slope=slope)
-                for width in widths:
-                    for w in weights:
-                        if theory.status[0] not in ("ok", "edge_unconverged"):
-                            r = finite.rows(theory, w, None)
-                        else:
-                            shared = dict(activation=activation, sw2=theory.sw2, sb2=theory.sb2,
-                                          q_star=theory.q_star, depths=depths, weights=w, width=width, seed=seed,
-                                          slope=slope, keep=keep)
-                            stats = []
-                            for s in sweep.run(finite.network_statistics, [{"index": i} for i in range(samples)],
-                                               shared=shared, scheduler=scheduler):
-                                stats.append(s)
-                                advance()
-                            r = finite.rows(theory, w, finite.pool(stats, depths, width, theory.sw2))
-                        results.append(r)
-                        yield r.table(EMPIRICAL_COLUMNS)
+            for r in finite.empirical_sweep(activation, points, depths, weights=weights, widths=widths,
+                                            samples=samples, seed=seed, q0=q0, slope=slope, keep=keep,
+                                            scheduler=scheduler, progress=advance):
+                results.append(r)
+                yield r.table(EMPIRICAL_COLUMNS)
 
     out.emit(EMPIRICAL_COLUMNS, chunks())
     return results
@@ -157,15 +143,13 @@ def _figure(path, layout, activation, results, depths, weights, q0, slope, criti
                  f"{jacobian.STATUS_TEXT[point.status[0]]}")
         densities = {}
         with input_errors(), Progress(len(weights) * len(depths), "densities", "curves") as advance:
-            for w in weights:
-                for d in depths:
-                    dens = jacobian.spectral_density(activation, point.sw2, point.sb2, int(d), weights=w, q0=q0,
-                                                     slope=slope, points=DENSITY_POINTS)
-                    if _truncated(dens):
-                        warn(f"the depth-{int(d)} density ({w}) converged at {int(dens.converged.sum())} of "
-                             f"{dens.converged.size} points; the figure shows those")
-                    densities[(w, int(d))] = dens
-                    advance()
+            for w, d, dens in jacobian.spectral_densities(activation, point.sw2, point.sb2, depths, weights=weights,
+                                                           q0=q0, slope=slope, points=DENSITY_POINTS):
+                if _truncated(dens):
+                    warn(f"the depth-{d} density ({w}) converged at {int(dens.converged.sum())} of "
+                         f"{dens.converged.size} points; the figure shows those")
+                densities[(w, d)] = dens
+                advance()
         render("jacobian:density_figure", path, point, densities, weights, depths,
                measured=results if empirical else None)
         return

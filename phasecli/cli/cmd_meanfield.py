@@ -6,19 +6,21 @@ import sys
 
 import click
 
-from phasecli.activations import ACTIVATIONS, NAMES
+from phasecli import defaults
+from phasecli.activations import ACTIVATIONS
 from phasecli.cli import cli
-from phasecli.cli.common import (GRID, GRID_GRAMMAR, POSITIVE, UNIT, FiniteFloat, Progress, check_figure, fail,
-                                 grid_options, input_errors, output_options, partial_failure, render, strict_option,
-                                 sweep_options, writing)
-from phasecli.columns import ACTIVATIONS as ACTIVATION_COLUMNS
-from phasecli.columns import CRITICAL as CRITICAL_COLUMNS
-from phasecli.columns import DEPTH_SCALE as DEPTH_COLUMNS
-from phasecli.columns import PHASE as PHASE_COLUMNS
-from phasecli.output import write_rows
+from phasecli.cli.errors import fail, input_errors, partial_failure
+from phasecli.cli.options import (GRID, GRID_GRAMMAR, UNIT, activation_option, grid_options, output_options,
+                                  q0_option, slope_option, strict_option, sweep_options, trainable_option)
+from phasecli.cli.progress import Progress, check_figure, render
+from phasecli.cli.writing import writing
+from phasecli.cli.columns import ACTIVATIONS as ACTIVATION_COLUMNS
+from phasecli.cli.columns import CRITICAL as CRITICAL_COLUMNS
+from phasecli.cli.columns import DEPTH_SCALE as DEPTH_COLUMNS
+from phasecli.cli.columns import PHASE as PHASE_COLUMNS
+from phasecli.cli.output import write_rows
 
 SUMMARY_ROWS = 200
-MAX_STREAM_CELLS = 1_000_000_000  # rows are streamed: only time bounds a grid (1e9 cells: hours on 2 cores)
 MAX_KEPT_CELLS = 25_000_000  # a figure keeps its arrays in memory
 _CRITICAL_REASONS = {
     "unconverged": "the root solver did not converge",
@@ -26,12 +28,6 @@ _CRITICAL_REASONS = {
     "q_infinite": "q* becomes infinite before chi_1 reaches 1 on the branch from q0",
     "out_of_range": "chi_1 does not cross 1 inside --sw2-range",
 }
-TRAINABLE_HELP = "max_trainable_depth = this multiple of xi_c (Schoenholz et al. use 6; others 2, 4.5 or 8)."
-
-
-def trainable_option(f):
-    return click.option("--trainable-multiple", type=FiniteFloat(0.0, lo_open=True), default=6.0,
-                        show_default=True, help=TRAINABLE_HELP)(f)
 
 
 class _Stats:
@@ -65,19 +61,17 @@ class _Stats:
 
 
 def _solve_blocks(activation, sw2, sb2, q0, slope, label, scheduler=None, **kwargs):
-    """Yield PhaseGrid blocks of consecutive sw2 rows (all sb2), in order, with progress on a terminal."""
+    """PhaseGrid blocks of consecutive sw2 rows (all sb2), in order, with progress on a terminal."""
     from phasecli import meanfield
-    from phasecli.runtime import sweep
 
-    n_cells = len(sw2) * len(sb2)
-    if n_cells > MAX_STREAM_CELLS:
-        raise click.BadParameter(f"grid of {n_cells:,} cells is too large (at most {MAX_STREAM_CELLS:,})",
-                                 param_hint="'--sw2' / '--sb2'")
-    blocks = sweep.row_blocks(len(sw2), len(sb2))
-    tasks = [{"sw2": sw2[a:b]} for a, b in blocks]
-    shared = dict(activation=activation, sb2=sb2, q0=q0, slope=slope, **kwargs)
-    with input_errors(), Progress(n_cells, label, "cells") as advance:
-        for grid in sweep.run(meanfield.solve_phase, tasks, shared=shared, scheduler=scheduler):
+    with input_errors(grid="--sw2' / '--sb2"):
+        sweep = meanfield.phase_sweep(activation, sw2, sb2, q0=q0, slope=slope, scheduler=scheduler, **kwargs)
+    return _progress_blocks(sweep, label)
+
+
+def _progress_blocks(sweep, label):
+    with input_errors(), Progress(sweep.total, label, "cells") as advance:
+        for grid in sweep:
             yield grid
             advance(grid.phase.size)
 
@@ -121,7 +115,7 @@ def _check_kept(out, n_cells):
 
 @cli.command()
 @grid_options(default_sw2="0.5:4:141", default_sb2="0:1:101")
-@click.option("--critical-tol", type=UNIT, default=1e-6, show_default=True,
+@click.option("--critical-tol", type=UNIT, default=defaults.CRITICAL_TOL, show_default=True,
               help="Cells with |chi_1 - 1| <= tol are labelled 'critical'.")
 @trainable_option
 @click.option("--summary/--no-summary", default=None,
@@ -175,11 +169,7 @@ def _critical_line(activation, sb2, q0, slope, layout):
 
     if layout != "heatmap":
         return None
-    import numpy as np
-
-    lo, hi = float(min(sb2)), float(max(sb2))
-    fine = np.unique(np.concatenate([np.linspace(lo, hi, 160), lo + (hi - lo) * np.geomspace(1e-4, 1, 40)]))
-    return meanfield.solve_critical(activation, fine, q0=q0, slope=slope)
+    return meanfield.critical_curve(activation, sb2, q0=q0, slope=slope)
 
 
 def _write_summary(activation, sw2, sb2, q0, slope, stats):
@@ -192,19 +182,18 @@ def _write_summary(activation, sw2, sb2, q0, slope, stats):
     line = meanfield.solve_critical(activation, picks, q0=q0, slope=slope)
     with writing():
         write_rows(("phase", "cells", "share", "chi_1", "q_star"), stats.rows(), "table", sys.stdout, title=title)
-        write_rows(CRITICAL_COLUMNS, zip(*(line.table()[c] for c in CRITICAL_COLUMNS)), "table", sys.stdout,
+        rows = line.table(CRITICAL_COLUMNS)
+        write_rows(CRITICAL_COLUMNS, zip(*(rows[c] for c in CRITICAL_COLUMNS)), "table", sys.stdout,
                    title="critical line (root-solved, chi_1 = 1)")
 
 
 @cli.command()
-@click.option("--activation", "-a", type=click.Choice(NAMES), default="tanh", show_default=True,
-              help="Nonlinearity phi (see `phasecli activations`).")
+@activation_option
 @click.option("--sb2", type=GRID, default="0.05", show_default=True,
               help=f"Bias VARIANCE sigma_b^2 (not the std): {GRID_GRAMMAR}.")
-@click.option("--q0", type=POSITIVE, default=1.0, show_default=True,
-              help="Inputs' variance q^1; q* is the stable fixed point reached from it.")
-@click.option("--slope", type=UNIT, default=0.01, show_default=True, help="Negative slope of leaky_relu.")
-@click.option("--sw2-range", default="0.001:10000", show_default=True, metavar="LOW:HIGH",
+@q0_option
+@slope_option
+@click.option("--sw2-range", default="{:g}:{:g}".format(*defaults.SW2_RANGE), show_default=True, metavar="LOW:HIGH",
               callback=lambda c, p, v: _sw2_range(v),
               help="Search interval LOW:HIGH for the critical sw2 (two numbers, 0 < LOW < HIGH; not a grid).")
 @output_options(columns=CRITICAL_COLUMNS, value_default="sw2_critical")
@@ -230,7 +219,7 @@ def critical(activation, sb2, q0, slope, sw2_range, out):
         check_figure("critical", n_sb2=len(sb2))
     with input_errors():
         line = meanfield.solve_critical(activation, sb2, q0=q0, slope=slope, sw2_range=sw2_range)
-    out.emit(CRITICAL_COLUMNS, [line.table()])
+    out.emit(CRITICAL_COLUMNS, [line.table(CRITICAL_COLUMNS)])
     if out.png:
         render("critical_figure", out.png, line,
                solve=lambda more: meanfield.solve_critical(activation, more, q0=q0, slope=slope, sw2_range=sw2_range))

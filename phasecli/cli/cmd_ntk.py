@@ -3,82 +3,23 @@
 from __future__ import annotations
 
 import contextlib
-import math
 
 import click
 
-from phasecli import columns
-from phasecli.grids import GridSpecError, list_items
-from phasecli.cli import cli
-from phasecli.cli.common import (BUNDLED_DATA, MAX_LOCAL_SECONDS, NON_NEGATIVE, POSITIVE, Progress, check_figure,
-                                 complete_words, data_options, depth_option, dropout_option, duration_text,
-                                 examples_option, explicit, first_rows, grid_options, input_errors, label_column_option,
-                                 load_inputs, load_labelled, output_options, partial_failure, render, strict_option,
-                                 sweep_options, warn)
+from phasecli import defaults
+from phasecli.cli import cli, columns
+from phasecli.cli.errors import input_errors, partial_failure, warn
+from phasecli.cli.inputs import explicit, load_train_test, network_inputs
+from phasecli.cli.options import (BUNDLED_DATA, NON_NEGATIVE, POSITIVE, architecture_options,
+                                  complete_words, data_options, depth_option, dropout_option, examples_option,
+                                  grid_options, label_column_option, output_options, strict_option, sweep_options)
+from phasecli.cli.progress import Progress, check_figure, render
 
 KAPPA_COLUMNS = columns.KAPPA
 LR_COLUMNS = columns.LR
 GENERALIZE_COLUMNS = columns.GENERALIZE
-
-
-ARCHITECTURES = ("fc", "cnn-f", "cnn-p")
 SYNTHETIC_IMAGE = (6, 6, 3)  # the paper's synthetic images (Xiao et al. Figure 1)
 DIGITS_IMAGE = (8, 8, 1)  # the bundled digits
-
-
-def _image_shape(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        dims = tuple(int(v) for v in str(value).split(","))
-    except ValueError:
-        dims = ()
-    if len(dims) != 3 or min(dims) < 1:
-        raise click.BadParameter(f"{value!r} is not H,W,C (three positive integers, e.g. 8,8,1)")
-    return dims
-
-
-def _odd_filter(ctx, param, value):
-    if value % 2 == 0:
-        raise click.BadParameter(f"{value} is even: the filter is K x K with K odd (centred, circular padding)")
-    return value
-
-
-def _architecture_list(ctx, param, value):
-    try:
-        names = list_items(value, "architecture")
-    except GridSpecError as exc:
-        raise click.BadParameter(str(exc)) from None
-    bad = [n for n in names if n not in ARCHITECTURES]
-    if not names or bad:
-        raise click.BadParameter(f"{', '.join(bad) or repr(value)}: choose from {', '.join(ARCHITECTURES)} "
-                                 "(a comma list compares them)")
-    return tuple(dict.fromkeys(names))
-
-
-def architecture_options(compare: bool = False):
-    """--architecture, --filter, --image-shape: the network (fc, or a CNN on images), one or a comma list
-    (each runs in turn; ``compare``: with --png two are drawn with their difference)."""
-    arch_help = ("Network: fc (fully connected), cnn-f (convolutional, flatten readout) or cnn-p (convolutional, "
-                 "global average pooling); depth = conv layers. A comma list (cnn-f,cnn-p) runs each")
-    arch_help += "; with --png two are drawn with their difference." if compare else "."
-    options = [
-        click.option("--architecture", "architectures", default="fc", show_default=True, metavar="ARCHITECTURES",
-                     callback=_architecture_list, shell_complete=complete_words(ARCHITECTURES, comma_list=True),
-                     help=arch_help),
-        click.option("--filter", "filter_size", type=click.IntRange(1, 99), default=3, show_default=True,
-                     callback=_odd_filter, help="CNN filter size K: K x K filters (odd), stride 1, circular padding."),
-        click.option("--image-shape", callback=_image_shape, default=None, metavar="H,W,C",
-                     help="CNN image layout: each row is one image flattened in (H, W, C) order, channels last "
-                          "(required for image files; digits: 8,8,1; synthetic inputs: 6,6,3)."),
-    ]
-
-    def decorate(f):
-        for option in reversed(options):
-            f = option(f)
-        return f
-
-    return decorate
 
 
 def network(architectures, filter_size, image_shape, default_shape):
@@ -94,67 +35,27 @@ def network(architectures, filter_size, image_shape, default_shape):
     if shape is None:
         raise click.BadParameter("give the layout of the image rows (H,W,C) for a convolutional network",
                                  param_hint="'--image-shape'")
-    return {"image_shape": shape, "filter_size": filter_size}
-
-
-def check_images(net, *arrays):
-    """Every (name, rows) holds images of net's shape: exit 2 before any work otherwise."""
-    if not net:
-        return
     from phasecli.ntk.engines import cnn
 
     with input_errors():
-        for name, rows in arrays:
-            cnn.check_image(net["image_shape"], net["filter_size"], rows.shape[1], what=name)
+        cnn.check_image_shape(shape)  # before any rows are read or drawn
+    return {"image_shape": shape, "filter_size": filter_size}
 
 
-CNN_MAX_BYTES = 4 << 30  # a convolutional run estimated beyond this memory (one point) is refused (docs: cnn.md)
-CNN_MAX_SECONDS = MAX_LOCAL_SECONDS  # ... or beyond this time (all points, computed here; not with --scheduler)
 CNN_NOTE_SECONDS = 60.0  # a run estimated beyond this says so on stderr before it starts (a terminal or not)
 
 
-def _size(n):
-    return f"{n / (1 << 30):.1f} GiB" if n >= 1 << 30 else f"{n / (1 << 20):.0f} MiB"
-
-
-_duration = duration_text
-FC_BYTES_PER_PAIR = 48  # measured peak: ~6 doubles per entry of the m x m kernels (m = 1000 and 3000, relu)
-
-
-def fc_memory_check(m: int, option: str) -> None:
-    """A usage error (exit 2, before any work) when m inputs' kernels would exceed CNN_MAX_BYTES."""
-    need = FC_BYTES_PER_PAIR * float(m) * m
-    if need > CNN_MAX_BYTES:
-        raise click.BadParameter(f"{m:,} inputs need an estimated {_size(need)} of memory (m x m kernels, "
-                                 f"~{FC_BYTES_PER_PAIR} bytes per pair; limit {_size(CNN_MAX_BYTES)}): use fewer "
-                                 "inputs", param_hint=f"'{option}'")
-
-
-def cnn_plan(activation, runs, how, scheduler=None):
-    """Entry-layers of each CNN run [(architecture, m, m_test, depths, image_shape), ...] (``cnn.workload``);
-    a usage error (exit 2, one line, before any work) when a run's estimated memory exceeds CNN_MAX_BYTES or the
-    runs' estimated time CNN_MAX_SECONDS; ``how`` says what reduces it."""
-    from phasecli.activations import ACTIVATIONS
+def cnn_note(activation, works, scheduler):
+    """'phasecli kappa: note: estimated ~5 min on 2 cores (...)' before a convolutional run beyond
+    CNN_NOTE_SECONDS computed here."""
     from phasecli.ntk.engines import cnn
+    from phasecli.runtime.plans import duration_text
 
-    works, peak = [], 0
-    for architecture, m, m_test, depths, shape in runs:
-        work, mem = cnn.workload(m, m_test, shape, architecture, depths)
-        works.append(work)
-        peak = max(peak, mem)
-    secs = cnn.seconds(activation, sum(works))
-    if ACTIVATIONS[activation].kind != "closed":
-        closed = ", ".join(name for name, act in ACTIVATIONS.items() if act.kind == "closed")
-        how += f" or a closed-form activation ({closed}: ~1e5x faster)"
-    if peak > CNN_MAX_BYTES or (scheduler is None and secs > CNN_MAX_SECONDS):
-        raise click.UsageError(f"this convolutional run needs an estimated {_size(peak)} of memory and "
-                               f"~{_duration(secs)} on 2 cores ({sum(works):.2g} entry-layers, "
-                               f"{cnn.cost_text(activation)}; limits {_size(CNN_MAX_BYTES)}, "
-                               f"{_duration(CNN_MAX_SECONDS)}): {how}")
+    total = sum(works)
+    secs = cnn.seconds(activation, total)
     if scheduler is None and secs > CNN_NOTE_SECONDS:
-        click.echo(f"{click.get_current_context().command_path}: note: estimated ~{_duration(secs)} on 2 cores "
-                   f"({sum(works):.2g} entry-layers, {cnn.cost_text(activation)}) ...", err=True)
-    return works
+        click.echo(f"{click.get_current_context().command_path}: note: estimated ~{duration_text(secs)} on 2 cores "
+                   f"({total:.2g} entry-layers, {cnn.cost_text(activation)}) ...", err=True)
 
 
 @contextlib.contextmanager
@@ -194,26 +95,11 @@ def parse_depths(spec):
         return validate.depths(spec)
 
 
-def _points(sw2, sb2):
-    return [{"sw2": a, "sb2": b} for a in sw2 for b in sb2]
-
-
-def _spectra(activation, sw2, sb2, q0, slope, X, normalize, depths, dropout, scheduler, net=None, works=None):
-    """ntk_spectra at every (sw2, sb2), sw2 outer, yielded as each finishes (progress on a terminal)."""
-    from phasecli import ntk
-    from phasecli.runtime import sweep
-
-    points = _points(sw2, sb2)
-    shared = dict(activation=activation, X=X, depths=depths, slope=slope, normalize=normalize, q0=q0,
-                  dropout=dropout, **(net or {}))
-    if works is not None:
-        bar = cnn_progress(works, f"{activation} {net['architecture']} NTK")
-    else:
-        bar = Progress(len(points), f"{activation} NTK", "points")
-    with input_errors(), bar as advance:
-        for result in sweep.run(ntk.ntk_spectra, points, shared=shared, scheduler=scheduler):
-            yield result
-            advance()
+def _bar(sweep, label, cnn_label):
+    """The progress bar of one planned sweep: entry-layers of its CNN points, else points."""
+    if sweep.works is not None:
+        return cnn_progress(sweep.works, cnn_label)
+    return Progress(len(sweep), label, "points")
 
 
 def _report_points(results) -> int:
@@ -229,45 +115,30 @@ def _report_points(results) -> int:
 
 def _ntk_command(columns, activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, depth_spec, dropout,
                  scheduler, out, kind, loss="sum", architectures=("fc",), filter_size=3, image_shape=None):
+    from phasecli import ntk
+
     out.check(columns)
     depths = parse_depths(depth_spec)
     if out.png and len(architectures) > 1:
         raise click.BadParameter(f"the figure draws one architecture; got {', '.join(architectures)} (write the "
                                  "rows without --png, or one --architecture)", param_hint="'--png'")
     layout = check_figure(kind, n_sw2=len(sw2), n_sb2=len(sb2), n_depth=len(depths)) if out.png else None
-    cnn_net = network(architectures, filter_size, image_shape, SYNTHETIC_IMAGE if data is None else None)
-    given = load_inputs(data, examples, dim, seed) if data is not None else None
-    plans = []
-    for architecture in architectures:
-        net = dict(cnn_net, architecture=architecture) if architecture != "fc" else {}
-        n_in = dim if not net or explicit("dim") else math.prod(net["image_shape"])
-        if net and 8.0 * (net["image_shape"][0] * net["image_shape"][1]) ** 2 > CNN_MAX_BYTES:
-            d = net["image_shape"][0] * net["image_shape"][1]
-            raise click.BadParameter(f"{d:,}-pixel images need a {d:,} x {d:,} table of pixel shifts "
-                                     f"({_size(8.0 * d * d)}; limit {_size(CNN_MAX_BYTES)}): use smaller images",
-                                     param_hint="'--image-shape'")
-        X = given if given is not None else load_inputs(None, examples, n_in, seed)
-        check_images(net, ("--data" if data is not None else "synthetic", X))
-        runs = []
-        if not net:
-            fc_memory_check(X.shape[0], "--examples" if data is None or examples else "--data")
-        if net:
-            runs = [(architecture, X.shape[0], 0, depths, net["image_shape"])] * len(_points(sw2, sb2))
-        plans.append((net, X, runs))
-    all_runs = [run for _, _, runs in plans for run in runs]
-    if all_runs:  # one estimate (and one refusal or note) for every architecture together
-        all_works = iter(cnn_plan(activation, all_runs, "use fewer images (--examples N), a smaller --depth maximum "
-                                  "or fewer points", scheduler))
-        plans = [(net, X, [next(all_works) for _ in runs] if runs else None) for net, X, runs in plans]
-    else:
-        plans = [(net, X, None) for net, X, _ in plans]
+    net = network(architectures, filter_size, image_shape, SYNTHETIC_IMAGE if data is None else None)
+    runs = network_inputs(architectures, net, data, examples, dim, seed)
+    with input_errors("use fewer images (--examples N), a smaller --depth maximum or fewer points"):
+        sweeps = ntk.spectra_sweep(activation, sw2, sb2, runs, depths, slope=slope, normalize=normalize, q0=q0,
+                                   dropout=dropout, scheduler=scheduler, **net)
+    cnn_note(activation, [w for sweep in sweeps for w in (sweep.works or ())], scheduler)
     results = []
 
     def chunks():
-        for net, X, works in plans:
-            for r in _spectra(activation, sw2, sb2, q0, slope, X, normalize, depths, dropout, scheduler, net, works):
-                results.append(r)
-                yield r.table(columns, loss=loss)
+        for sweep in sweeps:
+            bar = _bar(sweep, f"{activation} NTK", f"{activation} {sweep.meta['architecture']} NTK")
+            with input_errors(), bar as advance:
+                for r in sweep:
+                    results.append(r)
+                    yield r.table(columns, loss=loss)
+                    advance()
 
     out.emit(columns, chunks())
     if out.png:
@@ -280,21 +151,9 @@ def scale_curves(activation, sw2, sb2, q0, slope, layout, n=400):
     """xi_1 and xi_star on a fine grid of the swept variable (heatmap figures draw them on top)."""
     if not layout or not layout.startswith("heatmap"):
         return None
-    import numpy as np
-
     from phasecli import meanfield
 
-    axis = layout.split("-")[1]
-    values = sw2 if axis == "sw2" else sb2
-    fine = np.linspace(min(values), max(values), n)
-    if axis == "sw2":
-        line = meanfield.solve_critical(activation, [sb2[0]], q0=q0, slope=slope)
-        extra = line.sw2_critical[np.isfinite(line.sw2_critical)]
-        fine = np.unique(np.concatenate([fine, extra[(extra >= fine[0]) & (extra <= fine[-1])]]))
-        grid = meanfield.solve_phase(activation, fine, [sb2[0]], q0=q0, slope=slope)
-        return {"x": fine, "xi_1": grid.xi_1[:, 0], "xi_star": grid.xi_star[:, 0]}
-    grid = meanfield.solve_phase(activation, [sw2[0]], fine, q0=q0, slope=slope)
-    return {"x": fine, "xi_1": grid.xi_1[0], "xi_star": grid.xi_star[0]}
+    return meanfield.scale_curves(activation, layout.split("-")[1], sw2, sb2, q0=q0, slope=slope, n=n)
 
 
 @cli.command()
@@ -389,7 +248,7 @@ def lr(activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, de
 @click.option("--ridge", type=NON_NEGATIVE, default=0.0, show_default=True,
               help="Add SIGMA * Id to Theta_train,train (regularizer for the ordered phase).")
 @click.option("--nngp", is_flag=True, help="Use the NNGP (Bayesian posterior mean) instead of the NTK predictor.")
-@click.option("--batch-size", type=click.IntRange(1), default=2048, show_default=True,
+@click.option("--batch-size", type=click.IntRange(1), default=defaults.BATCH_SIZE, show_default=True,
               help="Test rows per pass of the recursion (bounds memory).")
 @examples_option("Examples used: the first N rows of --train (convolutional runs grow like N^2) [default: all].")
 @click.option("--test-examples", type=click.IntRange(1), default=None, metavar="N",
@@ -424,8 +283,7 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
     With --architecture cnn-f,cnn-p and --png over (sw2, depth) the figure shows both
     accuracies and their difference (Xiao et al. Figure 3, bottom).
     """
-    from phasecli.ntk import predictor as gen
-    from phasecli.runtime import sweep
+    from phasecli.ntk import predictor
 
     out.check(GENERALIZE_COLUMNS)
     if eta is not None and train_time is None:
@@ -440,35 +298,22 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
     else:
         layout = None
     net = network(architectures, filter_size, image_shape, DIGITS_IMAGE if train_path == "digits" else None)
-    X_train, y_train = load_labelled(train_path, label_column, "train")
-    X_test, y_test = load_labelled(test_path, label_column, "test")
-    X_train, y_train = first_rows((X_train, y_train), examples, "--train")
-    if test_examples is not None and test_examples > X_test.shape[0]:
-        raise click.BadParameter(f"{test_examples} rows asked, --test has {X_test.shape[0]}",
-                                 param_hint="'--test-examples'")
-    X_test, y_test = X_test[:test_examples], y_test[:test_examples]
-    check_images(net, ("--train", X_train), ("--test", X_test))
-    points = [dict(p, architecture=a) for a in architectures for p in _points(sw2, sb2)]
-    works = None
-    if net:
-        m, m_test = X_train.shape[0], X_test.shape[0]
-        batches = [min(batch_size, m_test - start) for start in range(0, m_test, batch_size)] or [0]
-        runs = [(p["architecture"], m, b, depths, net["image_shape"]) for p in points for b in batches
-                if p["architecture"] != "fc"]
-        works = iter(cnn_plan(activation, runs, "use fewer rows (--examples N, --test-examples N: the first rows of "
-                              "--train / --test), a smaller --depth maximum or fewer points"
-                              + (" (cnn-f costs 1/d of cnn-p)" if "cnn-p" in architectures else ""), scheduler))
-        works = [0 if p["architecture"] == "fc" else sum(next(works) for _ in batches) for p in points]
-    shared = dict(activation=activation, X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
-                  depths=depths, slope=slope, normalize=normalize, q0=q0, dropout=dropout, time=train_time, eta=eta,
-                  ridge=ridge, nngp=nngp, batch_size=batch_size, **net)
+    X_train, y_train, X_test, y_test = load_train_test(train_path, test_path, label_column, examples, test_examples)
+    advice = ("use fewer rows (--examples N, --test-examples N: the first rows of --train / --test), a smaller "
+              "--depth maximum or fewer points" + (" (cnn-f costs 1/d of cnn-p)" if "cnn-p" in architectures else ""))
+    with input_errors(advice):
+        sweep = predictor.generalize_sweep(
+            activation, sw2, sb2, X_train, y_train, X_test, y_test, depths, architectures=architectures,
+            slope=slope, normalize=normalize, q0=q0, dropout=dropout, time=train_time, eta=eta, ridge=ridge,
+            nngp=nngp, batch_size=batch_size, scheduler=scheduler, labels=("--train", "--test"), **net)
     results = []
 
+    cnn_note(activation, sweep.works or (), scheduler)
+    bar = _bar(sweep, f"{activation} predictor", f"{activation} {','.join(architectures)} predictor")
+
     def chunks():
-        bar = (Progress(len(points), f"{activation} predictor", "points") if works is None else
-               cnn_progress(works, f"{activation} {','.join(architectures)} predictor"))
         with input_errors(X_train="--train", X_test="--test"), bar as advance:
-            for r in sweep.run(gen.ntk_generalization, points, shared=shared, scheduler=scheduler):
+            for r in sweep:
                 results.append(r)
                 yield r.table(GENERALIZE_COLUMNS)
                 advance()

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import click
 
-from phasecli import columns
+from phasecli.cli import columns
 from phasecli.cli import cli
-from phasecli.cli.common import (BUNDLED_DATA, GRID_GRAMMAR, POSITIVE, SYNTHETIC_EXAMPLES, FiniteFloat, GridSpec,
-                                 Progress, check_figure, complete_words, depth_option, examples_option, explicit,
-                                 first_rows, grid_options, input_errors, label_column_option, load_labelled,
-                                 output_options, render, sweep_options, width_option)
+from phasecli.cli.errors import input_errors
+from phasecli.cli.inputs import load_training_set
+from phasecli.cli.options import (BUNDLED_DATA, GRID_GRAMMAR, POSITIVE, SYNTHETIC_EXAMPLES, complete_words,
+                                  depth_option, examples_option, FiniteFloat, grid_options, GridSpec,
+                                  label_column_option, output_options, sweep_options, width_option)
+from phasecli.cli.progress import Progress, check_figure, render
 
 CATAPULT_COLUMNS = columns.CATAPULT
 TRAIN_COLUMNS = columns.TRAIN
-CATAPULT_CHUNK_STEPS = 50_000_000  # worst-case map steps per task (<= ~0.5 s of numba): rows stream, Ctrl-C prompt
 
 
 def _lr_option(default: str):
@@ -56,26 +57,21 @@ def catapult(lambda0, f0, widths, lr_factor, n_steps, tol, scheduler, out):
       phasecli catapult --lr-factor 0.5,1.2,1.6,1.9 --png catapult.png
     """
     from phasecli import catapult_dynamics as catapult
-    from phasecli.runtime import sweep
 
     out.check(CATAPULT_COLUMNS)
     if out.png and len(widths) > 1:
         raise click.BadParameter(f"the figure draws one width; got {len(widths)} (write the rows without --png)",
                                  param_hint="'--png'")
     layout = check_figure("catapult", n_lr=len(lr_factor), steps=n_steps) if out.png else None
-    shared = dict(lambda0=lambda0, f0=f0, width=widths[0], n_steps=n_steps, tol=tol)
     with input_errors():
-        for width in widths:
-            catapult.check_parameters(lambda0, f0, width, n_steps, tol)
-        lrs = catapult.lr_factors(lr_factor).tolist()
-    blocks = sweep.row_blocks(len(lrs), n_steps + 1, target=CATAPULT_CHUNK_STEPS)
-    tasks = [{"lr_factor": lrs[a:b], "width": width} for width in widths for a, b in blocks]
-    del shared["width"]
+        sweep = catapult.catapult_sweep(lr_factor, widths, lambda0=lambda0, f0=f0, n_steps=n_steps, tol=tol,
+                                        scheduler=scheduler)
+    lrs = sweep.meta["lr_factor"]
     kept = []
 
     def chunks():
-        with input_errors(), Progress(len(lrs) * len(widths), "catapult map", "lr factors") as advance:
-            for runs in sweep.run(catapult.catapult, tasks, shared=shared, scheduler=scheduler):
+        with input_errors(), Progress(sweep.total, "catapult map", "lr factors") as advance:
+            for runs in sweep:
                 if out.png:
                     kept.append(runs)
                 yield runs.table(CATAPULT_COLUMNS)
@@ -85,24 +81,9 @@ def catapult(lambda0, f0, widths, lr_factor, n_steps, tol, scheduler, out):
     if out.png:
         curves = None
         if "curves" in layout:
-            curves = [catapult.catapult_trajectory(f, width=widths[0], **shared) for f in lrs]
+            curves = [catapult.catapult_trajectory(f, width=widths[0], **sweep.shared) for f in lrs]
         render("training:catapult_figure", out.png, kept, curves, layout=layout)
     return 0
-
-
-def _load_training_set(train_path, label_column, examples, dim, seed):
-    """(X, y or None, which option the data came from): the first --examples rows of --train, or
-    --examples synthetic inputs."""
-    from phasecli import ntk
-
-    if train_path is None:
-        return ntk.synthetic_data(SYNTHETIC_EXAMPLES if examples is None else examples, dim, seed), None, "--examples"
-    if explicit("dim"):
-        raise click.BadParameter("--dim describes synthetic inputs and cannot be used with --train",
-                                 param_hint="'--train'")
-    X, y = load_labelled(train_path, label_column, "train")
-    X, y = first_rows((X, y), examples, "--train")
-    return X, y, "--train"
 
 
 @cli.command()
@@ -155,7 +136,6 @@ def train(activation, sw2, sb2, q0, slope, depth_spec, widths, lr_factor, n_step
       phasecli train -a tanh --sw2 1,1.76,3 --depth 1,3 --width 64 --steps 100 --samples 2 -f csv
     """
     from phasecli import validate
-    from phasecli.runtime import sweep
     from phasecli.finite import train as core
 
     out.check(TRAIN_COLUMNS)
@@ -166,24 +146,24 @@ def train(activation, sw2, sb2, q0, slope, depth_spec, widths, lr_factor, n_step
         raise click.BadParameter(f"the figure draws one (sw2, sb2, depth, width) point; got {len(points)} "
                                  "(write the rows without --png)", param_hint="'--png'")
     layout = check_figure("train", n_lr=len(lr_factor)) if out.png else None
-    X, y, source = _load_training_set(train_path, label_column, examples, dim, seed)
+    X, y, source = load_training_set(train_path, label_column, examples, dim, seed)
     with input_errors(X=source, y=source, samples="--samples"):
-        setups = [core.prepare(activation, X, y, sw2=a, sb2=b, depth=d, width=n, samples=samples, seed=seed,
-                               n_steps=n_steps, normalize=normalize, q0=q0, slope=slope) for a, b, d, n in points]
+        sweeps = core.train_sweep(activation, X, y, sw2=sw2, sb2=sb2, depths=depths, widths=widths,
+                                  lr_factors=lr_factor, samples=samples, seed=seed, n_steps=n_steps,
+                                  normalize=normalize, q0=q0, slope=slope, scheduler=scheduler)
     runs = []
 
     def chunks():
-        with input_errors(), Progress(len(lr_factor) * len(setups), f"training {samples} networks",
+        with input_errors(), Progress(len(lr_factor) * len(sweeps), f"training {samples} networks",
                                       "lr factors") as advance:
-            for setup in setups:
-                for run in sweep.run(core.train_at, [{"lr_factor": f} for f in lr_factor],
-                                     shared={"setup": setup}, scheduler=scheduler):
+            for sweep in sweeps:
+                for run in sweep:
                     runs.append(run)
                     yield run.table(TRAIN_COLUMNS)
                     advance()
 
     out.emit(TRAIN_COLUMNS, chunks())
     if out.png:
-        render("training:train_figure", out.png, runs, setups[0], layout=layout)
+        render("training:train_figure", out.png, runs, sweeps[0].meta["setup"], layout=layout)
     return 0
 

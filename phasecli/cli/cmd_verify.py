@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import click
 
-from phasecli import columns
+from phasecli.cli import columns
 from phasecli.cli import cli
-from phasecli.cli.common import (POSITIVE, FiniteFloat, Progress, check_figure, depth_option, grid_options,
-                                 input_errors, output_options, refuse_long_run, render, sweep_options, width_option,
-                                 warn)
+from phasecli.cli.errors import input_errors, warn
+from phasecli.cli.options import (POSITIVE, depth_option, FiniteFloat, grid_options, output_options, sweep_options,
+                                  width_option)
+from phasecli.cli.progress import Progress, check_figure, render
 
 VERIFY_COLUMNS = columns.VERIFY
 
@@ -51,21 +52,17 @@ def verify(activation, sw2, sb2, q0, slope, c0, widths, depth_spec, samples, see
     from phasecli.finite import verify as core
 
     out.check(VERIFY_COLUMNS)
-    with input_errors(depths="--depth", width="--width", c0="--c0", samples="--samples"):
-        tasks, shared, groups = core.plan(activation, sw2, sb2, widths, depth_spec, samples=samples, seed=seed,
-                                          q0=q0, c0=c0, slope=slope)
-    steps = core.workload(tasks, shared["depths"])
-    refuse_long_run(core.seconds(steps), f"{steps:.2g} unit-layer steps",
-                    "fewer --samples, a smaller --width or --depth, or --scheduler", scheduler)
-    layout = check_figure("verify", n_points=len(sw2) * len(sb2), n_depth=len(shared["depths"])) if out.png else None
+    with input_errors("fewer --samples, a smaller --width or --depth, or --scheduler", depths="--depth",
+                      width="--width", c0="--c0", samples="--samples"):
+        sweep = core.verify_sweep(activation, sw2, sb2, widths, depth_spec, samples=samples, seed=seed, q0=q0,
+                                  c0=c0, slope=slope, tolerance=tolerance, scheduler=scheduler)
+    layout = check_figure("verify", n_points=len(sw2) * len(sb2), n_depth=len(sweep.depths)) if out.png else None
     results = []
 
     def chunks():
-        total = sum(t["count"] for t in tasks)
         with input_errors(depths="--depth", width="--width", c0="--c0"), \
-                Progress(total, f"{activation} networks", "networks") as advance:
-            for r in core.run(activation, sw2, sb2, widths, depth_spec, samples=samples, seed=seed, q0=q0, c0=c0,
-                              slope=slope, tolerance=tolerance, scheduler=scheduler, progress=advance):
+                Progress(sweep.total, f"{activation} networks", "networks") as advance:
+            for r in sweep.results(progress=advance):
                 results.append(r)
                 yield r.table(VERIFY_COLUMNS)
 

@@ -149,3 +149,29 @@ def rows(theory, weights: str, pooled: EmpiricalSpectrum | None):
     return JacobianSpectrum(theory.activation, theory.sw2, theory.sb2, pooled.q_star, pooled.chi_1, theory.phase,
                             np.array([weights] * n, dtype=object), depth, pooled.mean_s2, pooled.var_s2,
                             pooled.s2_max, pooled.s2_min, status, extra)
+
+
+def empirical_sweep(activation: str, points, depths, *, weights, widths, samples: int, seed: int = 0, q0: float = 1.0,
+                    slope: float = 0.01, keep: bool = False, scheduler=None, progress=None):
+    """Yield the rows (``rows``) of ``samples`` random networks per (point, width, weight law), points outer,
+    as each completes: the theory's point (``isometry.jacobian_spectrum``) sets q*; one network per task;
+    ``progress(1)`` after each network.  A point without a spectrum yields its theory row only."""
+    from phasecli import jacobian_spectrum as isometry
+    from phasecli.runtime import sweep
+
+    for a, b in points:
+        theory = isometry.jacobian_spectrum(activation, a, b, depths, weights=weights, q0=q0, slope=slope)
+        for width in widths:
+            for w in weights:
+                if theory.status[0] not in ("ok", "edge_unconverged"):
+                    yield rows(theory, w, None)
+                    continue
+                shared = dict(activation=activation, sw2=theory.sw2, sb2=theory.sb2, q_star=theory.q_star,
+                              depths=depths, weights=w, width=width, seed=seed, slope=slope, keep=keep)
+                stats = []
+                for s in sweep.run(network_statistics, [{"index": i} for i in range(samples)], shared=shared,
+                                   scheduler=scheduler):
+                    stats.append(s)
+                    if progress is not None:
+                        progress(1)
+                yield rows(theory, w, pool(stats, depths, width, theory.sw2))

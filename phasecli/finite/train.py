@@ -41,9 +41,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from phasecli import validate as V
-from phasecli.columns import TRAIN as TABLE_COLUMNS
 from phasecli.errors import InputError, RuntimeFailure
 from phasecli.runtime.blas import single_threaded as single_threaded_blas
+from phasecli.results import Rows
 
 MAX_OUTPUT_ROWS = 4000  # m k: the (m k)^2 empirical NTK is formed exactly, per network
 LANCZOS_ABOVE = 800
@@ -83,7 +83,7 @@ class TrainSetup:
 
 
 @dataclass
-class TrainRun:
+class TrainRun(Rows):
     """One lr_factor: the summary columns (module docstring) and the per-network data behind them."""
 
     lr_factor: float
@@ -117,14 +117,8 @@ class TrainRun:
         """Median over the networks of loss_t, t = 0 .. T (diverged networks count as inf)."""
         return np.median(self.losses, axis=1)
 
-    def table(self, columns=TABLE_COLUMNS) -> dict:
-        """One row: column name -> 1-element list."""
-        out = {}
-        for name in columns:
-            if name not in TABLE_COLUMNS:
-                raise InputError(f"unknown column {name!r}", "columns")
-            out[name] = [getattr(self, name)]
-        return out
+    def row_count(self) -> int:
+        return 1
 
 
 def normalized_rows(X, sw2, sb2, q_star) -> np.ndarray:
@@ -281,3 +275,16 @@ def train(activation, X, y=None, lr_factors=(0.5, 1.5, 3.0), **kwargs) -> list:
     """``prepare`` then ``train_at`` for every lr_factor, in order (the library form of the command)."""
     setup = prepare(activation, X, y, **kwargs)
     return [train_at(f, setup) for f in lr_factors]
+
+
+def train_sweep(activation, X, y=None, *, sw2, sb2, depths, widths, lr_factors, samples=5, seed=0, n_steps=300,
+                normalize=True, q0=1.0, slope=0.01, scheduler=None):
+    """``train_at`` for every (sw2, sb2, depth, width) point (in that order, ``prepare``d and validated before
+    any training) and lr_factor: a ``plans.Sweep`` per point, in order (``meta['setup']``)."""
+    from phasecli.runtime import plans
+
+    setups = [prepare(activation, X, y, sw2=a, sb2=b, depth=d, width=n, samples=samples, seed=seed, n_steps=n_steps,
+                      normalize=normalize, q0=q0, slope=slope)
+              for a in sw2 for b in sb2 for d in depths for n in widths]
+    return [plans.Sweep(train_at, [{"lr_factor": f} for f in lr_factors], {"setup": setup}, scheduler,
+                        meta={"setup": setup}) for setup in setups]

@@ -24,13 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from phasecli import columns as C
 from phasecli import meanfield
 from phasecli import validate as V
 from phasecli.errors import InputError
 from phasecli.finite import twoinput
+from phasecli.results import Rows
 
-COLUMNS = C.VERIFY
 TRUST_WORDS = {True: "yes", False: "no", None: "undetermined"}  # the trust column
 MAX_SHARE = 0.01
 TASK_WORK = 2e8  # unit-layer steps per task (about 0.2-0.5 s)
@@ -96,7 +95,7 @@ def theory(activation: str, sw2: float, sb2: float, depths, *, q0: float = 1.0, 
 
 
 @dataclass
-class VerifyResult:
+class VerifyResult(Rows):
     """One (sw2, sb2, width): the rows at every depth (arrays of length len(depth))."""
 
     activation: str
@@ -125,13 +124,8 @@ class VerifyResult:
     trust: np.ndarray
     reason: np.ndarray
 
-    def table(self, columns=COLUMNS) -> dict:
-        n = self.depth.size
-        scalars = {"activation": self.activation, "sw2": self.sw2, "sb2": self.sb2, "width": self.width,
-                   "samples": self.samples, "phase": self.phase}
-        words = {"trust": [TRUST_WORDS[t] for t in self.trust], "reason": list(self.reason)}
-        return {name: [scalars[name]] * n if name in scalars else words[name] if name in words
-                else np.asarray(getattr(self, name)) for name in columns}
+    def row_values(self, n: int) -> dict:
+        return {"trust": [TRUST_WORDS[t] for t in self.trust], "reason": list(self.reason)}
 
 
 def _mean_se(x, skip_nan=False):
@@ -272,26 +266,67 @@ def run(activation, sw2, sb2, widths, depths, *, samples, seed=0, q0=1.0, c0=0.5
     """Yield a ``VerifyResult`` per (sw2, sb2, width), sw2 outer, width inner, as each is complete.
 
     ``progress(n)`` (optional) is called with the number of networks of every finished task."""
-    from phasecli.runtime import sweep
+    yield from verify_sweep(activation, sw2, sb2, widths, depths, samples=samples, seed=seed, q0=q0, c0=c0,
+                            slope=slope, tolerance=tolerance, scheduler=scheduler,
+                            check_budget=False).results(progress)
+
+
+@dataclass
+class VerifySweep:
+    """``plan``'s tasks, validated and budgeted once; ``results()`` runs them (``run``)."""
+
+    activation: str
+    tasks: list
+    shared: dict
+    groups: list
+    tolerance: float
+    scheduler: str | None = None
+
+    @property
+    def depths(self) -> np.ndarray:
+        return self.shared["depths"]
+
+    @property
+    def total(self) -> int:
+        """Random networks in the sweep (the progress units of ``results``)."""
+        return sum(t["count"] for t in self.tasks)
+
+    def results(self, progress=None):
+        """Yield a ``VerifyResult`` per (sw2, sb2, width) as each is complete; ``progress(n)`` with the
+        networks of every finished task."""
+        from phasecli.runtime import sweep
+
+        activation, depths = self.activation, self.depths
+        q0, c0, slope = self.shared["q0"], self.shared["c0"], self.shared["slope"]
+        points = {}
+        results = sweep.run(sample_chunk, self.tasks, shared=self.shared, scheduler=self.scheduler)
+        try:
+            for (a, b, _width), n_tasks in self.groups:
+                if (a, b) not in points:
+                    grid = meanfield.solve_phase(activation, [a], [b], q0=q0, slope=slope)
+                    points[(a, b)] = (str(grid.phase[0, 0]), float(grid.chi_1[0, 0]),
+                                      theory(activation, a, b, depths, q0=q0, c0=c0, slope=slope))
+                phase, chi_1, values = points[(a, b)]
+                chunks = []
+                for _ in range(n_tasks):
+                    chunks.append(next(results))
+                    if progress is not None:
+                        progress(chunks[-1].samples)
+                yield summarize(chunks, values, phase=phase, chi_1=chi_1, tolerance=self.tolerance)
+        finally:
+            results.close()  # an early stop (| head, Ctrl-C) cancels the remaining tasks
+
+
+def verify_sweep(activation, sw2, sb2, widths, depths, *, samples, seed=0, q0=1.0, c0=0.5, slope=0.01,
+                 tolerance=0.1, scheduler=None, check_budget=True) -> VerifySweep:
+    """The networks of ``run``, planned once (``plan``); with ``check_budget`` a run estimated beyond
+    ``plans.MAX_LOCAL_SECONDS`` here (``workload``, ``seconds``) raises ``plans.BudgetError``."""
+    from phasecli.runtime import plans
 
     tolerance = V.number("tolerance", tolerance, lo=0.0, lo_open=True)
     tasks, shared, groups = plan(activation, sw2, sb2, widths, depths, samples=samples, seed=seed, q0=q0, c0=c0,
                                  slope=slope)
-    depths = shared["depths"]
-    points = {}
-    results = sweep.run(sample_chunk, tasks, shared=shared, scheduler=scheduler)
-    try:
-        for (a, b, _width), n_tasks in groups:
-            if (a, b) not in points:
-                grid = meanfield.solve_phase(activation, [a], [b], q0=q0, slope=slope)
-                points[(a, b)] = (str(grid.phase[0, 0]), float(grid.chi_1[0, 0]),
-                                  theory(activation, a, b, depths, q0=q0, c0=c0, slope=slope))
-            phase, chi_1, values = points[(a, b)]
-            chunks = []
-            for _ in range(n_tasks):
-                chunks.append(next(results))
-                if progress is not None:
-                    progress(chunks[-1].samples)
-            yield summarize(chunks, values, phase=phase, chi_1=chi_1, tolerance=tolerance)
-    finally:
-        results.close()  # an early stop (| head, Ctrl-C) cancels the remaining tasks
+    if check_budget:
+        steps = workload(tasks, shared["depths"])
+        plans.check_seconds(seconds(steps), f"{steps:.2g} unit-layer steps", scheduler)
+    return VerifySweep(activation, tasks, shared, groups, tolerance, scheduler)

@@ -27,16 +27,15 @@ import numpy as np
 
 from phasecli.expectations.kernels import Z_MAX
 from phasecli.jacobian_spectrum import kernels as K
-from phasecli import columns
 from phasecli import validate as V
 from phasecli.errors import InputError, RuntimeFailure
+from phasecli.results import Rows
 
 WEIGHTS = ("gaussian", "orthogonal")
 GAUSSIAN_FLAG = {"gaussian": 1.0, "orthogonal": 0.0}
 INTEGRAL_TOL = 1e-13  # relative tolerance of every adaptive integral over the law of d
 DENSITY_EPS = 1e-7  # the density is evaluated at z = x (1 + i DENSITY_EPS)
 MAX_ORDER = 40
-JACOBIAN_COLUMNS = columns.JACOBIAN
 STATUS_TEXT = {
     "ok": "ok",
     "q_infinite": "q* is infinite (q^l grows without bound): no fixed point to put every layer at",
@@ -312,7 +311,7 @@ def support_edges(law: DerivativeLaw, sw2: float, depths, weights: str) -> Edges
 
 
 @dataclass
-class JacobianSpectrum:
+class JacobianSpectrum(Rows):
     """Rows of ``phasecli jacobian`` for one (sw2, sb2) point: every weight law x every depth.
 
     Arrays have one entry per row (weights outer, depth inner); status per row ('ok' or a
@@ -337,20 +336,11 @@ class JacobianSpectrum:
     def rows(self) -> int:
         return int(self.depth.size)
 
-    def table(self, columns=JACOBIAN_COLUMNS) -> dict:
-        """One chunk of rows: column name -> 1-D sequence."""
-        n = self.rows
-        scalars = {"activation": self.activation, "sw2": self.sw2, "sb2": self.sb2, "q_star": self.q_star,
-                   "chi_1": self.chi_1, "phase": self.phase}
-        out = {}
-        for name in columns:
-            if name in scalars:
-                out[name] = [scalars[name]] * n
-            elif name in self.extra:
-                out[name] = np.asarray(self.extra[name])
-            else:
-                out[name] = np.asarray(getattr(self, name))
-        return out
+    SCALARS = ("activation", "sw2", "sb2", "q_star", "chi_1", "phase")  # the point's: on every row
+
+    def row_values(self, n: int) -> dict:
+        """The measured columns of ``extra`` (the point's scalars are never replaced)."""
+        return {name: np.asarray(value) for name, value in self.extra.items() if name not in self.SCALARS}
 
 
 def jacobian_spectrum(activation: str, sw2, sb2, depths, *, weights=("gaussian",), q0: float = 1.0,
@@ -477,3 +467,22 @@ def _start_above(law, lsw2, depth, g, s_edge, log_edge):
     K._branch(law.code, law.sq, law.slope, law.d_max, law.d_min, s, False, float(depth), g, lsw2, law.breaks,
               INTEGRAL_TOL, res)
     return s, float(res[0])
+
+
+def jacobian_sweep(activation: str, points, depths, *, weights=("gaussian",), q0: float = 1.0, slope: float = 0.01,
+                   scheduler=None):
+    """``jacobian_spectrum`` at every (sw2, sb2) of ``points`` (sw2 may be 'critical'), in order: a
+    ``plans.Sweep``."""
+    from phasecli.runtime import plans
+
+    return plans.Sweep(jacobian_spectrum, [{"sw2": a, "sb2": b} for a, b in points],
+                       dict(activation=activation, depths=depths, weights=weights, q0=q0, slope=slope), scheduler)
+
+
+def spectral_densities(activation: str, sw2: float, sb2: float, depths, *, weights=("gaussian",), q0: float = 1.0,
+                       slope: float = 0.01, points: int = 500):
+    """Yield (weights, depth, ``spectral_density``) for every weight law (outer) and depth, as each is done."""
+    for w in weights:
+        for d in depths:
+            yield w, int(d), spectral_density(activation, sw2, sb2, int(d), weights=w, q0=q0, slope=slope,
+                                              points=points)

@@ -14,8 +14,9 @@ import numpy as np
 from phasecli.activations import ACTIVATIONS
 from phasecli.expectations import kernels as EK
 from phasecli.meanfield import kernels as K
-from phasecli import columns
+from phasecli import defaults
 from phasecli import validate as V
+from phasecli.results import Rows
 
 FIXED_POINT_LABELS = {
     K.FP_STABLE: "stable",
@@ -32,13 +33,9 @@ CRITICAL_STATUS = {
     K.CR_UNDEFINED: "q_infinite",
 }
 MAX_CELLS = 25_000_000
-DEFAULT_SLOPE = 0.01
-DEFAULT_CRITICAL_TOL = 1e-6
-DEFAULT_TRAINABLE_MULTIPLE = 6.0
-
-PHASE_COLUMNS = columns.PHASE
-DEPTH_COLUMNS = columns.DEPTH_SCALE
-CRITICAL_COLUMNS = columns.CRITICAL
+DEFAULT_SLOPE = defaults.SLOPE
+DEFAULT_CRITICAL_TOL = defaults.CRITICAL_TOL
+DEFAULT_TRAINABLE_MULTIPLE = defaults.TRAINABLE_MULTIPLE
 
 
 def _variances(name: str, values) -> np.ndarray:
@@ -93,7 +90,7 @@ def classify_phase(chi_1, critical_tol: float = DEFAULT_CRITICAL_TOL) -> np.ndar
 
 
 @dataclass
-class PhaseGrid:
+class PhaseGrid(Rows):
     """Mean-field quantities on a (sw2, sb2) grid; every array has shape (len(sw2), len(sb2)).
 
     fixed_point labels q*: 'stable' (reached from q0, q-map slope < 1), 'marginal'
@@ -129,20 +126,13 @@ class PhaseGrid:
     def array_names(self):
         return [f.name for f in fields(self) if f.name not in ("activation", "sw2", "sb2", "trainable_multiple")]
 
-    def table(self, columns=PHASE_COLUMNS) -> dict:
-        """The grid as one chunk of rows (sw2 outer, sb2 inner): column name -> 1-D array."""
+    def row_count(self) -> int:
+        return int(self.q_star.size)
+
+    def row_values(self, n: int) -> dict:
+        """The grid's rows: sw2 outer, sb2 inner."""
         n_sw2, n_sb2 = self.shape
-        out = {}
-        for name in columns:
-            if name == "activation":
-                out[name] = [self.activation] * (n_sw2 * n_sb2)
-            elif name == "sw2":
-                out[name] = np.repeat(self.sw2, n_sb2)
-            elif name == "sb2":
-                out[name] = np.tile(self.sb2, n_sw2)
-            else:
-                out[name] = np.asarray(getattr(self, name)).ravel()
-        return out
+        return {"sw2": np.repeat(self.sw2, n_sb2), "sb2": np.tile(self.sb2, n_sw2)}
 
 
 def solve_phase(activation: str, sw2, sb2, *, q0: float = 1.0, slope: float = DEFAULT_SLOPE,
@@ -191,7 +181,7 @@ def solve_phase(activation: str, sw2, sb2, *, q0: float = 1.0, slope: float = DE
 
 
 @dataclass
-class CriticalLine:
+class CriticalLine(Rows):
     """The order-to-chaos line: for each sb2, sw2_critical with chi_1 = 1 and q* there.
 
     status: 'ok'; 'unconverged'; 'no_crossing' (chi_1 jumps across 1 because the stable
@@ -209,15 +199,12 @@ class CriticalLine:
     iterations: np.ndarray
     residual: np.ndarray
 
-    def table(self, columns=CRITICAL_COLUMNS) -> dict:
-        """One chunk of rows, one per sb2: column name -> 1-D array."""
-        n = self.sb2.size
-        return {name: ([self.activation] * n if name == "activation" else np.asarray(getattr(self, name)))
-                for name in columns}
+    def row_count(self) -> int:
+        return int(self.sb2.size)
 
 
 def solve_critical(activation: str, sb2, *, q0: float = 1.0, slope: float = DEFAULT_SLOPE,
-                   sw2_range: tuple[float, float] = (1e-3, 1e4)) -> CriticalLine:
+                   sw2_range: tuple[float, float] = defaults.SW2_RANGE) -> CriticalLine:
     """Root-solve chi_1(sw2, q*(sw2, sb2)) = 1 for each sb2 (bracketing + Brent, not a grid)."""
     code = _check_common(activation, q0, slope)
     sb2 = _variances("sb2", sb2)
@@ -325,3 +312,46 @@ def concat_grids(grids) -> PhaseGrid:
               for name in first.array_names()}
     return PhaseGrid(activation=first.activation, sw2=np.concatenate([g.sw2 for g in grids]), sb2=first.sb2,
                      trainable_multiple=first.trainable_multiple, **arrays)
+
+
+MAX_SWEEP_CELLS = 1_000_000_000  # a streamed grid is bounded by time only (1e9 cells: hours on 2 cores)
+
+
+def phase_sweep(activation: str, sw2, sb2, *, q0: float = 1.0, slope: float = DEFAULT_SLOPE, scheduler=None,
+                **kwargs):
+    """``solve_phase`` on blocks of consecutive sw2 rows (every sb2), in order: a ``plans.Sweep`` of PhaseGrid
+    blocks whose progress units are cells.  ``kwargs``: the other keywords of ``solve_phase``."""
+    from phasecli.runtime import plans
+    from phasecli.runtime import sweep
+
+    n_cells = len(sw2) * len(sb2)
+    if n_cells > MAX_SWEEP_CELLS:
+        raise V.InputError(f"grid of {n_cells:,} cells is too large (at most {MAX_SWEEP_CELLS:,})", "grid")
+    blocks = sweep.row_blocks(len(sw2), len(sb2))
+    return plans.Sweep(solve_phase, [{"sw2": sw2[a:b]} for a, b in blocks],
+                       dict(activation=activation, sb2=sb2, q0=q0, slope=slope, **kwargs), scheduler,
+                       units=[(b - a) * len(sb2) for a, b in blocks])
+
+
+def scale_curves(activation: str, axis: str, sw2, sb2, *, q0: float = 1.0, slope: float = DEFAULT_SLOPE,
+                 n: int = 400) -> dict:
+    """xi_1 and xi_star on ``n`` points spanning the swept variable ``axis`` ('sw2' or 'sb2') at the other's
+    first value (figures draw them over a sweep); along sw2 the critical sw2 is added to the points.
+    Returns {'x', 'xi_1', 'xi_star'}."""
+    values = sw2 if axis == "sw2" else sb2
+    fine = np.linspace(min(values), max(values), n)
+    if axis == "sw2":
+        line = solve_critical(activation, [sb2[0]], q0=q0, slope=slope)
+        extra = line.sw2_critical[np.isfinite(line.sw2_critical)]
+        fine = np.unique(np.concatenate([fine, extra[(extra >= fine[0]) & (extra <= fine[-1])]]))
+        grid = solve_phase(activation, fine, [sb2[0]], q0=q0, slope=slope)
+        return {"x": fine, "xi_1": grid.xi_1[:, 0], "xi_star": grid.xi_star[:, 0]}
+    grid = solve_phase(activation, [sw2[0]], fine, q0=q0, slope=slope)
+    return {"x": fine, "xi_1": grid.xi_1[0], "xi_star": grid.xi_star[0]}
+
+
+def critical_curve(activation: str, sb2, *, q0: float = 1.0, slope: float = DEFAULT_SLOPE) -> CriticalLine:
+    """The critical line on a fine sb2 grid spanning ``sb2`` (denser near its low end), for a figure."""
+    lo, hi = float(min(sb2)), float(max(sb2))
+    fine = np.unique(np.concatenate([np.linspace(lo, hi, 160), lo + (hi - lo) * np.geomspace(1e-4, 1, 40)]))
+    return solve_critical(activation, fine, q0=q0, slope=slope)

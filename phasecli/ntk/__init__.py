@@ -113,12 +113,14 @@ class _Setup:
 
 
 def _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_rows, architecture="fc",
-           image_shape=None, filter_size=3) -> _Setup:
-    """Validate everything once, solve the point's mean field, build the engine."""
+           image_shape=None, filter_size=3, checked=False, point=None) -> _Setup:
+    """Validate everything once (X already ``check_matrix``ed when ``checked``), solve the point's mean field,
+    build the engine.  ``point`` (a dict), if given, receives the point's mean-field values as soon as they are
+    known, so a caller that catches PointError has them without solving again."""
     V.activation(activation)
     engine_module = engines.engine_module(architecture)
     engine_module.check_options(architecture, dropout, image_shape)
-    X = check_matrix(X, "X")
+    X = X if checked else check_matrix(X, "X")
     if X.shape[0] < min_rows:
         raise V.InputError(f"need at least {min_rows} inputs (rows), got {X.shape[0]}", "X")
     Xt = None
@@ -137,6 +139,8 @@ def _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_r
     info = dict(q_star=q_star, c_star=float(grid.c_star[0, 0]), chi_1=float(grid.chi_1[0, 0]),
                 chi_c=float(grid.chi_c[0, 0]), xi_1=float(grid.xi_1[0, 0]), xi_star=float(grid.xi_star[0, 0]),
                 phase=str(grid.phase[0, 0]))
+    if point is not None:
+        point.update(info)
     where = f"{activation} at sw2={sw2:g}, sb2={sb2:g}"
     m, dim = X.shape
     engine_module.check_inputs(image_shape, filter_size, dim)
@@ -253,14 +257,12 @@ def ntk_spectra(activation, X, sw2, sb2, depths, *, slope=mf.DEFAULT_SLOPE, norm
     if Xc.shape[0] < 2:
         raise V.InputError(f"need at least 2 inputs (rows) for a spectrum, got {Xc.shape[0]}", "X")
     m, dim = Xc.shape
+    info = {}  # the point's mean field, filled by _setup (a point without a kernel needs it too)
     try:
         st = _setup(activation, Xc, sw2, sb2, None, slope, normalize, q0, dropout, min_rows=2,
-                    architecture=architecture, image_shape=image_shape, filter_size=filter_size)
+                    architecture=architecture, image_shape=image_shape, filter_size=filter_size, checked=True,
+                    point=info)
     except PointError as exc:
-        grid = mf.solve_phase(activation, V.variance("sw2", sw2), V.variance("sb2", sb2), q0=q0, slope=slope)
-        info = dict(q_star=float(grid.q_star[0, 0]), c_star=float(grid.c_star[0, 0]),
-                    chi_1=float(grid.chi_1[0, 0]), chi_c=float(grid.chi_c[0, 0]), xi_1=float(grid.xi_1[0, 0]),
-                    xi_star=float(grid.xi_star[0, 0]), phase=str(grid.phase[0, 0]))
         return _nan_spectra(activation, sw2, sb2, m, dim, bool(normalize), V.dropout(dropout), depths,
                             exc.status, str(exc), info, architecture=architecture)
     n = depths.size
@@ -323,3 +325,36 @@ def _singular_message(st) -> str:
     more = f" ({len(st.duplicates)} such pairs)" if len(st.duplicates) > 1 else ""
     return (f"inputs {a + 1} and {b + 1} are {how}{where}{more}: the kernel is exactly singular, "
             "lambda_min = 0 and kappa = inf")
+
+
+def spectra_sweep(activation, sw2, sb2, runs, depths, *, slope=mf.DEFAULT_SLOPE, normalize=True, q0=1.0,
+                  dropout=None, image_shape=None, filter_size=3, scheduler=None) -> list:
+    """``ntk_spectra`` at every (sw2, sb2), sw2 outer, planned before any work: one ``plans.Sweep`` per run.
+
+    ``runs``: [(architecture, X, label, param), ...]: the inputs of each architecture, ``label`` naming them
+    in a message about image rows and ``param`` the parameter that sets their number (memory refusals).
+    Convolutional runs check their images once here and carry their entry-layers (``Sweep.works``); a run
+    whose estimated memory or time is too large raises (``plans.check_fc_memory``, ``plans.cnn_works``)."""
+    from phasecli.runtime import plans
+
+    depths = V.depths(depths)
+    points = [{"sw2": a, "sb2": b} for a in sw2 for b in sb2]
+    cnn_runs = []  # every convolutional run of every architecture, estimated together (one refusal)
+    for architecture, X, label, param in runs:
+        if not engines.ENGINES[architecture].images:
+            plans.check_fc_memory(X.shape[0], param)
+        else:
+            plans.check_images(image_shape, filter_size, [(label, X)])
+            cnn_runs += [(architecture, X.shape[0], 0, depths, image_shape)] * len(points)
+    per_run = iter(plans.cnn_works(activation, cnn_runs, scheduler) if cnn_runs else ())
+    sweeps = []
+    for architecture, X, label, param in runs:
+        net, works = {}, None
+        if engines.ENGINES[architecture].images:
+            net = {"architecture": architecture, "image_shape": image_shape, "filter_size": filter_size}
+            works = [next(per_run) for _ in points]
+        shared = dict(activation=activation, X=X, depths=depths, slope=slope, normalize=normalize, q0=q0,
+                      dropout=dropout, **net)
+        sweeps.append(plans.Sweep(ntk_spectra, points, shared, scheduler, works=works,
+                                  meta={"architecture": architecture}))
+    return sweeps

@@ -19,9 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from phasecli import defaults
 from phasecli import meanfield as mf
 from phasecli import ntk
 from phasecli import validate as V
+from phasecli.results import Rows
 from phasecli.data import check_matrix, load_labelled  # noqa: F401  (part of the public API)
 
 KAPPA_ILL = 1e10
@@ -41,7 +43,7 @@ def encode_targets(y, classes) -> np.ndarray:
 
 
 @dataclass
-class Generalization:
+class Generalization(Rows):
     """Test metrics of the infinite-width predictor at each depth of one (sw2, sb2) point.
 
     prediction_scale = RMS(mu(X_test)) / RMS(Y_test): about 1 when the predictor carries
@@ -71,15 +73,6 @@ class Generalization:
     seconds_linalg: float
     predictions: np.ndarray | None = None  # (n_depths, m_test, k) when asked for
     architecture: str = "fc"  # 'fc', 'cnn-f' or 'cnn-p'
-
-    def table(self, columns) -> dict:
-        """One chunk of rows, one per depth: column name -> 1-D array (scalars repeated)."""
-        n = self.depth.size
-        out = {}
-        for name in columns:
-            value = getattr(self, name)
-            out[name] = value if isinstance(value, np.ndarray) and value.shape == (n,) else [value] * n
-        return out
 
 
 def _labels(y, n, what):
@@ -132,7 +125,7 @@ def _solve_state(theta, targets, ridge, t, eta):
 
 def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, depths, *, slope=0.01,
                        normalize=True, q0=1.0, dropout=None, time=None, eta=None, ridge=0.0, nngp=False,
-                       batch_size=2048, keep_predictions=False, architecture="fc", image_shape=None,
+                       batch_size=defaults.BATCH_SIZE, keep_predictions=False, architecture="fc", image_shape=None,
                        filter_size=3) -> Generalization:
     """Test accuracy / MSE of the NTK (or NNGP) mean predictor at every depth, one (sw2, sb2).
 
@@ -230,3 +223,35 @@ def _empty(activation, sw2, sb2, nngp, depths, status, meta):
                           kappa=nan.copy(), prediction_scale=nan.copy(), ill_conditioned=np.zeros(depths.size, bool),
                           status=status, **meta,
                           seconds_kernel=0.0, seconds_linalg=0.0)
+
+
+def generalize_sweep(activation, sw2, sb2, X_train, y_train, X_test, y_test, depths, *, architectures=("fc",),
+                     image_shape=None, filter_size=3, slope=0.01, normalize=True, q0=1.0, dropout=None, time=None,
+                     eta=None, ridge=0.0, nngp=False, batch_size=defaults.BATCH_SIZE, scheduler=None,
+                     labels=("X_train", "X_test")):
+    """``ntk_generalization`` at every (architecture, sw2, sb2) (architecture outer, sw2, sb2 inner), planned
+    before any work: a ``plans.Sweep``.  Convolutional points check their images once here and carry their
+    entry-layers over the test batches (``Sweep.works``); a run whose estimated memory or time is too large
+    raises ``plans.BudgetError``; ``labels`` name the train and test rows in a message about their images."""
+    from phasecli.runtime import plans
+
+    depths = V.depths(depths)
+    points = [{"sw2": a, "sb2": b, "architecture": arch} for arch in architectures for a in sw2 for b in sb2]
+    from phasecli.ntk.engines import ENGINES
+
+    images = {a: ENGINES[a].images for a in architectures}
+    cnn = any(images.values())
+    net = {"image_shape": image_shape, "filter_size": filter_size} if cnn else {}
+    works = None
+    if cnn:
+        plans.check_images(image_shape, filter_size, list(zip(labels, (X_train, X_test))))
+        m, m_test = X_train.shape[0], X_test.shape[0]
+        batches = [min(batch_size, m_test - start) for start in range(0, m_test, batch_size)] or [0]
+        runs = [(p["architecture"], m, b, depths, image_shape) for p in points for b in batches
+                if images[p["architecture"]]]
+        per_run = iter(plans.cnn_works(activation, runs, scheduler))
+        works = [0 if not images[p["architecture"]] else sum(next(per_run) for _ in batches) for p in points]
+    shared = dict(activation=activation, X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
+                  depths=depths, slope=slope, normalize=normalize, q0=q0, dropout=dropout, time=time, eta=eta,
+                  ridge=ridge, nngp=nngp, batch_size=batch_size, **net)
+    return plans.Sweep(ntk_generalization, points, shared, scheduler, works=works)

@@ -28,6 +28,7 @@ import numpy as np
 
 from phasecli.ntk.asymptotics import learning_rates
 from phasecli.runtime.blas import single_threaded as single_threaded_blas
+from phasecli.results import Rows
 
 EPS = np.finfo(np.float64).eps
 RESOLVE_REL = 1e-3  # lambda_min is reported when its error estimate is below this fraction of it
@@ -339,7 +340,7 @@ def _summarize(direct, dev, gamma, tau, abs_floor, singular, scale_log, root=Non
 
 
 @dataclass
-class Spectra:
+class Spectra(Rows):
     """NTK and NNGP spectra of one (activation, sw2, sb2) point at each requested depth.
 
     Arrays have shape (n_depths,).  lambda_* are eigenvalues of Theta_train,train (NTK,
@@ -401,21 +402,10 @@ class Spectra:
                    "lambda_max_theory", "resolved", "nngp_resolved", "kappa_rel_err", "nngp_kappa_rel_err",
                    "log10_lambda_max", "method")
 
-    def table(self, columns, loss: str = "sum") -> dict:
-        """One chunk of rows, one per depth: column name -> 1-D array.  Besides the per-depth arrays it
-        knows the point's scalars (activation, sw2, sb2, m, phase, status, ...) and the learning rates
-        eta_max / eta_catapult for ``loss`` ('sum' or 'mean', see ``learning_rates``)."""
-        n = self.depth.size
+    def row_values(self, n: int, loss: str = "sum") -> dict:
+        """The learning rates eta_max / eta_catapult for ``loss`` ('sum' or 'mean', see ``learning_rates``)."""
         eta_max, eta_catapult = learning_rates(self.lambda_max, self.m, loss)
-        derived = {"eta_max": eta_max, "eta_catapult": eta_catapult, "loss": [loss] * n}
-        out = {}
-        for name in columns:
-            if name in derived:
-                out[name] = derived[name]
-            else:
-                value = getattr(self, name)
-                out[name] = value if isinstance(value, np.ndarray) and value.shape == (n,) else [value] * n
-        return out
+        return {"eta_max": eta_max, "eta_catapult": eta_catapult, "loss": [loss] * n}
 
     def rows(self):
         """One dict per depth (the per-depth columns plus the point's scalars)."""

@@ -9,7 +9,7 @@ from matplotlib.colors import LogNorm, Normalize, TwoSlopeNorm
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from phasecli.output import atomic_path
+from phasecli.cli.output import atomic_path
 
 SW2_LABEL = r"$\sigma_w^2$ (weight variance)"
 SB2_LABEL = r"$\sigma_b^2$ (bias variance)"

@@ -36,14 +36,15 @@ class Architecture:
     """What the architecture-agnostic code needs to know about an architecture (one entry per choice)."""
 
     engine: str  # the engine module of this package
+    images: bool = False  # its inputs are images (--image-shape, --filter; a run's cost is estimated first)
     pooled: bool = False  # the readout averages over the image's positions (its kernel is d times smaller off-diagonal)
     singular_hint: str = ""  # what else makes two inputs' kernels coincide (said when the kernel is singular)
 
 
 ENGINES = {
     "fc": Architecture("fc"),
-    "cnn-f": Architecture("cnn"),
-    "cnn-p": Architecture("cnn", pooled=True,
+    "cnn-f": Architecture("cnn", images=True),
+    "cnn-p": Architecture("cnn", images=True, pooled=True,
                           singular_hint=" (or circular shifts of each other: pooling forgets the position)"),
 }
 ARCHITECTURES = tuple(ENGINES)

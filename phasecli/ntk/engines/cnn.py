@@ -124,15 +124,28 @@ def geometry(height, width, filter_size):
     return nb, shift
 
 
-def check_image(shape, filter_size, n_columns, what="X"):
-    """Validated (H, W, C) and K for rows of n_columns values; InputError otherwise."""
+SHIFT_TABLE_MAX_BYTES = 4 << 30  # images whose d x d table of pixel shifts (``geometry``) exceeds this are refused
+
+
+def check_image_shape(shape):
+    """Validated (H, W, C): three positive integers whose d x d shift table fits; InputError otherwise
+    (before any rows are read or drawn)."""
     try:
         dims = tuple(int(v) for v in shape)
     except (TypeError, ValueError):
         raise InputError(f"image shape must be three integers H,W,C, got {shape!r}", "image_shape") from None
     if len(dims) != 3 or min(dims) < 1:
         raise InputError(f"image shape must be three positive integers H,W,C, got {shape!r}", "image_shape")
-    height, width, channels = dims
+    d = dims[0] * dims[1]
+    if 8.0 * d * d > SHIFT_TABLE_MAX_BYTES:
+        raise InputError(f"{d:,}-pixel images need a {d:,} x {d:,} table of pixel shifts ({8.0 * d * d / 2 ** 30:.3g} "
+                         f"GiB; limit {SHIFT_TABLE_MAX_BYTES / 2 ** 30:g} GiB): use smaller images", "image_shape")
+    return dims
+
+
+def check_image(shape, filter_size, n_columns, what="X"):
+    """Validated (H, W, C) and K for rows of n_columns values; InputError otherwise."""
+    height, width, channels = check_image_shape(shape)
     k = int(filter_size)
     if k != filter_size or k < 1 or k % 2 == 0:
         raise InputError(f"the filter size must be an odd positive integer, got {filter_size!r}", "filter")
@@ -355,10 +368,12 @@ def check_inputs(image_shape, filter_size, dim):
 
 def build(activation, X, Xt, sw2, sb2, slope, normalize, q_star, where, *, architecture, image_shape, filter_size,
           **_):
-    """(engine, duplicate pairs, table error) for checked inputs; rows scaled to a mean q^1 = q* with normalize.
+    """(engine, duplicate pairs, table error) for checked inputs (``check_image`` too: ``ntk`` checks them once);
+    rows scaled to a mean q^1 = q* with normalize.
 
     Raises PointError where the CNN kernel has no reference fixed point (q* infinite or zero)."""
-    height, width, channels, k = check_image(image_shape, filter_size, X.shape[1])
+    height, width, channels = (int(v) for v in image_shape)
+    k = int(filter_size)
     if not ACTIVATIONS[activation].homogeneous and not (math.isfinite(q_star) and q_star > 0.0):
         raise PointError("q_infinite" if not math.isfinite(q_star) else "q_zero",
                          f"q* is {'infinite' if not math.isfinite(q_star) else 0} for {where}: the convolutional "

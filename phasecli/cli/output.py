@@ -25,7 +25,6 @@ import math
 import os
 import stat
 import sys
-import tempfile
 from contextlib import contextmanager
 from itertools import repeat
 
@@ -519,6 +518,8 @@ def _write_through(path: str) -> bool:
 @contextmanager
 def atomic_path(path: str):
     """Yield a temporary path to write; on success put its content at ``path`` (see above)."""
+    import tempfile  # not on the --help path
+
     target = _target(path)
     reason = check_writable(path)
     if reason:

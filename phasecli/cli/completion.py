@@ -2,7 +2,7 @@
 
 The scripts list every subcommand, option, choice (activations, formats, ...) and file
 argument, so completion needs no Python process per TAB and changes exactly when the CLI
-does.  ``python -m phasecli.completion SHELL`` prints one; ``completions/generate.sh``
+does.  ``python -m phasecli.cli.completion SHELL`` prints one; ``completions/generate.sh``
 writes all three and ``tests/test_completions.py`` fails when they are stale.
 """
 
@@ -28,7 +28,7 @@ PROBE = "\x00"  # a prefix no value starts with: asks a shell_complete whether i
 
 def _value_set(command, param):
     """(words, comma_list, files) that ``param``'s shell completion offers (click's public
-    ``shell_complete``: click.Choice values, or the words ``cli.common.complete_words`` declared)."""
+    ``shell_complete``: click.Choice values, or the words ``cli.options.complete_words`` declared)."""
     ctx = click.Context(command, info_name=command.name)
     items = param.shell_complete(ctx, "")
     words = [str(i.value) for i in items if i.type == "plain"]
@@ -202,7 +202,7 @@ GENERATORS = {"bash": bash, "zsh": zsh, "fish": fish}
 def main(argv=None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or args[0] not in GENERATORS:
-        print("usage: python -m phasecli.completion bash|zsh|fish", file=sys.stderr)
+        print("usage: python -m phasecli.cli.completion bash|zsh|fish", file=sys.stderr)
         return 2
     sys.stdout.write(GENERATORS[args[0]]())
     return 0
