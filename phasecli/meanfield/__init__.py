@@ -232,16 +232,16 @@ def solve_critical(activation: str, sb2, *, q0: float = 1.0, slope: float = DEFA
 
 def _tiny_sb2(activation, slope, sb2, lo, hi, sw2c, q_star, status, iterations, residual):
     """Overwrite, in place, the critical points the root solve cannot resolve (docs/theory.md, "Critical line
-    at tiny sigma_b^2"): sb2 below ``critical_smallq.SB2_LIMIT`` from the small-q expansions; for relu,
+    at tiny sigma_b^2"): sb2 below ``critical_series.SB2_LIMIT`` from the small-q expansions; for relu,
     leaky_relu and linear (chi_1 = sw2 E[phi'^2] whatever q) sw2 = 1/E[phi'^2] and q* = inf for any sb2 > 0."""
-    from phasecli.meanfield import critical_smallq
+    from phasecli.activations import critical_series
 
     act = ACTIVATIONS[activation]
     for j, b in enumerate(sb2):
         if act.homogeneous and b > 0.0:
             value, q, its = 1.0 / float(_moment_arrays(activation, np.array([1.0]), slope)[1][0]), np.inf, 0
-        elif activation in critical_smallq.SUPPORTED and b < critical_smallq.SB2_LIMIT:
-            value, q, its = critical_smallq.solve(activation, float(b))
+        elif critical_series.has_series(activation) and b < critical_series.SB2_LIMIT:
+            value, q, its = critical_series.solve(activation, float(b))
         else:
             continue
         inside = lo <= value <= hi

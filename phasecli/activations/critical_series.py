@@ -1,4 +1,6 @@
-"""The order-to-chaos line at tiny sigma_b^2, where root-solving chi_1 = 1 in float64 cannot resolve it.
+"""The order-to-chaos line at tiny sigma_b^2, where root-solving chi_1 = 1 in float64 cannot resolve it:
+the per-activation series of h = q E[phi'^2] - E[phi^2] and g = E[phi'^2] at small q (``SERIES``; an
+activation without an entry is root-solved as usual), and their inversion (``solve``).
 
 docs/theory.md, "Critical line at tiny sigma_b^2".  With f(q) = E[phi(sqrt(q) z)^2] and
 g(q) = E[phi'(sqrt(q) z)^2], the critical point is sw2 = 1/g(q) with q = sw2 f(q) + sb2, i.e.
@@ -105,7 +107,12 @@ SERIES = {
     # selu: h = lambda^2 alpha^2 h_elu, g = lambda^2 / 2 + lambda^2 alpha^2 (g_elu - 1/2)
     "selu": _scaled(_elu(), _SELU_K, 0.5 * SELU_LAMBDA ** 2 - 0.5 * _SELU_K),
 }
-SUPPORTED = (*SERIES, "hard_tanh")
+SUPPORTED = (*SERIES, "hard_tanh")  # hard_tanh: the closed form with the Mills ratio (``_log_h_g``)
+
+
+def has_series(name: str) -> bool:
+    """True when the critical line of ``name`` below SB2_LIMIT comes from these expansions."""
+    return name in SUPPORTED
 
 
 def _log_series(coeffs, s, log_s):
