@@ -106,3 +106,11 @@ def test_init_value_and_columns(cli):
     assert r.returncode == 0 and r.stdout == "2.0\n"  # bare --value: sw2
     r = cli("init", "-a", "relu", "--depth", "10", "--columns", "sb2,sb2_rule,fan_in,w_std_standard", "-f", "csv")
     assert table(r.stdout) == [["sb2", "sb2_rule", "fan_in", "w_std_standard"], ["0.0", "he", "", "nan"]]
+
+
+@pytest.mark.parametrize("command", [["phase", "--sw2", "1"], ["catapult", "--lr-factor", "0.5", "--steps", "50"]])
+def test_value_and_columns_together_are_a_usage_error(cli, command):
+    """--value prints one bare column; with --columns one of the two would be ignored silently."""
+    r = cli(*command, "--value", command[1].lstrip("-").replace("lr-factor", "lr_factor"), "--columns", "sw2")
+    assert r.returncode == 2 and r.stdout == "" and "cannot be combined with --columns" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

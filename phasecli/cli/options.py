@@ -325,6 +325,9 @@ def output_options(*, columns: tuple, png: bool = True, value_default: str | Non
         def wrapper(*args, fmt, columns, value, png=None, **kwargs):
             if value == "":
                 raise click.BadParameter("name the column to print (--value COLUMN)", param_hint="'--value'")
+            if value is not None and columns is not None:
+                raise click.BadParameter("--value prints one column: it cannot be combined with --columns",
+                                         param_hint="'--value'")
             return f(*args, out=Output(fmt=fmt or default_format(), png=png, columns=columns, value=value), **kwargs)
 
         options = [
