@@ -7,7 +7,6 @@ import io
 import math
 import os
 import sys
-import tempfile
 import time
 
 import click
@@ -74,6 +73,8 @@ def warmup():
       phasecli warmup
       NUMBA_CACHE_DIR=$PWD/phasecli-cache phasecli warmup   # e.g. in a Docker image: set it at run time too
     """
+    import tempfile  # not on the --help path
+
     with tempfile.TemporaryDirectory(prefix="phasecli-warmup-") as tmp:
         data = os.path.join(tmp, "inputs.csv")
         with open(data, "w") as f:
