@@ -131,3 +131,16 @@ def compiled_kernels():
                 assert r.returncode == 0, r.stderr
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+SLOW_IDS = {line.strip() for line in open(os.path.join(os.path.dirname(__file__), "slow_ids.txt"))
+            if line.strip() and not line.startswith("#")}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """The tests listed in slow_ids.txt (each >= 2 s in a measured full run) are ``slow``: the quick
+    tier (-m "not slow") leaves them to the full suite, which runs everything."""
+    for item in items:
+        if item.nodeid.strip() in SLOW_IDS:
+            item.add_marker(pytest.mark.slow)

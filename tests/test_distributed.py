@@ -96,7 +96,8 @@ def test_phase_grid_identical_and_run_by_both_workers(cli, cluster):
 
 @pytest.mark.slow  # a fresh process or a full warmup: tens of seconds
 def test_generalize_identical(cli, cluster):
-    args = ("generalize", "--train", "digits", "--test", "digits", "-a", "erf", "--sw2", "1,2,3,4", "--sb2", "0.1",
+    args = ("generalize", "--train", "digits", "--test", "digits", "--examples", "300", "--test-examples", "300",
+            "-a", "erf", "--sw2", "1,2,3,4", "--sb2", "0.1",
             "--depth", "1,10,30", "-f", "csv")
     workers = _same_rows(cli, cluster, args, "phasecli_ntk_generalization", 4)
     assert len(workers) >= 1

@@ -60,7 +60,7 @@ def jacobian(activation, sw2, sb2, q0, slope, depth_spec, weights, empirical, wi
       phasecli jacobian -a tanh --sb2 1e-4,3e-4,1e-3,3e-3,0.01,0.03,0.1,0.3 --depth 8,32,128 --png var.png
       phasecli jacobian -a tanh --sb2 0.05 --depth 2,8,32 --png density.png
       phasecli jacobian -a relu --sw2 2 --sb2 0 --weights orthogonal --depth 1:10
-      phasecli jacobian -a tanh --sb2 0.05 --depth 8,32 --empirical --width 1000 --samples 4
+      phasecli jacobian -a tanh --sb2 0.05 --depth 8,32 --empirical --width 400 --samples 4
     """
     from phasecli import validate
 
