@@ -1,5 +1,5 @@
 """The order-to-chaos line at tiny sigma_b^2, where root-solving chi_1 = 1 in float64 cannot resolve it:
-the per-activation series of h = q E[phi'^2] - E[phi^2] and g = E[phi'^2] at small q (``SERIES``; an
+the per-activation series of h = q E[phi'^2] - E[phi^2] and g = E[phi'^2] at small q (``series``; an
 activation without an entry is root-solved as usual), and their inversion (``solve``).
 
 docs/theory.md, "Critical line at tiny sigma_b^2".  With f(q) = E[phi(sqrt(q) z)^2] and
@@ -23,8 +23,9 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
+import functools
+
 import numpy as np
-from scipy import optimize, special
 
 from phasecli.activations import SELU_ALPHA, SELU_LAMBDA
 
@@ -99,15 +100,23 @@ def _scaled(series, factor, offset=0.0):
 
 
 _SELU_K = SELU_LAMBDA ** 2 * SELU_ALPHA ** 2
-SERIES = {
-    "tanh": _analytic(_tanh_taylor, 1.0),
-    "sin": _analytic(_sin_taylor, 1.0),
-    "erf": _analytic(_erf_taylor, 4.0 / math.pi),
-    "elu": _elu(),
+_SERIES_BUILDERS = {
+    "tanh": lambda: _analytic(_tanh_taylor, 1.0),
+    "sin": lambda: _analytic(_sin_taylor, 1.0),
+    "erf": lambda: _analytic(_erf_taylor, 4.0 / math.pi),
+    "elu": _elu,
     # selu: h = lambda^2 alpha^2 h_elu, g = lambda^2 / 2 + lambda^2 alpha^2 (g_elu - 1/2)
-    "selu": _scaled(_elu(), _SELU_K, 0.5 * SELU_LAMBDA ** 2 - 0.5 * _SELU_K),
+    "selu": lambda: _scaled(_elu(), _SELU_K, 0.5 * SELU_LAMBDA ** 2 - 0.5 * _SELU_K),
 }
-SUPPORTED = (*SERIES, "hard_tanh")  # hard_tanh: the closed form with the Mills ratio (``_log_h_g``)
+
+
+@functools.cache
+def series(name):
+    """(h, g) coefficient lists of ``name`` (built on first use: importing this module stays cheap)."""
+    return _SERIES_BUILDERS[name]()
+
+
+SUPPORTED = (*_SERIES_BUILDERS, "hard_tanh")  # hard_tanh: the closed form with the Mills ratio (``_log_h_g``)
 
 
 def has_series(name: str) -> bool:
@@ -128,6 +137,8 @@ def _log_h_g(name, log_s):
     """(ln h, ln g) at s = exp(log_s)."""
     s = math.exp(log_s)
     if name == "hard_tanh":
+        from scipy import special
+
         t = math.exp(-log_s)  # 1/sqrt(q): the kinks at +-1 are t standard deviations out
         if t > 20.0:  # 1/t - M(t) = 1/t^3 - 3/t^5 + 15/t^7 - ... (M the Mills ratio), to 1e-16 here
             inv2, term, total, n = 1.0 / (t * t), 1.0, 0.0, 0
@@ -140,13 +151,13 @@ def _log_h_g(name, log_s):
             log_excess = math.log(1.0 / t - math.sqrt(math.pi / 2.0) * special.erfcx(t / math.sqrt(2.0)))
         log_h = math.log(2.0) - 0.5 * t * t - 0.5 * math.log(2.0 * math.pi) + log_excess
         return log_h, math.log1p(-special.erfc(t / math.sqrt(2.0)))
-    h, g = SERIES[name]
+    h, g = series(name)
     return _log_series(h, s, log_s), _log_series(g, s, log_s)
 
 
 def limit_sw2(name: str) -> float:
     """sw2_critical at sb2 -> 0: 1 / phi'(0)^2 (1 / E[phi'^2] at q -> 0)."""
-    return 1.0 if name == "hard_tanh" else 1.0 / SERIES[name][1][0]
+    return 1.0 if name == "hard_tanh" else 1.0 / series(name)[1][0]
 
 
 def solve(name: str, sb2: float):
@@ -160,6 +171,8 @@ def solve(name: str, sb2: float):
         return log_h - log_g - target
 
     lo, hi = -400.0, 0.5 * math.log(0.05 if name == "hard_tanh" else 1e-3)
+    from scipy import optimize
+
     root, info = optimize.brentq(excess, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps, full_output=True)
     log_g = _log_h_g(name, root)[1]
     return math.exp(-log_g), math.exp(2.0 * root), info.iterations
