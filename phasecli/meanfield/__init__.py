@@ -232,21 +232,22 @@ def solve_critical(activation: str, sb2, *, q0: float = 1.0, slope: float = DEFA
 
 def _tiny_sb2(activation, slope, sb2, lo, hi, sw2c, q_star, status, iterations, residual):
     """Overwrite, in place, the critical points the root solve cannot resolve (docs/theory.md, "Critical line
-    at tiny sigma_b^2"): sb2 below ``critical_series.SB2_LIMIT`` from the small-q expansions; for relu,
-    leaky_relu and linear (chi_1 = sw2 E[phi'^2] whatever q) sw2 = 1/E[phi'^2] and q* = inf for any sb2 > 0."""
-    from phasecli.activations import critical_series
+    at tiny sigma_b^2"): for a homogeneous activation (chi_1 = sw2 E[phi'^2] whatever q) sw2 = 1/E[phi'^2]
+    and q* = inf for any sb2 > 0; otherwise sb2 below ``critical_series.SB2_LIMIT`` from the small-q
+    expansions, where the activation has them."""
+    if ACTIVATIONS[activation].homogeneous:
+        value = 1.0 / float(_moment_arrays(activation, np.array([1.0]), slope)[1][0])  # the same at every sb2
+        points = [(j, value, np.inf, 0) for j in np.flatnonzero(sb2 > 0.0)]
+    else:
+        from phasecli.activations import critical_series
 
-    act = ACTIVATIONS[activation]
-    for j, b in enumerate(sb2):
-        if act.homogeneous and b > 0.0:
-            value, q, its = 1.0 / float(_moment_arrays(activation, np.array([1.0]), slope)[1][0]), np.inf, 0
-        elif critical_series.has_series(activation) and b < critical_series.SB2_LIMIT:
-            value, q, its = critical_series.solve(activation, float(b))
-        else:
-            continue
-        inside = lo <= value <= hi
+        if not critical_series.has_series(activation):
+            return
+        points = [(j, *critical_series.solve(activation, float(sb2[j])))
+                  for j in np.flatnonzero(sb2 < critical_series.SB2_LIMIT)]
+    for j, value, q, its in points:
         sw2c[j], q_star[j], iterations[j], residual[j] = value, q, its, 0.0
-        status[j] = K.CR_OK if inside else K.CR_OUT_OF_RANGE
+        status[j] = K.CR_OK if lo <= value <= hi else K.CR_OUT_OF_RANGE
 
 
 def length_map(activation: str, q, *, slope: float = DEFAULT_SLOPE) -> np.ndarray:
