@@ -181,13 +181,16 @@ class KernelLayer(tuple):
     inputs): (p - Theta_ab) / p and 1 - K_ab / q* on the train block, with full relative
     accuracy near the ordered fixed point.  Data as given: 1 - Theta_ab / sqrt(Theta_aa Theta_bb) and
     1 - K_ab / sqrt(K_aa K_bb), likewise accurate (``phasecli.ntk.engines.fc.RawEngine``).
+    k_test_diag: the NNGP variances K(x, x) of the test rows (absolute units; None without X_test).
     """
 
-    def __new__(cls, depth, k, th, kt, tht, log_scale=0.0, theta_deviation=None, k_deviation=None):
+    def __new__(cls, depth, k, th, kt, tht, log_scale=0.0, theta_deviation=None, k_deviation=None,
+                k_test_diag=None):
         obj = super().__new__(cls, (depth, k, th, kt, tht))
         obj.log_scale = log_scale
         obj.theta_deviation = theta_deviation
         obj.k_deviation = k_deviation
+        obj.k_test_diag = k_test_diag
         return obj
 
     depth = property(lambda self: self[0])
@@ -219,7 +222,8 @@ def kernel_pass(activation, X, sw2, sb2, depths, *, X_test=None, slope=mf.DEFAUL
             lt = layer.log_scale
             f_th = 1.0 if scaled else math.exp(min(lt, 709.78))
             k, th, kt, tht, tdev, kdev = eng.kernels(layer, f_th)
-            yield KernelLayer(layer.depth, k, th, kt, tht, lt if scaled else 0.0, tdev, kdev)
+            k_test_diag = None if layer.k_test_diag is None else layer.k_test_diag * math.exp(layer.log_kscale)
+            yield KernelLayer(layer.depth, k, th, kt, tht, lt if scaled else 0.0, tdev, kdev, k_test_diag)
     except FloatingPointError:
         raise PointError("overflow", f"the kernel overflowed float64 ({activation}, sw2={st.sw2:g}, "
                                      f"sb2={st.sb2:g})") from None

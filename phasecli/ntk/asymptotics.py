@@ -142,3 +142,48 @@ def learning_rates(lambda_max, m, loss: str = "sum"):
     with np.errstate(divide="ignore", invalid="ignore"):
         eta = np.where(lam > 0, 2.0 * f / lam, np.nan)
     return eta, 2.0 * eta
+
+
+def predictor_limit_weight(activation, phase, m, *, q_star, c_star, chi_1, sb2=0.0, ridge=0.0, dropout=None,
+                           nngp=False, normalize=True, slope: float = DEFAULT_SLOPE, architecture: str = "fc",
+                           positions: int = 1) -> float:
+    """gamma with P(Theta*) Y = gamma 1 (1^T Y): the infinite-depth predictor of the point's phase (docs/theory.md,
+    "residual predictor").  Every limit kernel has the form (diag - off) Id + off 11^T on the train rows and off
+    11^T between test and train rows, so P(Theta*) = off / (diag - off + m off + ridge) 11^T, ridge in the
+    limit's units (0 where the limit's scale diverges).
+
+    NTK: chaotic (Theta / p -> Id): 0.  Critical (units l q*): off = a (``critical_ratio``), diag 1 (1/rho
+    with dropout; CNN-P 1/d + (1 - 1/d) a).  Ordered (units 1): off = p* = q*/(1 - chi_1), diag p* plus the
+    dropout shift (1/rho - 1)(p* - sb2), the ridge added (without a ridge the limit is the pseudo-inverse
+    one, 11^T / m).  NNGP (units 1): chaotic off = q* c*, diag q* (+ (1/rho - 1)(q* - sb2); CNN-P
+    q* (1/d + (1 - 1/d) c*)); ordered and critical off = q*, diag q* (+ the dropout shift).
+    NaN where the limit depends on the data: a linear network on the critical line, and data as given with a
+    homogeneous activation (relu, ...) on the critical line or for the NNGP outside the ordered phase."""
+    act = ACTIVATIONS[activation]
+    rho = 1.0 if dropout is None else float(dropout)
+    pool = _pooled(architecture, positions)
+    if not (np.isfinite(q_star) and q_star > 0):
+        return 0.0 if (phase == "chaotic" and not nngp) else math.nan
+    if not normalize and act.homogeneous and (phase == "critical" or (nngp and phase != "ordered")):
+        return math.nan
+    shift_k = (1.0 / rho - 1.0) * (q_star - sb2)
+    if not nngp:
+        if phase == "chaotic":
+            return 0.0
+        if phase == "critical":
+            a = critical_ratio(activation, slope)
+            diag = 1.0 / pool + (1.0 - 1.0 / pool) * a if pool > 1.0 else 1.0 / rho
+            return a / (diag - a + m * a)
+        if phase == "ordered" and 0 < chi_1 < 1:
+            p_star = q_star / (1.0 - chi_1)
+            return p_star / ((1.0 / rho - 1.0) * (p_star - sb2) + m * p_star + ridge)
+        return math.nan
+    if phase == "chaotic":
+        if not np.isfinite(c_star):
+            return math.nan
+        off = q_star * c_star
+        diag = q_star * (1.0 / pool + (1.0 - 1.0 / pool) * c_star) if pool > 1.0 else q_star + shift_k
+        return off / (diag - off + m * off + ridge)
+    if phase in ("ordered", "critical"):
+        return q_star / (shift_k + m * q_star + ridge)
+    return math.nan

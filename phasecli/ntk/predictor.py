@@ -23,6 +23,7 @@ from phasecli import defaults
 from phasecli import meanfield as mf
 from phasecli import ntk
 from phasecli import validate as V
+from phasecli.ntk.asymptotics import predictor_limit_weight
 from phasecli.results import Rows
 from phasecli.data import check_matrix, load_labelled  # noqa: F401  (part of the public API)
 
@@ -73,6 +74,10 @@ class Generalization(Rows):
     seconds_linalg: float
     predictions: np.ndarray | None = None  # (n_depths, m_test, k) when asked for
     architecture: str = "fc"  # 'fc', 'cnn-f' or 'cnn-p'
+    ensemble_accuracy: np.ndarray | None = None
+    ensemble_std: np.ndarray | None = None
+    delta: np.ndarray | None = None
+    class_counts: np.ndarray | None = None  # training rows per class, in the order of the sorted labels
 
 
 def _labels(y, n, what):
@@ -102,25 +107,77 @@ def _validate(X_train, y_train, X_test, y_test):
     return X_train, y_train, X_test, y_test, classes
 
 
-def _solve_state(theta, targets, ridge, t, eta):
-    """alpha with mu = Theta_* alpha, plus kappa; raises LinAlgError when Theta is singular."""
-    m = theta.shape[0]
-    a = theta + ridge * np.eye(m) if ridge else theta
-    if t is None:
-        eig = np.linalg.eigvalsh(a)
-        if eig[0] <= 0:
-            raise np.linalg.LinAlgError("not positive definite")
-        chol = np.linalg.cholesky(a)
-        alpha = np.linalg.solve(chol.T, np.linalg.solve(chol, targets))
-        return alpha, eig[-1] / eig[0]
-    eig, vecs = np.linalg.eigh(a)
-    if eig[0] <= 0:
-        raise np.linalg.LinAlgError("not positive definite")
-    rate = eta if eta is not None else 2.0 / eig[-1]
-    # (1 - exp(-rate lambda t)) / lambda, accurate for small rate lambda t
-    filt = -np.expm1(-rate * eig * t) / eig
-    alpha = vecs @ (filt[:, None] * (vecs.T @ targets))
-    return alpha, eig[-1] / eig[0]
+class _Solver:
+    """The solved matrix A = Theta (or K) + ridge Id of one depth; raises LinAlgError when A is not positive
+    definite.  ``filtered(B)`` = A^{-1} (I - exp(-rate A t)) B (A^{-1} B at t = inf), ``twice`` with 2 t
+    (the NNGP ensemble's covariance), ``inverse(B)`` = A^{-1} B.  Cholesky at t = inf, the symmetric
+    eigendecomposition at finite t; never an explicit inverse."""
+
+    def __init__(self, matrix, ridge, t, eta):
+        m = matrix.shape[0]
+        a = matrix + ridge * np.eye(m) if ridge else matrix
+        self.t = t
+        if t is None:
+            eig = np.linalg.eigvalsh(a)
+            if eig[0] <= 0:
+                raise np.linalg.LinAlgError("not positive definite")
+            self.chol = np.linalg.cholesky(a)
+        else:
+            eig, self.vecs = np.linalg.eigh(a)
+            if eig[0] <= 0:
+                raise np.linalg.LinAlgError("not positive definite")
+            self.eig = eig
+            self.rate = eta if eta is not None else 2.0 / eig[-1]
+        self.kappa = eig[-1] / eig[0]
+
+    def _eigen(self, rhs, filt):
+        return self.vecs @ (filt[:, None] * (self.vecs.T @ rhs))
+
+    def inverse(self, rhs):
+        if self.t is None:
+            return np.linalg.solve(self.chol.T, np.linalg.solve(self.chol, rhs))
+        return self._eigen(rhs, 1.0 / self.eig)
+
+    def filtered(self, rhs, times=1.0):
+        if self.t is None:
+            return self.inverse(rhs)
+        # (1 - exp(-rate lambda t)) / lambda, accurate for small rate lambda t
+        return self._eigen(rhs, -np.expm1(-self.rate * self.eig * (times * self.t)) / self.eig)
+
+    def twice(self, rhs):
+        return self.filtered(rhs, 2.0)
+
+
+# the ensemble's argmax probability: composite Gauss-Legendre on [-Z_MAX, Z_MAX] (outside, the standard
+# normal's mass is 2 Phi(-10) = 1.5e-23); panels of width 0.5 resolve the integrand's unit scale
+Z_MAX = 10.0
+_PANELS, _NODES = 40, 10
+
+
+def argmax_probability(mean, label_index, std):
+    """P(argmax_j (mean_j + std z_j) = label) for independent standard normal z_j, per row:
+    int phi(z) prod_{j != label} Phi((mean_label - mean_j) / std + z) dz (exact quadrature, docs/theory.md
+    "ensemble of trained networks").  ``mean`` (n, k), ``label_index`` (n,), ``std`` (n,) >= 0."""
+    from scipy.special import log_ndtr
+
+    n, k = mean.shape
+    x, w = np.polynomial.legendre.leggauss(_NODES)
+    half = Z_MAX / _PANELS
+    centres = -Z_MAX + half * (2 * np.arange(_PANELS) + 1)
+    z = (centres[:, None] + half * x[None, :]).ravel()
+    weights = (half * w[None, :] * np.ones((_PANELS, 1))).ravel() * np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
+    rows = np.arange(n)
+    gap = mean[rows, label_index][:, None] - mean  # (n, k), 0 at the label
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # std = 0: the draw is the mean, so a class above the label's mean wins and a tie counts as Phi(z)
+        scaled = np.where(std[:, None] > 0, gap / std[:, None], np.where(gap == 0, 0.0, np.sign(gap) * np.inf))
+    scaled[rows, label_index] = np.inf  # log Phi(inf) = 0: the label's own factor
+    out = np.empty(n)
+    for start in range(0, n, 256):  # (rows, classes, nodes) in blocks: bounded memory
+        block = scaled[start:start + 256]
+        log_prod = log_ndtr(block[:, :, None] + z[None, None, :]).sum(axis=1)
+        out[start:start + 256] = np.exp(log_prod) @ weights
+    return np.clip(out, 0.0, 1.0)
 
 
 def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, depths, *, slope=0.01,
@@ -146,19 +203,34 @@ def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, d
     test_targets = encode_targets(y_test, classes)
     n_depth = depths.size
     alphas = [None] * n_depth
+    alphas_inf = [None] * n_depth  # Theta^{-1} Y at t = inf (the residual predictor's P(Theta))
+    solvers = [None] * n_depth
+    k_trains = [None] * n_depth  # the NNGP train block: the NTK ensemble's initial-function term
     kappa = np.full(n_depth, np.nan)
     train_acc = np.full(n_depth, np.nan)
     status = np.array(["ok"] * n_depth, dtype=object)
     point = mf.solve_phase(activation, [sw2], [sb2], q0=q0, slope=slope)
     meta = {"phase": str(point.phase[0, 0]), "xi_1": float(point.xi_1[0, 0]), "xi_star": float(point.xi_star[0, 0])}
+    label_index = np.searchsorted(classes, y_test)
+    counts = np.array([np.sum(y_train == c) for c in classes])
+    positions = 1 if image_shape is None else int(image_shape[0]) * int(image_shape[1])
+    limit_weight = predictor_limit_weight(
+        activation, meta["phase"], X_train.shape[0], q_star=float(point.q_star[0, 0]),
+        c_star=float(point.c_star[0, 0]), chi_1=float(point.chi_1[0, 0]), sb2=float(sb2), ridge=ridge,
+        dropout=dropout, nngp=nngp, normalize=normalize, slope=slope, architecture=architecture, positions=positions)
+    limit_prediction = limit_weight * targets.sum(axis=0)  # P(Theta*) Y_train: the same row for every test input
     sq_err = np.zeros(n_depth)
     sq_pred = np.zeros(n_depth)
+    sq_delta = np.zeros(n_depth)
+    sum_var = np.zeros(n_depth)
     correct = np.zeros(n_depth)
+    ens_correct = np.zeros(n_depth)
     timer = {"kernel": 0.0, "linalg": 0.0}
 
     kept = np.full((n_depth, X_test.shape[0], classes.size), np.nan) if keep_predictions else None
 
-    def score(k, block, start, stop):
+    def score(k, layer, start, stop):
+        block = layer[3] if nngp else layer[4]
         pred = block @ alphas[k]
         if kept is not None:
             kept[k, start:stop] = pred
@@ -166,6 +238,11 @@ def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, d
         sq_err[k] += np.sum(diff * diff)
         sq_pred[k] += np.sum(pred * pred)
         correct[k] += np.sum(classes[np.argmax(pred, axis=1)] == y_test[start:stop])
+        residual = (pred if alphas_inf[k] is alphas[k] else block @ alphas_inf[k]) - limit_prediction
+        sq_delta[k] += np.sum(residual * residual)
+        var = ensemble_variance(solvers[k], layer, k_trains[k], nngp)
+        sum_var[k] += np.sum(var)
+        ens_correct[k] += np.sum(argmax_probability(pred, label_index[start:stop], np.sqrt(var)))
 
     # pass 1: the training solves and the first test batch together; then one pass per further batch
     batches = [(start, min(start + batch_size, X_test.shape[0])) for start in range(0, X_test.shape[0], batch_size)]
@@ -187,24 +264,27 @@ def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, d
                     with np.errstate(over="ignore"):
                         scale = 1.0 if nngp else float(np.exp(layer.log_scale))
                     try:
-                        alphas[k], kappa[k] = _solve_state(matrix, targets, ridge / scale, time,
-                                                           None if eta is None else eta * scale)
+                        solvers[k] = _Solver(matrix, ridge / scale, time, None if eta is None else eta * scale)
+                        alphas[k], kappa[k] = solvers[k].filtered(targets), solvers[k].kappa
+                        alphas_inf[k] = alphas[k] if time is None else solvers[k].inverse(targets)
+                        k_trains[k] = None if nngp else layer[1]
                         train_acc[k] = np.mean(classes[np.argmax(matrix @ alphas[k], axis=1)] == y_train)
                     except np.linalg.LinAlgError:
                         status[k] = "singular"
                 if alphas[k] is not None:
-                    score(k, layer[3] if nngp else layer[4], start, stop)
+                    score(k, layer, start, stop)
                 t0 = _time.perf_counter()
                 timer["linalg"] += t0 - t1
     except ntk.PointError as exc:
         status[:] = exc.status
-        result = _empty(activation, sw2, sb2, nngp, depths, status, meta)
+        result = _empty(activation, sw2, sb2, nngp, depths, status, meta, counts)
         result.architecture = architecture
         return result
     seconds_kernel, seconds_linalg = timer["kernel"], timer["linalg"]
     n_test, n_classes = test_targets.shape
     ok = status == "ok"
     target_rms = np.sqrt(np.mean(test_targets * test_targets))
+    train_rms = np.sqrt(np.mean(targets * targets))
     with np.errstate(invalid="ignore"):
         return Generalization(
             activation=activation, sw2=float(sw2), sb2=float(sb2), predictor="nngp" if nngp else "ntk",
@@ -213,16 +293,40 @@ def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, d
             kappa=kappa, prediction_scale=np.where(ok, np.sqrt(sq_pred / (n_test * n_classes)) / target_rms, np.nan),
             ill_conditioned=np.where(ok, kappa > KAPPA_ILL, False), status=status, **meta,
             seconds_kernel=seconds_kernel, seconds_linalg=seconds_linalg,
-            predictions=kept, architecture=architecture)
+            predictions=kept, architecture=architecture,
+            ensemble_accuracy=np.where(ok, ens_correct / n_test, np.nan),
+            ensemble_std=np.where(ok, np.sqrt(sum_var / n_test), np.nan),
+            delta=np.where(ok, np.sqrt(sq_delta / (n_test * n_classes)) / train_rms, np.nan),
+            class_counts=counts)
 
 
-def _empty(activation, sw2, sb2, nngp, depths, status, meta):
+def ensemble_variance(solver, layer, k_train, nngp):
+    """Sigma_t(x, x) of the test rows of ``layer``: the output variance over the ensemble of infinite-width
+    networks trained from random initialization (docs/theory.md, "ensemble of trained networks"):
+
+        NTK:  K(x, x) + t1^T K t1 - 2 t1^T K_X,x,   t1 = Theta^{-1} (I - exp(-eta Theta t)) Theta_X,x
+        NNGP: K(x, x) - K_x,X K^{-1} (I - exp(-2 eta K t)) K_X,x
+
+    (neural-tangents' ``gradient_descent_mse_ensemble(..., compute_cov=True)``).  The Theta blocks may come
+    divided by a common scale: t1 does not depend on it.  Rounding can make a variance slightly negative
+    where it is 0 (a test row equal to a train row at t = inf): clipped at 0."""
+    k_tx = layer[3].T  # (m, b)
+    if nngp:
+        var = layer.k_test_diag - np.einsum("ij,ij->j", k_tx, solver.twice(k_tx))
+    else:
+        t1 = solver.filtered(layer[4].T)
+        var = layer.k_test_diag + np.einsum("ij,ij->j", t1, k_train @ t1) - 2.0 * np.einsum("ij,ij->j", t1, k_tx)
+    return np.maximum(var, 0.0)
+
+
+def _empty(activation, sw2, sb2, nngp, depths, status, meta, counts):
     nan = np.full(depths.size, np.nan)
     return Generalization(activation=activation, sw2=float(sw2), sb2=float(sb2), predictor="nngp" if nngp else "ntk",
                           depth=depths, test_accuracy=nan, test_mse=nan.copy(), train_accuracy=nan.copy(),
                           kappa=nan.copy(), prediction_scale=nan.copy(), ill_conditioned=np.zeros(depths.size, bool),
                           status=status, **meta,
-                          seconds_kernel=0.0, seconds_linalg=0.0)
+                          seconds_kernel=0.0, seconds_linalg=0.0, ensemble_accuracy=nan.copy(),
+                          ensemble_std=nan.copy(), delta=nan.copy(), class_counts=counts)
 
 
 def generalize_sweep(activation, sw2, sb2, X_train, y_train, X_test, y_test, depths, *, architectures=("fc",),

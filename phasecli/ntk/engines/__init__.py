@@ -7,7 +7,8 @@ An engine is built for checked inputs at one (activation, sw2, sb2) point and ha
   their deviations from the ordered fixed point where tracked, and error levels for the
   spectra (``Layer.nngp_direct`` gives the dense NNGP block the spectra start from);
 - ``kernels(layer, f_th)``: the layer's kernels in absolute units (NTK blocks times
-  ``f_th``): (K, Theta, K_test_train, Theta_test_train, Theta deviation, K deviation).
+  ``f_th``): (K, Theta, K_test_train, Theta_test_train, Theta deviation, K deviation);
+  ``Layer.k_test_diag`` holds the test rows' own NNGP variances K(x, x).
 
 ``phasecli.ntk`` chooses the engine by architecture and turns layers into kernels
 (``kernel_pass``) and spectra (``ntk_spectra``) through these two calls only.
@@ -143,6 +144,9 @@ class Layer:
     k_root: np.ndarray | None = None
     theta_dev_err: np.ndarray | None = None
     k_dev_err: np.ndarray | None = None
+    # the NNGP variances K(x, x) of the test rows, in the units of ``k`` (exp(log_kscale)), dropout shift included
+    # (None without test rows): the initial function's variance of the ensemble predictor
+    k_test_diag: np.ndarray | None = None
 
     def nngp_direct(self) -> np.ndarray:
         """The train NNGP block over exp(log_kscale), dense (from its deviation where ``k`` is not kept)."""

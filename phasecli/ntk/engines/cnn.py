@@ -24,7 +24,7 @@ exactly, never recomputed).  The readout is then assembled as 11^T - dev (the de
 ``dev`` feeds the deflated eigensolver of ``phasecli.ntk.spectra``) with p^{L+1} the scale.
 
 Memory: 16 S d bytes per input pair (S = 1 CNN-F, d CNN-P) for the state (24 while the first layer is
-formed), pairs = m (m + 1) / 2 (CNN-P; m (m - 1) / 2 CNN-F) (+ m_test m).  Beyond ``MAX_STATE_BYTES`` the
+formed), pairs = m (m + 1) / 2 (CNN-P; m (m - 1) / 2 CNN-F) (+ m_test m, + m_test test self-pairs for CNN-P).  Beyond ``MAX_STATE_BYTES`` the
 pairs are processed in blocks, each through all depths, and the readout sums (``READOUT_BYTES`` per pair and
 requested depth) are kept until the last block: depths are then yielded at the end.  ``workload`` estimates
 a run's entry-layers and peak bytes, ``seconds`` its time; ``progress`` reports the layers as they are done.
@@ -96,7 +96,7 @@ def workload(m, m_test, image_shape, architecture, depths, max_bytes=MAX_STATE_B
     d = height * width
     pooled = ENGINES[architecture].pooled
     per_pair = d * (d if pooled else 1)
-    pairs = (m * (m + 1) // 2 if pooled else m * (m - 1) // 2) + m_test * m
+    pairs = (m * (m + 1) // 2 + m_test if pooled else m * (m - 1) // 2) + m_test * m
     depths = np.atleast_1d(depths)
     entry_layers = pairs * per_pair * int(np.max(depths))
     block = max(1, int(max_bytes // (16 * per_pair)))
@@ -203,6 +203,9 @@ class CnnEngine:
         ia, ib = np.triu_indices(self.m, 0 if pooled else 1)
         pa = [ia, np.repeat(np.arange(self.m_test) + self.m, self.m)]
         pb = [ib, np.tile(np.arange(self.m), self.m_test)]
+        if pooled:  # each test image with itself: its pooled variance K(x, x) needs its position pairs
+            pa.append(np.arange(self.m_test) + self.m)
+            pb.append(np.arange(self.m_test) + self.m)
         self.pa = np.ascontiguousarray(np.concatenate(pa).astype(np.int64))
         self.pb = np.ascontiguousarray(np.concatenate(pb).astype(np.int64))
         self.n_train_pairs = ia.size
@@ -335,9 +338,12 @@ class CnnEngine:
         idx = np.arange(m)
         kdev[idx, idx] = -ro_tr / q
         dev[idx, idx] = -pio_tr
-        k_tt = th_tt = None
+        k_tt = th_tt = k_test_diag = None
         if self.m_test:
-            mt, mct = acc[ntr:, 2], acc[ntr:, 3]
+            ntt = ntr + self.m_test * m
+            mt, mct = acc[ntr:ntt, 2], acc[ntr:ntt, 3]
+            ro_te = ro[m:] - sw2_k * acc[ntt:, 0] if self.pooled else ro[m:]
+            k_test_diag = 1.0 + ro_te / q  # in units u_next q, as the train diagonal 1 - kdev[a, a]
             k_flat = sw2 * u * mt + self.sb2
             k_tt = k_flat.reshape(self.m_test, m)
             th_tt = ((k_flat + sw2 * math.exp(lp) * mct) * math.exp(-lp_next)).reshape(self.m_test, m)
@@ -350,7 +356,7 @@ class CnnEngine:
             dev_abs = k_dev_abs = 1.0
         return Layer(depth=depth, theta=th_dir, theta_dev=dev, log_scale=lp_next, k=1.0 - kdev, k_dev=kdev,
                      log_kscale=math.log(u_next * q), gamma_theta=0.0, gamma_k=0.0, theta_tt=th_tt, k_tt=k_tt,
-                     dev_err=dev_err, dev_abs=dev_abs, k_dev_abs=k_dev_abs)
+                     dev_err=dev_err, dev_abs=dev_abs, k_dev_abs=k_dev_abs, k_test_diag=k_test_diag)
 
 
 def check_options(architecture, dropout, image_shape):

@@ -116,9 +116,11 @@ class NormalizedEngine:
             if mn < DEV_UNDERFLOW:
                 # the deviation approaches the float64 floor: no credit for tracking it any more
                 dev_abs = k_dev_abs = 1.0
+            k_test_diag = None if self.eps_t is None else np.full(self.eps_t.shape[0], 1.0 + gk)
             yield Layer(depth=depth, theta=self.th, theta_dev=self.dl, log_scale=self.lp,
                          k=None, k_dev=self.eps, log_kscale=math.log(self.q), gamma_theta=gth, gamma_k=gk,
-                         theta_tt=self.th_t, k_tt=None, dev_err=dev_err, dev_abs=dev_abs, k_dev_abs=k_dev_abs)
+                         theta_tt=self.th_t, k_tt=None, dev_err=dev_err, dev_abs=dev_abs, k_dev_abs=k_dev_abs,
+                         k_test_diag=k_test_diag)
 
 
     def kernels(self, layer, f_th):
@@ -275,6 +277,7 @@ class RawEngine:
             RK.dev_layer_rect(self.mode, self.code, self.slope, sw2, sb2e, g, rel, rows_t, rows, self.eps_t, self.dl_t,
                                self.ee_t, self.ed_t, self.dsm_t, self.dpm_t, *arrays_t)
         self.last = (v, w, self.P, self.lk, self.lt)
+        self.last_v_test = None if self.s_t is None else maps[1][0]
         if self.homog:
             top = float(s1.max())
             if top > 0.0 and math.isfinite(top):
@@ -322,13 +325,15 @@ class RawEngine:
             self._step()
             if depth not in want:
                 continue
-            gth = gk = 0.0
+            gth = gk = gk_test = 0.0
             if self.rho_d is not None and self.rho_d < 1.0:
                 extra = 1.0 / self.rho_d - 1.0
                 v, w, p_old, lk_old, lt_old = self.last
                 # K_aa += extra sw2 V_a;  Theta_aa += extra sw2 (V_a + W_a Theta^L_aa)  (in the new scales)
                 gk = extra * self.sw2 * v * math.exp(lk_old - self.lk)
                 gth = extra * self.sw2 * (v * math.exp(lk_old - self.lt) + w * p_old * math.exp(lt_old - self.lt))
+                if self.s_t is not None:
+                    gk_test = extra * self.sw2 * self.last_v_test * math.exp(lk_old - self.lk)
             dev_abs = 0.0
             for dev in (self.eps, self.dl):  # diagonals are exactly 0
                 if float(np.min(dev, where=dev > 0.0, initial=np.inf)) < DEV_UNDERFLOW:
@@ -336,7 +341,8 @@ class RawEngine:
             yield _LazyBlocksLayer(self, depth=depth, theta_dev=self.dl, log_scale=self.lt, k_dev=self.eps,
                                    log_kscale=self.lk, gamma_theta=gth, gamma_k=gk, dev_err=8 * EPS,
                                    dev_abs=dev_abs, k_dev_abs=dev_abs, theta_root=np.sqrt(self.P),
-                                   k_root=np.sqrt(self.s), theta_dev_err=self.ed, k_dev_err=self.ee)
+                                   k_root=np.sqrt(self.s), theta_dev_err=self.ed, k_dev_err=self.ee,
+                                   k_test_diag=None if self.s_t is None else self.s_t + gk_test)
 
 
 def raw_kernels(layer, f_th):
