@@ -88,6 +88,19 @@ def cnn_progress(works, label):
             yield point_done
 
 
+def warn_unbalanced(y_train):
+    """A warning when the training classes differ by more than 20% in size: the mean predictor's deep chaotic
+    limit is then a constant vector (class counts minus m/k), not chance."""
+    from phasecli.data import class_balance
+
+    classes, counts, ratio = class_balance(y_train)
+    if ratio > 1.2:
+        big, small = int(counts.argmax()), int(counts.argmin())
+        warn(f"training labels are unbalanced: class {classes[big]} has {counts[big]} rows, class {classes[small]} "
+             f"{counts[small]} ({ratio:.2f}x): deep in the chaotic phase the mean predictor then picks the largest "
+             "class (test_accuracy floors at its test share); --balance takes as many rows of every class")
+
+
 def parse_depths(spec):
     from phasecli import validate
 
@@ -253,24 +266,33 @@ def lr(activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, de
 @examples_option("Examples used: the first N rows of --train (convolutional runs grow like N^2) [default: all].")
 @click.option("--test-examples", type=click.IntRange(1), default=None, metavar="N",
               help="Test examples used: the first N rows of --test [default: all].")
+@click.option("--balance", is_flag=True,
+              help="Train on the same number of rows of every class: the first N/k of each class of --train in file "
+                   "order with --examples N (k classes), else as many as the smallest class has.")
 @architecture_options(compare=True)
 @sweep_options
 @strict_option
 @output_options(columns=GENERALIZE_COLUMNS)
 def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, slope, normalize, depth_spec, dropout,
-               train_time, eta, ridge, nngp, batch_size, examples, test_examples, architectures, filter_size,
+               train_time, eta, ridge, nngp, batch_size, examples, test_examples, balance, architectures, filter_size,
                image_shape, scheduler, out):
-    """Test accuracy of the infinite-width network trained on your data (NTK mean predictor).
+    """Test accuracy of infinite-width networks trained on your data (NTK ensemble and mean predictor).
 
-    mu(X_test) = Theta_test,train Theta_train,train^-1 Y_train with targets one-hot minus 1/k,
-    at t = infinity unless --time.  In the deep chaotic phase the predictor collapses
-    (prediction_scale -> 0, accuracy -> chance) though kappa -> 1; in the ordered phase
+    Networks trained by gradient flow from random initialization (t = infinity unless --time) have
+    Gaussian test outputs: mean mu(X_test) = Theta_test,train Theta_train,train^-1 Y_train (targets
+    one-hot minus 1/k) and a variance that includes the random initial function.  ensemble_accuracy
+    is the expected accuracy of such networks (exact, no sampling); test_accuracy the accuracy of
+    the argmax of mu alone.  In the deep chaotic phase mu's input-dependent part decays like
+    (chi_c/chi_1)^l while the variance stays: ensemble accuracy falls to chance after a few xi_star,
+    though kappa -> 1; delta (the residual predictor) measures what is left.  In the ordered phase
     kappa explodes (ill_conditioned, see --ridge).
 
     \b
     Examples:
       phasecli generalize --train digits --test digits --examples 200 --test-examples 200 -a erf --sw2 3 \\
           --sb2 0.1
+      phasecli generalize --train digits --test digits --examples 200 --balance --test-examples 100 \\
+          -a erf --sw2 3 --sb2 0.1 --depth 1,5,10,20,40
       phasecli generalize --train digits --test digits --examples 200 --test-examples 200 --depth 1:50 \\
           --time 100
       phasecli generalize --train digits --test digits --examples 100 --test-examples 100 -a erf \\
@@ -298,7 +320,9 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
     else:
         layout = None
     net = network(architectures, filter_size, image_shape, DIGITS_IMAGE if train_path == "digits" else None)
-    X_train, y_train, X_test, y_test = load_train_test(train_path, test_path, label_column, examples, test_examples)
+    X_train, y_train, X_test, y_test = load_train_test(train_path, test_path, label_column, examples, test_examples,
+                                                       balance)
+    warn_unbalanced(y_train)
     advice = ("use fewer rows (--examples N, --test-examples N: the first rows of --train / --test), a smaller "
               "--depth maximum or fewer points" + (" (cnn-f costs 1/d of cnn-p)" if "cnn-p" in architectures else ""))
     with input_errors(advice):

@@ -15,7 +15,8 @@ KAPPA = ("activation", "sw2", "sb2", "depth", "lambda_max", "lambda_min", "lambd
 LR = ("activation", "sw2", "sb2", "depth", "lambda_max", "eta_max", "eta_catapult", "loss", "m", "phase", "status",
       "architecture")
 GENERALIZE = ("activation", "sw2", "sb2", "depth", "test_accuracy", "test_mse", "train_accuracy", "kappa",
-              "prediction_scale", "predictor", "ill_conditioned", "phase", "status", "architecture")
+              "prediction_scale", "predictor", "ill_conditioned", "phase", "status", "architecture",
+              "ensemble_accuracy", "ensemble_std", "delta", "train_class_ratio")
 ACTIVATIONS = ("name", "kind", "description")
 VERIFY = ("activation", "sw2", "sb2", "width", "depth", "samples", "q_theory", "q_mean", "q_se", "c_theory", "c_mean",
           "c_se", "ntk_theory", "ntk_mean", "ntk_se", "ratio", "ratio_se", "max_share", "phase", "trust", "reason")

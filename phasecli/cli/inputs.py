@@ -89,15 +89,38 @@ def network_inputs(architectures, net, data, examples, dim, seed):
     return runs
 
 
-def load_train_test(train_path, test_path, label_column, examples, test_examples):
-    """(X_train, y_train, X_test, y_test): the first --examples rows of --train, --test-examples of --test."""
+def load_train_test(train_path, test_path, label_column, examples, test_examples, balance=False):
+    """(X_train, y_train, X_test, y_test): the first --examples rows of --train, --test-examples of --test.
+    With ``balance`` (--balance) the training rows are the first n of every class of --train, in file order:
+    n = --examples // (number of classes), or the smallest class's count without --examples."""
+    from phasecli.data import balanced_rows
+
     X_train, y_train = load_labelled(train_path, label_column, "train")
     X_test, y_test = load_labelled(test_path, label_column, "test")
+    if balance:
+        import numpy as np
+
+        n_classes = np.unique(y_train).size
+        per_class = None
+        if examples is not None:
+            per_class = examples // n_classes
+            if per_class < 1:
+                raise click.BadParameter(f"--examples {examples} is fewer than one row for each of the {n_classes} "
+                                         "classes of --train", param_hint="'--balance'")
+        try:
+            keep = balanced_rows(y_train, per_class)
+        except ValueError as exc:
+            raise click.BadParameter(f"--train: {exc}", param_hint="'--balance'") from None
+        return X_train[keep], y_train[keep], *_first_test(X_test, y_test, test_examples)
     X_train, y_train = first_rows((X_train, y_train), examples, "--train")
+    return X_train, y_train, *_first_test(X_test, y_test, test_examples)
+
+
+def _first_test(X_test, y_test, test_examples):
     if test_examples is not None and test_examples > X_test.shape[0]:
         raise click.BadParameter(f"{test_examples} rows asked, --test has {X_test.shape[0]}",
                                  param_hint="'--test-examples'")
-    return X_train, y_train, X_test[:test_examples], y_test[:test_examples]
+    return X_test[:test_examples], y_test[:test_examples]
 
 
 def load_training_set(train_path, label_column, examples, dim, seed):

@@ -241,3 +241,28 @@ def _label_index(label_column, names, n_cols: int) -> int:
     if not 0 <= col < n_cols:
         raise InputError(f"label column {index} does not exist (the file has {n_cols} columns)", "label_column")
     return col
+
+
+def balanced_rows(y, per_class: int | None = None) -> np.ndarray:
+    """Indices of the first ``per_class`` rows of every class of the labels ``y``, in file order (default:
+    the smallest class's count), so that every class has as many rows.  InputError when a class has fewer
+    rows than asked, naming it."""
+    y = np.asarray(y)
+    classes, counts = np.unique(y, return_counts=True)
+    n = int(counts.min()) if per_class is None else int(per_class)
+    if n < 1:
+        raise InputError(f"balanced rows need at least 1 row per class, got {n}", "per_class")
+    short = counts < n
+    if short.any():
+        raise InputError(f"{n} rows per class asked, but class {classes[short][0]} has {counts[short][0]}",
+                         "per_class")
+    keep = np.zeros(y.size, dtype=bool)
+    for c in classes:
+        keep[np.flatnonzero(y == c)[:n]] = True
+    return np.flatnonzero(keep)
+
+
+def class_balance(y) -> tuple:
+    """(classes, counts, largest / smallest count) of the labels ``y``."""
+    classes, counts = np.unique(np.asarray(y), return_counts=True)
+    return classes, counts, float(counts.max() / counts.min())

@@ -79,6 +79,11 @@ class Generalization(Rows):
     delta: np.ndarray | None = None
     class_counts: np.ndarray | None = None  # training rows per class, in the order of the sorted labels
 
+    @property
+    def train_class_ratio(self) -> float:
+        """Largest over smallest class count of the training labels (1 for balanced labels)."""
+        return float(self.class_counts.max() / self.class_counts.min())
+
 
 def _labels(y, n, what):
     arr = np.asarray(y)

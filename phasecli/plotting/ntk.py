@@ -209,19 +209,24 @@ def _catapult_window(ax, x, axis, depth, log_eta, loss):
 
 
 def generalize_figure(results, *, layout: str, path: str, scales=None, time=None, sizes=None) -> None:
-    """Test accuracy against depth for one point, a heatmap over (swept variable, depth) with xi_1
-    and xi_star on top (Xiao et al. Figure 3 on the user's data), or accuracy against the swept
+    """Test accuracy of the ensemble of trained networks (the initial function's variance included: Xiao et
+    al. Figure 3 on the user's data) beside the mean predictor's, against depth for one point, as heatmaps over
+    (swept variable, depth) with xi_1, xi_star and the multiples `check` allows on top, or against the swept
     variable at one depth.  Cells with kappa > 1e10 (ill-conditioned solve) are marked.
     ``sizes``: (training examples, test examples), for the title."""
     first = results[0]
     depth = np.asarray(first.depth, dtype=float)
     when = r"$t = \infty$" if time is None else f"t = {time:g}"
     data = f"{sizes[0]} train / {sizes[1]} test examples, " if sizes else ""
+    chance = 1.0 / first.class_counts.size if first.class_counts is not None else None
     if layout == "depth":
         fig = Figure(figsize=(7.5, 5), layout="constrained")
         ax = fig.subplots()
-        ax.plot(depth, first.test_accuracy, "o-", ms=3, lw=1.8, label="test accuracy")
-        ax.plot(depth, first.train_accuracy, "s--", ms=2, lw=1.2, label="train accuracy")
+        ax.plot(depth, first.ensemble_accuracy, "o-", ms=3, lw=2.0, label="test accuracy, ensemble of trained nets")
+        ax.plot(depth, first.test_accuracy, "^-", ms=3, lw=1.2, label="test accuracy, mean predictor (argmax of mu)")
+        ax.plot(depth, first.train_accuracy, "s--", ms=2, lw=1.0, label="train accuracy, mean predictor")
+        if chance is not None:
+            ax.axhline(chance, color="0.5", lw=1.0, ls="-.", label=f"chance (1/{first.class_counts.size})")
         ill = np.asarray(first.ill_conditioned, dtype=bool)
         if ill.any():
             ax.plot(depth[ill], np.asarray(first.test_accuracy)[ill], "rx", ms=8,
@@ -229,13 +234,13 @@ def generalize_figure(results, *, layout: str, path: str, scales=None, time=None
         ax.set_ylim(0, 1.02)
         ax.set_ylabel("accuracy")
         twin = ax.twinx()
-        twin.plot(depth, first.prediction_scale, "k:", lw=1.4, label="prediction scale")
-        if np.any(np.asarray(first.prediction_scale) > 0):
+        twin.plot(depth, first.delta, "k:", lw=1.4, label=r"residual predictor $\Delta^{(l)}$")
+        if np.any(np.asarray(first.delta) > 0):
             twin.set_yscale("log")
-        twin.set_ylabel("RMS prediction / RMS target")
+        twin.set_ylabel(r"$\|\Delta^{(l)} Y\|$ / RMS target")
         _depth_x(ax, depth)
         ax.set_title(rf"{first.activation}: $\sigma_w^2$ = {first.sw2:g}, $\sigma_b^2$ = {first.sb2:g} "
-                     f"({first.phase}, {first.predictor.upper()} predictor, {when})"
+                     f"({first.phase}, {first.predictor.upper()}, {when})"
                      + (f"\n{data[:-2]}" if data else ""), fontsize=10)
         lines = ax.get_legend_handles_labels()
         more = twin.get_legend_handles_labels()
@@ -245,6 +250,7 @@ def generalize_figure(results, *, layout: str, path: str, scales=None, time=None
         return
     axis = layout.split("-")[1]
     x, results = _sweep(results, axis)
+    ens = np.array([r.ensemble_accuracy for r in results], dtype=float)
     acc = np.array([r.test_accuracy for r in results], dtype=float)
     ill = np.array([r.ill_conditioned for r in results], dtype=bool)
     title = (rf"{first.activation}: {first.predictor.upper()} test accuracy, {_fixed_label(first, axis)}, "
@@ -252,7 +258,10 @@ def generalize_figure(results, *, layout: str, path: str, scales=None, time=None
     if layout.startswith("line"):
         fig = Figure(figsize=(8, 5.5), layout="constrained")
         ax = fig.subplots()
-        ax.plot(x, acc[:, 0], "o-", ms=3, lw=1.6, label="test accuracy")
+        ax.plot(x, ens[:, 0], "o-", ms=3, lw=2.0, label="ensemble of trained nets")
+        ax.plot(x, acc[:, 0], "^-", ms=3, lw=1.2, label="mean predictor (argmax of mu)")
+        if chance is not None:
+            ax.axhline(chance, color="0.5", lw=1.0, ls="-.", label="chance")
         if ill[:, 0].any():
             ax.plot(x[ill[:, 0]], acc[ill[:, 0], 0], "rx", ms=8, label=r"$\kappa > 10^{10}$")
         ax.set_xlabel(AXIS_LABELS[axis])
@@ -263,20 +272,21 @@ def generalize_figure(results, *, layout: str, path: str, scales=None, time=None
         ax.set_title(f"{title}, depth {int(depth[0])}", fontsize=10)
         save(fig, path)
         return
-    fig = Figure(figsize=(8.5, 6.2), layout="constrained")
-    ax = fig.subplots()
-    masked = heatmap(fig, ax, x, depth, acc, "", "viridis", Normalize(0, 1), "test accuracy",
-                     xlabel=AXIS_LABELS[axis], ylabel=DEPTH_LABEL, log_y=log_spaced(depth), y_floor=DEPTH_FLOOR)
-    ax.set_title(title, fontsize=10)
-    extra = []
-    if ill.any():
-        xx, dd = np.meshgrid(x, depth, indexing="ij")
-        ax.plot(xx[ill], dd[ill], "x", color="white", ms=5, mew=1.3, ls="none", path_effects=DARK_OUTLINE,
-                zorder=3, label=r"$\kappa > 10^{10}$ (ill-conditioned solve)")
-    _overlay_scales(ax, scales, depth)
-    ax.set_xlim(*_x_limits(x))
-    if masked:
-        extra.append(Patch(facecolor=MASKED_COLOR, edgecolor="0.3", label="white: no prediction (no kernel or "
-                                                                          "singular)"))
-    outside_legend(fig, [ax], ncol=3, extra=extra)
+    fig = Figure(figsize=(13, 6.2), layout="constrained")
+    axes = fig.subplots(1, 2, sharey=True)
+    accuracy = (Normalize(0, 1), "neither", "")
+    extra = _heatmaps(fig, axes, x, axis, depth,
+                      ((ens, "ensemble of trained networks", "viridis", accuracy),
+                       (acc, "mean predictor (argmax of mu)", "viridis", accuracy)),
+                      scales, "no prediction (no kernel or singular)")
+    for ax, name in zip(axes, ("test accuracy: ensemble of trained networks",
+                               "test accuracy: mean predictor (argmax of mu)")):
+        ax.set_title(name, fontsize=10)
+        if ill.any():
+            xx, dd = np.meshgrid(x, depth, indexing="ij")
+            ax.plot(xx[ill], dd[ill], "x", color="white", ms=5, mew=1.3, ls="none", path_effects=DARK_OUTLINE,
+                    zorder=3, label=r"$\kappa > 10^{10}$ (ill-conditioned solve)")
+    axes[1].set_ylabel("")
+    fig.suptitle(title, fontsize=11)
+    outside_legend(fig, [axes[0]], ncol=3, extra=extra)
     save(fig, path)
