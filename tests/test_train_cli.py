@@ -49,7 +49,11 @@ def test_json_and_png(cli, tmp_path):
     assert r.returncode == 0 and r.stderr == "", r.stderr
     rows = json.loads(r.stdout)
     assert [row["regime"] for row in rows][-1] == "divergent"
-    assert rows[-1]["lambda_max_init"] is None and rows[-1]["final_loss"] == "inf"
+    assert rows[-1]["final_loss"] == "inf" and rows[-1]["lambda_max_final"] is None
+    # the initial kernel does not depend on training: reported in every row, diverged or not (same networks)
+    assert rows[-1]["status"] == "all networks diverged" and rows[0]["status"] == "ok"
+    assert rows[-1]["lambda_max_init"] == rows[0]["lambda_max_init"] == rows[-1]["lambda_max_empirical"]
+    assert rows[-1]["test_accuracy"] is None and rows[0]["test_accuracy"] is None  # no --test
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
