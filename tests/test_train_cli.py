@@ -78,3 +78,68 @@ def test_single_class_is_refused(cli, tmp_path):
     path.write_text("1,2,3,0\n2,1,0,0\n0,1,1,0\n")
     r = cli("train", "--train", str(path), *SMALL)
     assert r.returncode == 2 and "single class" in r.stderr and "--train" in r.stderr
+
+
+# --------------------------------------------------------------------------- --test against the numpy trainer
+def _digits(tmp_path, name, which, rows):
+    from importlib.resources import files
+
+    data = np.loadtxt(files("phasecli") / "data" / f"digits_{which}.csv", delimiter=",")[:rows]
+    path = tmp_path / name
+    np.savetxt(path, data, delimiter=",", fmt="%.17g")
+    return path, data[:, :-1], data[:, -1].astype(int)
+
+
+def test_test_accuracy_equals_the_independent_numpy_trainer_on_the_same_seeds(cli, tmp_path):
+    """End to end: the CLI's rows against naive_train started from the networks of the documented seed streams
+    (naive_train.draw_seeded), on rows normalized by naive_ntk and eta from naive_ntk's infinite-width NTK.
+    The lr factors cover lazy, catapult, 3 of 4 networks diverged and all diverged."""
+    import math
+
+    import naive_ntk
+    import naive_train as NT
+
+    act, sw2, sb2, depth, width, samples, steps, seed = "erf", 1.5, 0.05, 2, 32, 4, 12, 3
+    lrs = [0.5, 1.5, 2.0, 2.5]
+    train_path, X, y = _digits(tmp_path, "train.csv", "train", 30)
+    test_path, Xt, yt = _digits(tmp_path, "test.csv", "test", 60)
+    r = cli("train", "-a", act, "--sw2", sw2, "--sb2", sb2, "--depth", depth, "--width", width, "--samples", samples,
+            "--steps", steps, "--seed", seed, "--lr-factor", ",".join(map(str, lrs)), "--train", train_path,
+            "--test", test_path, "-f", "csv")
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    rows = _rows(r.stdout)
+    assert r.stdout.splitlines()[0] == ",".join(columns.TRAIN)
+    # the oracle: its own normalization, eta_max, targets, networks and training
+    q = naive_ntk.q_star(act, sw2, sb2)
+    Xn, Xtn = naive_ntk.normalize_rows(X, sw2, sb2, q), naive_ntk.normalize_rows(Xt, sw2, sb2, q)
+    lam_inf = np.linalg.eigvalsh(naive_ntk.kernels(act, Xn, sw2, sb2, [depth])[depth][1])[-1]
+    classes = np.unique(y)
+    Y = (y[:, None] == classes[None, :]) - 1.0 / classes.size
+    nets = [NT.draw_seeded(seed, s, X.shape[1], width, depth, classes.size) for s in range(samples)]
+    lam0 = [np.linalg.eigvalsh(NT.ntk(p, Xn, act, sw2, sb2))[-1] for p in nets]
+    seen = set()
+    for row, f in zip(rows, lrs):
+        eta = f * 2.0 / lam_inf
+        res = [NT.run(p, Xn, Y, act, sw2, sb2, eta, steps, kernels=False) for p in nets]
+        alive = [s for s in range(samples) if not res[s]["diverged"]]
+        test = np.array([NT.accuracy(res[s]["params"], Xtn, yt, classes, act, sw2, sb2) for s in alive])
+        train = np.array([NT.accuracy(res[s]["params"], Xn, y, classes, act, sw2, sb2) for s in alive])
+        assert float(row["diverged_fraction"]) == 1 - len(alive) / samples
+        assert float(row["lambda_max_inf"]) == pytest.approx(lam_inf, rel=1e-9)
+        assert float(row["lambda_max_empirical"]) == pytest.approx(np.median(lam0), rel=1e-10)
+        assert float(row["eta_empirical_factor"]) == pytest.approx(eta * np.median(lam0) / 2, rel=1e-9)
+        init = np.median([lam0[s] for s in alive]) if alive else np.median(lam0)
+        assert float(row["lambda_max_init"]) == pytest.approx(init, rel=1e-10)  # finite in every row
+        if not alive:
+            assert row["status"] == "all networks diverged"
+            assert all(math.isnan(float(row[c])) for c in ("test_accuracy", "test_accuracy_se", "train_accuracy"))
+            seen.add("none")
+            continue
+        assert row["status"] == "ok"
+        # the fractions are multiples of 1/60: the same predictions give the same numbers to rounding
+        assert abs(float(row["test_accuracy"]) - test.mean()) <= 1e-12, (f, row["test_accuracy"], test)
+        assert abs(float(row["train_accuracy"]) - train.mean()) <= 1e-12
+        se = test.std(ddof=1) / math.sqrt(test.size) if test.size > 1 else math.nan
+        assert float(row["test_accuracy_se"]) == pytest.approx(se, abs=1e-12, nan_ok=True)
+        seen.add("all" if len(alive) == samples else "some")
+    assert seen == {"all", "some", "none"}  # the three cases were exercised
