@@ -143,3 +143,143 @@ def test_test_accuracy_equals_the_independent_numpy_trainer_on_the_same_seeds(cl
         assert float(row["test_accuracy_se"]) == pytest.approx(se, abs=1e-12, nan_ok=True)
         seen.add("all" if len(alive) == samples else "some")
     assert seen == {"all", "some", "none"}  # the three cases were exercised
+
+
+TESTED = ("-a", "erf", "--train", "digits", "--examples", "20", *SMALL, "--lr-factor", "0.5")
+
+
+def _labelled(tmp_path, name, rows):
+    path = tmp_path / name
+    np.savetxt(path, rows, delimiter=",", fmt="%.17g")
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def test_rows():
+    from importlib.resources import files
+
+    return np.loadtxt(files("phasecli") / "data" / "digits_test.csv", delimiter=",")[:20]
+
+
+@pytest.mark.parametrize("case,needle", [
+    ("features", "54 features but the training set has 64"),
+    ("unseen", "never occur in the training labels"),
+    ("float label", "labels must be integers"),
+    ("nan", "NaN"),
+    ("empty", "no data rows"),
+    ("zero row", "all zeros"),
+    ("missing", "no such file"),
+    ("no --train", "needs a labelled --train"),
+    ("--test-examples alone", "--test-examples"),
+    ("too many test rows", "--test has 20"),
+    ("both stdin", "--train already reads stdin"),
+])
+def test_bad_test_sets_are_one_line_exit_2(cli, tmp_path, test_rows, case, needle):
+    rows = test_rows.copy()
+    args = list(TESTED)
+    if case == "features":
+        test = _labelled(tmp_path, "t.csv", rows[:, 10:])
+    elif case == "unseen":
+        rows[0, -1] = 42
+        test = _labelled(tmp_path, "t.csv", rows)
+    elif case == "float label":
+        rows[0, -1] = 1.5
+        test = _labelled(tmp_path, "t.csv", rows)
+    elif case == "nan":
+        rows[2, 3] = np.nan
+        test = _labelled(tmp_path, "t.csv", rows)
+    elif case == "empty":
+        test = str(tmp_path / "empty.csv")
+        open(test, "w").close()
+    elif case == "zero row":
+        rows[3, :-1] = 0
+        test = _labelled(tmp_path, "t.csv", rows)
+    elif case == "missing":
+        test = str(tmp_path / "nope.csv")
+    elif case == "no --train":
+        args, test = ["--examples", "6", *SMALL], "digits"
+    elif case == "--test-examples alone":
+        args, test = args + ["--test-examples", "5"], None
+    elif case == "too many test rows":
+        args, test = args + ["--test-examples", "21"], _labelled(tmp_path, "t.csv", rows)
+    else:
+        args[args.index("digits")] = "-"
+        test = "-"
+    r = cli("train", *args, *(["--test", test] if test else []))
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in r.stderr, r.stderr
+    assert r.stdout == ""
+
+
+def test_test_labels_a_subset_of_the_classes_and_other_formats(cli, tmp_path, test_rows):
+    """Test rows of only some of the training classes, as CSV with labels written 3.0 and as .npz, score the
+    same; the test set is independent of the rows written (columns before it unchanged)."""
+    some = test_rows[np.isin(test_rows[:, -1], [0, 1, 2])]
+    csv_path = tmp_path / "t.csv"
+    np.savetxt(csv_path, some, delimiter=",", fmt="%.1f")
+    npz_path = tmp_path / "t.npz"
+    np.savez(npz_path, x=some[:, :-1], y=some[:, -1].astype(int))
+    base = cli("train", *TESTED, "-f", "csv")
+    a = cli("train", *TESTED, "--test", csv_path, "-f", "csv")
+    b = cli("train", *TESTED, "--test", npz_path, "-f", "csv")
+    assert a.returncode == b.returncode == base.returncode == 0, a.stderr + b.stderr
+    ra, rb, r0 = _rows(a.stdout)[0], _rows(b.stdout)[0], _rows(base.stdout)[0]
+    assert ra["test_accuracy"] == rb["test_accuracy"] and 0.0 <= float(ra["test_accuracy"]) <= 1.0
+    assert r0["test_accuracy"] == "nan" and r0["status"] == "ok"
+    n = columns.TRAIN.index("test_accuracy")
+    assert [ra[c] for c in columns.TRAIN[:n]] == [r0[c] for c in columns.TRAIN[:n]]
+
+
+# --------------------------------------------------------------------------- --png over depths: Figure 2
+def test_depth_figure_draws_accuracy_cells_and_both_bounds(monkeypatch):
+    from types import SimpleNamespace
+
+    import phasecli.plotting.training as training
+
+    figures = []
+    monkeypatch.setattr(training, "save", lambda fig, path: figures.append(fig))
+    depths, lrs = [1, 3, 10], [0.5, 1.0, 2.0, 4.0]
+    lam_inf, lam_emp = {1: 10.0, 3: 20.0, 10: 40.0}, {1: 12.0, 3: 30.0, 10: 80.0}
+    acc = {(d, f): 0.5 + 0.01 * d + 0.02 * f for d in depths for f in lrs}
+    acc[(1, 4.0)] = acc[(3, 4.0)] = np.nan  # every network diverged
+    runs = [SimpleNamespace(lr_factor=f, depth=d, test_accuracy=acc[(d, f)], diverged=0.5 if (d, f) == (10, 4.0)
+                            else float(np.isnan(acc[(d, f)])), lambda_max_inf=lam_inf[d],
+                            lambda_max_empirical=lam_emp[d]) for d in depths for f in lrs]
+    setups = [SimpleNamespace(depth=d, X_test=np.zeros((7, 2)), m_test=7, classes=(0, 1), activation="erf", sw2=1.5,
+                              sb2=0.05, width=64, m=9, outputs=2, samples=3, n_steps=30) for d in depths]
+    training.train_depth_figure(runs, setups, path="unused.png")
+    fig = figures[0]
+    ax = fig.axes[0]
+    mesh = ax.collections[0]
+    cells = np.ma.masked_invalid(mesh.get_array()).reshape(len(lrs), len(depths))
+    expected = np.array([[acc[(d, f)] for d in depths] for f in lrs])
+    assert np.allclose(cells.filled(np.nan), expected, equal_nan=True)
+    assert ax.get_yscale() == "log" and "depth" in ax.get_xlabel() and "lr_factor" in ax.get_ylabel()
+    assert "test accuracy" in ax.get_title()
+    lines = {line.get_label(): np.asarray(line.get_ydata(), dtype=float) for line in ax.get_lines()}
+    inf2 = next(v for k, v in lines.items() if "2/" in k and "infinite" in k)
+    inf4 = next(v for k, v in lines.items() if "4/" in k and "infinite" in k)
+    emp2 = next(v for k, v in lines.items() if "2/" in k and "networks" in k)
+    emp4 = next(v for k, v in lines.items() if "4/" in k and "networks" in k)
+    assert np.all(inf2 == 1.0) and np.all(inf4 == 2.0)
+    ratio = np.array([lam_inf[d] / lam_emp[d] for d in depths])  # 2/lambda_emp in units of 2/lambda_inf
+    assert np.allclose(emp2, ratio) and np.allclose(emp4, 2 * ratio)
+    lo, hi = ax.get_ylim()
+    assert lo < min(ratio.min(), 0.5) and hi > 4.0  # every line and cell inside the axes
+    legend = " ".join(t.get_text() for t in fig.legends[0].get_texts())
+    assert "every network diverged" in legend and "some networks diverged" in legend
+
+
+def test_png_over_depths_writes_figure_2_and_one_depth_the_curves(cli, tmp_path):
+    path = tmp_path / "fig2.png"
+    r = cli("train", *TESTED, "--lr-factor", "0.5,3", "--depth", "1,2", "--test", "digits", "--test-examples",
+            "30", "--png", path)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and len(_rows_text(r.stdout)) == 5
+    r = cli("train", *TESTED, "--depth", "1,2", "--width", "8,16", "--png", tmp_path / "x.png")
+    assert r.returncode == 2 and "one (sw2, sb2, width)" in r.stderr and not (tmp_path / "x.png").exists()
+
+
+def _rows_text(text):
+    return text.strip().splitlines()

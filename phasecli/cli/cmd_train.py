@@ -164,6 +164,8 @@ def train(activation, sw2, sb2, q0, slope, depth_spec, widths, lr_factor, n_step
     if test_path is not None and train_path is None:
         raise click.BadParameter("needs a labelled --train (its labels name the outputs the test rows are "
                                  "scored on)", param_hint="'--test'")
+    if test_path == "-" and train_path == "-":
+        raise click.BadParameter("--train already reads stdin: give the test set as a file", param_hint="'--test'")
     if test_examples is not None and test_path is None:
         raise click.BadParameter("counts rows of --test, which is not given", param_hint="'--test-examples'")
     X, y, source = load_training_set(train_path, label_column, examples, dim, seed)

@@ -207,6 +207,7 @@ def train_figure(runs, setup, *, layout: str, path: str) -> None:
 
 
 ANNOTATE_CELLS = 150  # grids up to this many cells get their values written in
+MIN_ACCURACY_SPAN = 0.1  # the accuracy colour scale spans at least 10 points
 
 
 def _depth_quantity(runs, setups):
@@ -246,6 +247,10 @@ def train_depth_figure(runs, setups, *, path: str) -> None:
         grid[i, j] = v if np.isfinite(v) and (not log or v > 0) else np.nan
         partial[i, j] = 0.0 < run.diverged < 1.0
     norm, extend, note = robust_norm(grid, log=log)
+    if not log and norm.vmax - norm.vmin < MIN_ACCURACY_SPAN:  # chance everywhere is not a pattern
+        mid = 0.5 * (norm.vmin + norm.vmax)
+        lo = min(max(mid - MIN_ACCURACY_SPAN / 2, 0.0), 1.0 - MIN_ACCURACY_SPAN)
+        norm, extend, note = Normalize(lo, lo + MIN_ACCURACY_SPAN), "neither", ""
     fig = Figure(figsize=(max(6.4, 1.0 + 0.55 * len(depths)), 5.6), layout="constrained")
     ax = fig.subplots()
     x_edges = np.arange(len(depths) + 1) - 0.5
@@ -265,7 +270,7 @@ def train_depth_figure(runs, setups, *, path: str) -> None:
                 text = ("div." if not np.isfinite(v) else (f"{v:.2g}" if log else f"{v:.2f}")) + \
                     ("*" if partial[i, j] else "")
                 shade = 0.5 if not np.isfinite(v) else norm(v)
-                dark = np.isfinite(v) and (shade > 0.55) == log
+                dark = np.isfinite(v) and shade < 0.55  # the dark end of viridis and magma alike
                 ax.text(j, lrs[i], text, ha="center", va="center", fontsize=7, zorder=6,
                         color="white" if dark else "black",
                         bbox=dict(boxstyle="round,pad=0.25", lw=0, alpha=0.9,
@@ -289,6 +294,7 @@ def train_depth_figure(runs, setups, *, path: str) -> None:
     ax.set_xlim(x_edges[0], x_edges[-1])
     ax.set_xticks(xs, [str(d) for d in depths])
     ticks = lrs if lrs.size <= 12 else lrs[np.unique(np.linspace(0, lrs.size - 1, 12).round().astype(int))]
+    ticks = np.union1d(ticks, [1.0, 2.0])  # the infinite-width lines are always labelled
     ax.set_yticks(ticks, [f"{v:g}" for v in ticks])
     ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_xlabel("depth L (hidden layers)")
