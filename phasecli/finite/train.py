@@ -374,14 +374,16 @@ def _mean_se(values):
     return float(values.mean()), (float(values.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan)
 
 
-TEST_BATCH = 512  # test rows per forward pass (bounds memory: depth x rows x width per pass)
+FORWARD_BYTES = 64 * 2**20  # a forward pass keeps h, phi(h) and phi'(h) of every layer: rows per pass bounded
 
 
 def predict(one, X) -> np.ndarray:
-    """The outputs f(X) of one network (``_one``), (rows, k), in batches of TEST_BATCH rows."""
+    """The outputs f(X) of one network (``_one``), (rows, k), in passes of at most FORWARD_BYTES of layers."""
     from phasecli.finite.network import forward
 
-    return np.concatenate([forward(one, X[s:s + TEST_BATCH]).outputs[0] for s in range(0, X.shape[0], TEST_BATCH)])
+    per_row = 3 * 8 * (one.depth * one.width + one.outputs)
+    batch = int(max(1, min(X.shape[0], FORWARD_BYTES // per_row)))
+    return np.concatenate([forward(one, X[s:s + batch]).outputs[0] for s in range(0, X.shape[0], batch)])
 
 
 def accuracy(one, X, index) -> float:
