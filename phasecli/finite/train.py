@@ -250,7 +250,8 @@ def _class_index(y_test, n, classes) -> np.ndarray:
         arr = arr.astype(np.int64)
     unseen = np.setdiff1d(np.unique(arr), classes)
     if unseen.size:
-        raise InputError(f"test labels {unseen.tolist()[:5]} never occur in the training labels", "y_test")
+        raise InputError(f"test labels {unseen.tolist()[:5]} never occur in the training labels (the networks have "
+                         "no output for them)", "y_test")
     return np.searchsorted(classes, arr)
 
 
