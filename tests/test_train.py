@@ -207,3 +207,23 @@ def test_prepare_refuses_bad_test_sets(X_test, y_test, y, param, needle):
         core.prepare("erf", X, None if y is None else np.array(y), sw2=1.5, sb2=0.05, width=4, samples=1, n_steps=1,
                      X_test=X_test, y_test=None if y_test is None else np.array(y_test))
     assert exc.value.param == param and needle in str(exc.value)
+
+
+@pytest.mark.parametrize("arch", list(ARCHS))
+def test_initial_kernel_in_every_row_diverged_or_not(runs, arch):
+    """lambda_max_empirical: the median over ALL networks of the oracle's initial NTK lambda_max, the same in every
+    row; lambda_max_init: over the non-diverged ones, over all when every one diverged (never NaN)."""
+    setup, ours, _ = runs[arch]
+    act, sw2, sb2, depth, _, _ = ARCHS[arch]
+    nets = core.draw_networks(setup)
+    lam = np.array([np.linalg.eigvalsh(NT.ntk([(nets.W[l][s], nets.b[l][s]) for l in range(depth + 1)], setup.X,
+                                              act, sw2, sb2))[-1] for s in range(SAMPLES)])
+    for regime, run in ours.items():
+        assert run.lambda_max_empirical == pytest.approx(np.median(lam), rel=1e-10)
+        assert run.eta_empirical_factor == pytest.approx(run.eta * np.median(lam) / 2, rel=1e-10)
+        assert run.lambda_max_inf == setup.lambda_max_inf
+        alive = ~run.net_diverged
+        assert run.lambda_max_init == pytest.approx(np.median(lam[alive] if alive.any() else lam), rel=1e-10)
+        assert np.allclose(run.net_lambda_init, lam, rtol=1e-10, atol=0)
+        assert run.status == ("ok" if alive.any() else "all networks diverged")
+    assert ours["divergent"].diverged > 0.5 and math.isfinite(ours["divergent"].lambda_max_init)
