@@ -7,6 +7,8 @@ for scans too long to draw curve by curve).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.cm import ScalarMappable
@@ -208,6 +210,7 @@ def train_figure(runs, setup, *, layout: str, path: str) -> None:
 
 ANNOTATE_CELLS = 150  # grids up to this many cells get their values written in
 MIN_ACCURACY_SPAN = 0.1  # the accuracy colour scale spans at least 10 points
+EMPIRICAL_ROOM = 2.0  # the finite networks' 2/lambda and 4/lambda lines widen the lr_factor axis at most this factor
 
 
 def _depth_quantity(runs, setups):
@@ -251,7 +254,7 @@ def train_depth_figure(runs, setups, *, path: str) -> None:
         mid = 0.5 * (norm.vmin + norm.vmax)
         lo = min(max(mid - MIN_ACCURACY_SPAN / 2, 0.0), 1.0 - MIN_ACCURACY_SPAN)
         norm, extend, note = Normalize(lo, lo + MIN_ACCURACY_SPAN), "neither", ""
-    fig = Figure(figsize=(max(6.4, 1.0 + 0.55 * len(depths)), 5.6), layout="constrained")
+    fig = Figure(figsize=(min(16.0, max(6.4, 1.0 + 0.55 * len(depths))), 5.6), layout="constrained")
     ax = fig.subplots()
     x_edges = np.arange(len(depths) + 1) - 0.5
     y_edges = cell_edges(lrs, log=True)
@@ -285,16 +288,30 @@ def train_depth_figure(runs, setups, *, path: str) -> None:
     for y, ls, text in lines:
         ax.plot([x_edges[0], x_edges[-1]], [y, y], ls=ls, color="black", lw=1.8, path_effects=LIGHT_OUTLINE,
                 label=text, zorder=4)
+    # the cells and the infinite-width lines set the axis; the finite networks' lines may widen it by at most
+    # a factor EMPIRICAL_ROOM each way (a tiny lambda_max_empirical would flatten the cells), else they leave it
+    lo, hi = min(float(y_edges[0]), 1.0) / 1.15, max(float(y_edges[-1]), 2.0) * 1.15
+    finite = emp[np.isfinite(emp) & (emp > 0)]
+    if finite.size:
+        lo = max(min(lo, float(finite.min()) / 1.15), lo / EMPIRICAL_ROOM)
+        hi = min(max(hi, 2.0 * float(finite.max()) * 1.15), hi * EMPIRICAL_ROOM)
+    ax.set_ylim(lo, hi)
+    outside = np.any((emp < lo) | (2 * emp > hi))
+    clipped = " (leaves the axes)" if outside else ""
     ax.plot(xs, emp, "o-", color="tab:red", lw=1.6, ms=5, mec="white", path_effects=LIGHT_OUTLINE, zorder=5,
             label=rf"$\eta = 2/\lambda_{{max}}$ of the width-{first.width} networks at t = 0 (median)")
     ax.plot(xs, 2 * emp, "s--", color="tab:red", lw=1.6, ms=5, mec="white", path_effects=LIGHT_OUTLINE, zorder=5,
-            label=rf"$\eta = 4/\lambda_{{max}}$ of the width-{first.width} networks at t = 0")
-    shown = np.concatenate([y_edges, [1.0, 2.0], emp[np.isfinite(emp)], 2 * emp[np.isfinite(emp)]])
-    ax.set_ylim(float(shown.min()) / 1.15, float(shown.max()) * 1.15)
+            label=rf"$\eta = 4/\lambda_{{max}}$ of the width-{first.width} networks at t = 0{clipped}")
     ax.set_xlim(x_edges[0], x_edges[-1])
-    ax.set_xticks(xs, [str(d) for d in depths])
-    ticks = lrs if lrs.size <= 12 else lrs[np.unique(np.linspace(0, lrs.size - 1, 12).round().astype(int))]
-    ticks = np.union1d(ticks, [1.0, 2.0])  # the infinite-width lines are always labelled
+    shown_x = xs if len(depths) <= 30 else np.unique(np.linspace(0, len(depths) - 1, 30).round().astype(int))
+    ax.set_xticks(shown_x, [str(depths[j]) for j in shown_x])
+    # lr_factor 1 and 2 (the infinite-width lines) always labelled, grid values at least 1/14 of the axis apart
+    gap = math.log(hi / lo) / 14
+    ticks = [1.0, 2.0]
+    for t in lrs:
+        if all(abs(math.log(t / u)) >= gap for u in ticks):
+            ticks.append(float(t))
+    ticks = np.sort(ticks)
     ax.set_yticks(ticks, [f"{v:g}" for v in ticks])
     ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_xlabel("depth L (hidden layers)")
@@ -308,7 +325,8 @@ def train_depth_figure(runs, setups, *, path: str) -> None:
     handles, labels = ax.get_legend_handles_labels()
     fig.legend(handles + extra, labels + [h.get_label() for h in extra], loc="outside lower center", fontsize=7,
                ncol=2, framealpha=0.9)
-    ax.set_title(f"{what} after T = {first.n_steps} full-batch steps, {first.samples} networks per cell",
+    nets = "1 network" if first.samples == 1 else f"{first.samples} networks"
+    ax.set_title(f"{what} after T = {first.n_steps} full-batch steps, {nets} per cell",
                  fontsize=9)
     fig.suptitle(rf"{first.activation}: $\sigma_w^2$ = {first.sw2:g}, $\sigma_b^2$ = {first.sb2:g}, width "
                  rf"{first.width}, m = {first.m} training rows, k = {first.outputs}", fontsize=10)
