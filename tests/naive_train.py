@@ -55,6 +55,28 @@ def draw(d, width, depth, k, rng):
     return [(rng.standard_normal(s), rng.standard_normal(s[0])) for s in shapes]
 
 
+def draw_seeded(seed, index, d, width, depth, k):
+    """Network ``index`` of ``seed`` as phasecli's documented streams draw it: numpy's
+    SeedSequence(seed, spawn_key=(index,)) into PCG64, one standard-normal vector of all the
+    parameters, laid out W^1 (row-major), b^1, W^2, b^2, ..., W^{L+1}, b^{L+1}."""
+    shapes = [(width, d)] + [(width, width)] * (depth - 1) + [(k, width)]
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(int(seed), spawn_key=(int(index),))))
+    flat = rng.standard_normal(sum(o * i + o for o, i in shapes))
+    params, offset = [], 0
+    for o, i in shapes:
+        W = flat[offset:offset + o * i].reshape(o, i)
+        offset += o * i
+        params.append((W, flat[offset:offset + o]))
+        offset += o
+    return params
+
+
+def accuracy(params, X, labels, classes, act, sw2, sb2):
+    """Fraction of the rows of X whose largest output is the column of their label in ``classes``."""
+    out = forward(params, X, act, sw2, sb2)[0][-1]
+    return float(np.mean(np.asarray(classes)[np.argmax(out, axis=1)] == labels))
+
+
 def forward(params, X, act, sw2, sb2):
     """(pre-activations h^1..h^{L+1}, layer inputs x^0..x^L)."""
     xs, hs = [X], []
@@ -119,8 +141,8 @@ def jacobian(params, X, act, sw2, sb2):
 
 
 def run(params, X, Y, act, sw2, sb2, eta, steps, kernels=True):
-    """Train a copy of ``params`` for ``steps`` steps: dict(losses, diverged, peak_ratio, final_loss and, with
-    ``kernels``, lambda_init, lambda_final, drift)."""
+    """Train a copy of ``params`` for ``steps`` steps: dict(losses, diverged, params (the trained ones),
+    peak_ratio, final_loss and, with ``kernels``, lambda_init, lambda_final, drift)."""
     params = [(W.copy(), b.copy()) for W, b in params]
     theta0 = ntk(params, X, act, sw2, sb2) if kernels else None
     losses = []
@@ -134,7 +156,7 @@ def run(params, X, Y, act, sw2, sb2, eta, steps, kernels=True):
                 break
             if t < steps:
                 params = [(W - eta * gW, b - eta * gb) for (W, b), (gW, gb) in zip(params, grads)]
-    out = dict(losses=np.array(losses), diverged=diverged)
+    out = dict(losses=np.array(losses), diverged=diverged, params=params)
     if diverged:
         out.update(peak_ratio=math.inf, final_loss=math.inf, lambda_init=math.nan, lambda_final=math.nan,
                    drift=math.nan)

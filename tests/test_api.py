@@ -33,6 +33,10 @@ CASES = [
     ("train", dict(activation="erf", examples=6, dim=3, width=16, samples=2, steps=10, lr_factor=[0.5, 1]),
      ["-a", "erf", "--m", "6", "--dim", "3", "--width", "16", "--samples", "2", "--steps", "10",
       "--lr-factor", "0.5,1"]),
+    ("train", dict(activation="erf", train="digits", test="digits", examples=30, test_examples=20, width=8, samples=2,
+                   steps=3, depth=[1, 2], lr_factor=[0.5, 4]),
+     ["-a", "erf", "--train", "digits", "--test", "digits", "--examples", "30", "--test-examples", "20", "--width", "8",
+      "--samples", "2", "--steps", "3", "--depth", "1,2", "--lr-factor", "0.5,4"]),
     ("jacobian", dict(activation="tanh", sb2=0.05, depth=[2, 4]), ["-a", "tanh", "--sb2", "0.05", "--depth", "2,4"]),
     ("check", dict(activation="tanh", sw2=1.76, sb2=0.05, depth=10),
      ["-a", "tanh", "--sw2", "1.76", "--sb2", "0.05", "--depth", "10"]),
@@ -40,7 +44,8 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("name, kwargs, argv", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("name, kwargs, argv", CASES,
+                         ids=[c[0] + ("-test" if "test" in c[1] and c[0] == "train" else "") for c in CASES])
 def test_function_computes_the_cli_rows(cli, name, kwargs, argv):
     result = getattr(api, name)(**kwargs)
     if name != "activations":  # phasecli.activations is the registry module

@@ -178,3 +178,52 @@ def test_empirical_ntk_is_j_j_transpose_and_its_mean_is_the_infinite_width_kerne
     mean, se = same.mean(0), same.std(0, ddof=1) / 4
     assert np.all(np.abs(mean - theta_inf) <= 4.5 * se + 2e-3 * theta_inf.max())
     assert np.abs(cross.mean(0)).max() <= 4.5 * cross.std(0, ddof=1).max() / 4 + 1e-3 * theta_inf.max()
+
+
+def test_accuracy_in_small_forward_passes_equals_one_pass_and_the_oracle(monkeypatch):
+    rng = np.random.default_rng(11)
+    X, labels = rng.standard_normal((23, 5)), rng.integers(0, 3, 23)
+    nets = network.draw("tanh", 1.3, 0.1, depth=2, width=9, dim=5, outputs=3, samples=1, seed=4)
+    params = [(nets.W[l][0], nets.b[l][0]) for l in range(3)]
+    whole = core.predict(nets, X)
+    monkeypatch.setattr(core, "FORWARD_BYTES", 3 * 8 * (2 * 9 + 3) * 4)  # passes of 4 rows
+    assert np.array_equal(core.predict(nets, X), whole)
+    assert core.accuracy(nets, X, labels) == NT.accuracy(params, X, labels, np.arange(3), "tanh", 1.3, 0.1)
+
+
+@pytest.mark.parametrize("X_test,y_test,y,param,needle", [
+    (np.ones((3, 4)), [0, 1, 0], None, "X_test", "labelled training data"),
+    (np.ones((3, 5)), [0, 1, 0], [0, 1, 0, 1], "X_test", "5 features"),
+    (np.ones((3, 4)), [0, 2, 0], [0, 1, 0, 1], "y_test", "[2] never occur"),
+    (np.ones((3, 4)), [0, 0.5, 0], [0, 1, 0, 1], "y_test", "integer"),
+    (np.ones((3, 4)), [0, 1], [0, 1, 0, 1], "y_test", "one label per test row"),
+    (np.ones((3, 4)), None, [0, 1, 0, 1], "y_test", "both"),
+])
+def test_prepare_refuses_bad_test_sets(X_test, y_test, y, param, needle):
+    from phasecli.errors import InputError
+
+    X = np.random.default_rng(0).standard_normal((4, 4))
+    with pytest.raises(InputError) as exc:
+        core.prepare("erf", X, None if y is None else np.array(y), sw2=1.5, sb2=0.05, width=4, samples=1, n_steps=1,
+                     X_test=X_test, y_test=None if y_test is None else np.array(y_test))
+    assert exc.value.param == param and needle in str(exc.value)
+
+
+@pytest.mark.parametrize("arch", list(ARCHS))
+def test_initial_kernel_in_every_row_diverged_or_not(runs, arch):
+    """lambda_max_empirical: the median over ALL networks of the oracle's initial NTK lambda_max, the same in every
+    row; lambda_max_init: over the non-diverged ones, over all when every one diverged (never NaN)."""
+    setup, ours, _ = runs[arch]
+    act, sw2, sb2, depth, _, _ = ARCHS[arch]
+    nets = core.draw_networks(setup)
+    lam = np.array([np.linalg.eigvalsh(NT.ntk([(nets.W[l][s], nets.b[l][s]) for l in range(depth + 1)], setup.X,
+                                              act, sw2, sb2))[-1] for s in range(SAMPLES)])
+    for regime, run in ours.items():
+        assert run.lambda_max_empirical == pytest.approx(np.median(lam), rel=1e-10)
+        assert run.eta_empirical_factor == pytest.approx(run.eta * np.median(lam) / 2, rel=1e-10)
+        assert run.lambda_max_inf == setup.lambda_max_inf
+        alive = ~run.net_diverged
+        assert run.lambda_max_init == pytest.approx(np.median(lam[alive] if alive.any() else lam), rel=1e-10)
+        assert np.allclose(run.net_lambda_init, lam, rtol=1e-10, atol=0)
+        assert run.status == ("ok" if alive.any() else "all networks diverged")
+    assert ours["divergent"].diverged > 0.5 and math.isfinite(ours["divergent"].lambda_max_init)

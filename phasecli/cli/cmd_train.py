@@ -7,7 +7,7 @@ import click
 from phasecli.cli import columns
 from phasecli.cli import cli
 from phasecli.cli.errors import input_errors
-from phasecli.cli.inputs import load_training_set
+from phasecli.cli.inputs import load_labelled, load_training_set
 from phasecli.cli.options import (BUNDLED_DATA, GRID_GRAMMAR, POSITIVE, SYNTHETIC_EXAMPLES, complete_words,
                                   depth_option, examples_option, FiniteFloat, grid_options, GridSpec,
                                   label_column_option, output_options, sweep_options, width_option)
@@ -103,6 +103,13 @@ def catapult(lambda0, f0, widths, lr_factor, n_steps, tol, scheduler, out):
                    "header line is read), .npy or .npz (arrays x and y); '-' reads stdin; 'digits' for the "
                    "bundled handwritten digits. k labels = k outputs, targets one-hot minus 1/k. Default: "
                    "--examples synthetic inputs, one output, target 0.")
+@click.option("--test", "test_path", type=click.Path(dir_okay=False), default=None,
+              shell_complete=complete_words(BUNDLED_DATA, files=True),
+              help="Labelled test set in --train's layout ('digits' for the bundled test split): adds "
+                   "test_accuracy, the mean over the non-diverged networks after T steps, and its standard "
+                   "error. Needs --train; the same feature count, only labels seen in training.")
+@click.option("--test-examples", type=click.IntRange(1), default=None, metavar="N",
+              help="Test examples used: the first N rows of --test [default: all].")
 @label_column_option
 @examples_option("Examples used: the first N rows of --train, or N synthetic standard normal inputs (m k is "
                  f"limited to 4000) [default: all rows of --train, {SYNTHETIC_EXAMPLES} synthetic].")
@@ -111,11 +118,12 @@ def catapult(lambda0, f0, widths, lr_factor, n_steps, tol, scheduler, out):
 @click.option("--normalize/--no-normalize", default=True, show_default=True,
               help="Scale each input so q^1 = q* (as `phasecli lr`), or train on the data as given.")
 @sweep_options
-@output_options(columns=TRAIN_COLUMNS, png_help="Also draw the median loss curves per lr_factor and final loss against "
-                "lr_factor (Xiao et al.'s Figure 2 style) to this PNG (written atomically); one (sw2, sb2, depth, "
-                "width) point.")
+@output_options(columns=TRAIN_COLUMNS, png_help="Also draw, to this PNG (written atomically), for one depth: the "
+                "median loss curves per lr_factor and final loss against lr_factor; for several depths (Xiao et "
+                "al.'s Figure 2): test accuracy (train accuracy without --test, final loss without labels) over "
+                "(depth, lr_factor) with 2/lambda_max and 4/lambda_max overlaid. One (sw2, sb2, width).")
 def train(activation, sw2, sb2, q0, slope, depth_spec, widths, lr_factor, n_steps, samples, seed, train_path,
-          label_column, examples, dim, normalize, scheduler, out):
+          test_path, test_examples, label_column, examples, dim, normalize, scheduler, out):
     """Gradient descent on finite networks at multiples of eta_max = 2/lambda_max.
 
     S networks of width N (NTK parameterization, every W and b N(0, 1), float64) are
@@ -126,7 +134,12 @@ def train(activation, sw2, sb2, q0, slope, depth_spec, widths, lr_factor, n_step
     above 1e6 x its initial value), medians of final_loss, peak_loss_ratio, the empirical
     NTK's lambda_max at t = 0 and T, kernel_drift ||Theta_T - Theta_0||_F / ||Theta_0||_F,
     and regime: divergent (more than half diverged), catapult (median peak_loss_ratio > 1),
-    lazy.  The point's activation, sw2, sb2, depth and width close each row.
+    lazy.  The point's activation, sw2, sb2, depth and width follow; then lambda_max_inf
+    (the infinite-width NTK's), lambda_max_empirical (median over all S networks of their
+    NTK's lambda_max at t = 0; lambda_max_init is the median over the non-diverged ones,
+    over all S when every one diverged), eta_empirical_factor = eta lambda_max_empirical/2,
+    test_accuracy and test_accuracy_se (--test: mean over the non-diverged networks, std/sqrt(n)),
+    train_accuracy (labelled --train) and status (ok, or all networks diverged).
 
     \b
     Examples:
@@ -134,6 +147,8 @@ def train(activation, sw2, sb2, q0, slope, depth_spec, widths, lr_factor, n_step
       phasecli train -a relu --sw2 2 --sb2 0 --depth 3 --width 256 --lr-factor 0.5:6:6 --png train.png
       phasecli train -a erf --examples 50 --dim 20 --width 512 --lr-factor 0.5 --value kernel_drift
       phasecli train -a tanh --sw2 1,1.76,3 --depth 1,3 --width 64 --steps 100 --samples 2 -f csv
+      phasecli train -a erf --train digits --test digits --examples 30 --test-examples 100 --width 64 \\
+          --samples 2 --steps 30 --depth 1,2,4 --lr-factor 0.5,1,2,4 --png figure2.png
     """
     from phasecli import validate
     from phasecli.finite import train as core
@@ -141,16 +156,31 @@ def train(activation, sw2, sb2, q0, slope, depth_spec, widths, lr_factor, n_step
     out.check(TRAIN_COLUMNS)
     with input_errors():
         depths = validate.depths(depth_spec).tolist()
-    points = [(a, b, d, n) for a in sw2 for b in sb2 for d in depths for n in widths]
-    if out.png and len(points) > 1:
-        raise click.BadParameter(f"the figure draws one (sw2, sb2, depth, width) point; got {len(points)} "
-                                 "(write the rows without --png)", param_hint="'--png'")
-    layout = check_figure("train", n_lr=len(lr_factor)) if out.png else None
+    others = [(a, b, n) for a in sw2 for b in sb2 for n in widths]
+    if out.png and len(others) > 1:
+        raise click.BadParameter(f"the figure draws one (sw2, sb2, width) point (and one or several depths); got "
+                                 f"{len(others)} (write the rows without --png)", param_hint="'--png'")
+    layout = check_figure("train", n_lr=len(lr_factor), n_depth=len(depths)) if out.png else None
+    if test_path is not None and train_path is None:
+        raise click.BadParameter("needs a labelled --train (its labels name the outputs the test rows are "
+                                 "scored on)", param_hint="'--test'")
+    if test_path == "-" and train_path == "-":
+        raise click.BadParameter("--train already reads stdin: give the test set as a file", param_hint="'--test'")
+    if test_examples is not None and test_path is None:
+        raise click.BadParameter("counts rows of --test, which is not given", param_hint="'--test-examples'")
     X, y, source = load_training_set(train_path, label_column, examples, dim, seed)
-    with input_errors(X=source, y=source, samples="--samples"):
+    X_test = y_test = None
+    if test_path is not None:
+        X_test, y_test = load_labelled(test_path, label_column, "test")
+        if test_examples is not None and test_examples > X_test.shape[0]:
+            raise click.BadParameter(f"{test_examples} rows asked, --test has {X_test.shape[0]}",
+                                     param_hint="'--test-examples'")
+        X_test, y_test = X_test[:test_examples], y_test[:test_examples]
+    with input_errors(X=source, y=source, samples="--samples", X_test="--test", y_test="--test"):
         sweeps = core.train_sweep(activation, X, y, sw2=sw2, sb2=sb2, depths=depths, widths=widths,
                                   lr_factors=lr_factor, samples=samples, seed=seed, n_steps=n_steps,
-                                  normalize=normalize, q0=q0, slope=slope, scheduler=scheduler)
+                                  normalize=normalize, q0=q0, slope=slope, X_test=X_test, y_test=y_test,
+                                  scheduler=scheduler)
     runs = []
 
     def chunks():
@@ -163,7 +193,9 @@ def train(activation, sw2, sb2, q0, slope, depth_spec, widths, lr_factor, n_step
                     advance()
 
     out.emit(TRAIN_COLUMNS, chunks())
-    if out.png:
+    if out.png and layout == "depth-heatmap":
+        render("training:train_depth_figure", out.png, runs, [sweep.meta["setup"] for sweep in sweeps])
+    elif out.png:
         render("training:train_figure", out.png, runs, sweeps[0].meta["setup"], layout=layout)
     return 0
 

@@ -26,7 +26,9 @@ JACOBIAN_EMPIRICAL = JACOBIAN + ("width", "samples", "mean_s2_se", "var_s2_se", 
 CATAPULT = ("lr_factor", "eta", "regime", "final_loss", "final_lambda", "peak_loss", "peak_step", "steps",
             "eta_lambda_final", "width")
 TRAIN = ("lr_factor", "eta", "diverged_fraction", "final_loss", "peak_loss_ratio", "lambda_max_init",
-         "lambda_max_final", "kernel_drift", "eta_lambda_init", "regime", "activation", "sw2", "sb2", "depth", "width")
+         "lambda_max_final", "kernel_drift", "eta_lambda_init", "regime", "activation", "sw2", "sb2", "depth", "width",
+         "lambda_max_inf", "lambda_max_empirical", "eta_empirical_factor", "test_accuracy", "test_accuracy_se",
+         "train_accuracy", "status")
 CHECK = ("activation", "sw2", "sb2", "depth", "verdict", "reason", "failed", "q_star", "fixed_point", "phase", "chi_1",
          "chi_c", "xi_c", "xi_1", "xi_star", "max_trainable_depth", "max_conditioned_depth", "max_generalizing_depth",
          "eta", "eta_max", "signal", "trainability", "conditioning", "generalization", "learning_rate")
@@ -62,6 +64,10 @@ SHARED = {
     "sb2": "the bias variance sigma_b^2",
     "status": "ok, or why the row has no value",
     "sw2": "the weight variance sigma_w^2",
+    "test_accuracy": "the fraction of the --test rows whose largest output is their label's (generalize: the "
+                     "infinite-width predictor; train: the mean over the trained finite networks)",
+    "train_accuracy": "the fraction of the --train rows whose largest output is their label's (generalize: the "
+                      "infinite-width predictor; train: the mean over the trained finite networks)",
     "var_s2": "the variance of the squared singular values of the Jacobian",
     "weights": "the weight law: gaussian or orthogonal",
     "width": "the hidden width N of the finite networks",

@@ -22,10 +22,27 @@ lr_factor (``train_at``, one independent task of a sweep):
 - lambda_max_init / lambda_max_final: medians over the non-diverged networks of the largest
   eigenvalue of the empirical NTK J J^T, the full (m k) x (m k) matrix over all outputs, at
   t = 0 and t = T; kernel_drift: median of ||Theta_T - Theta_0||_F / ||Theta_0||_F over
-  the same networks; eta_lambda_init = eta * lambda_max_init;
+  the same networks; eta_lambda_init = eta * lambda_max_init.  When every network diverged,
+  lambda_max_init is the median over all S (the initial kernel does not depend on what
+  training does later, so it is never NaN); lambda_max_final and kernel_drift are NaN;
 - regime: ``divergent`` when more than half the networks diverged, else ``catapult`` when
   the median peak_loss_ratio exceeds 1, else ``lazy``;
-- activation, sw2, sb2, depth, width: the networks' point (appended columns).
+- activation, sw2, sb2, depth, width: the networks' point (appended columns);
+- lambda_max_empirical: median over ALL S networks of the largest eigenvalue of their NTK at
+  t = 0 (the same value in every row of a point: the same networks start every lr_factor),
+  beside the infinite-width ``lambda_max_inf`` that sets eta_max; eta_empirical_factor =
+  eta * lambda_max_empirical / 2, the learning rate as a multiple of the finite networks' own
+  bound 2 / lambda_max_empirical;
+- test_accuracy, test_accuracy_se (with a test set): the fraction of test rows whose argmax
+  output is the index of their label among the training classes, for each network after T
+  steps; the mean over the non-diverged networks and its standard error std / sqrt(n) (sample
+  std, ddof 1; NaN with one network).  train_accuracy: the same mean on the training rows
+  (labelled training data).  NaN where every network diverged, or without labels / test set;
+- status: ``ok``, or ``all networks diverged`` (lambda_max_final, kernel_drift and the
+  accuracies then have no value).
+
+The test rows get the training rows' treatment (with ``normalize``, each is scaled so that
+q^1 = q*); they must have the training rows' feature count and only labels seen in training.
 
 Size: each network's NTK is formed exactly (two (m k)^2 matrices at a time); m k is limited
 to MAX_OUTPUT_ROWS, beyond which ``prepare`` refuses (InputError naming the limit).
@@ -72,6 +89,13 @@ class TrainSetup:
     classes: tuple | None
     lambda_max_inf: float  # largest eigenvalue of the infinite-width NTK on X
     eta_max: float  # 2 / lambda_max_inf
+    X_test: np.ndarray | None = field(default=None, repr=False)  # test rows (scaled like X), or None
+    test_index: np.ndarray | None = field(default=None, repr=False)  # each test row's class index in ``classes``
+    train_index: np.ndarray | None = field(default=None, repr=False)  # each training row's class index
+
+    @property
+    def m_test(self) -> int:
+        return 0 if self.X_test is None else int(self.X_test.shape[0])
 
     @property
     def m(self) -> int:
@@ -98,7 +122,7 @@ class TrainRun(Rows):
     regime: str
     losses: np.ndarray = field(repr=False)  # (T + 1, S): loss_t of each network, inf from its divergence on
     net_diverged: np.ndarray = field(repr=False)  # (S,) bool
-    net_lambda_init: np.ndarray = field(repr=False)  # (S,), NaN where diverged
+    net_lambda_init: np.ndarray = field(repr=False)  # (S,), every network (its kernel at t = 0)
     net_lambda_final: np.ndarray = field(repr=False)
     net_drift: np.ndarray = field(repr=False)
     activation: str = ""  # the point the networks were drawn at (from the setup)
@@ -106,6 +130,15 @@ class TrainRun(Rows):
     sb2: float = math.nan
     depth: int = 0
     width: int = 0
+    lambda_max_empirical: float = math.nan  # median over all S of lambda_max of the NTK at t = 0
+    eta_empirical_factor: float = math.nan  # eta * lambda_max_empirical / 2
+    test_accuracy: float = math.nan  # mean over the non-diverged networks
+    test_accuracy_se: float = math.nan  # std (ddof 1) / sqrt(n) over the same networks
+    train_accuracy: float = math.nan
+    status: str = "ok"
+    lambda_max_inf: float = math.nan  # the infinite-width NTK's (eta_max = 2 / lambda_max_inf)
+    net_test_accuracy: np.ndarray | None = field(default=None, repr=False)  # (S,), NaN where diverged
+    net_train_accuracy: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def diverged_fraction(self) -> float:
@@ -129,8 +162,11 @@ def normalized_rows(X, sw2, sb2, q_star) -> np.ndarray:
 
 
 def prepare(activation, X, y=None, *, sw2, sb2, depth=1, width=512, samples=5, seed=0, n_steps=300,
-            normalize=True, q0=1.0, slope=0.01) -> TrainSetup:
-    """Validate the training problem once and compute eta_max (the infinite-width NTK's 2 / lambda_max)."""
+            normalize=True, q0=1.0, slope=0.01, X_test=None, y_test=None) -> TrainSetup:
+    """Validate the training problem once and compute eta_max (the infinite-width NTK's 2 / lambda_max).
+
+    ``X_test``, ``y_test``: an optional labelled test set (needs labelled training data ``y``; the
+    same feature count; only labels that occur in ``y``), scored after training."""
     from phasecli import ntk
     from phasecli.data import check_matrix
     from phasecli.ntk.predictor import encode_targets
@@ -157,6 +193,17 @@ def prepare(activation, X, y=None, *, sw2, sb2, depth=1, width=512, samples=5, s
         if uniq.size < 2:
             raise InputError(f"the training labels hold a single class ({uniq[0]}): nothing to fit", "y")
         classes, Y = tuple(uniq.tolist()), encode_targets(y, uniq)
+    test_index = None
+    if (X_test is None) != (y_test is None):
+        raise InputError("a test set needs both its inputs X_test and its labels y_test", "y_test")
+    if X_test is not None:
+        if y is None:
+            raise InputError("a test set needs labelled training data (y): its labels name the outputs", "X_test")
+        X_test = check_matrix(X_test, "X_test")
+        if X_test.shape[1] != X.shape[1]:
+            raise InputError(f"the test set has {X_test.shape[1]} features but the training set has {X.shape[1]}",
+                             "X_test")
+        test_index = _class_index(y_test, X_test.shape[0], uniq)
     rows = m * Y.shape[1]
     if rows > MAX_OUTPUT_ROWS:
         raise InputError(f"m k = {m} examples x {Y.shape[1]} outputs = {rows:,} exceeds the limit of "
@@ -172,9 +219,40 @@ def prepare(activation, X, y=None, *, sw2, sb2, depth=1, width=512, samples=5, s
         raise InputError(f"no infinite-width NTK at this point: {spectra.message or spectra.status}",
                          "normalize" if "normalize" in (spectra.message or "") else "sw2")
     Xt = normalized_rows(X, sw2, sb2, spectra.q_star) if normalize else X
+    if X_test is not None:
+        X_test = _test_rows(X_test, sw2, sb2, spectra.q_star, normalize)
     return TrainSetup(activation=activation, sw2=sw2, sb2=sb2, slope=slope, depth=depth, width=width,
                       samples=samples, seed=seed, n_steps=n_steps, normalize=bool(normalize), X=Xt, Y=Y,
-                      classes=classes, lambda_max_inf=lam, eta_max=2.0 / lam)
+                      classes=classes, lambda_max_inf=lam, eta_max=2.0 / lam, X_test=X_test, test_index=test_index,
+                      train_index=None if y is None else np.searchsorted(uniq, y))
+
+
+def _test_rows(X_test, sw2, sb2, q_star, normalize) -> np.ndarray:
+    """The test rows treated as the training rows: scaled so q^1 = q* (normalize), else checked to have a
+    finite q^1 (errors name X_test)."""
+    from phasecli.ntk.engines import check_first_layer, scale_rows_to_q_star
+
+    if normalize:
+        return scale_rows_to_q_star(X_test, q_star, sw2, sb2, "X_test")
+    check_first_layer(X_test, sw2, sb2, "X_test")
+    return X_test
+
+
+def _class_index(y_test, n, classes) -> np.ndarray:
+    """Each test label's index among the training ``classes``; InputError for anything else."""
+    arr = np.asarray(y_test)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise InputError(f"y_test must hold one label per test row ({n}), got shape {arr.shape}", "y_test")
+    if arr.dtype.kind not in "iu":
+        if arr.dtype.kind not in "fb" or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)) \
+                or np.any(np.abs(arr) >= 2.0 ** 53):
+            raise InputError("y_test must hold integer class labels", "y_test")
+        arr = arr.astype(np.int64)
+    unseen = np.setdiff1d(np.unique(arr), classes)
+    if unseen.size:
+        raise InputError(f"test labels {unseen.tolist()[:5]} never occur in the training labels (the networks have "
+                         "no output for them)", "y_test")
+    return np.searchsorted(classes, arr)
 
 
 def draw_networks(setup: TrainSetup):
@@ -252,23 +330,69 @@ def _train(lr_factor, setup):
                 break
         peak_ratio = np.where(alive, peak / losses[0], np.inf)
     lam0, lam_t, drift = np.full(S, np.nan), np.full(S, np.nan), np.full(S, np.nan)
-    for i in np.flatnonzero(alive):
+    test_acc, train_acc = np.full(S, np.nan), np.full(S, np.nan)
+    for i in range(S):
         theta0 = network.ntk(_one(start, i), setup.X)[0]
-        theta_t = network.ntk(_one(nets, i), setup.X)[0]
-        lam0[i], lam_t[i] = lambda_max(theta0), lambda_max(theta_t)
+        lam0[i] = lambda_max(theta0)  # every network: the kernel at t = 0 does not depend on training
+        if not alive[i]:
+            continue
+        trained = _one(nets, i)
+        theta_t = network.ntk(trained, setup.X)[0]
+        lam_t[i] = lambda_max(theta_t)
         drift[i] = np.linalg.norm(theta_t - theta0) / np.linalg.norm(theta0)
+        if setup.train_index is not None:
+            train_acc[i] = accuracy(trained, setup.X, setup.train_index)
+        if setup.X_test is not None:
+            test_acc[i] = accuracy(trained, setup.X_test, setup.test_index)
     diverged = 1.0 - alive.mean()
     ratio = float(np.median(peak_ratio))
     regime = "divergent" if diverged > 0.5 else ("catapult" if ratio > 1.0 else "lazy")
-    lam_init = float(np.median(lam0[alive])) if alive.any() else math.nan
+    n_alive = int(alive.sum())
+    # over the networks that trained, as lambda_max_final and kernel_drift; all S when none did
+    lam_init = float(np.median(lam0[alive] if n_alive else lam0))
+    lam_emp = float(np.median(lam0))
+    test_mean, test_se = _mean_se(test_acc[alive])
     return TrainRun(lr_factor=lr_factor, eta=eta, diverged=float(diverged),
                     final_loss=float(np.median(np.where(alive, losses[-1], np.inf))), peak_loss_ratio=ratio,
                     lambda_max_init=lam_init,
-                    lambda_max_final=float(np.median(lam_t[alive])) if alive.any() else math.nan,
-                    kernel_drift=float(np.median(drift[alive])) if alive.any() else math.nan,
+                    lambda_max_final=float(np.median(lam_t[alive])) if n_alive else math.nan,
+                    kernel_drift=float(np.median(drift[alive])) if n_alive else math.nan,
                     eta_lambda_init=eta * lam_init, regime=regime, losses=losses, net_diverged=~alive,
                     net_lambda_init=lam0, net_lambda_final=lam_t, net_drift=drift, activation=setup.activation,
-                    sw2=setup.sw2, sb2=setup.sb2, depth=setup.depth, width=setup.width)
+                    sw2=setup.sw2, sb2=setup.sb2, depth=setup.depth, width=setup.width,
+                    lambda_max_empirical=lam_emp, eta_empirical_factor=eta * lam_emp / 2.0,
+                    test_accuracy=test_mean, test_accuracy_se=test_se, train_accuracy=_mean_se(train_acc[alive])[0],
+                    status="ok" if n_alive else "all networks diverged", lambda_max_inf=setup.lambda_max_inf,
+                    net_test_accuracy=test_acc, net_train_accuracy=train_acc)
+
+
+def _mean_se(values):
+    """(mean, std (ddof 1) / sqrt(n)) of the finite entries; NaN for none, NaN standard error for one."""
+    values = values[np.isfinite(values)]
+    n = values.size
+    if n == 0:
+        return math.nan, math.nan
+    return float(values.mean()), (float(values.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan)
+
+
+FORWARD_BYTES = 64 * 2**20  # a forward pass keeps h, phi(h) and phi'(h) of every layer: rows per pass bounded
+
+
+def predict(one, X) -> np.ndarray:
+    """The outputs f(X) of one network (``_one``), (rows, k), in passes of at most FORWARD_BYTES of layers."""
+    from phasecli.finite.network import forward
+
+    per_row = 3 * 8 * (one.depth * one.width + one.outputs)
+    batch = int(max(1, min(X.shape[0], FORWARD_BYTES // per_row)))
+    return np.concatenate([forward(one, X[s:s + batch]).outputs[0] for s in range(0, X.shape[0], batch)])
+
+
+def accuracy(one, X, index) -> float:
+    """The fraction of the rows of X whose argmax output is their class index (NaN outputs never count)."""
+    with np.errstate(all="ignore"):
+        out = predict(one, X)
+    ok = np.all(np.isfinite(out), axis=1)
+    return float(np.mean(ok & (np.argmax(np.where(np.isfinite(out), out, -np.inf), axis=1) == index)))
 
 
 def train(activation, X, y=None, lr_factors=(0.5, 1.5, 3.0), **kwargs) -> list:
@@ -278,13 +402,13 @@ def train(activation, X, y=None, lr_factors=(0.5, 1.5, 3.0), **kwargs) -> list:
 
 
 def train_sweep(activation, X, y=None, *, sw2, sb2, depths, widths, lr_factors, samples=5, seed=0, n_steps=300,
-                normalize=True, q0=1.0, slope=0.01, scheduler=None):
+                normalize=True, q0=1.0, slope=0.01, X_test=None, y_test=None, scheduler=None):
     """``train_at`` for every (sw2, sb2, depth, width) point (in that order, ``prepare``d and validated before
     any training) and lr_factor: a ``plans.Sweep`` per point, in order (``meta['setup']``)."""
     from phasecli.runtime import plans
 
     setups = [prepare(activation, X, y, sw2=a, sb2=b, depth=d, width=n, samples=samples, seed=seed, n_steps=n_steps,
-                      normalize=normalize, q0=q0, slope=slope)
+                      normalize=normalize, q0=q0, slope=slope, X_test=X_test, y_test=y_test)
               for a in sw2 for b in sb2 for d in depths for n in widths]
     return [plans.Sweep(train_at, [{"lr_factor": f} for f in lr_factors], {"setup": setup}, scheduler,
                         meta={"setup": setup}) for setup in setups]

@@ -70,7 +70,11 @@ def _catapult(n_lr: int, steps: int) -> str:
     return "summary"
 
 
-def _train(n_lr: int) -> str:
+def _train(n_lr: int, n_depth: int = 1) -> str:
+    """One depth: loss curves (and a summary against lr_factor); several: Xiao et al.'s Figure 2, a heatmap
+    over (depth, lr_factor)."""
+    if n_depth > 1:
+        return "depth-heatmap"
     return "curves" if n_lr < 2 else "curves+summary"
 
 

@@ -7,6 +7,8 @@ for scans too long to draw curve by curve).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.cm import ScalarMappable
@@ -203,4 +205,129 @@ def train_figure(runs, setup, *, layout: str, path: str) -> None:
     fig.suptitle(rf"{setup.activation}, depth {setup.depth}, width {setup.width}: $\sigma_w^2$ = {setup.sw2:g}, "
                  rf"$\sigma_b^2$ = {setup.sb2:g}, m = {setup.m}, k = {setup.outputs}, "
                  rf"$\eta_{{max}}$ = {setup.eta_max:.4g}")
+    save(fig, path)
+
+
+ANNOTATE_CELLS = 150  # grids up to this many cells get their values written in
+MIN_ACCURACY_SPAN = 0.1  # the accuracy colour scale spans at least 10 points
+EMPIRICAL_ROOM = 2.0  # the finite networks' 2/lambda and 4/lambda lines widen the lr_factor axis at most this factor
+
+
+def _depth_quantity(runs, setups):
+    """(values per run, colour-bar label, title words, log colour scale) of the depth heatmap: test accuracy
+    with a test set, else train accuracy with labels, else the median final loss."""
+    first = setups[0]
+    if first.X_test is not None:
+        return (np.array([r.test_accuracy for r in runs], dtype=float), "test accuracy (mean over the networks)",
+                f"test accuracy on {first.m_test} rows", False)
+    if first.classes is not None:
+        return (np.array([r.train_accuracy for r in runs], dtype=float), "train accuracy (mean over the networks)",
+                "train accuracy (no --test)", False)
+    return (np.array([r.final_loss for r in runs], dtype=float), "median final training loss",
+            "final training loss (no labels)", True)
+
+
+def train_depth_figure(runs, setups, *, path: str) -> None:
+    """Xiao et al.'s Figure 2 over (depth, lr_factor): the test accuracy (train accuracy without a test set,
+    final loss without labels) of the trained finite networks as a heatmap, depth across (one column per
+    depth, in the order given), lr_factor up (log), with eta = 2/lambda_max and 4/lambda_max of the
+    infinite-width NTK (lr_factor 1 and 2) and of the finite networks at t = 0 (lambda_max_empirical)."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    from phasecli.plotting.base import DARK_OUTLINE, LIGHT_OUTLINE, cell_edges, robust_norm
+
+    first = setups[0]
+    depths = [s.depth for s in setups]
+    lrs = np.array(sorted({r.lr_factor for r in runs}), dtype=float)
+    column = {d: j for j, d in enumerate(depths)}
+    row = {f: i for i, f in enumerate(lrs.tolist())}
+    values, label, what, log = _depth_quantity(runs, setups)
+    grid = np.full((lrs.size, len(depths)), np.nan)
+    partial = np.zeros(grid.shape, dtype=bool)
+    for run, v in zip(runs, values):
+        i, j = row[run.lr_factor], column[run.depth]
+        grid[i, j] = v if np.isfinite(v) and (not log or v > 0) else np.nan
+        partial[i, j] = 0.0 < run.diverged < 1.0
+    norm, extend, note = robust_norm(grid, log=log)
+    if not log and norm.vmax - norm.vmin < MIN_ACCURACY_SPAN:  # chance everywhere is not a pattern
+        mid = 0.5 * (norm.vmin + norm.vmax)
+        lo = min(max(mid - MIN_ACCURACY_SPAN / 2, 0.0), 1.0 - MIN_ACCURACY_SPAN)
+        norm, extend, note = Normalize(lo, lo + MIN_ACCURACY_SPAN), "neither", ""
+    fig = Figure(figsize=(min(16.0, max(6.4, 1.0 + 0.55 * len(depths))), 5.6), layout="constrained")
+    ax = fig.subplots()
+    x_edges = np.arange(len(depths) + 1) - 0.5
+    y_edges = cell_edges(lrs, log=True)
+    import matplotlib
+    import matplotlib.ticker
+
+    cmap = matplotlib.colormaps["magma" if log else "viridis"].with_extremes(bad="white")
+    mesh = ax.pcolormesh(x_edges, y_edges, np.ma.masked_invalid(grid), cmap=cmap, norm=norm, shading="flat")
+    fig.colorbar(mesh, ax=ax, extend=extend, label=label + (f"\n({note})" if note else ""))
+    ax.set_yscale("log")
+    ax.set_facecolor("white")
+    if grid.size <= ANNOTATE_CELLS:
+        for i in range(lrs.size):
+            for j in range(len(depths)):
+                v = grid[i, j]
+                text = ("div." if not np.isfinite(v) else (f"{v:.2g}" if log else f"{v:.2f}")) + \
+                    ("*" if partial[i, j] else "")
+                shade = 0.5 if not np.isfinite(v) else norm(v)
+                dark = np.isfinite(v) and shade < 0.55  # the dark end of viridis and magma alike
+                ax.text(j, lrs[i], text, ha="center", va="center", fontsize=7, zorder=6,
+                        color="white" if dark else "black",
+                        bbox=dict(boxstyle="round,pad=0.25", lw=0, alpha=0.9,
+                                  facecolor=cmap(norm(v)) if np.isfinite(v) else "white"))
+    # eta = 2/lambda and 4/lambda: infinite width (lr_factor 1 and 2 by construction), finite networks at t = 0
+    emp = np.array([np.nan] * len(depths))
+    for run in runs:
+        emp[column[run.depth]] = run.lambda_max_inf / run.lambda_max_empirical
+    xs = np.arange(len(depths))
+    lines = [(1.0, "-", r"$\eta = 2/\lambda_{max}$, infinite width (lr_factor 1)"),
+             (2.0, "--", r"$\eta = 4/\lambda_{max}$, infinite width (lr_factor 2)")]
+    for y, ls, text in lines:
+        ax.plot([x_edges[0], x_edges[-1]], [y, y], ls=ls, color="black", lw=1.8, path_effects=LIGHT_OUTLINE,
+                label=text, zorder=4)
+    # the cells and the infinite-width lines set the axis; the finite networks' lines may widen it by at most
+    # a factor EMPIRICAL_ROOM each way (a tiny lambda_max_empirical would flatten the cells), else they leave it
+    lo, hi = min(float(y_edges[0]), 1.0) / 1.15, max(float(y_edges[-1]), 2.0) * 1.15
+    finite = emp[np.isfinite(emp) & (emp > 0)]
+    if finite.size:
+        lo = max(min(lo, float(finite.min()) / 1.15), lo / EMPIRICAL_ROOM)
+        hi = min(max(hi, 2.0 * float(finite.max()) * 1.15), hi * EMPIRICAL_ROOM)
+    ax.set_ylim(lo, hi)
+    outside = np.any((emp < lo) | (2 * emp > hi))
+    clipped = " (leaves the axes)" if outside else ""
+    ax.plot(xs, emp, "o-", color="tab:red", lw=1.6, ms=5, mec="white", path_effects=LIGHT_OUTLINE, zorder=5,
+            label=rf"$\eta = 2/\lambda_{{max}}$ of the width-{first.width} networks at t = 0 (median)")
+    ax.plot(xs, 2 * emp, "s--", color="tab:red", lw=1.6, ms=5, mec="white", path_effects=LIGHT_OUTLINE, zorder=5,
+            label=rf"$\eta = 4/\lambda_{{max}}$ of the width-{first.width} networks at t = 0{clipped}")
+    ax.set_xlim(x_edges[0], x_edges[-1])
+    shown_x = xs if len(depths) <= 30 else np.unique(np.linspace(0, len(depths) - 1, 30).round().astype(int))
+    ax.set_xticks(shown_x, [str(depths[j]) for j in shown_x])
+    # lr_factor 1 and 2 (the infinite-width lines) always labelled, grid values at least 1/14 of the axis apart
+    gap = math.log(hi / lo) / 14
+    ticks = [1.0, 2.0]
+    for t in lrs:
+        if all(abs(math.log(t / u)) >= gap for u in ticks):
+            ticks.append(float(t))
+    ticks = np.sort(ticks)
+    ax.set_yticks(ticks, [f"{v:g}" for v in ticks])
+    ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    ax.set_xlabel("depth L (hidden layers)")
+    ax.set_ylabel(r"lr_factor = $\eta / \eta_{max}$ ($\eta_{max} = 2/\lambda_{max}$, infinite-width NTK)")
+    extra = []
+    if np.isnan(grid).any():
+        extra.append(Patch(facecolor="white", edgecolor="0.4", label="div.: every network diverged (no value)"))
+    if partial.any():
+        extra.append(Line2D([], [], ls="none", marker="$*$", color="black",
+                            label="*: some networks diverged (value over the others)"))
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles + extra, labels + [h.get_label() for h in extra], loc="outside lower center", fontsize=7,
+               ncol=2, framealpha=0.9)
+    nets = "1 network" if first.samples == 1 else f"{first.samples} networks"
+    ax.set_title(f"{what} after T = {first.n_steps} full-batch steps, {nets} per cell",
+                 fontsize=9)
+    fig.suptitle(rf"{first.activation}: $\sigma_w^2$ = {first.sw2:g}, $\sigma_b^2$ = {first.sb2:g}, width "
+                 rf"{first.width}, m = {first.m} training rows, k = {first.outputs}", fontsize=10)
     save(fig, path)
