@@ -196,7 +196,7 @@ def test_accuracy_in_small_forward_passes_equals_one_pass_and_the_oracle(monkeyp
     (np.ones((3, 5)), [0, 1, 0], [0, 1, 0, 1], "X_test", "5 features"),
     (np.ones((3, 4)), [0, 2, 0], [0, 1, 0, 1], "y_test", "[2] never occur"),
     (np.ones((3, 4)), [0, 0.5, 0], [0, 1, 0, 1], "y_test", "integer"),
-    (np.ones((3, 4)), [0, 1], [0, 1, 0, 1], "y_test", "one label per test row"),
+    (np.ones((3, 4)), [0, 1], [0, 1, 0, 1], "y_test", "one integer label per example"),
     (np.ones((3, 4)), None, [0, 1, 0, 1], "y_test", "both"),
 ])
 def test_prepare_refuses_bad_test_sets(X_test, y_test, y, param, needle):

@@ -266,3 +266,16 @@ def class_balance(y) -> tuple:
     """(classes, counts, largest / smallest count) of the labels ``y``."""
     classes, counts = np.unique(np.asarray(y), return_counts=True)
     return classes, counts, float(counts.max() / counts.min())
+
+
+def check_labels(y, n: int, what: str) -> np.ndarray:
+    """``y`` as int64 class labels, one per example (``n``): integers, or floats that are whole numbers below
+    2^53 in magnitude (larger ones would merge classes).  InputError naming ``what`` otherwise."""
+    arr = np.asarray(y)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise InputError(f"{what} must hold one integer label per example ({n}), got shape {arr.shape}", what)
+    if arr.dtype.kind not in "iu":
+        if arr.dtype.kind not in "fb" or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)) \
+                or np.any(np.abs(arr) >= 2.0 ** 53):
+            raise InputError(f"{what} must be integer class labels", what)
+    return arr.astype(np.int64)

@@ -240,14 +240,9 @@ def _test_rows(X_test, sw2, sb2, q_star, normalize) -> np.ndarray:
 
 def _class_index(y_test, n, classes) -> np.ndarray:
     """Each test label's index among the training ``classes``; InputError for anything else."""
-    arr = np.asarray(y_test)
-    if arr.ndim != 1 or arr.shape[0] != n:
-        raise InputError(f"y_test must hold one label per test row ({n}), got shape {arr.shape}", "y_test")
-    if arr.dtype.kind not in "iu":
-        if arr.dtype.kind not in "fb" or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)) \
-                or np.any(np.abs(arr) >= 2.0 ** 53):
-            raise InputError("y_test must hold integer class labels", "y_test")
-        arr = arr.astype(np.int64)
+    from phasecli.data import check_labels
+
+    arr = check_labels(y_test, n, "y_test")
     unseen = np.setdiff1d(np.unique(arr), classes)
     if unseen.size:
         raise InputError(f"test labels {unseen.tolist()[:5]} never occur in the training labels (the networks have "

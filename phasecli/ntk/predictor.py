@@ -25,7 +25,7 @@ from phasecli import ntk
 from phasecli import validate as V
 from phasecli.ntk.asymptotics import predictor_limit_weight
 from phasecli.results import Rows
-from phasecli.data import check_matrix, load_labelled  # noqa: F401  (part of the public API)
+from phasecli.data import check_labels, check_matrix, load_labelled  # noqa: F401  (part of the public API)
 
 KAPPA_ILL = 1e10
 
@@ -85,24 +85,13 @@ class Generalization(Rows):
         return float(self.class_counts.max() / self.class_counts.min())
 
 
-def _labels(y, n, what):
-    arr = np.asarray(y)
-    if arr.ndim != 1 or arr.shape[0] != n:
-        raise V.InputError(f"{what} must hold one integer label per example ({n}), got shape {arr.shape}", what)
-    if arr.dtype.kind not in "iu":
-        if arr.dtype.kind != "f" or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)) \
-                or np.any(np.abs(arr) >= 2.0 ** 53):
-            raise V.InputError(f"{what} must be integer class labels", what)
-    return arr.astype(np.int64)
-
-
 def _validate(X_train, y_train, X_test, y_test):
     X_train = check_matrix(X_train, "X_train")
     X_test = check_matrix(X_test, "X_test")
     if X_train.shape[1] != X_test.shape[1]:
         raise V.InputError(f"train has {X_train.shape[1]} features but test has {X_test.shape[1]}", "X_test")
-    y_train = _labels(y_train, X_train.shape[0], "y_train")
-    y_test = _labels(y_test, X_test.shape[0], "y_test")
+    y_train = check_labels(y_train, X_train.shape[0], "y_train")
+    y_test = check_labels(y_test, X_test.shape[0], "y_test")
     classes = np.unique(y_train)
     if classes.size < 2:
         raise V.InputError(f"the training labels hold a single class ({classes[0]}): nothing to predict", "y_train")
