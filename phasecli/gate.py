@@ -12,8 +12,9 @@ first that fails is the ``reason``; ``docs/theory.md section 15`` has the deriva
 3. conditioning (ordered side, chi_1 <= 1): L <= conditioning_multiple * xi_1 (Xiao et al.:
    the NTK's kappa grows like exp(L / xi_1) / L).
 4. generalization (chaotic side, chi_1 > 1): L <= generalization_multiple * xi_star (Xiao et
-   al.: the mean predictor decays like exp(-L / xi_star); the multiple 6 is measured,
-   bench/RESULTS_gate_multiples.md).
+   al.: the input-dependent part of the trained networks' mean output decays like
+   exp(-L / xi_star) while their random initial function stays; the multiple 2 is measured
+   on the ensemble of trained networks, bench/RESULTS_gate_multiples.md).
 5. learning rate (only with ``eta``): eta <= eta_max = 2 / lambda_max of the NTK on ``X`` at
    depth L (docs/theory.md section 6; ``loss='mean'`` multiplies it by m).
 
