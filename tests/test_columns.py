@@ -88,10 +88,10 @@ def test_check_value_and_columns(cli):
     assert r.returncode == 0 and r.stdout == "\n"  # empty on pass
     r = cli("check", "--sw2", "1.5", "--sb2", "0.05", "--depth", "10", "--value", "xi_star")
     assert r.stdout == "\n"  # ordered side: xi_star undefined
-    r = cli("check", "--sw2", "4", "--sb2", "0.05", "--depth", "10,200", "--columns", "depth,verdict,failed",
+    r = cli("check", "--sw2", "4", "--sb2", "0.05", "--depth", "4,200", "--columns", "depth,verdict,failed",
             "-f", "jsonl")
     assert [json.loads(line) for line in r.stdout.splitlines()] == [
-        {"depth": 10, "verdict": "pass", "failed": ""}, {"depth": 200, "verdict": "fail", "failed": "trainability"}]
+        {"depth": 4, "verdict": "pass", "failed": ""}, {"depth": 200, "verdict": "fail", "failed": "trainability"}]
 
 
 def test_full_rows_keep_the_declared_column_order(cli):

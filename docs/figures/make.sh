@@ -23,7 +23,7 @@ draw phase_relu_line phase -a relu --sw2 2 --sb2 0:1:50
 draw critical critical -a tanh --sb2 0:1:12
 draw kappa kappa -a tanh --sw2 0.5:4:30 --sb2 0.05 --examples 16 --depth log:1:1000:40
 draw lr lr -a tanh --sw2 0.5:4:30 --sb2 0.05 --examples 16 --depth 1:60
-draw generalize generalize --train digits --test digits --examples 100 --test-examples 100 -a tanh \
+draw generalize generalize --train digits --test digits --examples 100 --balance --test-examples 100 -a tanh \
     --sw2 0.5:4:20 --sb2 0.05 --depth 1:60:2
 draw catapult catapult --lr-factor 0.2:2.2:30
 draw train train -a relu --sw2 2 --sb2 0 --depth 3 --train digits --examples 40 --lr-factor 0.5:6:12

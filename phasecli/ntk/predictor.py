@@ -47,12 +47,15 @@ def encode_targets(y, classes) -> np.ndarray:
 class Generalization(Rows):
     """Test metrics of the infinite-width predictor at each depth of one (sw2, sb2) point.
 
-    prediction_scale = RMS(mu(X_test)) / RMS(Y_test): about 1 when the predictor carries
-    the targets, -> 0 in the deep chaotic phase (the predictor collapses).  kappa is the
-    condition number of the matrix that is solved (Theta or K, plus ridge).
-    ill_conditioned: kappa > 1e10, the solve loses that many digits; add --ridge.
-    status: 'ok', 'singular' (the factorization failed: metrics NaN) or why the point has
-    no kernel.
+    test_accuracy: the accuracy of argmax mu (the mean predictor).  prediction_scale =
+    RMS(mu(X_test)) / RMS(Y_test): about 1 when the predictor carries the targets, -> 0 in
+    the deep chaotic phase.  ensemble_accuracy / ensemble_std: the expected test accuracy and
+    the output standard deviation of one network of the trained ensemble (its random initial
+    function included; docs/theory.md section 7).  delta: the residual predictor
+    RMS((P(Theta) - P(Theta*)) Y) / RMS(Y_train) at t = inf.  kappa is the condition number of
+    the matrix that is solved (Theta or K, plus ridge).  ill_conditioned: kappa > 1e10, the
+    solve loses that many digits; add --ridge.  status: 'ok', 'singular' (the factorization
+    failed: metrics NaN) or why the point has no kernel.
     """
 
     activation: str
