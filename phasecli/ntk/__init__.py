@@ -133,6 +133,7 @@ def _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_r
     q0 = V.q0(q0)
     slope = V.slope(slope)
     rho = V.dropout(dropout)
+    normalize = V.normalize(normalize)
     grid = mf.solve_phase(activation, sw2, sb2, q0=q0, slope=slope)
     q_star = float(grid.q_star[0, 0])
     fp = str(grid.fixed_point[0, 0])
@@ -163,7 +164,7 @@ def _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_r
         check_first_layer(X, sw2, sb2, "X")
         if Xt is not None:
             check_first_layer(Xt, sw2, sb2, "X_test")
-    engine, dups, table_error = engine_module.build(activation, X, Xt, sw2, sb2, slope, bool(normalize), q_star,
+    engine, dups, table_error = engine_module.build(activation, X, Xt, sw2, sb2, slope, normalize, q_star,
                                                     where, architecture=architecture, dropout=rho,
                                                     image_shape=image_shape, filter_size=filter_size)
     positions = engine.positions
@@ -301,8 +302,9 @@ def ntk_spectra(activation, X, sw2, sb2, depths, *, slope=mf.DEFAULT_SLOPE, norm
         status = "singular"
         message = _singular_message(st)
     p_star = st.q_star / (1.0 - st.chi_1) if st.phase == "ordered" and st.chi_1 < 1 else math.nan
+    prefactors = eng.chaotic_prefactors() if st.phase == "chaotic" else None
     kw = dict(chi_1=st.chi_1, q_star=st.q_star, sb2=st.sb2, dropout=st.dropout, architecture=st.architecture,
-              positions=st.positions)
+              positions=st.positions, prefactors=prefactors)
     return Spectra(activation=activation, sw2=st.sw2, sb2=st.sb2, m=m, dim=dim, normalize=st.normalize,
                    dropout=st.dropout, phase=st.phase, q_star=st.q_star, c_star=st.c_star, chi_1=st.chi_1,
                    chi_c=st.chi_c, p_star=p_star, xi_1=st.xi_1, xi_star=st.xi_star, depth=depths.copy(),

@@ -1,0 +1,71 @@
+"""Large-depth limits that depend on the inputs: the chaotic prefactors A(x) (docs/theory.md, "Large depth").
+
+In the chaotic phase (chi_1 > 1, q* finite and stable, c* < 1) the NTK diagonal of input x grows like
+A(x) chi_1^l while the off-diagonals grow only like chi_c*^l (different inputs; for the CNN also different
+positions of one image), so Theta / chi_1^l -> diag(A(x)) and kappa -> max A / min A.  A(x) depends on how
+the input's first-layer variances v^1(i) (one per position i; one per input for fc) approach q*:
+
+    v^{l+1}(i) = sw2 box(Tq(v^l))(i) + sb2,        P^{l+1}(i) = v^{l+1}(i) + sw2 box(Tdq(v^l) P^l)(i)
+
+(Tq(v) = E[phi(sqrt(v) z)^2], Tdq(v) = E[phi'(sqrt(v) z)^2], box the K x K circular mean; for fc d = 1 and
+box = identity), and the readout diagonal is mean_i P^{L+1}(i) (CNN-F) or that over d plus same-image
+off-position terms of order chi_c*^L (CNN-P): the pooling divides every A(x) by d alike, the ratio is the
+same.  The box mean preserves the mean over positions, so with y^l = P^l / chi_1^l
+
+    A_L = (mean_i P^L(i) + q* / (chi_1 - 1)) / chi_1^L,
+    A_{L+1} - A_L = mean_i [ (v^{L+1}(i) - q*) / chi_1^{L+1} + (sw2 Tdq(v^L(i)) / chi_1 - 1) y^L(i) ],
+
+increments of the size of v^L - q* (decaying like the length map's slope at q*): A_L is constant exactly when
+every position of every input starts at q* (then A = q* / (chi_1 - 1)).  ``chaotic_prefactors`` iterates the
+diagonals (the CNN engine's own numba maps: ``cnn_kernels._diag_maps`` / ``_diag_step``, carried as
+r = v - q*, pi = P / p^l - 1 with p^{l+1} = q* + chi_1 p^l, p^1 = q*) until A_L has converged to float64.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+EPS = np.finfo(np.float64).eps
+MAX_LAYERS = 200_000  # beyond this the prefactors are NaN (the length map's slope at q* is within ~1e-4 of 1)
+STABLE_LAYERS = 8  # consecutive layers with an increment below the float64 resolution
+
+
+def chaotic_prefactors(code, method, slope, sw2, q_star, chi_1, v1, nb, max_layers=MAX_LAYERS):
+    """A(x) (chi_1 - 1) / q* for each row of v1 (n x d first-layer variances, absolute units; nb: d x k the
+    box-mean neighbours, [[0]] for fc), 1 for an input whose every position starts at q*.  NaN for all when
+    the limit is not reached within ``max_layers`` layers or a variance leaves float64.  Never prints."""
+    from phasecli.ntk.engines import cnn_kernels as CK
+
+    v1 = np.ascontiguousarray(np.asarray(v1, dtype=float).reshape(len(v1), -1))
+    nb = np.ascontiguousarray(np.asarray(nb, dtype=np.int64))
+    n = v1.shape[0]
+    if not (math.isfinite(q_star) and q_star > 0.0 and math.isfinite(chi_1) and chi_1 > 1.0):
+        return np.full(n, np.nan)
+    r = v1 - q_star
+    pi = r / q_star  # Theta^1 = K^1, p^1 = q*
+    if not np.any(r):
+        return np.ones(n)
+    dq, ddq, tq, tdq = (np.empty_like(r) for _ in range(4))
+    lp = math.log(q_star)  # log p^l
+    log_chi = math.log(chi_1)
+    prev = None
+    stable = 0
+    for depth in range(1, max_layers + 1):
+        # A_l = 1 + mean pi (1 - chi_1^-l): (p^l (1 + mean pi) + q*/(chi_1 - 1)) (chi_1 - 1) / (q* chi_1^l)
+        a = 1.0 + pi.mean(axis=1) * -math.expm1(-depth * log_chi)
+        if not np.all(np.isfinite(a)):
+            return np.full(n, np.nan)
+        if prev is not None:
+            step = float(np.max(np.abs(a - prev) / np.abs(a)))
+            stable = stable + 1 if step <= EPS else 0
+            if stable >= STABLE_LAYERS:
+                return a
+        prev = a
+        CK._diag_maps(method, code, slope, q_star, r, dq, ddq, tq, tdq)
+        rho = q_star * math.exp(-lp) + chi_1  # p^{l+1} / p^l
+        lp_next = lp + math.log(rho)
+        CK._diag_step(nb, sw2, sw2, 0.0, math.exp(-lp_next), 1.0 / rho, r, pi, dq, ddq, tdq)
+        lp = lp_next
+    return np.full(n, np.nan)
