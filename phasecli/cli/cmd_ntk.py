@@ -12,7 +12,8 @@ from phasecli.cli.errors import input_errors, partial_failure, warn
 from phasecli.cli.inputs import explicit, load_train_test, network_inputs
 from phasecli.cli.options import (BUNDLED_DATA, NON_NEGATIVE, POSITIVE, architecture_options,
                                   complete_words, data_options, depth_option, dropout_option, examples_option,
-                                  grid_options, label_column_option, output_options, strict_option, sweep_options)
+                                  grid_options, label_column_option, normalize_option, output_options, strict_option,
+                                  sweep_options)
 from phasecli.cli.progress import Progress, check_figure, render
 
 KAPPA_COLUMNS = columns.KAPPA
@@ -237,8 +238,7 @@ def lr(activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, de
               help="Test file in the same layout; 'digits' for the bundled split.")
 @label_column_option
 @grid_options(default_sw2="3", default_sb2="0.1")
-@click.option("--normalize/--no-normalize", default=True, show_default=True,
-              help="Scale each input so q^1 = q* (the paper's setting), or use the data as given.")
+@normalize_option()
 @depth_option("1,2,5,10,20,30,50,100")
 @dropout_option
 @click.option("--time", "train_time", type=NON_NEGATIVE, default=None,
