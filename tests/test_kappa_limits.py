@@ -169,3 +169,72 @@ def test_chaotic_prefactor_ratio_formula():
 
     assert chaotic_kappa([1.0, 1.0]) == 1.0 and chaotic_kappa([0.5, 2.0]) == 4.0
     assert math.isnan(chaotic_kappa([1.0, math.nan])) and chaotic_kappa([0.0, 1.0]) == math.inf
+
+
+def _erf_ordered_gap_mp(X, sw2, sb2):
+    """G = gamma mu of the ordered erf NTK at 60 digits, straight from the derivation (docs/theory.md): E_ab =
+    lim eps^l / chi_1^l by iterating eps' = sw2 (T(1) - T(1 - eps)) / q* in mpmath, gamma = q* + sw2 p* g / chi_1
+    with g = dTdot/dc at c = 1, mu = the smallest eigenvalue of -E off the constant vector."""
+    import mpmath as mp
+
+    mp.mp.dps = 60
+    t = lambda q, c: 2 / mp.pi * mp.asin(2 * q * c / (1 + 2 * q))  # noqa: E731
+    td = lambda q, c: 4 / (mp.pi * mp.sqrt((1 + 2 * q) ** 2 - 4 * q * q * c * c))  # noqa: E731
+    q = mp.findroot(lambda v: sw2 * t(v, 1) + sb2 - v, mp.mpf(nn.q_star("erf", sw2, sb2)))
+    chi = sw2 * td(q, 1)
+    g = mp.diff(lambda c: td(q, c), 1)
+    p_star = q / (1 - chi)
+    gamma = q + sw2 * p_star * g / chi
+    m, dim = X.shape
+    Xn = X * np.sqrt(dim * (float(q) - sb2) / sw2) / np.linalg.norm(X, axis=1)[:, None]
+    E = np.zeros((m, m))
+    n = 300  # eps^300 ~ 1e-19: the map's next order (~eps) is below float64, T(1) - T(1 - eps) keeps 40 digits
+    for a in range(m):
+        for b in range(a + 1, m):
+            e = mp.mpf(sw2) * mp.mpf(float(np.sum((Xn[a] - Xn[b]) ** 2))) / (2 * dim * q)
+            for _ in range(n - 1):  # eps^1 -> eps^n
+                e = sw2 * (t(q, 1) - t(q, 1 - e)) / q
+            E[a, b] = E[b, a] = float(e / chi ** n)
+    P = np.eye(m) - 1.0 / m
+    mu = np.linalg.eigvalsh(-P @ E @ P)[1]  # [0] is the 0 along the constant vector
+    return float(gamma * mu), float(p_star), float(chi)
+
+
+def test_ordered_kappa_limit_is_the_asymptote_with_an_exact_prefactor():
+    """erf, rows at q*: kappa_limit = m p* / (l chi_1^l G), l = depth + 1, with G from the mpmath derivation;
+    kappa / kappa_limit - 1 falls like 1/l (halves when l doubles) while kappa_theory stays off by ~7.6."""
+    sw2, sb2, m = 1.0, 0.05, 6
+    X = ntk.synthetic_data(m, 10, 4)
+    depths = np.array([200, 400, 800])
+    s = ntk.ntk_spectra("erf", X, sw2, sb2, depths)
+    gap, p_star, chi = _erf_ordered_gap_mp(X, sw2, sb2)
+    ell = depths + 1.0
+    expect = m * p_star / (ell * chi ** ell * gap)
+    assert s.phase == "ordered" and s.resolved.all()
+    np.testing.assert_allclose(s.kappa_limit, expect, rtol=1e-8)
+    err = s.kappa / s.kappa_limit - 1.0
+    assert np.all(err > 0) and err[-1] < 0.01, err
+    np.testing.assert_allclose(err[:-1] / err[1:], 2.0, rtol=0.02)  # O(1/l)
+    assert np.all(s.kappa / s.kappa_theory > 5)  # the Table 1 rate is off by the data-dependent factor
+
+
+def test_ordered_gap_on_a_grid_equals_the_pairs_own_iteration(monkeypatch):
+    from phasecli.ntk.engines import limits
+
+    X = ntk.synthetic_data(40, 12, 9)
+    direct = ntk.ntk_spectra("tanh", X, 1.0, 0.1, [30]).kappa_limit[0]
+    monkeypatch.setattr(limits, "GRID_NODES", 200)  # 780 pairs > 200 nodes: interpolated
+    grid = ntk.ntk_spectra("tanh", X, 1.0, 0.1, [30]).kappa_limit[0]
+    assert abs(grid / direct - 1) < 1e-9, (grid, direct)
+
+
+def test_kappa_limit_where_not_derived_is_nan_and_elsewhere_the_limit():
+    X = ntk.synthetic_data(4, 9, 1)
+    relu = ntk.ntk_spectra("relu", X, 1.5, 0.1, [10])  # phi' jumps: kappa ~ chi_1^(-l/2), not derived
+    raw = ntk.ntk_spectra("erf", X, 1.0, 0.05, [10], normalize=False)
+    cnn = ntk.ntk_spectra("erf", X, 1.0, 0.05, [10], architecture="cnn-f", image_shape=(3, 3, 1))
+    assert relu.phase == raw.phase == cnn.phase == "ordered"
+    assert np.isnan(relu.kappa_limit).all() and np.isnan(raw.kappa_limit).all() and np.isnan(cnn.kappa_limit).all()
+    for kw in (dict(sw2=3.0, sb2=0.05), dict(sw2=1.0, sb2=0.05, dropout=0.8)):
+        s = ntk.ntk_spectra("erf", X, depths=[10, 100], **kw)
+        np.testing.assert_array_equal(s.kappa_limit, s.kappa_theory)

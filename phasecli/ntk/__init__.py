@@ -79,8 +79,8 @@ from phasecli.data import check_matrix, load_data, synthetic_data  # noqa: F401 
 from phasecli.ntk import engines
 from phasecli.ntk.engines import SMOOTH_TABLE_Q_MAX, PointError, check_first_layer
 from phasecli.ntk.spectra import Spectra, _summarize
-from phasecli.ntk.asymptotics import (critical_ratio, kappa_theory, lambda_max_theory, learning_rates,  # noqa: F401
-                             nngp_kappa_theory)
+from phasecli.ntk.asymptotics import (critical_ratio, kappa_limit, kappa_theory, lambda_max_theory,  # noqa: F401
+                                      learning_rates, nngp_kappa_theory)
 from phasecli.validate import parse_depths  # noqa: F401  (part of the public API)
 
 # the normalized tables of a smooth activation (phasecli.maps.equal.norm_functions) need ~80 sqrt(q*) angular
@@ -238,7 +238,7 @@ def _nan_spectra(activation, sw2, sb2, m, dim, normalize, dropout, depths, statu
                    xi_star=info.get("xi_star", math.nan), depth=depths.copy(),
                    **{c: nan.copy() for c in ("lambda_max", "lambda_min", "lambda_bulk", "kappa", "nngp_lambda_max",
                                                "nngp_lambda_min", "nngp_lambda_bulk", "nngp_kappa", "kappa_theory",
-                                               "nngp_kappa_theory", "lambda_max_theory", "kappa_rel_err",
+                                               "kappa_limit", "nngp_kappa_theory", "lambda_max_theory", "kappa_rel_err",
                                                "nngp_kappa_rel_err", "log10_lambda_max")},
                    resolved=np.zeros(n, dtype=bool), nngp_resolved=np.zeros(n, dtype=bool),
                    method=np.full(n, "", dtype=object), status=status, message=message, architecture=architecture)
@@ -275,6 +275,7 @@ def ntk_spectra(activation, X, sw2, sb2, depths, *, slope=mf.DEFAULT_SLOPE, norm
     method = np.full(n, "", dtype=object)
     singular = bool(st.duplicates)
     eng = st.engine
+    gap = eng.ordered_gap() if st.phase == "ordered" and st.dropout is None else None  # before the run
     status, message = "ok", ""
     i = 0
     try:
@@ -309,6 +310,7 @@ def ntk_spectra(activation, X, sw2, sb2, depths, *, slope=mf.DEFAULT_SLOPE, norm
                    dropout=st.dropout, phase=st.phase, q_star=st.q_star, c_star=st.c_star, chi_1=st.chi_1,
                    chi_c=st.chi_c, p_star=p_star, xi_1=st.xi_1, xi_star=st.xi_star, depth=depths.copy(),
                    kappa_theory=kappa_theory(activation, st.phase, m, depths, slope=st.slope, **kw),
+                   kappa_limit=kappa_limit(activation, st.phase, m, depths, slope=st.slope, ordered_gap=gap, **kw),
                    nngp_kappa_theory=nngp_kappa_theory(st.phase, m, depths, q_star=st.q_star, c_star=st.c_star,
                                                        sb2=st.sb2, dropout=st.dropout),
                    lambda_max_theory=lambda_max_theory(activation, st.phase, m, depths, slope=st.slope, **kw),

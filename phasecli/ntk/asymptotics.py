@@ -102,6 +102,40 @@ def kappa_theory(activation, phase, m, depth, *, chi_1, q_star, sb2=0.0, dropout
     return out
 
 
+def kappa_limit(activation, phase, m, depth, *, chi_1, q_star, sb2=0.0, dropout=None,
+                slope: float = DEFAULT_SLOPE, architecture: str = "fc", positions: int = 1, prefactors=None,
+                ordered_gap=None) -> np.ndarray:
+    """The exact large-depth asymptote of kappa for the given inputs (kappa / kappa_limit -> 1), NaN where it
+    is not derived (docs/theory.md, "Large depth").
+
+    - chaotic, critical, and ordered with dropout: ``kappa_theory`` (with ``prefactors``), which is there a limit;
+    - ordered without dropout: m p* / (l chi_1^l G) with l = depth + 1 (the NTK of a depth-L network is
+      Theta^{L+1}) and G = gamma mu = ``ordered_gap`` (the engine's ``ordered_gap``: fully connected, rows at q*,
+      phi' continuous; NaN otherwise).  kappa_theory's m p* / (L chi_1^L) is its rate; the two differ by the
+      data-dependent factor L chi_1^L / ((L + 1) chi_1^(L+1) G) -> 1 / (chi_1 G).  The relative error of the
+      asymptote is O(1/l).
+    """
+    depth = np.asarray(depth, dtype=float)
+    theory = kappa_theory(activation, phase, m, depth, chi_1=chi_1, q_star=q_star, sb2=sb2, dropout=dropout,
+                          slope=slope, architecture=architecture, positions=positions, prefactors=prefactors)
+    rho = 1.0 if dropout is None else float(dropout)
+    if phase != "ordered" or rho < 1.0:
+        return theory
+    out = np.full(depth.shape, np.nan)
+    gap = math.nan if ordered_gap is None else float(ordered_gap)
+    if not (0.0 < chi_1 < 1.0 and math.isfinite(q_star) and q_star > 0.0 and math.isfinite(gap)):
+        return out
+    if gap <= 0.0:
+        out[:] = math.inf
+        return out
+    p_star = q_star / (1.0 - chi_1)
+    ell = depth + 1.0
+    log_kappa = math.log(m * p_star / gap) - np.log(ell) - ell * math.log(chi_1)
+    with np.errstate(over="ignore"):
+        out[:] = np.where(log_kappa < 709.78, np.exp(np.minimum(log_kappa, 709.78)), np.inf)
+    return out
+
+
 def nngp_kappa_theory(phase, m, depth, *, q_star, c_star, sb2=0.0, dropout=None) -> np.ndarray:
     """Large-depth kappa of the NNGP: chaotic K -> q*((1 - c*) I + c* 11^T):
     (1 + (m - 1) c*) / (1 - c*) (dropout adds (1/rho - 1)(q* - sb2) to the diagonal);

@@ -10,7 +10,9 @@ An engine is built for checked inputs at one (activation, sw2, sb2) point and ha
   ``f_th``): (K, Theta, K_test_train, Theta_test_train, Theta deviation, K deviation);
 - ``chaotic_prefactors()``: per train input, A(x) (chi_1 - 1) / q* where A(x) chi_1^l is the growth of
   its NTK diagonal in the chaotic phase (1 for every input when every position starts at q*; NaN where
-  not defined), from ``phasecli.ntk.engines.limits``: what the chaotic ``kappa_theory`` is made of.
+  not defined), from ``phasecli.ntk.engines.limits``: what the chaotic ``kappa_theory`` is made of;
+- ``ordered_gap()`` (before ``run``): G with lambda_min ~ l chi_1^l G in the ordered phase, the
+  data-dependent factor of ``kappa_limit`` (``limits.ordered_gap``; NaN where not derived).
 
 ``phasecli.ntk`` chooses the engine by architecture and turns layers into kernels
 (``kernel_pass``) and spectra (``ntk_spectra``) through these two calls only.

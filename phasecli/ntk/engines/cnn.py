@@ -227,6 +227,11 @@ class CnnEngine:
         return chaotic_prefactors(self.code, self.method, self.slope, self.sw2, self.q, self.chi, self.v1[:self.m],
                                   self.nb)
 
+    def ordered_gap(self):
+        """Not derived for the CNN (positions mix and, per example, start at different variances): NaN
+        (``limits.ordered_gap``)."""
+        return math.nan
+
     # ---- state
     def _initial(self, lo, hi):
         """Pairs lo:hi and their first-layer deviations dK (units u_1) and dTheta / p^1."""

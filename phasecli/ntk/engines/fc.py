@@ -76,11 +76,21 @@ class NormalizedEngine:
             self.eps_t = self.th_t = self.dl_t = None
         self.lp = math.log(q)  # log p^l
         self.m = Xn.shape[0]
+        self.phi_prime_jumps = False  # set by ``build``
 
     def chaotic_prefactors(self):
         """Every row starts at q*: the chaotic NTK diagonals grow alike, A(x) (chi_1 - 1) / q* = 1
         (``phasecli.ntk.engines.limits``)."""
         return np.ones(self.m)
+
+    def ordered_gap(self):
+        """G of the ordered phase's lambda_min ~ l chi_1^l G (``limits.ordered_gap``), from the first layer:
+        call before ``run``.  NaN when phi' jumps (relu, ...: E(eps) ~ sqrt(eps), a different law)."""
+        from phasecli.ntk.engines.limits import ordered_gap
+
+        if self.phi_prime_jumps or self.lp != math.log(self.q):
+            return math.nan
+        return ordered_gap(self.fn, self.sw2, self.q, self.chi, self.eps)
 
     def _step(self):
         fn = self.fn
@@ -227,6 +237,10 @@ class RawEngine:
         method = 0 if self.mode == RK.MODE_CLOSED else 1
         return chaotic_prefactors(self.code, method, self.slope, self.sw2, q, chi, self.v1[:, None],
                                   np.zeros((1, 1), dtype=np.int64))
+
+    def ordered_gap(self):
+        """Not derived for data as given (rows at different variances): NaN (``limits.ordered_gap``)."""
+        return math.nan
 
     # ---- per-row maps and, for smooth activations, the per-pair maps from the angular expansion
     def _diag(self, s):
@@ -486,4 +500,5 @@ def build(activation, X, Xt, sw2, sb2, slope, normalize, q_star, where: str, *, 
     except FloatingPointError:
         raise PointError("unconverged", f"could not tabulate T(c) for {where}") from None
     engine = NormalizedEngine(fn, Xn, Xtn, sw2, sb2, q_star, sw2 * fn.td1, dropout)
+    engine.phi_prime_jumps = act.phi_prime_jumps
     return engine, duplicate_pairs_normalized(engine.eps, q_star, sb2, act.odd and sb2 == 0.0), fn.error

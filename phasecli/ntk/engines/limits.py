@@ -69,3 +69,66 @@ def chaotic_prefactors(code, method, slope, sw2, q_star, chi_1, v1, nb, max_laye
         CK._diag_step(nb, sw2, sw2, 0.0, math.exp(-lp_next), 1.0 / rho, r, pi, dq, ddq, tdq)
         lp = lp_next
     return np.full(n, np.nan)
+
+
+SERIES_BELOW = 1e-9  # the pairs' eps are iterated down to this, then the Koenigs series finishes the limit
+GRID_NODES = 2048  # beyond this many distinct pairs the limit is taken on a log grid of eps and interpolated
+
+
+def ordered_gap(fn, sw2, q_star, chi_1, eps1, max_layers=MAX_LAYERS):
+    """G = gamma mu of the ordered phase's smallest NTK eigenvalue lambda_min ~ l chi_1^l G (fully connected,
+    rows at q*, phi' continuous; docs/theory.md "Large depth"), or NaN.
+
+    With eps' = f(eps) = sw2 D(eps) / q* = chi_1 eps - beta eps^2 + ..., beta = sw2 g / 2, g = dTdot/dc at c = 1
+    (E(eps) = Tdot(1) - Tdot(1 - eps) ~ g eps): every pair's eps^l -> chi_1^l E_ab with E = h(eps^1) / chi_1,
+    h(x) = lim f^n(x) / chi_1^n (Koenigs), and the NTK deviation p* - Theta_ab -> l chi_1^l gamma E_ab with
+    gamma = q* + sw2 p* g / chi_1, p* = q* / (1 - chi_1).  Theta = p* 11^T - (that), so lambda_min ->
+    l chi_1^l gamma mu, mu the smallest eigenvalue of -E on the complement of 1.  ``eps1``: the first layer's
+    1 - K_ab / q* (m x m)."""
+    eps1 = np.asarray(eps1, dtype=float)
+    m = eps1.shape[0]
+    if m < 2 or not (0.0 < chi_1 < 1.0 and math.isfinite(q_star) and q_star > 0.0):
+        return math.nan
+    step = 1e-7
+    e1, e2 = fn.values(np.array([step, 2.0 * step]))[:, 3] / np.array([step, 2.0 * step])
+    g = 2.0 * e1 - e2  # E(eps) / eps at eps -> 0 (Richardson)
+    if not math.isfinite(g):
+        return math.nan
+    beta = 0.5 * sw2 * g
+    p_star = q_star / (1.0 - chi_1)
+    gamma = q_star + sw2 * p_star * g / chi_1
+    iu = np.triu_indices(m, 1)
+    x = eps1[iu]
+    positive = x[x > 0.0]
+    if positive.size == 0:
+        return 0.0
+    grid = positive.size > GRID_NODES
+    nodes = np.geomspace(positive.min(), positive.max(), GRID_NODES) if grid else positive
+    y = nodes.copy()
+    log_scale = 0.0  # log chi_1^-n
+    for _ in range(max_layers):
+        if y.max() <= SERIES_BELOW:
+            break
+        y = sw2 * fn.values(y)[:, 2] / q_star
+        log_scale -= math.log(chi_1)
+    else:
+        return math.nan
+    h_nodes = y * (1.0 - beta * y / (chi_1 * (1.0 - chi_1))) * math.exp(log_scale)  # h(y) = y - beta y^2/(chi(1-chi))
+    if grid:
+        from scipy.interpolate import CubicSpline
+
+        spline = CubicSpline(np.log(nodes), np.log(h_nodes / nodes))
+        h = np.zeros_like(x)
+        h[x > 0.0] = x[x > 0.0] * np.exp(spline(np.log(x[x > 0.0])))
+    else:
+        h = np.zeros_like(x)
+        h[x > 0.0] = h_nodes
+    E = np.zeros((m, m))
+    E[iu] = h / chi_1
+    E += E.T
+    # an orthonormal basis of the complement of 1 (Householder: the columns 2..m of I - 2 v v^T / v.v)
+    v = np.ones(m) / math.sqrt(m)
+    v[0] += 1.0
+    Q = (np.eye(m) - np.outer(v, v) / v[0])[:, 1:]
+    mu = float(np.linalg.eigvalsh(-(Q.T @ E @ Q))[0])
+    return gamma * mu
