@@ -170,9 +170,16 @@ def kappa(activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize,
 
     One pass of the depth recursion (`phasecli docs theory`) gives every depth asked.
     kappa_theory is the large-depth prediction of Xiao et al. (Table 1) for the point's
-    phase: 1 chaotic, (m + 2)/2 critical (smooth activations; (m + 3)/3 when phi' jumps),
-    m p* / (l chi_1^l) ordered (inf beyond the float64 range); with --architecture cnn-p
-    (global average pooling over d = H W pixels) (d m + 2)/2 and (d m + 3)/3 critical.  resolved=false marks
+    phase: chaotic, the exact limit for these inputs, max A / min A over the growth
+    A(x) chi_1^l of each input's NTK diagonal (1 when every position of every input starts
+    at q*: fc rows scaled to q*, or --normalize position for a CNN); (m + 2)/2 critical
+    (smooth activations; (m + 3)/3 when phi' jumps); ordered m p* / (l chi_1^l), the RATE of
+    divergence, not its value (inf beyond the float64 range); with --architecture cnn-p
+    (global average pooling over d = H W pixels) (d m + 2)/2 and (d m + 3)/3 critical.
+    kappa_limit (the last column) is the exact large-depth asymptote of kappa for these
+    inputs: in the ordered phase m p* / (l chi_1^l G), l = depth + 1, with the data-dependent
+    G of `phasecli docs theory` (fc, rows at q*, phi' continuous; NaN otherwise), elsewhere
+    kappa_theory.  resolved=false marks
     depths where float64 no longer resolves lambda_min (lambda_min and kappa are then
     NaN, never noise); status=singular where the kernel is exactly singular (identical
     or proportional inputs).
@@ -185,6 +192,8 @@ def kappa(activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize,
       phasecli kappa -a erf --sw2 0.8 --sb2 0.1 --dropout 0.8 --depth 1:200
       phasecli kappa -a erf --sw2 2.5 --sb2 0.05 --architecture cnn-p --examples 8 --depth 1,10,100
       phasecli kappa -a relu --sw2 2 --sb2 0 --architecture cnn-f --data digits --examples 50 --image-shape 8,8,1 --depth 1,10,50
+      phasecli kappa -a erf --sw2 3 --sb2 0.05 --architecture cnn-f --examples 6 --normalize position --depth 10,100
+      phasecli kappa -a erf --sw2 0.8 --sb2 0.05 --examples 12 --depth 10,100,300 --columns depth,kappa,kappa_theory,kappa_limit
     """
     return _ntk_command(KAPPA_COLUMNS, activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, depth_spec,
                         dropout, scheduler, out, "kappa", architectures=architectures, filter_size=filter_size,
