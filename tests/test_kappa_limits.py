@@ -222,10 +222,16 @@ def test_ordered_gap_on_a_grid_equals_the_pairs_own_iteration(monkeypatch):
     from phasecli.ntk.engines import limits
 
     X = ntk.synthetic_data(40, 12, 9)
+    grid = ntk.ntk_spectra("tanh", X, 1.0, 0.1, [30]).kappa_limit[0]  # 780 pairs > 256 nodes: interpolated
+    monkeypatch.setattr(limits, "GRID_NODES", 1000)  # 780 pairs <= 1000: each pair iterated itself
     direct = ntk.ntk_spectra("tanh", X, 1.0, 0.1, [30]).kappa_limit[0]
-    monkeypatch.setattr(limits, "GRID_NODES", 200)  # 780 pairs > 200 nodes: interpolated
-    grid = ntk.ntk_spectra("tanh", X, 1.0, 0.1, [30]).kappa_limit[0]
     assert abs(grid / direct - 1) < 1e-9, (grid, direct)
+
+
+def test_ordered_kappa_limit_near_the_critical_line_is_nan_not_slow():
+    X = ntk.synthetic_data(20, 10, 0)
+    s = ntk.ntk_spectra("erf", X, 1.3758, 0.05, [10])  # chi_1 = 0.99995: ~4e5 iterations would be needed
+    assert s.phase == "ordered" and np.isnan(s.kappa_limit).all() and np.isfinite(s.kappa_theory).all()
 
 
 def test_kappa_limit_where_not_derived_is_nan_and_elsewhere_the_limit():

@@ -72,16 +72,17 @@ def chaotic_prefactors(code, method, slope, sw2, q_star, chi_1, v1, nb, max_laye
 
 
 SERIES_BELOW = 1e-9  # the pairs' eps are iterated down to this, then the Koenigs series finishes the limit
-GRID_NODES = 2048  # beyond this many distinct pairs the limit is taken on a log grid of eps and interpolated
+GRID_NODES = 256  # beyond this many pairs the limit is taken on a log grid of eps and interpolated (~1e-11)
+GAP_LAYERS = 5000  # iterations allowed for it (~0.1 ms each): NaN within ~0.004 of the critical line
 
 
-def ordered_gap(fn, sw2, q_star, chi_1, eps1, max_layers=MAX_LAYERS):
+def ordered_gap(fn, sw2, q_star, chi_1, eps1, max_layers=GAP_LAYERS):
     """G = gamma mu of the ordered phase's smallest NTK eigenvalue lambda_min ~ l chi_1^l G (fully connected,
     rows at q*, phi' continuous; docs/theory.md "Large depth"), or NaN.
 
     With eps' = f(eps) = sw2 D(eps) / q* = chi_1 eps - beta eps^2 + ..., beta = sw2 g / 2, g = dTdot/dc at c = 1
     (E(eps) = Tdot(1) - Tdot(1 - eps) ~ g eps): every pair's eps^l -> chi_1^l E_ab with E = h(eps^1) / chi_1,
-    h(x) = lim f^n(x) / chi_1^n (Koenigs), and the NTK deviation p* - Theta_ab -> l chi_1^l gamma E_ab with
+    h(x) = lim f^n(x) / chi_1^n (Koenigs; NaN when that takes more than ``max_layers`` iterations), and the NTK deviation p* - Theta_ab -> l chi_1^l gamma E_ab with
     gamma = q* + sw2 p* g / chi_1, p* = q* / (1 - chi_1).  Theta = p* 11^T - (that), so lambda_min ->
     l chi_1^l gamma mu, mu the smallest eigenvalue of -E on the complement of 1.  ``eps1``: the first layer's
     1 - K_ab / q* (m x m)."""
@@ -102,11 +103,15 @@ def ordered_gap(fn, sw2, q_star, chi_1, eps1, max_layers=MAX_LAYERS):
     positive = x[x > 0.0]
     if positive.size == 0:
         return 0.0
+    # eps^n ~ chi_1^n eps^1: beyond the budget (near the critical line, where the asymptote also sets in only
+    # at depths >> 1 / (1 - chi_1)) give NaN at once instead of iterating
+    if math.log(SERIES_BELOW / positive.max()) / math.log(chi_1) > max_layers:
+        return math.nan
     grid = positive.size > GRID_NODES
     nodes = np.geomspace(positive.min(), positive.max(), GRID_NODES) if grid else positive
     y = nodes.copy()
     log_scale = 0.0  # log chi_1^-n
-    for _ in range(max_layers):
+    for _ in range(2 * max_layers):  # D(eps) < q* Tdot(1) eps: never more than the estimate above; a guard
         if y.max() <= SERIES_BELOW:
             break
         y = sw2 * fn.values(y)[:, 2] / q_star
