@@ -192,7 +192,7 @@ def kappa(activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize,
       phasecli kappa -a erf --sw2 0.8 --sb2 0.1 --dropout 0.8 --depth 1:200
       phasecli kappa -a erf --sw2 2.5 --sb2 0.05 --architecture cnn-p --examples 8 --depth 1,10,100
       phasecli kappa -a relu --sw2 2 --sb2 0 --architecture cnn-f --data digits --examples 50 --image-shape 8,8,1 --depth 1,10,50
-      phasecli kappa -a erf --sw2 3 --sb2 0.05 --architecture cnn-f --examples 6 --normalize position --depth 10,100
+      phasecli kappa -a erf --sw2 3 --sb2 0.05 --architecture cnn-f --examples 4 --normalize position --depth 10,50
       phasecli kappa -a erf --sw2 0.8 --sb2 0.05 --examples 12 --depth 10,100,300 --columns depth,kappa,kappa_theory,kappa_limit
     """
     return _ntk_command(KAPPA_COLUMNS, activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, depth_spec,
@@ -321,7 +321,7 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
     bar = _bar(sweep, f"{activation} predictor", f"{activation} {','.join(architectures)} predictor")
 
     def chunks():
-        with input_errors(X_train="--train", X_test="--test"), bar as advance:
+        with input_errors(X="--train", X_train="--train", X_test="--test"), bar as advance:
             for r in sweep:
                 results.append(r)
                 yield r.table(GENERALIZE_COLUMNS)

@@ -28,7 +28,7 @@ import math
 import numpy as np
 
 EPS = np.finfo(np.float64).eps
-MAX_LAYERS = 200_000  # beyond this the prefactors are NaN (the length map's slope at q* is within ~1e-4 of 1)
+MAX_LAYERS = 20_000  # beyond this the prefactors are NaN (the length map's slope at q* within ~2e-3 of 1, or rows that reach another fixed point)
 STABLE_LAYERS = 8  # consecutive layers with an increment below the float64 resolution
 
 
