@@ -18,9 +18,11 @@ the mean loss 1/(2m) sum the bound is 2m / lambda_max.  All requested depths com
 ONE pass of the recursion (depth 1000 costs 1000 layers, not 1 + 2 + ... + 1000).
 Depths are reported sorted and de-duplicated.
 
-Normalization (default)
------------------------
-Each row x is rescaled so that q^1 = sw2 |x|^2 / d + sb2 equals q*, the stable fixed
+Normalization (``normalize=True`` / ``'example'``, the default; ``'position'``; ``False``)
+-----------------------------------------------------------------------------------------
+Validated once by ``validate.normalize``.  ``'position'`` scales every pixel of every image to
+q* (CNN; for fc an input is one position, the same as ``'example'``); ``False`` uses the data
+as given.  With ``'example'`` each row x is rescaled so that q^1 = sw2 |x|^2 / d + sb2 equals q*, the stable fixed
 point of the length map reached from ``q0`` (``meanfield.solve_phase``), the setting of
 Xiao et al.  Then every diagonal of K^l is q* and the diagonal of Theta^l is
 p^l = q* (1 + chi_1 + ... + chi_1^(l-1)); T and Tdot depend on the correlation alone.
@@ -209,7 +211,8 @@ def kernel_pass(activation, X, sw2, sb2, depths, *, X_test=None, slope=mf.DEFAUL
     (default) the rows of X and X_test are scaled to q^1 = q*.  Raises InputError on bad
     input and PointError (a ValueError) where the kernel does not exist.  ``architecture`` 'cnn-f' /
     'cnn-p' (with ``image_shape`` (H, W, C) and an odd ``filter_size``): the convolutional network of
-    ``phasecli.ntk.engines.cnn``; with normalize the rows are scaled to a mean first-layer variance q*.
+    ``phasecli.ntk.engines.cnn``; with normalize 'example' the rows are scaled to a mean first-layer
+    variance q*, with 'position' every position of every image to q*.
     """
     depths = V.depths(depths)
     st = _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_rows=1,
@@ -246,7 +249,9 @@ def _nan_spectra(activation, sw2, sb2, m, dim, normalize, dropout, depths, statu
 
 def ntk_spectra(activation, X, sw2, sb2, depths, *, slope=mf.DEFAULT_SLOPE, normalize=True, q0=1.0,
                 dropout=None, architecture="fc", image_shape=None, filter_size=3) -> Spectra:
-    """NTK and NNGP spectra at every requested depth (one recursion pass) plus Table 1 theory.
+    """NTK and NNGP spectra at every requested depth (one recursion pass) plus Table 1 theory
+    (``kappa_theory``; chaotic: the exact limit for these inputs from the engine's ``chaotic_prefactors``)
+    and the exact large-depth asymptote ``kappa_limit`` (ordered: the engine's ``ordered_gap``).
 
     Bad input (data, depths, dropout, activation) raises InputError; a point without a
     kernel (q* infinite / zero, sw2 = 0, overflow) returns an all-NaN Spectra whose
