@@ -244,3 +244,11 @@ def test_kappa_limit_where_not_derived_is_nan_and_elsewhere_the_limit():
     for kw in (dict(sw2=3.0, sb2=0.05), dict(sw2=1.0, sb2=0.05, dropout=0.8)):
         s = ntk.ntk_spectra("erf", X, depths=[10, 100], **kw)
         np.testing.assert_array_equal(s.kappa_limit, s.kappa_theory)
+
+
+def test_a_zero_row_with_sb2_zero_has_prefactor_zero():
+    """Its NTK row is 0 at every depth (phi(0) = 0, sb2 = 0): kappa_theory = inf, at once (no drifting pi)."""
+    X = ntk.synthetic_data(4, 10, 0)
+    X[2] = 0.0
+    s = ntk.ntk_spectra("erf", X, 3.0, 0.0, [10], normalize=False)
+    assert s.phase == "chaotic" and s.kappa_theory[0] == math.inf

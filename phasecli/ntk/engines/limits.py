@@ -43,10 +43,28 @@ def chaotic_prefactors(code, method, slope, sw2, q_star, chi_1, v1, nb, max_laye
     n = v1.shape[0]
     if not (math.isfinite(q_star) and q_star > 0.0 and math.isfinite(chi_1) and chi_1 > 1.0):
         return np.full(n, np.nan)
+    if not np.any(v1 - q_star):
+        return np.ones(n)
+    out = np.zeros(n)
+    # an input whose every variance is 0 stays at 0 when phi(0) = 0 (sb2 = 0): its NTK row is 0 at every depth,
+    # A = 0 (kappa = inf); carried along, its pi = -1 would drift away by rounding (amplified by Tdq(0) / Tdq(q*))
+    zero = np.full((1, 1), -q_star)
+    t0 = np.empty((1, 1)), np.empty((1, 1)), np.empty((1, 1)), np.empty((1, 1))
+    CK._diag_maps(method, code, slope, q_star, zero, *t0)
+    live = ~np.all(v1 == 0.0, axis=1) if t0[2][0, 0] == 0.0 else np.ones(n, dtype=bool)
+    if not live.any():
+        return out
+    out[live] = _prefactors(code, method, slope, sw2, q_star, chi_1, np.ascontiguousarray(v1[live]), nb, max_layers)
+    return out
+
+
+def _prefactors(code, method, slope, sw2, q_star, chi_1, v1, nb, max_layers):
+    """``chaotic_prefactors`` of inputs whose variances reach q*."""
+    from phasecli.ntk.engines import cnn_kernels as CK
+
+    n = v1.shape[0]
     r = v1 - q_star
     pi = r / q_star  # Theta^1 = K^1, p^1 = q*
-    if not np.any(r):
-        return np.ones(n)
     dq, ddq, tq, tdq = (np.empty_like(r) for _ in range(4))
     lp = math.log(q_star)  # log p^l
     log_chi = math.log(chi_1)
@@ -58,7 +76,11 @@ def chaotic_prefactors(code, method, slope, sw2, q_star, chi_1, v1, nb, max_laye
         if not np.all(np.isfinite(a)):
             return np.full(n, np.nan)
         if prev is not None:
-            step = float(np.max(np.abs(a - prev) / np.abs(a)))
+            # relative steps of the prefactors that matter: one below EPS * max A (an input whose diagonal dies,
+            # e.g. a zero row with sb2 = 0) already puts kappa beyond 1/EPS, and it may decay to 0 for ever
+            size = np.abs(a)
+            keep = size >= EPS * size.max()
+            step = float(np.max(np.abs(a - prev)[keep] / size[keep]))
             stable = stable + 1 if step <= EPS else 0
             if stable >= STABLE_LAYERS:
                 return a
