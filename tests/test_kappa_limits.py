@@ -60,6 +60,8 @@ def test_chaotic_kappa_theory_is_the_depth_1000_kappa_on_digit_images(arch, m, c
     assert ref > 1.002  # the per-image prefactors differ: not 1 (1.0365 CNN-F, 1.0025 CNN-P)
     assert abs(s.kappa_theory[0] - ref) < 1e-6 * ref, (s.kappa_theory[0], ref)
     assert abs(s.kappa[0] - s.kappa_theory[0]) < 1e-6 * ref
+    assert abs(s.lambda_max[0] / s.lambda_max_theory[0] - 1) < 1e-9  # the largest diagonal, A_max chi_1^l
+    assert abs(s.lambda_max[0] / np.linalg.eigvalsh(th)[-1] - 1) < 1e-9
 
 
 @pytest.mark.parametrize("arch", ["cnn-f", "cnn-p"])
