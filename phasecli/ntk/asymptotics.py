@@ -1,7 +1,8 @@
 """Large-depth asymptotics of the NTK spectrum (Table 1 of Xiao et al.; docs/theory.md) and learning rates.
 
-Pure formulas of the point's phase, chi_1, q* and the data size m: what ``kappa_theory``,
-``nngp_kappa_theory`` and ``lambda_max_theory`` print next to the computed spectra, and
+Pure formulas of the point's phase, chi_1, q* and the data size m (and of the inputs through the engines'
+``chaotic_prefactors`` / ``ordered_gap``, ``phasecli.ntk.engines.limits``): what ``kappa_theory``,
+``kappa_limit``, ``nngp_kappa_theory`` and ``lambda_max_theory`` print next to the computed spectra, and
 ``learning_rates`` (eta_max = 2 / lambda_max).
 """
 
