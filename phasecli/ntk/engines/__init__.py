@@ -99,8 +99,8 @@ def scale_positions_to_q_star(A: np.ndarray, image_shape, q_star: float, sw2: fl
     if zero.size:
         row, pos = divmod(int(zero[0]), height * width)
         raise InputError(f"{what}: row {row + 1} has a zero pixel at (h, w) = ({pos // width + 1}, {pos % width + 1}) "
-                         f"({zero.size} zero pixels in the {A.shape[0]} rows), which cannot be scaled to q* position by position "
-                         "(use --normalize example or --no-normalize)", what)
+                         f"({zero.size} zero pixels in the {A.shape[0]} rows), which cannot be scaled to q* "
+                         "position by position (use --normalize example or --no-normalize)", what)
     target = math.sqrt(channels * (q_star - sb2) / sw2)
     return ((pixels / peak[:, None]) * (target / relative)[:, None]).reshape(A.shape)
 

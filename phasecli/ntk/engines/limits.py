@@ -28,7 +28,9 @@ import math
 import numpy as np
 
 EPS = np.finfo(np.float64).eps
-MAX_LAYERS = 20_000  # beyond this the prefactors are NaN (the length map's slope at q* within ~2e-3 of 1, or rows that reach another fixed point)
+# beyond this the prefactors are NaN (the length map's slope at q* within ~2e-3 of 1, or rows that reach
+# another fixed point)
+MAX_LAYERS = 20_000
 STABLE_LAYERS = 8  # consecutive layers with an increment below the float64 resolution
 
 
@@ -104,7 +106,8 @@ def ordered_gap(fn, sw2, q_star, chi_1, eps1, max_layers=GAP_LAYERS):
 
     With eps' = f(eps) = sw2 D(eps) / q* = chi_1 eps - beta eps^2 + ..., beta = sw2 g / 2, g = dTdot/dc at c = 1
     (E(eps) = Tdot(1) - Tdot(1 - eps) ~ g eps): every pair's eps^l -> chi_1^l E_ab with E = h(eps^1) / chi_1,
-    h(x) = lim f^n(x) / chi_1^n (Koenigs; NaN when that takes more than ``max_layers`` iterations), and the NTK deviation p* - Theta_ab -> l chi_1^l gamma E_ab with
+    h(x) = lim f^n(x) / chi_1^n (Koenigs; NaN when that takes more than ``max_layers`` iterations), and
+    the NTK deviation p* - Theta_ab -> l chi_1^l gamma E_ab with
     gamma = q* + sw2 p* g / chi_1, p* = q* / (1 - chi_1).  Theta = p* 11^T - (that), so lambda_min ->
     l chi_1^l gamma mu, mu the smallest eigenvalue of -E on the complement of 1.  ``eps1``: the first layer's
     1 - K_ab / q* (m x m)."""
