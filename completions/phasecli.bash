@@ -81,6 +81,7 @@ _phasecli() {
                 --examples) return ;;
                 --dim) return ;;
                 --seed) return ;;
+                --normalize) _phasecli_words "example position" 0; return ;;
                 --depth) return ;;
                 --dropout) return ;;
                 --architecture) _phasecli_words "fc cnn-f cnn-p" 1; return ;;
@@ -88,8 +89,8 @@ _phasecli() {
                 --image-shape) return ;;
                 --scheduler) return ;;
                 --format|-f) _phasecli_words "table csv tsv json jsonl" 0; return ;;
-                --columns) _phasecli_words "activation sw2 sb2 depth lambda_max lambda_min lambda_bulk kappa kappa_theory nngp_lambda_max nngp_lambda_min nngp_lambda_bulk nngp_kappa log10_lambda_max phase resolved status architecture" 1; return ;;
-                --value) _phasecli_words "activation sw2 sb2 depth lambda_max lambda_min lambda_bulk kappa kappa_theory nngp_lambda_max nngp_lambda_min nngp_lambda_bulk nngp_kappa log10_lambda_max phase resolved status architecture" 0; return ;;
+                --columns) _phasecli_words "activation sw2 sb2 depth lambda_max lambda_min lambda_bulk kappa kappa_theory nngp_lambda_max nngp_lambda_min nngp_lambda_bulk nngp_kappa log10_lambda_max phase resolved status architecture kappa_limit" 1; return ;;
+                --value) _phasecli_words "activation sw2 sb2 depth lambda_max lambda_min lambda_bulk kappa kappa_theory nngp_lambda_max nngp_lambda_min nngp_lambda_bulk nngp_kappa log10_lambda_max phase resolved status architecture kappa_limit" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
             _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --data --examples --dim --seed --normalize --no-normalize --depth --dropout --architecture --filter --image-shape --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
@@ -104,6 +105,7 @@ _phasecli() {
                 --examples) return ;;
                 --dim) return ;;
                 --seed) return ;;
+                --normalize) _phasecli_words "example position" 0; return ;;
                 --depth) return ;;
                 --dropout) return ;;
                 --loss) _phasecli_words "sum mean" 0; return ;;
@@ -127,6 +129,7 @@ _phasecli() {
                 --sb2) return ;;
                 --q0) return ;;
                 --slope) return ;;
+                --normalize) _phasecli_words "example position" 0; return ;;
                 --depth) return ;;
                 --dropout) return ;;
                 --time) return ;;
@@ -197,6 +200,7 @@ _phasecli() {
                 --label-column) return ;;
                 --examples) return ;;
                 --dim) return ;;
+                --normalize) _phasecli_words "example position" 0; return ;;
                 --scheduler) return ;;
                 --format|-f) _phasecli_words "table csv tsv json jsonl" 0; return ;;
                 --columns) _phasecli_words "lr_factor eta diverged_fraction final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime activation sw2 sb2 depth width" 1; return ;;
@@ -221,6 +225,7 @@ _phasecli() {
                 --examples) return ;;
                 --dim) return ;;
                 --seed) return ;;
+                --normalize) _phasecli_words "example position" 0; return ;;
                 --scheduler) return ;;
                 --format|-f) _phasecli_words "table csv tsv json jsonl" 0; return ;;
                 --columns) _phasecli_words "activation sw2 sb2 depth verdict reason failed q_star fixed_point phase chi_1 chi_c xi_c xi_1 xi_star max_trainable_depth max_conditioned_depth max_generalizing_depth eta eta_max signal trainability conditioning generalization learning_rate" 1; return ;;

@@ -90,7 +90,8 @@ _phasecli() {
                 '--examples=[Examples used\: the first N rows of --data, or N synthetic standard normal inputs \[default\: all rows of --data, 20 synthetic\].]:value: ' \
                 '--dim=[Dimension of synthetic inputs (not with --data).]:value: ' \
                 '--seed=[Seed of the synthetic inputs (not with --data).]:value: ' \
-                {--normalize,--no-normalize}'[Scale each input so the first-layer variance q^1 equals q* (the papers setting), or use the data as given.]' \
+                '--normalize=[Scale the inputs to the first-layer variance q* (the papers setting)\: example (also a bare --normalize) scales each input so its mean over positions is q*; position scales every pixel of every image so each positions variance is q* (what Table 1 assumes for convolutional networks; a fully connected input is one position, so there it equals example).]:value:(example position)' \
+                '--no-normalize[Use the data as given (no scaling to q*).]' \
                 '--depth=[Depths L (hidden layers)\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; sorted and de-duplicated.]:value: ' \
                 '--dropout=[Dropout with keep rate RHO in (0, 1\] on the penultimate layer (Xiao et al]:value: ' \
                 '--architecture=[Network\: fc (fully connected), cnn-f (convolutional, flatten readout) or cnn-p (convolutional, global average pooling); depth = conv layers]:value:_sequence compadd - fc cnn-f cnn-p' \
@@ -99,8 +100,8 @@ _phasecli() {
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 '--strict[Exit status 1 when any row has no value]' \
                 {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
-                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 depth lambda_max lambda_min lambda_bulk kappa kappa_theory nngp_lambda_max nngp_lambda_min nngp_lambda_bulk nngp_kappa log10_lambda_max phase resolved status architecture' \
-                '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 depth lambda_max lambda_min lambda_bulk kappa kappa_theory nngp_lambda_max nngp_lambda_min nngp_lambda_bulk nngp_kappa log10_lambda_max phase resolved status architecture)' \
+                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 depth lambda_max lambda_min lambda_bulk kappa kappa_theory nngp_lambda_max nngp_lambda_min nngp_lambda_bulk nngp_kappa log10_lambda_max phase resolved status architecture kappa_limit' \
+                '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 depth lambda_max lambda_min lambda_bulk kappa kappa_theory nngp_lambda_max nngp_lambda_min nngp_lambda_bulk nngp_kappa log10_lambda_max phase resolved status architecture kappa_limit)' \
                 '--png=[Also render a PNG figure to this path (written atomically).]:file:_files' \
                 {--help,-h}'[Show the help and exit]' \
             ;;
@@ -115,7 +116,8 @@ _phasecli() {
                 '--examples=[Examples used\: the first N rows of --data, or N synthetic standard normal inputs \[default\: all rows of --data, 20 synthetic\].]:value: ' \
                 '--dim=[Dimension of synthetic inputs (not with --data).]:value: ' \
                 '--seed=[Seed of the synthetic inputs (not with --data).]:value: ' \
-                {--normalize,--no-normalize}'[Scale each input so the first-layer variance q^1 equals q* (the papers setting), or use the data as given.]' \
+                '--normalize=[Scale the inputs to the first-layer variance q* (the papers setting)\: example (also a bare --normalize) scales each input so its mean over positions is q*; position scales every pixel of every image so each positions variance is q* (what Table 1 assumes for convolutional networks; a fully connected input is one position, so there it equals example).]:value:(example position)' \
+                '--no-normalize[Use the data as given (no scaling to q*).]' \
                 '--depth=[Depths L (hidden layers)\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; sorted and de-duplicated.]:value: ' \
                 '--dropout=[Dropout with keep rate RHO in (0, 1\] on the penultimate layer (Xiao et al]:value: ' \
                 '--loss=[Loss normalization\: 1/2 sum (f - y)^2 (eta = 2/lambda_max) or 1/(2m) sum (eta = 2m/lambda_max).]:value:(sum mean)' \
@@ -140,7 +142,8 @@ _phasecli() {
                 '--sb2=[Bias VARIANCE sigma_b^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
-                {--normalize,--no-normalize}'[Scale each input so q^1 = q* (the papers setting), or use the data as given.]' \
+                '--normalize=[Scale the inputs to the first-layer variance q* (the papers setting)\: example (also a bare --normalize) scales each input so its mean over positions is q*; position scales every pixel of every image so each positions variance is q* (what Table 1 assumes for convolutional networks; a fully connected input is one position, so there it equals example).]:value:(example position)' \
+                '--no-normalize[Use the data as given (no scaling to q*).]' \
                 '--depth=[Depths L (hidden layers)\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; sorted and de-duplicated.]:value: ' \
                 '--dropout=[Dropout with keep rate RHO in (0, 1\] on the penultimate layer (Xiao et al]:value: ' \
                 '--time=[Training time t of gradient flow (mu_t); default\: t = infinity.]:value: ' \
@@ -213,7 +216,8 @@ _phasecli() {
                 '--label-column=[Column of the labelled file holding the integer class label\: an index (negative counts from the end) or a header name]:value: ' \
                 '--examples=[Examples used\: the first N rows of --train, or N synthetic standard normal inputs (m k is limited to 4000) \[default\: all rows of --train, 20 synthetic\].]:value: ' \
                 '--dim=[Dimension of synthetic inputs (not with --train).]:value: ' \
-                {--normalize,--no-normalize}'[Scale each input so q^1 = q* (as `phasecli lr`), or train on the data as given.]' \
+                '--normalize=[Scale each input so q^1 = q* (as `phasecli lr`; a bare --normalize is example; these fully connected networks see each input as one position, so position is the same); --no-normalize trains on the data as given.]:value:(example position)' \
+                '--no-normalize[Use the data as given (no scaling to q*).]' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
                 '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - lr_factor eta diverged_fraction final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime activation sw2 sb2 depth width' \
@@ -238,7 +242,8 @@ _phasecli() {
                 '--examples=[Examples used\: the first N rows of --data, or N synthetic standard normal inputs \[default\: all rows of --data, 20 synthetic\].]:value: ' \
                 '--dim=[Dimension of synthetic inputs (not with --data).]:value: ' \
                 '--seed=[Seed of the synthetic inputs (not with --data).]:value: ' \
-                {--normalize,--no-normalize}'[Scale each input so the first-layer variance q^1 equals q* (the papers setting), or use the data as given.]' \
+                '--normalize=[Scale the inputs to the first-layer variance q* (the papers setting)\: example (also a bare --normalize) scales each input so its mean over positions is q*; position scales every pixel of every image so each positions variance is q* (what Table 1 assumes for convolutional networks; a fully connected input is one position, so there it equals example).]:value:(example position)' \
+                '--no-normalize[Use the data as given (no scaling to q*).]' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
                 '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 depth verdict reason failed q_star fixed_point phase chi_1 chi_c xi_c xi_1 xi_star max_trainable_depth max_conditioned_depth max_generalizing_depth eta eta_max signal trainability conditioning generalization learning_rate' \

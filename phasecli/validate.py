@@ -16,7 +16,7 @@ from phasecli.errors import InputError
 
 MAX_DEPTH = 1_000_000
 __all__ = ["InputError", "number", "integer", "variance", "variances", "q0", "slope", "dropout", "activation",
-           "parse_depths", "depths"]
+           "normalize", "NORMALIZATIONS", "parse_depths", "depths"]
 
 
 def number(name: str, value, *, lo: float | None = None, hi: float | None = None, lo_open: bool = False,
@@ -98,6 +98,30 @@ def dropout(value):
     if not 0.0 < v <= 1.0:
         raise InputError(f"dropout is the keep rate RHO and must lie in (0, 1], got {v:g}", "dropout")
     return v
+
+
+NORMALIZATIONS = ("example", "position")  # the ways of scaling inputs to q* (False: data as given)
+
+
+def normalize(value):
+    """The input normalization: 'example' (True is the same: each input's mean first-layer variance is q*),
+    'position' (every position of every image at q*; a fully connected input is one position, so there it is
+    'example'), or False (data as given)."""
+    if value is True or (isinstance(value, str) and value == "example"):
+        return "example"
+    if isinstance(value, str) and value == "position":
+        return "position"
+    if value is False:
+        return False
+    try:  # numpy booleans
+        import numpy as np
+
+        if isinstance(value, np.bool_):
+            return "example" if bool(value) else False
+    except ImportError:  # pragma: no cover
+        pass
+    raise InputError(f"normalize must be True or 'example', 'position', or False (data as given), got {value!r}",
+                     "normalize")
 
 
 def activation(name: str):

@@ -116,3 +116,54 @@ def spectrum(mat, dps=None):
     w = mp.eigsy(mp.matrix(mat.tolist()), eigvals_only=True)
     w = sorted(w)
     return w[-1], w[0]
+
+
+def _erf_maps(s11, s22, s12):
+    """Elementwise (T, Tdot) of erf: the arcsine kernel (numpy arrays)."""
+    a = (1.0 + 2.0 * s11) * (1.0 + 2.0 * s22)
+    t = 2.0 / np.pi * np.arcsin(np.clip(2.0 * s12 / np.sqrt(a), -1.0, 1.0))
+    td = 4.0 / (np.pi * np.sqrt(a - 4.0 * s12 * s12))
+    return t, td
+
+
+def cnn_kernels_erf(X, image, filter_size, sw2, sb2, depths, pooled):
+    """``cnn_kernels`` for erf, vectorized over every pair of inputs and positions (fast enough for depth 1000):
+    the same recursion on the full array K[a, b, h1, w1, h2, w2] (CNN-P), or on its same-position entries
+    K[a, b, h, w] (CNN-F: the flatten readout and the box mean of entries (i, i) need those only)."""
+    height, width, channels = image
+    m = X.shape[0]
+    half = filter_size // 2
+    shifts = list(itertools.product(range(-half, half + 1), repeat=2))
+    x = np.asarray(X, dtype=float).reshape(m, height, width, channels)
+    axes = (2, 3, 4, 5) if pooled else (2, 3)
+
+    def box(arr):
+        tot = 0.0
+        for dh, dw in shifts:
+            tot = tot + np.roll(arr, shift=(-dh, -dw) * (len(axes) // 2), axis=axes)
+        return tot / len(shifts)
+
+    if pooled:
+        prod = np.einsum("aijc,bklc->abijkl", x, x) / channels
+    else:
+        prod = np.einsum("aijc,bijc->abij", x, x) / channels
+    k = sw2 * box(prod) + sb2
+    th = k.copy()
+    idx = np.arange(m)
+    out = {}
+    for depth in range(1, max(depths) + 1):
+        if pooled:
+            diag = np.einsum("aaijij->aij", k)  # K_aa(i, i): (m, H, W)
+            s11 = diag[:, None, :, :, None, None]
+            s22 = diag[None, :, None, None, :, :]
+        else:
+            diag = k[idx, idx]  # (m, H, W)
+            s11, s22 = diag[:, None], diag[None, :]
+        t, td = _erf_maps(s11, s22, k)
+        if depth in depths:
+            r_t, r_tdth = t.mean(axis=axes), (td * th).mean(axis=axes)
+            nngp = sw2 * r_t + sb2
+            out[depth] = (nngp, nngp + sw2 * r_tdth)
+        k = sw2 * box(t) + sb2
+        th = k + sw2 * box(td * th)
+    return out

@@ -96,7 +96,7 @@ def test_bad_input_raises_and_warnings_warn():
         phasecli.kappa(sw2="x")
     with pytest.raises(InputError, match="unknown option 'bogus'"):
         phasecli.kappa(bogus=1)
-    with pytest.raises(InputError, match="True or False"):
+    with pytest.raises(InputError, match="'yes' is not one of 'example', 'position'"):
         phasecli.kappa(normalize="yes")
     with pytest.warns(PhasecliWarning, match="1 of 2 points have no kernel"):
         r = phasecli.kappa(activation="relu", sw2=[1, 3], sb2=0.1, examples=5, depth=3)

@@ -32,7 +32,8 @@ from phasecli.errors import InputError, RuntimeFailure
 
 __all__ = ["InputError", "PhasecliWarning", "Result", "RuntimeFailure", "run"]
 
-NOT_OPTIONS = ("format", "value", "help")  # command-line output controls with no meaning here
+NOT_OPTIONS = ("format", "value", "help",  # command-line output controls with no meaning here
+               "no_normalize")  # normalize=False says it (``cli.options.NormalizeOption``)
 
 
 class PhasecliWarning(UserWarning):
@@ -141,7 +142,10 @@ def _arguments(command, options: dict) -> list:
             args.append(_text(value))
             continue
         long = next((o for o in param.opts if o.startswith("--")), param.opts[0])
-        if param.is_flag and not param.secondary_opts and param.flag_value is True:
+        bool_args = getattr(param, "api_bool", None)  # an option that also takes True / False here
+        if bool_args is not None and isinstance(value, bool):
+            args += bool_args[value]
+        elif param.is_flag and not param.secondary_opts and param.flag_value is True:
             if not isinstance(value, bool):
                 raise InputError(f"{name} takes True or False, got {value!r}", name)
             args += [long] if value else []

@@ -22,7 +22,7 @@ CHECK_COLUMNS = columns.CHECK
 INIT_COLUMNS = columns.INIT
 READABLE_ROWS = 12  # up to this many rows a terminal gets one verdict block per row, beyond a compact table
 COMPACT_COLUMNS = ("sw2", "sb2", "depth", "verdict", "reason")
-_DATA_NAMES = ("data", "examples", "dim", "seed", "normalize")
+_DATA_NAMES = ("data", "examples", "dim", "seed", "normalize", "no_normalize")
 
 
 def _multiple_option(name, default, help_text):

@@ -12,7 +12,8 @@ from phasecli.cli.errors import input_errors, partial_failure, warn
 from phasecli.cli.inputs import explicit, load_train_test, network_inputs
 from phasecli.cli.options import (BUNDLED_DATA, NON_NEGATIVE, POSITIVE, architecture_options,
                                   complete_words, data_options, depth_option, dropout_option, examples_option,
-                                  grid_options, label_column_option, output_options, strict_option, sweep_options)
+                                  grid_options, label_column_option, normalize_option, output_options, strict_option,
+                                  sweep_options)
 from phasecli.cli.progress import Progress, check_figure, render
 
 KAPPA_COLUMNS = columns.KAPPA
@@ -182,9 +183,16 @@ def kappa(activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize,
 
     One pass of the depth recursion (`phasecli docs theory`) gives every depth asked.
     kappa_theory is the large-depth prediction of Xiao et al. (Table 1) for the point's
-    phase: 1 chaotic, (m + 2)/2 critical (smooth activations; (m + 3)/3 when phi' jumps),
-    m p* / (l chi_1^l) ordered (inf beyond the float64 range); with --architecture cnn-p
-    (global average pooling over d = H W pixels) (d m + 2)/2 and (d m + 3)/3 critical.  resolved=false marks
+    phase: chaotic, the exact limit for these inputs, max A / min A over the growth
+    A(x) chi_1^l of each input's NTK diagonal (1 when every position of every input starts
+    at q*: fc rows scaled to q*, or --normalize position for a CNN); (m + 2)/2 critical
+    (smooth activations; (m + 3)/3 when phi' jumps); ordered m p* / (l chi_1^l), the RATE of
+    divergence, not its value (inf beyond the float64 range); with --architecture cnn-p
+    (global average pooling over d = H W pixels) (d m + 2)/2 and (d m + 3)/3 critical.
+    kappa_limit (the last column) is the exact large-depth asymptote of kappa for these
+    inputs: in the ordered phase m p* / (l chi_1^l G), l = depth + 1, with the data-dependent
+    G of `phasecli docs theory` (fc, rows at q*, phi' continuous; NaN otherwise), elsewhere
+    kappa_theory.  resolved=false marks
     depths where float64 no longer resolves lambda_min (lambda_min and kappa are then
     NaN, never noise); status=singular where the kernel is exactly singular (identical
     or proportional inputs).
@@ -197,6 +205,8 @@ def kappa(activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize,
       phasecli kappa -a erf --sw2 0.8 --sb2 0.1 --dropout 0.8 --depth 1:200
       phasecli kappa -a erf --sw2 2.5 --sb2 0.05 --architecture cnn-p --examples 8 --depth 1,10,100
       phasecli kappa -a relu --sw2 2 --sb2 0 --architecture cnn-f --data digits --examples 50 --image-shape 8,8,1 --depth 1,10,50
+      phasecli kappa -a erf --sw2 3 --sb2 0.05 --architecture cnn-f --examples 4 --normalize position --depth 10,50
+      phasecli kappa -a erf --sw2 0.8 --sb2 0.05 --examples 12 --depth 10,100,300 --columns depth,kappa,kappa_theory,kappa_limit
     """
     return _ntk_command(KAPPA_COLUMNS, activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, depth_spec,
                         dropout, scheduler, out, "kappa", architectures=architectures, filter_size=filter_size,
@@ -250,8 +260,7 @@ def lr(activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, de
               help="Test file in the same layout; 'digits' for the bundled split.")
 @label_column_option
 @grid_options(default_sw2="3", default_sb2="0.1")
-@click.option("--normalize/--no-normalize", default=True, show_default=True,
-              help="Scale each input so q^1 = q* (the paper's setting), or use the data as given.")
+@normalize_option()
 @depth_option("1,2,5,10,20,30,50,100")
 @dropout_option
 @click.option("--time", "train_time", type=NON_NEGATIVE, default=None,
@@ -336,7 +345,7 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
     bar = _bar(sweep, f"{activation} predictor", f"{activation} {','.join(architectures)} predictor")
 
     def chunks():
-        with input_errors(X_train="--train", X_test="--test"), bar as advance:
+        with input_errors(X="--train", X_train="--train", X_test="--test"), bar as advance:
             for r in sweep:
                 results.append(r)
                 yield r.table(GENERALIZE_COLUMNS)

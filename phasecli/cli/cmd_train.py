@@ -10,7 +10,7 @@ from phasecli.cli.errors import input_errors
 from phasecli.cli.inputs import load_labelled, load_training_set
 from phasecli.cli.options import (BUNDLED_DATA, GRID_GRAMMAR, POSITIVE, SYNTHETIC_EXAMPLES, complete_words,
                                   depth_option, examples_option, FiniteFloat, grid_options, GridSpec,
-                                  label_column_option, output_options, sweep_options, width_option)
+                                  label_column_option, normalize_option, output_options, sweep_options, width_option)
 from phasecli.cli.progress import Progress, check_figure, render
 
 CATAPULT_COLUMNS = columns.CATAPULT
@@ -115,8 +115,9 @@ def catapult(lambda0, f0, widths, lr_factor, n_steps, tol, scheduler, out):
                  f"limited to 4000) [default: all rows of --train, {SYNTHETIC_EXAMPLES} synthetic].")
 @click.option("--dim", type=click.IntRange(1, 100_000), default=10, show_default=True,
               help="Dimension of synthetic inputs (not with --train).")
-@click.option("--normalize/--no-normalize", default=True, show_default=True,
-              help="Scale each input so q^1 = q* (as `phasecli lr`), or train on the data as given.")
+@normalize_option("Scale each input so q^1 = q* (as `phasecli lr`; a bare --normalize is 'example'; these fully "
+                  "connected networks see each input as one position, so 'position' is the same); --no-normalize "
+                  "trains on the data as given.")
 @sweep_options
 @output_options(columns=TRAIN_COLUMNS, png_help="Also draw, to this PNG (written atomically), for one depth: the "
                 "median loss curves per lr_factor and final loss against lr_factor; for several depths (Xiao et "

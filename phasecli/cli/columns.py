@@ -11,7 +11,7 @@ DEPTH_SCALE = ("activation", "sw2", "sb2", "chi_1", "chi_c", "xi_q", "xi_c", "xi
 CRITICAL = ("activation", "sb2", "sw2_critical", "q_star", "status")
 KAPPA = ("activation", "sw2", "sb2", "depth", "lambda_max", "lambda_min", "lambda_bulk", "kappa",
          "kappa_theory", "nngp_lambda_max", "nngp_lambda_min", "nngp_lambda_bulk", "nngp_kappa",
-         "log10_lambda_max", "phase", "resolved", "status", "architecture")
+         "log10_lambda_max", "phase", "resolved", "status", "architecture", "kappa_limit")
 LR = ("activation", "sw2", "sb2", "depth", "lambda_max", "eta_max", "eta_catapult", "loss", "m", "phase", "status",
       "architecture")
 GENERALIZE = ("activation", "sw2", "sb2", "depth", "test_accuracy", "test_mse", "train_accuracy", "kappa",

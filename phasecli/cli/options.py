@@ -251,6 +251,46 @@ def dropout_option(f):
                         )(f)
 
 
+NORMALIZATIONS = ("example", "position")  # as phasecli.validate.NORMALIZATIONS (the library's values)
+NORMALIZE_HELP = ("Scale the inputs to the first-layer variance q* (the paper's setting): 'example' (also a bare "
+                  "--normalize) scales each input so its mean over positions is q*; 'position' scales every pixel "
+                  "of every image so each position's variance is q* (what Table 1 assumes for convolutional "
+                  "networks; a fully connected input is one position, so there it equals 'example').")
+
+
+class NormalizeOption(click.Option):
+    """--normalize [example|position]; the Python API (``phasecli.kappa(normalize=...)``) also takes True
+    ('example') and False (--no-normalize), as the library's ``normalize=``."""
+
+    api_bool = {True: ["--normalize", "example"], False: ["--no-normalize"]}
+
+
+def normalize_option(help_text: str = NORMALIZE_HELP):
+    """--normalize [example|position] and --no-normalize, declared once: the command receives ``normalize``
+    = 'example', 'position' or False (``phasecli.validate.normalize``'s values)."""
+
+    def decorate(f):
+        @functools.wraps(f)
+        def wrapper(*args, normalize, no_normalize, **kwargs):
+            from click.core import ParameterSource
+
+            given = click.get_current_context().get_parameter_source("normalize") == ParameterSource.COMMANDLINE
+            if no_normalize and given:
+                raise click.BadParameter("--no-normalize uses the data as given: it cannot be combined with "
+                                         f"--normalize {normalize}", param_hint="'--no-normalize'")
+            return f(*args, normalize=False if no_normalize else normalize, **kwargs)
+
+        wrapper = click.option("--no-normalize", "no_normalize", is_flag=True, default=False,
+                               help="Use the data as given (no scaling to q*).")(wrapper)
+        return click.option("--normalize", "normalize", cls=NormalizeOption, type=click.Choice(NORMALIZATIONS),
+                            is_flag=False,
+                            flag_value="example", default="example", show_default=True,
+                            metavar="[example|position]",
+                            help=help_text)(wrapper)
+
+    return decorate
+
+
 def data_options(*, depth: str | None = "1:100", dropout: bool = True):
     """--data, --examples, --dim, --seed, --normalize [, --depth, --dropout]: the inputs of the NTK commands,
     declared once (``depth=None`` / ``dropout=False`` leave those out)."""
@@ -265,9 +305,7 @@ def data_options(*, depth: str | None = "1:100", dropout: bool = True):
                      help="Dimension of synthetic inputs (not with --data)."),
         click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
                      help="Seed of the synthetic inputs (not with --data)."),
-        click.option("--normalize/--no-normalize", default=True, show_default=True,
-                     help="Scale each input so the first-layer variance q^1 equals q* (the paper's setting), "
-                          "or use the data as given."),
+        normalize_option(),
     ]
     if depth is not None:
         options.append(depth_option(depth))

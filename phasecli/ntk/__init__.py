@@ -18,9 +18,11 @@ the mean loss 1/(2m) sum the bound is 2m / lambda_max.  All requested depths com
 ONE pass of the recursion (depth 1000 costs 1000 layers, not 1 + 2 + ... + 1000).
 Depths are reported sorted and de-duplicated.
 
-Normalization (default)
------------------------
-Each row x is rescaled so that q^1 = sw2 |x|^2 / d + sb2 equals q*, the stable fixed
+Normalization (``normalize=True`` / ``'example'``, the default; ``'position'``; ``False``)
+-----------------------------------------------------------------------------------------
+Validated once by ``validate.normalize``.  ``'position'`` scales every pixel of every image to
+q* (CNN; for fc an input is one position, the same as ``'example'``); ``False`` uses the data
+as given.  With ``'example'`` each row x is rescaled so that q^1 = sw2 |x|^2 / d + sb2 equals q*, the stable fixed
 point of the length map reached from ``q0`` (``meanfield.solve_phase``), the setting of
 Xiao et al.  Then every diagonal of K^l is q* and the diagonal of Theta^l is
 p^l = q* (1 + chi_1 + ... + chi_1^(l-1)); T and Tdot depend on the correlation alone.
@@ -79,8 +81,8 @@ from phasecli.data import check_matrix, load_data, synthetic_data  # noqa: F401 
 from phasecli.ntk import engines
 from phasecli.ntk.engines import SMOOTH_TABLE_Q_MAX, PointError, check_first_layer
 from phasecli.ntk.spectra import Spectra, _summarize
-from phasecli.ntk.asymptotics import (critical_ratio, kappa_theory, lambda_max_theory, learning_rates,  # noqa: F401
-                             nngp_kappa_theory)
+from phasecli.ntk.asymptotics import (critical_ratio, kappa_limit, kappa_theory, lambda_max_theory,  # noqa: F401
+                                      learning_rates, nngp_kappa_theory)
 from phasecli.validate import parse_depths  # noqa: F401  (part of the public API)
 
 # the normalized tables of a smooth activation (phasecli.maps.equal.norm_functions) need ~80 sqrt(q*) angular
@@ -133,6 +135,7 @@ def _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_r
     q0 = V.q0(q0)
     slope = V.slope(slope)
     rho = V.dropout(dropout)
+    normalize = V.normalize(normalize)
     grid = mf.solve_phase(activation, sw2, sb2, q0=q0, slope=slope)
     q_star = float(grid.q_star[0, 0])
     fp = str(grid.fixed_point[0, 0])
@@ -163,7 +166,7 @@ def _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_r
         check_first_layer(X, sw2, sb2, "X")
         if Xt is not None:
             check_first_layer(Xt, sw2, sb2, "X_test")
-    engine, dups, table_error = engine_module.build(activation, X, Xt, sw2, sb2, slope, bool(normalize), q_star,
+    engine, dups, table_error = engine_module.build(activation, X, Xt, sw2, sb2, slope, normalize, q_star,
                                                     where, architecture=architecture, dropout=rho,
                                                     image_shape=image_shape, filter_size=filter_size)
     positions = engine.positions
@@ -211,7 +214,8 @@ def kernel_pass(activation, X, sw2, sb2, depths, *, X_test=None, slope=mf.DEFAUL
     (default) the rows of X and X_test are scaled to q^1 = q*.  Raises InputError on bad
     input and PointError (a ValueError) where the kernel does not exist.  ``architecture`` 'cnn-f' /
     'cnn-p' (with ``image_shape`` (H, W, C) and an odd ``filter_size``): the convolutional network of
-    ``phasecli.ntk.engines.cnn``; with normalize the rows are scaled to a mean first-layer variance q*.
+    ``phasecli.ntk.engines.cnn``; with normalize 'example' the rows are scaled to a mean first-layer
+    variance q*, with 'position' every position of every image to q*.
     """
     depths = V.depths(depths)
     st = _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_rows=1,
@@ -241,7 +245,7 @@ def _nan_spectra(activation, sw2, sb2, m, dim, normalize, dropout, depths, statu
                    xi_star=info.get("xi_star", math.nan), depth=depths.copy(),
                    **{c: nan.copy() for c in ("lambda_max", "lambda_min", "lambda_bulk", "kappa", "nngp_lambda_max",
                                                "nngp_lambda_min", "nngp_lambda_bulk", "nngp_kappa", "kappa_theory",
-                                               "nngp_kappa_theory", "lambda_max_theory", "kappa_rel_err",
+                                               "kappa_limit", "nngp_kappa_theory", "lambda_max_theory", "kappa_rel_err",
                                                "nngp_kappa_rel_err", "log10_lambda_max")},
                    resolved=np.zeros(n, dtype=bool), nngp_resolved=np.zeros(n, dtype=bool),
                    method=np.full(n, "", dtype=object), status=status, message=message, architecture=architecture)
@@ -249,7 +253,9 @@ def _nan_spectra(activation, sw2, sb2, m, dim, normalize, dropout, depths, statu
 
 def ntk_spectra(activation, X, sw2, sb2, depths, *, slope=mf.DEFAULT_SLOPE, normalize=True, q0=1.0,
                 dropout=None, architecture="fc", image_shape=None, filter_size=3) -> Spectra:
-    """NTK and NNGP spectra at every requested depth (one recursion pass) plus Table 1 theory.
+    """NTK and NNGP spectra at every requested depth (one recursion pass) plus Table 1 theory
+    (``kappa_theory``; chaotic: the exact limit for these inputs from the engine's ``chaotic_prefactors``)
+    and the exact large-depth asymptote ``kappa_limit`` (ordered: the engine's ``ordered_gap``).
 
     Bad input (data, depths, dropout, activation) raises InputError; a point without a
     kernel (q* infinite / zero, sw2 = 0, overflow) returns an all-NaN Spectra whose
@@ -278,6 +284,7 @@ def ntk_spectra(activation, X, sw2, sb2, depths, *, slope=mf.DEFAULT_SLOPE, norm
     method = np.full(n, "", dtype=object)
     singular = bool(st.duplicates)
     eng = st.engine
+    gap = eng.ordered_gap() if st.phase == "ordered" and st.dropout is None else None  # before the run
     status, message = "ok", ""
     i = 0
     try:
@@ -305,12 +312,14 @@ def ntk_spectra(activation, X, sw2, sb2, depths, *, slope=mf.DEFAULT_SLOPE, norm
         status = "singular"
         message = _singular_message(st)
     p_star = st.q_star / (1.0 - st.chi_1) if st.phase == "ordered" and st.chi_1 < 1 else math.nan
+    prefactors = eng.chaotic_prefactors() if st.phase == "chaotic" else None
     kw = dict(chi_1=st.chi_1, q_star=st.q_star, sb2=st.sb2, dropout=st.dropout, architecture=st.architecture,
-              positions=st.positions)
+              positions=st.positions, prefactors=prefactors)
     return Spectra(activation=activation, sw2=st.sw2, sb2=st.sb2, m=m, dim=dim, normalize=st.normalize,
                    dropout=st.dropout, phase=st.phase, q_star=st.q_star, c_star=st.c_star, chi_1=st.chi_1,
                    chi_c=st.chi_c, p_star=p_star, xi_1=st.xi_1, xi_star=st.xi_star, depth=depths.copy(),
                    kappa_theory=kappa_theory(activation, st.phase, m, depths, slope=st.slope, **kw),
+                   kappa_limit=kappa_limit(activation, st.phase, m, depths, slope=st.slope, ordered_gap=gap, **kw),
                    nngp_kappa_theory=nngp_kappa_theory(st.phase, m, depths, q_star=st.q_star, c_star=st.c_star,
                                                        sb2=st.sb2, dropout=st.dropout),
                    lambda_max_theory=lambda_max_theory(activation, st.phase, m, depths, slope=st.slope, **kw),

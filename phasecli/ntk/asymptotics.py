@@ -1,7 +1,8 @@
 """Large-depth asymptotics of the NTK spectrum (Table 1 of Xiao et al.; docs/theory.md) and learning rates.
 
-Pure formulas of the point's phase, chi_1, q* and the data size m: what ``kappa_theory``,
-``nngp_kappa_theory`` and ``lambda_max_theory`` print next to the computed spectra, and
+Pure formulas of the point's phase, chi_1, q* and the data size m (and of the inputs through the engines'
+``chaotic_prefactors`` / ``ordered_gap``, ``phasecli.ntk.engines.limits``): what ``kappa_theory``,
+``kappa_limit``, ``nngp_kappa_theory`` and ``lambda_max_theory`` print next to the computed spectra, and
 ``learning_rates`` (eta_max = 2 / lambda_max).
 """
 
@@ -44,21 +45,37 @@ def _pooled(architecture, positions) -> float:
     return pooled_positions(architecture, positions)
 
 
+def chaotic_kappa(prefactors) -> float:
+    """The chaotic phase's exact large-depth kappa for the given inputs: max A / min A over the prefactors
+    A(x) of the NTK diagonals (Theta / chi_1^l -> diag A; ``phasecli.ntk.engines.limits``); 1 when every
+    position of every input starts at q*; NaN if any prefactor is unknown, inf if one is 0."""
+    a = np.asarray(prefactors, dtype=float)
+    if a.size == 0 or not np.all(np.isfinite(a)):
+        return math.nan
+    lo, hi = float(a.min()), float(a.max())
+    return hi / lo if lo > 0.0 else math.inf
+
+
 def kappa_theory(activation, phase, m, depth, *, chi_1, q_star, sb2=0.0, dropout=None,
-                 slope: float = DEFAULT_SLOPE, architecture: str = "fc", positions: int = 1) -> np.ndarray:
+                 slope: float = DEFAULT_SLOPE, architecture: str = "fc", positions: int = 1,
+                 prefactors=None) -> np.ndarray:
     """Table 1 large-depth prediction of kappa = lambda_max / lambda_min of the NTK.
 
-    - chaotic: 1 (Theta / p -> identity);
+    - chaotic: the exact limit for the given inputs, max A / min A (``chaotic_kappa``) with ``prefactors``
+      the inputs' A(x) (the engine's ``chaotic_prefactors``); 1 (Theta / p -> identity) when every position
+      of every input starts at q* (rows scaled to q* for fc; --normalize position for the CNN), which is
+      also what ``prefactors=None`` assumes.  Pooling divides every A(x) by d: the same limit;
     - critical: (1 + (m - 1) a) / (1 - a) with a = ``critical_ratio`` (1/3: (m + 2)/2 for
       smooth activations; 1/4: (m + 3)/3 when phi' jumps, relu included); with dropout
       (keep rate rho) the diagonal gains a factor 1/rho: (1/rho + (m - 1) a)/(1/rho - a);
-    - ordered: m p* / (l chi_1^l) with p* = q*/(1 - chi_1) and l = depth: the rate of
-      divergence (Figure 1b), up to a data-dependent O(1) factor; with dropout the finite
-      limit 1 + m rho p* / ((1 - rho)(p* - sb2)).
+    - ordered: m p* / (l chi_1^l) with p* = q*/(1 - chi_1) and l = depth: the RATE of
+      divergence (Figure 1b), not its value: kappa l chi_1^l tends to a data-dependent constant
+      (``kappa_limit`` gives it where it is known); with dropout the finite limit
+      1 + m rho p* / ((1 - rho)(p* - sb2)).
     CNN-F (``architecture='cnn-f'``) has the FCN's values.  CNN-P (global average pooling over
     d = ``positions`` pixels): the pooled diagonal is Theta (1/d + (1 - 1/d) a) and the off-diagonal
     Theta a, so critical kappa -> 1 + d m a / (1 - a) = (d m + 2)/2 (smooth), (d m + 3)/3 (phi' jumps);
-    ordered d m p* / (l chi_1^l) (the gap is d times larger); chaotic 1.
+    ordered d m p* / (l chi_1^l) (the gap is d times larger); chaotic max A / min A as above.
     NaN for unknown phases and undefined q*.
     """
     depth = np.asarray(depth, dtype=float)
@@ -68,7 +85,7 @@ def kappa_theory(activation, phase, m, depth, *, chi_1, q_star, sb2=0.0, dropout
     if not (np.isfinite(q_star) and q_star > 0 and np.isfinite(chi_1)):
         return out
     if phase == "chaotic":
-        out[:] = 1.0
+        out[:] = 1.0 if prefactors is None else chaotic_kappa(prefactors)
     elif phase == "critical":
         inv_a = 1.0 / critical_ratio(activation, slope)  # 3 or 4 (exact), NaN for linear
         if pool > 1.0:
@@ -86,6 +103,40 @@ def kappa_theory(activation, phase, m, depth, *, chi_1, q_star, sb2=0.0, dropout
     return out
 
 
+def kappa_limit(activation, phase, m, depth, *, chi_1, q_star, sb2=0.0, dropout=None,
+                slope: float = DEFAULT_SLOPE, architecture: str = "fc", positions: int = 1, prefactors=None,
+                ordered_gap=None) -> np.ndarray:
+    """The exact large-depth asymptote of kappa for the given inputs (kappa / kappa_limit -> 1), NaN where it
+    is not derived (docs/theory.md, "Large depth").
+
+    - chaotic, critical, and ordered with dropout: ``kappa_theory`` (with ``prefactors``), which is there a limit;
+    - ordered without dropout: m p* / (l chi_1^l G) with l = depth + 1 (the NTK of a depth-L network is
+      Theta^{L+1}) and G = gamma mu = ``ordered_gap`` (the engine's ``ordered_gap``: fully connected, rows at q*,
+      phi' continuous; NaN otherwise).  kappa_theory's m p* / (L chi_1^L) is its rate; the two differ by the
+      data-dependent factor L chi_1^L / ((L + 1) chi_1^(L+1) G) -> 1 / (chi_1 G).  The relative error of the
+      asymptote is O(1/l).
+    """
+    depth = np.asarray(depth, dtype=float)
+    theory = kappa_theory(activation, phase, m, depth, chi_1=chi_1, q_star=q_star, sb2=sb2, dropout=dropout,
+                          slope=slope, architecture=architecture, positions=positions, prefactors=prefactors)
+    rho = 1.0 if dropout is None else float(dropout)
+    if phase != "ordered" or rho < 1.0:
+        return theory
+    out = np.full(depth.shape, np.nan)
+    gap = math.nan if ordered_gap is None else float(ordered_gap)
+    if not (0.0 < chi_1 < 1.0 and math.isfinite(q_star) and q_star > 0.0 and math.isfinite(gap)):
+        return out
+    if gap <= 0.0:
+        out[:] = math.inf
+        return out
+    p_star = q_star / (1.0 - chi_1)
+    ell = depth + 1.0
+    log_kappa = math.log(m * p_star / gap) - np.log(ell) - ell * math.log(chi_1)
+    with np.errstate(over="ignore"):
+        out[:] = np.where(log_kappa < 709.78, np.exp(np.minimum(log_kappa, 709.78)), np.inf)
+    return out
+
+
 def nngp_kappa_theory(phase, m, depth, *, q_star, c_star, sb2=0.0, dropout=None) -> np.ndarray:
     """Large-depth kappa of the NNGP: chaotic K -> q*((1 - c*) I + c* 11^T):
     (1 + (m - 1) c*) / (1 - c*) (dropout adds (1/rho - 1)(q* - sb2) to the diagonal);
@@ -99,11 +150,14 @@ def nngp_kappa_theory(phase, m, depth, *, q_star, c_star, sb2=0.0, dropout=None)
 
 
 def lambda_max_theory(activation, phase, m, depth, *, chi_1, q_star, sb2=0.0, dropout=None,
-                      slope: float = DEFAULT_SLOPE, architecture: str = "fc", positions: int = 1) -> np.ndarray:
+                      slope: float = DEFAULT_SLOPE, architecture: str = "fc", positions: int = 1,
+                      prefactors=None) -> np.ndarray:
     """Large-depth lambda_max of the NTK (normalized inputs): m p* (ordered), the diagonal
     p^{l+1} = q* (chi_1^{l+1} - 1)/(chi_1 - 1) (chaotic, kappa -> 1), (l + 1) q* (1 + (m - 1) a)
     (critical); plus the dropout shift (1/rho - 1)(q* - sb2 + chi_1 p^l).  CNN-P (d positions):
-    p^{l+1} / d (chaotic), (l + 1) q* ((1 - a)/d + m a) (critical)."""
+    p^{l+1} / d (chaotic), (l + 1) q* ((1 - a)/d + m a) (critical).  Chaotic with ``prefactors`` (the
+    inputs' A(x) in units of q* / (chi_1 - 1), ``kappa_theory``): the largest diagonal
+    A_max q* chi_1^{l+1} / (chi_1 - 1) - q* / (chi_1 - 1) = p^{l+1} (1 + (A_max - 1) / (1 - chi_1^-(l+1)))."""
     depth = np.asarray(depth, dtype=float)
     out = np.full(depth.shape, np.nan)
     if not (np.isfinite(q_star) and q_star > 0 and np.isfinite(chi_1)):
@@ -120,7 +174,11 @@ def lambda_max_theory(activation, phase, m, depth, *, chi_1, q_star, sb2=0.0, dr
             p_star = q_star / (1.0 - chi_1)
             out[:] = m * p_star + extra * (p_star - sb2)
         elif phase == "chaotic":
-            out[:] = p_next / _pooled(architecture, positions) + shift
+            top = 1.0
+            if prefactors is not None:
+                a_max = float(np.max(prefactors)) if np.all(np.isfinite(prefactors)) else math.nan
+                top = 1.0 + (a_max - 1.0) / -np.expm1(-(depth + 1.0) * math.log(chi_1))
+            out[:] = p_next * top / _pooled(architecture, positions) + shift
         elif phase == "critical":
             a = critical_ratio(activation, slope)
             pool = _pooled(architecture, positions)

@@ -353,7 +353,8 @@ class Spectra(Rows):
     lambda_max overflows float64 (chaotic phase at great depth).
 
     Theory columns (Table 1 of Xiao et al., see ``kappa_theory``): kappa_theory,
-    nngp_kappa_theory, lambda_max_theory.  status is 'ok' or why the point has no
+    nngp_kappa_theory, lambda_max_theory; kappa_limit: the exact large-depth asymptote of kappa for these
+    inputs (``phasecli.ntk.asymptotics.kappa_limit``; NaN where not derived).  status is 'ok' or why the point has no
     kernel ('q_infinite', 'q_zero', 'sw2_zero', 'unconverged', 'overflow'), with message.
     """
 
@@ -382,6 +383,7 @@ class Spectra(Rows):
     nngp_lambda_bulk: np.ndarray
     nngp_kappa: np.ndarray
     kappa_theory: np.ndarray
+    kappa_limit: np.ndarray
     nngp_kappa_theory: np.ndarray
     lambda_max_theory: np.ndarray
     resolved: np.ndarray
@@ -400,7 +402,7 @@ class Spectra(Rows):
     ROW_COLUMNS = ("depth", "lambda_max", "lambda_min", "lambda_bulk", "kappa", "nngp_lambda_max",
                    "nngp_lambda_min", "nngp_lambda_bulk", "nngp_kappa", "kappa_theory", "nngp_kappa_theory",
                    "lambda_max_theory", "resolved", "nngp_resolved", "kappa_rel_err", "nngp_kappa_rel_err",
-                   "log10_lambda_max", "method")
+                   "log10_lambda_max", "method", "kappa_limit")
 
     def row_values(self, n: int, loss: str = "sum") -> dict:
         """The learning rates eta_max / eta_catapult for ``loss`` ('sum' or 'mean', see ``learning_rates``)."""

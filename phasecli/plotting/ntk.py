@@ -113,7 +113,13 @@ def ntk_figure(results, kind: str, loss: str, *, layout: str, path: str, scales=
         if kind == "kappa":
             ax.plot(depth, first.kappa, "o-", ms=3, lw=1.6, label=r"NTK $\kappa$")
             ax.plot(depth, first.nngp_kappa, "s-", ms=2, lw=1.0, alpha=0.7, label=r"NNGP $\kappa$")
-            ax.plot(depth, first.kappa_theory, "k--", lw=1.4, label=r"Table 1 large-depth theory")
+            rate = first.phase == "ordered" and first.dropout is None  # Table 1 gives the rate there
+            ax.plot(depth, first.kappa_theory, "k--", lw=1.4,
+                    label=r"Table 1 rate $m p^* / (l \chi_1^l)$ (not its value)" if rate
+                    else r"Table 1 large-depth theory")
+            limit = np.asarray(first.kappa_limit, dtype=float)
+            if rate and np.isfinite(limit).any():
+                ax.plot(depth, limit, "k:", lw=1.6, label=r"exact large-depth asymptote (kappa_limit)")
             ax.set_ylabel(r"condition number $\kappa = \lambda_{max} / \lambda_{min}$")
         else:
             eta = 10.0 ** _log10_eta(first, loss)

@@ -9,9 +9,14 @@ An engine is built for checked inputs at one (activation, sw2, sb2) point and ha
 - ``kernels(layer, f_th)``: the layer's kernels in absolute units (NTK blocks times
   ``f_th``): (K, Theta, K_test_train, Theta_test_train, Theta deviation, K deviation);
   ``Layer.k_test_diag`` holds the test rows' own NNGP variances K(x, x).
+- ``chaotic_prefactors()``: per train input, A(x) (chi_1 - 1) / q* where A(x) chi_1^l is the growth of
+  its NTK diagonal in the chaotic phase (1 for every input when every position starts at q*; NaN where
+  not defined), from ``phasecli.ntk.engines.limits``: what the chaotic ``kappa_theory`` is made of;
+- ``ordered_gap()`` (before ``run``): G with lambda_min ~ l chi_1^l G in the ordered phase, the
+  data-dependent factor of ``kappa_limit`` (``limits.ordered_gap``; NaN where not derived).
 
 ``phasecli.ntk`` chooses the engine by architecture and turns layers into kernels
-(``kernel_pass``) and spectra (``ntk_spectra``) through these two calls only.
+(``kernel_pass``) and spectra (``ntk_spectra``) through these calls only.
 
 Engines are registered by architecture name in ``ENGINES`` (the one list of architectures);
 each engine module has ``build(activation, X, Xt, sw2, sb2, slope, normalize, q_star, where,
@@ -81,6 +86,24 @@ def scale_rows_to_q_star(A: np.ndarray, q_star: float, sw2: float, sb2: float, w
                          "(use --no-normalize)", what)
     # (A / peak) / relative has unit norm for any representable row, 1e-300 or 1e300 alike
     return (A / peak[:, None]) * (target / relative)[:, None]
+
+
+def scale_positions_to_q_star(A: np.ndarray, image_shape, q_star: float, sw2: float, sb2: float,
+                              what: str) -> np.ndarray:
+    """Rows of images (H, W, C) whose every pixel's channel vector is rescaled to |x(i)|^2 / C = (q* - sb2) / sw2,
+    so that every position's first-layer variance sw2 mean_delta |x(i + delta)|^2 / C + sb2 is q* (``--normalize
+    position``); a pixel of zeros cannot be scaled (InputError naming the row and the pixel)."""
+    height, width, channels = (int(v) for v in image_shape)
+    pixels = A.reshape(A.shape[0] * height * width, channels)
+    peak, relative = row_norms(pixels)
+    zero = np.flatnonzero(peak == 0.0)
+    if zero.size:
+        row, pos = divmod(int(zero[0]), height * width)
+        raise InputError(f"{what}: row {row + 1} has a zero pixel at (h, w) = ({pos // width + 1}, {pos % width + 1}) "
+                         f"({zero.size} zero pixels in the {A.shape[0]} rows), which cannot be scaled to q* "
+                         "position by position (use --normalize example or --no-normalize)", what)
+    target = math.sqrt(channels * (q_star - sb2) / sw2)
+    return ((pixels / peak[:, None]) * (target / relative)[:, None]).reshape(A.shape)
 
 
 def row_norms(A: np.ndarray):

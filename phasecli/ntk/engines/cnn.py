@@ -40,7 +40,7 @@ import numpy as np
 
 from phasecli.activations import ACTIVATIONS
 from phasecli.expectations import kernels as KN
-from phasecli.ntk.engines import ENGINES, Layer, PointError, scale_rows_to_q_star
+from phasecli.ntk.engines import ENGINES, Layer, PointError, scale_positions_to_q_star, scale_rows_to_q_star
 from phasecli.ntk.engines import cnn_kernels as CK
 from phasecli.validate import InputError
 
@@ -219,6 +219,22 @@ class CnnEngine:
         kind_err = 0.0 if self.method == 0 else (1e-13 if self.kind == 1 else 1e-12)
         self.error = max(4 * EPS, kind_err)
 
+    def chaotic_prefactors(self):
+        """A(x) (chi_1 - 1) / q* of each train image (``limits.chaotic_prefactors``: the chaotic NTK diagonal
+        grows like A(x) chi_1^l; pooling divides all by d alike); NaN for a homogeneous activation (no finite q*
+        in the chaotic phase)."""
+        from phasecli.ntk.engines.limits import chaotic_prefactors
+
+        if self.homog:
+            return np.full(self.m, np.nan)
+        return chaotic_prefactors(self.code, self.method, self.slope, self.sw2, self.q, self.chi, self.v1[:self.m],
+                                  self.nb)
+
+    def ordered_gap(self):
+        """Not derived for the CNN (positions mix and, per example, start at different variances): NaN
+        (``limits.ordered_gap``)."""
+        return math.nan
+
     # ---- state
     def _initial(self, lo, hi):
         """Pairs lo:hi and their first-layer deviations dK (units u_1) and dTheta / p^1."""
@@ -375,7 +391,8 @@ def check_inputs(image_shape, filter_size, dim):
 def build(activation, X, Xt, sw2, sb2, slope, normalize, q_star, where, *, architecture, image_shape, filter_size,
           **_):
     """(engine, duplicate pairs, table error) for checked inputs (``check_image`` too: ``ntk`` checks them once);
-    rows scaled to a mean q^1 = q* with normalize.
+    rows scaled to a mean q^1 = q* with normalize 'example', every pixel's channel vector to q^1(i) = q* with
+    'position' (``scale_positions_to_q_star``).
 
     Raises PointError where the CNN kernel has no reference fixed point (q* infinite or zero)."""
     height, width, channels = (int(v) for v in image_shape)
@@ -384,7 +401,10 @@ def build(activation, X, Xt, sw2, sb2, slope, normalize, q_star, where, *, archi
         raise PointError("q_infinite" if not math.isfinite(q_star) else "q_zero",
                          f"q* is {'infinite' if not math.isfinite(q_star) else 0} for {where}: the convolutional "
                          "recursion is carried relative to a finite q* > 0")
-    if normalize:
+    if normalize == "position":
+        X = scale_positions_to_q_star(X, image_shape, q_star, sw2, sb2, "X")
+        Xt = None if Xt is None else scale_positions_to_q_star(Xt, image_shape, q_star, sw2, sb2, "X_test")
+    elif normalize:
         X = scale_rows_to_q_star(X, q_star, sw2, sb2, "X")
         Xt = None if Xt is None else scale_rows_to_q_star(Xt, q_star, sw2, sb2, "X_test")
     engine = CnnEngine(activation, X, Xt, (height, width, channels), k, ENGINES[architecture].pooled, sw2, sb2, slope,

@@ -75,6 +75,22 @@ class NormalizedEngine:
         else:
             self.eps_t = self.th_t = self.dl_t = None
         self.lp = math.log(q)  # log p^l
+        self.m = Xn.shape[0]
+        self.phi_prime_jumps = False  # set by ``build``
+
+    def chaotic_prefactors(self):
+        """Every row starts at q*: the chaotic NTK diagonals grow alike, A(x) (chi_1 - 1) / q* = 1
+        (``phasecli.ntk.engines.limits``)."""
+        return np.ones(self.m)
+
+    def ordered_gap(self):
+        """G of the ordered phase's lambda_min ~ l chi_1^l G (``limits.ordered_gap``), from the first layer:
+        call before ``run``.  NaN when phi' jumps (relu, ...: E(eps) ~ sqrt(eps), a different law)."""
+        from phasecli.ntk.engines.limits import ordered_gap
+
+        if self.phi_prime_jumps or self.lp != math.log(self.q):
+            return math.nan
+        return ordered_gap(self.fn, self.sw2, self.q, self.chi, self.eps)
 
     def _step(self):
         fn = self.fn
@@ -170,8 +186,9 @@ class RawEngine:
 
     positions = 1
 
-    def __init__(self, activation, X, Xt, sw2, sb2, slope, dropout):
+    def __init__(self, activation, X, Xt, sw2, sb2, slope, dropout, q_star=math.nan):
         act = ACTIVATIONS[activation]
+        self.q_star = q_star
         self.code = act.code
         self.kind = act.kind_code
         self.mode = (RK.MODE_CLOSED, RK.MODE_PIECEWISE, RK.MODE_ARRAYS)[self.kind]
@@ -180,6 +197,7 @@ class RawEngine:
         self.sw2, self.sb2 = sw2, sb2
         self.rho_d = dropout
         self.s, self.eps, self.ee = first_layer(X, X, sw2, sb2)
+        self.v1 = self.s.copy()  # first-layer variances of the train rows (``chaotic_prefactors``)
         self.s_t = self.eps_t = self.ee_t = None
         if Xt is not None:
             self.s_t, self.eps_t, self.ee_t = first_layer(Xt, X, sw2, sb2)
@@ -206,6 +224,25 @@ class RawEngine:
             self.dpm_t = np.ascontiguousarray(self.P_t[:, None] - self.P[None, :])
         self.error = (4 * EPS, RK.PIECEWISE_ERR, TAU_SMOOTH)[self.kind]
         self.angular = AngularExpansion(self.code, slope)
+
+    def chaotic_prefactors(self):
+        """A(x) (chi_1 - 1) / q* of each train row: rows whose first-layer variances differ reach q* along
+        different paths, so their chaotic NTK diagonals A(x) chi_1^l differ (``phasecli.ntk.engines.limits``);
+        NaN for a homogeneous activation (no finite q* in the chaotic phase)."""
+        from phasecli.expectations.kernels import gauss_moments
+        from phasecli.ntk.engines.limits import chaotic_prefactors
+
+        q = self.q_star
+        if self.homog or not (math.isfinite(q) and q > 0.0):
+            return np.full(self.v1.size, np.nan)
+        chi = self.sw2 * gauss_moments(self.code, q, self.slope)[1]
+        method = 0 if self.mode == RK.MODE_CLOSED else 1
+        return chaotic_prefactors(self.code, method, self.slope, self.sw2, q, chi, self.v1[:, None],
+                                  np.zeros((1, 1), dtype=np.int64))
+
+    def ordered_gap(self):
+        """Not derived for data as given (rows at different variances): NaN (``limits.ordered_gap``)."""
+        return math.nan
 
     # ---- per-row maps and, for smooth activations, the per-pair maps from the angular expansion
     def _diag(self, s):
@@ -460,7 +497,7 @@ def build(activation, X, Xt, sw2, sb2, slope, normalize, q_star, where: str, *, 
     if not normalize:
         if act.kind == "smooth":
             check_raw_table_size(X if Xt is None else np.vstack([X, Xt]), sw2, sb2, q_star, where)
-        engine = RawEngine(activation, X, Xt, sw2, sb2, slope, dropout)
+        engine = RawEngine(activation, X, Xt, sw2, sb2, slope, dropout, q_star)
         return engine, duplicate_pairs(X, act.odd and sb2 == 0.0), engine.error
     Xn = scale_rows_to_q_star(X, q_star, sw2, sb2, "X")
     Xtn = None if Xt is None else scale_rows_to_q_star(Xt, q_star, sw2, sb2, "X_test")
@@ -469,4 +506,5 @@ def build(activation, X, Xt, sw2, sb2, slope, normalize, q_star, where: str, *, 
     except FloatingPointError:
         raise PointError("unconverged", f"could not tabulate T(c) for {where}") from None
     engine = NormalizedEngine(fn, Xn, Xtn, sw2, sb2, q_star, sw2 * fn.td1, dropout)
+    engine.phi_prime_jumps = act.phi_prime_jumps
     return engine, duplicate_pairs_normalized(engine.eps, q_star, sb2, act.odd and sb2 == 0.0), fn.error
