@@ -143,11 +143,11 @@ _phasecli() {
                 --image-shape) return ;;
                 --scheduler) return ;;
                 --format|-f) _phasecli_words "table csv tsv json jsonl" 0; return ;;
-                --columns) _phasecli_words "activation sw2 sb2 depth test_accuracy test_mse train_accuracy kappa prediction_scale predictor ill_conditioned phase status architecture" 1; return ;;
-                --value) _phasecli_words "activation sw2 sb2 depth test_accuracy test_mse train_accuracy kappa prediction_scale predictor ill_conditioned phase status architecture" 0; return ;;
+                --columns) _phasecli_words "activation sw2 sb2 depth test_accuracy test_mse train_accuracy kappa prediction_scale predictor ill_conditioned phase status architecture ensemble_accuracy ensemble_std delta train_class_ratio" 1; return ;;
+                --value) _phasecli_words "activation sw2 sb2 depth test_accuracy test_mse train_accuracy kappa prediction_scale predictor ill_conditioned phase status architecture ensemble_accuracy ensemble_std delta train_class_ratio" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
-            _phasecli_words "--train --test --label-column --activation -a --sw2 --sb2 --q0 --slope --normalize --no-normalize --depth --dropout --time --eta --ridge --nngp --batch-size --examples --test-examples --architecture --filter --image-shape --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
+            _phasecli_words "--train --test --label-column --activation -a --sw2 --sb2 --q0 --slope --normalize --no-normalize --depth --dropout --time --eta --ridge --nngp --batch-size --examples --test-examples --balance --architecture --filter --image-shape --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
         verify)
             case "$prev" in
                 --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs" 0; return ;;
@@ -197,17 +197,19 @@ _phasecli() {
                 --samples) return ;;
                 --seed) return ;;
                 --train) _phasecli_words "digits" 0; compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
+                --test) _phasecli_words "digits" 0; compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
+                --test-examples) return ;;
                 --label-column) return ;;
                 --examples) return ;;
                 --dim) return ;;
                 --normalize) _phasecli_words "example position" 0; return ;;
                 --scheduler) return ;;
                 --format|-f) _phasecli_words "table csv tsv json jsonl" 0; return ;;
-                --columns) _phasecli_words "lr_factor eta diverged_fraction final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime activation sw2 sb2 depth width" 1; return ;;
-                --value) _phasecli_words "lr_factor eta diverged_fraction final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime activation sw2 sb2 depth width" 0; return ;;
+                --columns) _phasecli_words "lr_factor eta diverged_fraction final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime activation sw2 sb2 depth width lambda_max_inf lambda_max_empirical eta_empirical_factor test_accuracy test_accuracy_se train_accuracy status" 1; return ;;
+                --value) _phasecli_words "lr_factor eta diverged_fraction final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime activation sw2 sb2 depth width lambda_max_inf lambda_max_empirical eta_empirical_factor test_accuracy test_accuracy_se train_accuracy status" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
-            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --depth --width --lr-factor --steps --samples --seed --train --label-column --examples --dim --normalize --no-normalize --scheduler --format -f --columns --value --png --help -h" 0 ;;
+            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --depth --width --lr-factor --steps --samples --seed --train --test --test-examples --label-column --examples --dim --normalize --no-normalize --scheduler --format -f --columns --value --png --help -h" 0 ;;
         check)
             case "$prev" in
                 --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs" 0; return ;;

@@ -9,7 +9,7 @@ _phasecli() {
         'activations:List the activations with a one-line description each.'
         'kappa:NTK and NNGP spectra on a data set at every depth: lambda_max, lambda_min,...'
         'lr:Largest convergent learning rate eta_max = 2/lambda_max, and eta_catapult = 2...'
-        'generalize:Test accuracy of the infinite-width network trained on your data (NTK mean...'
+        'generalize:Test accuracy of infinite-width networks trained on your data (NTK ensemble...'
         'verify:Random finite networks against the theory: can the numbers be trusted at...'
         'catapult:The two-scalar model of large learning rates: lazy, catapult, unconverged or...'
         'train:Gradient descent on finite networks at multiples of eta_max = 2/lambda_max.'
@@ -153,14 +153,15 @@ _phasecli() {
                 '--batch-size=[Test rows per pass of the recursion (bounds memory).]:value: ' \
                 '--examples=[Examples used\: the first N rows of --train (convolutional runs grow like N^2) \[default\: all\].]:value: ' \
                 '--test-examples=[Test examples used\: the first N rows of --test \[default\: all\].]:value: ' \
+                '--balance[Train on the same number of rows of every class\: the first N/k of each class of --train in file order with --examples N (k classes), else as many as the smallest class has.]' \
                 '--architecture=[Network\: fc (fully connected), cnn-f (convolutional, flatten readout) or cnn-p (convolutional, global average pooling); depth = conv layers]:value:_sequence compadd - fc cnn-f cnn-p' \
                 '--filter=[CNN filter size K\: K x K filters (odd), stride 1, circular padding.]:value: ' \
                 '--image-shape=[CNN image layout\: each row is one image flattened in (H, W, C) order, channels last (required for image files; digits\: 8,8,1; synthetic inputs\: 6,6,3).]:value: ' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 '--strict[Exit status 1 when any row has no value]' \
                 {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
-                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 depth test_accuracy test_mse train_accuracy kappa prediction_scale predictor ill_conditioned phase status architecture' \
-                '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 depth test_accuracy test_mse train_accuracy kappa prediction_scale predictor ill_conditioned phase status architecture)' \
+                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 depth test_accuracy test_mse train_accuracy kappa prediction_scale predictor ill_conditioned phase status architecture ensemble_accuracy ensemble_std delta train_class_ratio' \
+                '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 depth test_accuracy test_mse train_accuracy kappa prediction_scale predictor ill_conditioned phase status architecture ensemble_accuracy ensemble_std delta train_class_ratio)' \
                 '--png=[Also render a PNG figure to this path (written atomically).]:file:_files' \
                 {--help,-h}'[Show the help and exit]' \
             ;;
@@ -213,6 +214,8 @@ _phasecli() {
                 '--samples=[Independent networks S (the same S for every lr_factor).]:value: ' \
                 '--seed=[Seed of the networks (and of synthetic inputs).]:value: ' \
                 '--train=[Labelled training set\: CSV (one example per row, integer label in --label-column; a header line is read), .npy or .npz (arrays x and y); - reads stdin; digits for the bundled handwritten digits]:file:{compadd - digits; _files}' \
+                '--test=[Labelled test set in --trains layout (digits for the bundled test split)\: adds test_accuracy, the mean over the non-diverged networks after T steps, and its standard error]:file:{compadd - digits; _files}' \
+                '--test-examples=[Test examples used\: the first N rows of --test \[default\: all\].]:value: ' \
                 '--label-column=[Column of the labelled file holding the integer class label\: an index (negative counts from the end) or a header name]:value: ' \
                 '--examples=[Examples used\: the first N rows of --train, or N synthetic standard normal inputs (m k is limited to 4000) \[default\: all rows of --train, 20 synthetic\].]:value: ' \
                 '--dim=[Dimension of synthetic inputs (not with --train).]:value: ' \
@@ -220,9 +223,9 @@ _phasecli() {
                 '--no-normalize[Use the data as given (no scaling to q*).]' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
-                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - lr_factor eta diverged_fraction final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime activation sw2 sb2 depth width' \
-                '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(lr_factor eta diverged_fraction final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime activation sw2 sb2 depth width)' \
-                '--png=[Also draw the median loss curves per lr_factor and final loss against lr_factor (Xiao et al.s Figure 2 style) to this PNG (written atomically); one (sw2, sb2, depth, width) point.]:file:_files' \
+                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - lr_factor eta diverged_fraction final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime activation sw2 sb2 depth width lambda_max_inf lambda_max_empirical eta_empirical_factor test_accuracy test_accuracy_se train_accuracy status' \
+                '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(lr_factor eta diverged_fraction final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime activation sw2 sb2 depth width lambda_max_inf lambda_max_empirical eta_empirical_factor test_accuracy test_accuracy_se train_accuracy status)' \
+                '--png=[Also draw, to this PNG (written atomically), for one depth\: the median loss curves per lr_factor and final loss against lr_factor; for several depths (Xiao et al.s Figure 2)\: test accuracy (train accuracy without --test, final loss without labels) over (depth, lr_factor) with 2/lambda_max and 4/lambda_max overlaid]:file:_files' \
                 {--help,-h}'[Show the help and exit]' \
             ;;
         check)
@@ -235,7 +238,7 @@ _phasecli() {
                 '--depth=[Depths L (hidden layers) to check\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; sorted and de-duplicated.]:value: ' \
                 '--trainable-multiple=[max_trainable_depth = this multiple of xi_c (Schoenholz et al]:value: ' \
                 '--conditioning-multiple=[Ordered side\: fail when depth > this multiple of xi_1 = -1/ln chi_1 (the NTKs kappa grows like exp(L/xi_1); Xiao et al.).]:value: ' \
-                '--generalization-multiple=[Chaotic side\: fail when depth > this multiple of xi_star = -1/(ln chi_c - ln chi_1) (the mean predictor decays like exp(-L/xi_star); 6 measured on digits, see the docs).]:value: ' \
+                '--generalization-multiple=[Chaotic side\: fail when depth > this multiple of xi_star = -1/(ln chi_c - ln chi_1) (trained networks lose their test accuracy over a few xi_star; 2 measured on balanced digits, see the docs).]:value: ' \
                 '--lr=[Also check the learning rate\: ETA <= eta_max = 2/lambda_max of the NTK at each depth, on --data (or --examples synthetic inputs), as `phasecli lr`.]:value: ' \
                 '--loss=[Loss convention of --lr\: 1/2 sum (f - y)^2 (eta_max = 2/lambda_max) or 1/(2m) sum (2m/lambda_max).]:value:(sum mean)' \
                 '--data=[Inputs\: CSV (one input per row; a header line as pandas writes it is read and its index column dropped), .npy, or .npz (array x or its only array); - reads CSV from stdin; digits\: the bundled 8x8 digit images (1000 rows of 64 pixels)]:file:_files' \
