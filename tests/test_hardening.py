@@ -118,8 +118,8 @@ def _distinct_colours(path):
 @pytest.mark.parametrize("args", [
     ["kappa", "--sw2", "1.5", "--sb2", "0,0.05,0.1", "--m", "6", "--depth", "1:20"],
     ["kappa", "--sw2", "0.8,1.5,3", "--sb2", "0.05", "--m", "6", "--depth", "4"],
-    ["generalize", "--train", "digits", "--test", "digits", "--examples", "200", "--test-examples", "200", "-a",
-     "erf", "--sw2", "2", "--sb2", "0.05,0.5", "--depth", "1,5,20"],
+    ["generalize", "--train", "digits", "--test", "digits", "--examples", "200", "--balance", "--test-examples", "200",
+     "-a", "erf", "--sw2", "2", "--sb2", "0.05,0.5", "--depth", "1,5,20"],
     ["phase", "--sw2", "1", "--sb2", "0:1:8"],
     ["depth-scale", "--sw2", "0.5:3:12", "--sb2", "0:0.5:6"],
 ])

@@ -170,7 +170,9 @@ def test_ratio_is_at_least_one_and_scale_free(values, scale):
     r, se, share = VF.ratio_statistics(x)
     r2, se2, share2 = VF.ratio_statistics(scale * x)
     assert r[0] >= 1 - 1e-12
-    np.testing.assert_allclose([r2[0], se2[0], share2[0]], [r[0], se[0], share[0]], rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose([r2[0], share2[0]], [r[0], share[0]], rtol=1e-9, atol=1e-15)
+    # se comes from a difference of moments: scaling moves it by rounding of that difference (5e-14 seen)
+    np.testing.assert_allclose(se2[0], se[0], rtol=1e-9, atol=1e-12 * r[0])
     assert 1 / len(values) - 1e-12 <= share[0] <= 1
 
 

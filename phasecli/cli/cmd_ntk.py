@@ -331,7 +331,6 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
     net = network(architectures, filter_size, image_shape, DIGITS_IMAGE if train_path == "digits" else None)
     X_train, y_train, X_test, y_test = load_train_test(train_path, test_path, label_column, examples, test_examples,
                                                        balance)
-    warn_unbalanced(y_train)
     advice = ("use fewer rows (--examples N, --test-examples N: the first rows of --train / --test), a smaller "
               "--depth maximum or fewer points" + (" (cnn-f costs 1/d of cnn-p)" if "cnn-p" in architectures else ""))
     with input_errors(advice):
@@ -341,6 +340,7 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
             nngp=nngp, batch_size=batch_size, scheduler=scheduler, labels=("--train", "--test"), **net)
     results = []
 
+    warn_unbalanced(y_train)  # once the run is planned: a refused run prints only its error
     cnn_note(activation, sweep.works or (), scheduler)
     bar = _bar(sweep, f"{activation} predictor", f"{activation} {','.join(architectures)} predictor")
 
