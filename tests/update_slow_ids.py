@@ -17,7 +17,9 @@ ALWAYS = ["tests/test_montecarlo.py::test_q_star[chaotic]", "tests/test_montecar
           "tests/test_montecarlo.py::test_chi_1[ordered]", "tests/test_montecarlo.py::test_chi_1[chaotic]",
           "tests/test_train.py::test_same_networks_give_the_same_runs_as_the_independent_trainer[relu-3]",
           "tests/test_train.py::test_initial_kernel_in_every_row_diverged_or_not[erf-1]",
-          "tests/test_train.py::test_initial_kernel_in_every_row_diverged_or_not[relu-3]"]
+          "tests/test_train.py::test_initial_kernel_in_every_row_diverged_or_not[relu-3]",
+          "tests/test_train.py::test_regimes_as_independently_drawn_networks_classify_them[erf-1]",
+          "tests/test_train.py::test_regimes_as_independently_drawn_networks_classify_them[relu-3]"]
 HEADER = """# Tests the quick tier (-m 'not slow') leaves to the full suite: each took >= 2 s (call + setup)
 # in a full run on 2 cores (python -m pytest -n 2 --durations=0). Regenerate with
 #   python -m pytest -n 2 -q --durations=0 > durations.txt; python tests/update_slow_ids.py durations.txt
