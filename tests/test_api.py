@@ -27,6 +27,11 @@ CASES = [
                         sb2=0.1, depth=[1, 5]),
      ["--train", "digits", "--test", "digits", "--examples", "30", "--test-examples", "20", "-a", "erf",
       "--sw2", "1,3", "--sb2", "0.1", "--depth", "1,5"]),
+    # plain on/off flags (--nngp, --balance) and a paired one (--no-normalize) as True / False
+    ("generalize", dict(train="digits", test="digits", examples=30, test_examples=20, activation="erf", sw2=3,
+                        sb2=0.1, depth=[1, 5], nngp=True, balance=True, normalize=False, strict=False),
+     ["--train", "digits", "--test", "digits", "--examples", "30", "--test-examples", "20", "-a", "erf",
+      "--sw2", "3", "--sb2", "0.1", "--depth", "1,5", "--nngp", "--balance", "--no-normalize"]),
     ("verify", dict(activation="tanh", sw2=1.5, sb2=0.05, width=16, depth="1:3", samples=20),
      ["-a", "tanh", "--sw2", "1.5", "--sb2", "0.05", "--width", "16", "--depth", "1:3", "--samples", "20"]),
     ("catapult", dict(lr_factor=[0.5, 1.5], steps=200), ["--lr-factor", "0.5,1.5", "--steps", "200"]),

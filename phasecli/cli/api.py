@@ -145,7 +145,8 @@ def _arguments(command, options: dict) -> list:
         bool_args = getattr(param, "api_bool", None)  # an option that also takes True / False here
         if bool_args is not None and isinstance(value, bool):
             args += bool_args[value]
-        elif param.is_flag and not param.secondary_opts and param.flag_value is True:
+        elif param.is_flag and not param.secondary_opts and getattr(param, "is_bool_flag", param.flag_value is True):
+            # an on/off flag (click 8.2+ leaves flag_value unset for a plain ``is_flag=True``: is_bool_flag says it)
             if not isinstance(value, bool):
                 raise InputError(f"{name} takes True or False, got {value!r}", name)
             args += [long] if value else []
