@@ -139,3 +139,13 @@ def test_argmax_probability_limits():
     probs = [predictor.argmax_probability(np.array([[0.2, -0.1, 0.4, 0.0]]), np.array([j]), np.array([0.7]))[0]
              for j in range(4)]
     assert abs(sum(probs) - 1.0) < 1e-12
+
+
+@pytest.mark.parametrize("time", [None, 2.0])
+def test_test_batches_give_the_same_columns(time):
+    """Each further test batch factors the train block again (nothing m x m kept per depth): same rows."""
+    X, y, Xt, yt = _data(seed=3, m=30, m_test=25)
+    whole = predictor.ntk_generalization("erf", X, y, Xt, yt, 3.0, 0.1, [1, 4], time=time)
+    batched = predictor.ntk_generalization("erf", X, y, Xt, yt, 3.0, 0.1, [1, 4], time=time, batch_size=7)
+    for column in ("ensemble_accuracy", "ensemble_std", "delta", "test_accuracy", "test_mse"):
+        np.testing.assert_allclose(getattr(batched, column), getattr(whole, column), rtol=1e-12, atol=1e-15)
