@@ -252,7 +252,7 @@ def _verdict(sw2, sb2, L, p, multiples, no_critical, eta, eta_max, lr_message, l
 
 
 _WHY = {"conditioning": "; kappa grows like exp(L/xi_1)",
-        "generalization": "; the predictor decays like exp(-L/xi_star)"}
+        "generalization": "; trained networks lose their test accuracy over a few xi_star"}
 
 
 def _signal_reason(p, sw2, sb2) -> str:

@@ -76,3 +76,17 @@ def test_balance_with_a_single_class_file(cli, tmp_path):
     r = cli("generalize", "--train", str(path), "--test", str(path), "--balance", "--depth", "1")
     assert r.returncode == 2
     assert "single class" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("command", [
+    ("generalize", "--train", "digits", "--test", "digits", "--examples", "20", "--test-examples", "10", "--depth", "1",
+     "--architecture", "cnn-f", "--image-shape", "8,8,1"),
+    ("kappa", "--data", "digits", "--examples", "5", "--depth", "3", "--architecture", "cnn-p", "--image-shape",
+     "8,8,1"),
+])
+def test_position_normalization_of_zero_pixels_is_refused_before_any_work(cli, command):
+    """The digits have zero pixels: --normalize position cannot scale them; one line, before the cost note."""
+    r = cli(*command, "--normalize", "position")
+    assert r.returncode == 2 and r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "'--normalize'" in r.stderr and "row 1 has a zero pixel at (h, w) = (1, 1)" in r.stderr

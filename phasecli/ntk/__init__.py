@@ -357,7 +357,7 @@ def spectra_sweep(activation, sw2, sb2, runs, depths, *, slope=mf.DEFAULT_SLOPE,
         if not engines.ENGINES[architecture].images:
             plans.check_fc_memory(X.shape[0], param)
         else:
-            plans.check_images(image_shape, filter_size, [(label, X)])
+            plans.check_images(image_shape, filter_size, [(label, X)], normalize=normalize)
             cnn_runs += [(architecture, X.shape[0], 0, depths, image_shape)] * len(points)
     per_run = iter(plans.cnn_works(activation, cnn_runs, scheduler) if cnn_runs else ())
     sweeps = []

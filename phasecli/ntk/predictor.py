@@ -354,7 +354,7 @@ def generalize_sweep(activation, sw2, sb2, X_train, y_train, X_test, y_test, dep
     net = {"image_shape": image_shape, "filter_size": filter_size} if cnn else {}
     works = None
     if cnn:
-        plans.check_images(image_shape, filter_size, list(zip(labels, (X_train, X_test))))
+        plans.check_images(image_shape, filter_size, list(zip(labels, (X_train, X_test))), normalize=normalize)
         m, m_test = X_train.shape[0], X_test.shape[0]
         batches = [min(batch_size, m_test - start) for start in range(0, m_test, batch_size)] or [0]
         runs = [(p["architecture"], m, b, depths, image_shape) for p in points for b in batches

@@ -81,13 +81,17 @@ def cnn_works(activation, runs, scheduler=None) -> list:
     return works
 
 
-def check_images(image_shape, filter_size, arrays) -> None:
+def check_images(image_shape, filter_size, arrays, normalize=None) -> None:
     """Every (label, rows) holds images of ``image_shape`` that a ``filter_size`` filter fits
-    (``recursion.cnn.check_image``; ``label`` names the rows in the message)."""
-    from phasecli.ntk.engines import cnn
+    (``ntk.engines.cnn.check_image``; ``label`` names the rows in the message), and, with
+    ``normalize='position'``, no all-zero pixel (``ntk.engines.check_position_scalable``): refused before
+    any estimate or work."""
+    from phasecli.ntk.engines import check_position_scalable, cnn
 
     for label, rows in arrays:
         cnn.check_image(image_shape, filter_size, rows.shape[1], what=label)
+        if normalize == "position":
+            check_position_scalable(rows, image_shape, label)
 
 
 @dataclass

@@ -88,11 +88,9 @@ def scale_rows_to_q_star(A: np.ndarray, q_star: float, sw2: float, sb2: float, w
     return (A / peak[:, None]) * (target / relative)[:, None]
 
 
-def scale_positions_to_q_star(A: np.ndarray, image_shape, q_star: float, sw2: float, sb2: float,
-                              what: str) -> np.ndarray:
-    """Rows of images (H, W, C) whose every pixel's channel vector is rescaled to |x(i)|^2 / C = (q* - sb2) / sw2,
-    so that every position's first-layer variance sw2 mean_delta |x(i + delta)|^2 / C + sb2 is q* (``--normalize
-    position``); a pixel of zeros cannot be scaled (InputError naming the row and the pixel)."""
+def check_position_scalable(A: np.ndarray, image_shape, what: str):
+    """(pixels, peak, relative): the rows of A as pixels (channel vectors) and their norms (``row_norms``);
+    InputError naming the row and the pixel when a pixel is all zeros (it cannot be scaled to q*)."""
     height, width, channels = (int(v) for v in image_shape)
     pixels = A.reshape(A.shape[0] * height * width, channels)
     peak, relative = row_norms(pixels)
@@ -101,7 +99,17 @@ def scale_positions_to_q_star(A: np.ndarray, image_shape, q_star: float, sw2: fl
         row, pos = divmod(int(zero[0]), height * width)
         raise InputError(f"{what}: row {row + 1} has a zero pixel at (h, w) = ({pos // width + 1}, {pos % width + 1}) "
                          f"({zero.size} zero pixels in the {A.shape[0]} rows), which cannot be scaled to q* "
-                         "position by position (use --normalize example or --no-normalize)", what)
+                         "position by position (use --normalize example or --no-normalize)", "normalize")
+    return pixels, peak, relative
+
+
+def scale_positions_to_q_star(A: np.ndarray, image_shape, q_star: float, sw2: float, sb2: float,
+                              what: str) -> np.ndarray:
+    """Rows of images (H, W, C) whose every pixel's channel vector is rescaled to |x(i)|^2 / C = (q* - sb2) / sw2,
+    so that every position's first-layer variance sw2 mean_delta |x(i + delta)|^2 / C + sb2 is q* (``--normalize
+    position``); a pixel of zeros cannot be scaled (InputError naming the row and the pixel)."""
+    channels = int(image_shape[2])
+    pixels, peak, relative = check_position_scalable(A, image_shape, what)
     target = math.sqrt(channels * (q_star - sb2) / sw2)
     return ((pixels / peak[:, None]) * (target / relative)[:, None]).reshape(A.shape)
 
