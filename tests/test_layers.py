@@ -71,9 +71,11 @@ def test_command_modules_import_no_other_command_and_no_private_name(path):
 def test_the_command_line_choices_are_the_libraries():
     """The CLI keeps its own copies of a few choice lists so that --help imports no numpy; they must be
     the library's lists, in the same order."""
+    from phasecli import validate
     from phasecli.cli import options
     from phasecli.jacobian_spectrum import WEIGHTS
     from phasecli.ntk.engines import ARCHITECTURES
 
     assert options.ARCHITECTURES == ARCHITECTURES
     assert options.WEIGHT_LAWS == WEIGHTS
+    assert options.NORMALIZATIONS == validate.NORMALIZATIONS

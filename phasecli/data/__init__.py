@@ -268,6 +268,16 @@ def class_balance(y) -> tuple:
     return classes, counts, float(counts.max() / counts.min())
 
 
+def class_index(y, n: int, classes, what: str) -> np.ndarray:
+    """Each label of ``y`` (``check_labels``) as its index among the sorted training ``classes``; InputError
+    naming ``what`` for a label that never occurs in training (no output stands for it)."""
+    arr = check_labels(y, n, what)
+    unseen = np.setdiff1d(np.unique(arr), classes)
+    if unseen.size:
+        raise InputError(f"test labels {unseen.tolist()[:5]} never occur in the training labels", what)
+    return np.searchsorted(classes, arr)
+
+
 def check_labels(y, n: int, what: str) -> np.ndarray:
     """``y`` as int64 class labels, one per example (``n``): integers, or floats that are whole numbers below
     2^53 in magnitude (larger ones would merge classes).  InputError naming ``what`` otherwise."""

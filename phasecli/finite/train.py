@@ -168,7 +168,7 @@ def prepare(activation, X, y=None, *, sw2, sb2, depth=1, width=512, samples=5, s
     ``X_test``, ``y_test``: an optional labelled test set (needs labelled training data ``y``; the
     same feature count; only labels that occur in ``y``), scored after training."""
     from phasecli import ntk
-    from phasecli.data import check_matrix
+    from phasecli.data import check_matrix, class_index
     from phasecli.ntk.predictor import encode_targets
 
     V.activation(activation)
@@ -203,7 +203,7 @@ def prepare(activation, X, y=None, *, sw2, sb2, depth=1, width=512, samples=5, s
         if X_test.shape[1] != X.shape[1]:
             raise InputError(f"the test set has {X_test.shape[1]} features but the training set has {X.shape[1]}",
                              "X_test")
-        test_index = _class_index(y_test, X_test.shape[0], uniq)
+        test_index = class_index(y_test, X_test.shape[0], uniq, "y_test")
     rows = m * Y.shape[1]
     if rows > MAX_OUTPUT_ROWS:
         raise InputError(f"m k = {m} examples x {Y.shape[1]} outputs = {rows:,} exceeds the limit of "
@@ -236,18 +236,6 @@ def _test_rows(X_test, sw2, sb2, q_star, normalize) -> np.ndarray:
         return scale_rows_to_q_star(X_test, q_star, sw2, sb2, "X_test")
     check_first_layer(X_test, sw2, sb2, "X_test")
     return X_test
-
-
-def _class_index(y_test, n, classes) -> np.ndarray:
-    """Each test label's index among the training ``classes``; InputError for anything else."""
-    from phasecli.data import check_labels
-
-    arr = check_labels(y_test, n, "y_test")
-    unseen = np.setdiff1d(np.unique(arr), classes)
-    if unseen.size:
-        raise InputError(f"test labels {unseen.tolist()[:5]} never occur in the training labels (the networks have "
-                         "no output for them)", "y_test")
-    return np.searchsorted(classes, arr)
 
 
 def draw_networks(setup: TrainSetup):

@@ -27,7 +27,8 @@ from phasecli import ntk
 from phasecli import validate as V
 from phasecli.ntk.asymptotics import predictor_limit_weight
 from phasecli.results import Rows
-from phasecli.data import check_labels, check_matrix, load_labelled  # noqa: F401  (part of the public API)
+from phasecli.data import (check_labels, check_matrix, class_balance, class_index,  # noqa: F401  (public API)
+                           load_labelled)
 
 KAPPA_ILL = 1e10
 
@@ -96,14 +97,11 @@ def _validate(X_train, y_train, X_test, y_test):
     if X_train.shape[1] != X_test.shape[1]:
         raise V.InputError(f"train has {X_train.shape[1]} features but test has {X_test.shape[1]}", "X_test")
     y_train = check_labels(y_train, X_train.shape[0], "y_train")
-    y_test = check_labels(y_test, X_test.shape[0], "y_test")
     classes = np.unique(y_train)
     if classes.size < 2:
         raise V.InputError(f"the training labels hold a single class ({classes[0]}): nothing to predict", "y_train")
-    unseen = np.setdiff1d(np.unique(y_test), classes)
-    if unseen.size:
-        raise V.InputError(f"test labels {unseen.tolist()[:5]} never occur in the training set", "y_test")
-    return X_train, y_train, X_test, y_test, classes
+    label_index = class_index(y_test, X_test.shape[0], classes, "y_test")
+    return X_train, y_train, X_test, classes[label_index], classes, label_index
 
 
 class _Solver:
@@ -195,7 +193,7 @@ def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, d
     (memory m_test x k per depth).  architecture / image_shape / filter_size: the network
     (``ntk.kernel_pass``; 'cnn-f' / 'cnn-p' on images).  Raises InputError on bad input.
     """
-    X_train, y_train, X_test, y_test, classes = _validate(X_train, y_train, X_test, y_test)
+    X_train, y_train, X_test, y_test, classes, label_index = _validate(X_train, y_train, X_test, y_test)
     time = None if time is None else V.number("time", time, lo=0.0)
     eta = None if eta is None else V.number("eta", eta, lo=0.0, lo_open=True)
     if eta is not None and time is None:
@@ -213,8 +211,7 @@ def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, d
     status = np.array(["ok"] * n_depth, dtype=object)
     point = mf.solve_phase(activation, [sw2], [sb2], q0=q0, slope=slope)
     meta = {"phase": str(point.phase[0, 0]), "xi_1": float(point.xi_1[0, 0]), "xi_star": float(point.xi_star[0, 0])}
-    label_index = np.searchsorted(classes, y_test)
-    counts = np.array([np.sum(y_train == c) for c in classes])
+    counts = class_balance(y_train)[1]  # per class, in the order of ``classes``
     positions = 1 if image_shape is None else int(image_shape[0]) * int(image_shape[1])
     limit_weight = predictor_limit_weight(
         activation, meta["phase"], X_train.shape[0], q_star=float(point.q_star[0, 0]),
