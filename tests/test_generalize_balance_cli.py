@@ -90,3 +90,14 @@ def test_position_normalization_of_zero_pixels_is_refused_before_any_work(cli, c
     assert r.returncode == 2 and r.stdout == ""
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert "'--normalize'" in r.stderr and "row 1 has a zero pixel at (h, w) = (1, 1)" in r.stderr
+
+
+def test_unbalanced_training_with_unseen_test_labels_prints_only_the_error(cli, tmp_path):
+    """The class-balance warning comes after the rows: a run refused for its labels prints one line."""
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    train.write_text("".join(f"{i},{i % 3},0\n" for i in range(1, 9)) + "9,1,1\n")
+    test.write_text("1,2,2\n")
+    r = cli("generalize", "--train", str(train), "--test", str(test), "--depth", "1")
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.strip().splitlines() == ["phasecli generalize: error: Invalid value for '--test': test labels [2] "
+                                             "never occur in the training labels"]

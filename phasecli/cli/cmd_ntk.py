@@ -340,7 +340,6 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
             nngp=nngp, batch_size=batch_size, scheduler=scheduler, labels=("--train", "--test"), **net)
     results = []
 
-    warn_unbalanced(y_train)  # once the run is planned: a refused run prints only its error
     cnn_note(activation, sweep.works or (), scheduler)
     bar = _bar(sweep, f"{activation} predictor", f"{activation} {','.join(architectures)} predictor")
 
@@ -352,6 +351,7 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
                 advance()
 
     out.emit(GENERALIZE_COLUMNS, chunks())
+    warn_unbalanced(y_train)  # after the rows: a refused run (planning or bad labels) prints only its error
     if out.png:
         render("cnn:comparison_figure" if compare else "generalize_figure", out.png, results, layout=layout,
                time=train_time, scales=scale_curves(activation, sw2, sb2, q0, slope, layout),
