@@ -152,6 +152,31 @@ def test_white_heatmap_cells_are_explained_in_the_panel_that_has_them(monkeypatc
     assert "white in $c^*$ and $\\xi_c$" in legend and "at 24 points" in legend
 
 
+@pytest.mark.parametrize("sb2_top, sw2_top", [(1.0, 4.0), (3e-4, 4.0), (3000.0, 1e4)])
+def test_phase_heatmaps_fit_the_figure_without_overlaps(monkeypatch, sb2_top, sw2_top):
+    """The fixed layout of the phase figure (fitted once to its labels): long tick labels (0.00030, 3000)
+    push the panels apart and inward; nothing leaves the figure and no colorbar runs into the next panel."""
+    import phasecli.plotting.meanfield as mf
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figures = _capture(monkeypatch, mf)
+    sw2, sb2 = np.linspace(0.5, sw2_top, 8), np.linspace(0.0, sb2_top, 6)
+    grid = SimpleNamespace(activation="tanh", sw2=sw2, sb2=sb2, chi_1=np.tile(sw2[:, None] / 2, (1, 6)),
+                           c_star=np.full((8, 6), 0.5), xi_c=np.full((8, 6), 3.0),
+                           fixed_point=np.full((8, 6), "stable", dtype=object))
+    mf.phase_figure(grid, None, layout="heatmap", path="unused.png")
+    fig = figures[0]
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    bars = [ax for ax in fig.axes if not ax.get_title()]
+    assert len(panels) == 3 and len(bars) == 3
+    boxes = [ax.get_tightbbox(renderer) for ax in panels]
+    bar_boxes = [ax.get_tightbbox(renderer) for ax in bars]
+    assert boxes[0].x0 >= 0 and bar_boxes[-1].x1 <= fig.bbox.width
+    for bar, box in zip(bar_boxes[:-1], boxes[1:]):
+        assert bar.x1 < box.x0
+
+
 # ------------------------------------------------------------------ lr --png is not kappa --png
 def test_lr_figure_draws_the_learning_rates_not_kappa(tmp_path):
     args = ["-a", "erf", "--sw2", "1,2,3", "--sb2", "0.05", "--m", "5", "--depth", "1:8", "-f", "csv"]

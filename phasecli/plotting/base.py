@@ -26,7 +26,7 @@ FIXED_POINT_REASONS = {"zero": "$q^*$ = 0 (the signal dies)", "infinite": r"$q^*
 __all__ = ["Figure", "SW2_LABEL", "SB2_LABEL", "DEPTH_LABEL", "AXIS_LABELS", "save", "finite_range", "heatmap",
            "log_norm", "chi_norm", "clip_inf", "draw_critical", "finish_heatmaps", "masked_legend", "robust_limits",
            "robust_norm", "cell_edges", "log_spaced", "depth_axis", "empty_panel", "DARK_OUTLINE", "LIGHT_OUTLINE",
-           "outside_legend", "why_undefined"]
+           "outside_legend", "why_undefined", "fit_row"]
 
 
 def save(fig: Figure, path: str) -> None:
@@ -149,6 +149,35 @@ def why_undefined(fixed_point, where=None) -> str:
 
 def points(n: int) -> str:
     return f"{n} point" if n == 1 else f"{n} points"
+
+
+def fit_row(fig, axes, pad=0.012):
+    """A fixed layout for one row of panels with colorbars and a legend below: the margins and the gaps
+    measured once from the drawn labels (one text layout pass, where constrained layout takes several)."""
+    fig.subplots_adjust(left=0.05, right=0.95, bottom=0.17, top=0.88, wspace=0.3)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    width = fig.bbox.width
+    gap = 0.0
+    boxes = [ax.get_tightbbox(renderer) for ax in axes]
+    bars = [cb.ax.get_tightbbox(renderer) if (cb := _colorbar(ax)) is not None else box for ax, box in zip(axes, boxes)]
+    left = max(0.0, -boxes[0].x0) / width
+    right = max(0.0, bars[-1].x1 - width) / width
+    for bar, box in zip(bars[:-1], boxes[1:]):
+        gap = max(gap, (bar.x1 - box.x0) / width)
+    # widen what overflows, keep what fits; wspace is a fraction of the mean panel width
+    n = len(axes)
+    lo, hi = 0.05 + left + pad, 0.95 - right - pad
+    panel = (hi - lo) / (n + 0.3 * (n - 1))
+    wspace = 0.3 + max(0.0, gap + pad) / panel
+    fig.subplots_adjust(left=lo, right=hi, wspace=wspace)
+
+
+def _colorbar(ax):
+    """The colorbar drawn for ``ax``'s mesh (heatmap), if any."""
+    for artist in ax.collections:
+        if getattr(artist, "colorbar", None) is not None:
+            return artist.colorbar
+    return None
 
 
 def outside_legend(fig, axes, ncol=None, extra=()):

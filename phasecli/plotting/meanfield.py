@@ -8,7 +8,7 @@ from matplotlib.patches import Patch
 
 from phasecli.gate import DEFAULT_CONDITIONING_MULTIPLE, DEFAULT_GENERALIZATION_MULTIPLE
 from phasecli.plotting.base import (FIXED_POINT_REASONS, MASKED_COLOR, SB2_LABEL, SW2_LABEL, Figure, chi_norm,
-                                    clip_inf, draw_critical, empty_panel, heatmap, outside_legend, points, robust_norm,
+                                    clip_inf, draw_critical, empty_panel, fit_row, heatmap, outside_legend, points, robust_norm,
                                     save, why_undefined)
 
 
@@ -66,7 +66,7 @@ def _label_regions(ax, grid, undefined):
                 fontsize=9, color="0.15", bbox=dict(boxstyle="round", facecolor="white", edgecolor="0.6"))
 
 
-def _finish_heatmaps(fig, axes, critical, grid, masks, title, path):
+def _finish_heatmaps(fig, axes, critical, grid, masks, title, path, fit=None):
     """Critical line on every panel, limits, large white regions named where they are, one legend below the
     panels (the critical line and why cells are white, per reason, naming the panels), title; then save."""
     sw2_range, sb2_range = _ranges(grid)
@@ -83,6 +83,8 @@ def _finish_heatmaps(fig, axes, critical, grid, masks, title, path):
              for reason, names in reasons.items()]
     outside_legend(fig, axes[:1], ncol=1 + len(extra), extra=extra)
     fig.suptitle(title)
+    if fit is not None:
+        fit(fig, axes)
     save(fig, path)
 
 
@@ -110,7 +112,9 @@ def phase_figure(grid, critical, *, layout: str, path: str) -> None:
         fig.suptitle(f"{grid.activation}: mean-field phase, {fixed}")
         save(fig, path)
         return
-    fig = Figure(figsize=(16, 5.2), layout="constrained")
+    # a fixed layout fitted once to the tick labels (fit_row): the README's main job draws this figure, and
+    # constrained layout would double its time
+    fig = Figure(figsize=(16, 5.2))
     axes = fig.subplots(1, 3)
     c_star = np.asarray(grid.c_star, dtype=float)
     xi_c = clip_inf(grid.xi_c)
@@ -123,7 +127,8 @@ def phase_figure(grid, critical, *, layout: str, path: str) -> None:
             r"$\xi_c$ (log scale)", extend=extend, clip_note=note)
     masks = [(r"$\chi_1$", ~np.isfinite(np.asarray(grid.chi_1, dtype=float))), (r"$c^*$", ~np.isfinite(c_star)),
              (r"$\xi_c$", ~(np.isfinite(xi_c) & (xi_c > 0)))]
-    _finish_heatmaps(fig, axes, critical, grid, masks, f"{grid.activation}: order-to-chaos phase diagram", path)
+    _finish_heatmaps(fig, axes, critical, grid, masks, f"{grid.activation}: order-to-chaos phase diagram", path,
+                     fit=fit_row)
 
 
 def depth_scale_figure(grid, critical, multiple: float, *, layout: str, path: str) -> None:
