@@ -16,6 +16,8 @@ import sys
 
 import pytest
 
+from conftest import run_cli
+
 BIG = ["phase", "--sw2", "0.5:4:2000", "--sb2", "0:1:2000"]
 
 
@@ -81,9 +83,10 @@ def test_progress_bar_on_a_terminal_only():
     pty = pytest.importorskip("pty")
     master, slave = pty.openpty()
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "phasecli", "phase", "--sw2", "0.5:4:300", "--sb2", "0:1:400",
+        # PHASECLI_PROGRESS_DELAY=0: the bar at once, so a small grid shows it (by default after 1.5 s)
+        proc = subprocess.Popen([sys.executable, "-m", "phasecli", "phase", "--sw2", "0.5:4:60", "--sb2", "0:1:50",
                                  "-f", "csv"], stdout=subprocess.DEVNULL, stderr=slave,
-                                env={**os.environ, "COLUMNS": "100"})
+                                env={**os.environ, "COLUMNS": "100", "PHASECLI_PROGRESS_DELAY": "0"})
         os.close(slave)
         seen = b""
         while True:
@@ -100,3 +103,22 @@ def test_progress_bar_on_a_terminal_only():
     text = seen.decode(errors="replace")
     assert proc.returncode == 0
     assert "tanh grid" in text and "cells" in text, text[-500:]
+
+
+def test_no_progress_bar_off_a_terminal_even_at_once(monkeypatch):
+    monkeypatch.setenv("PHASECLI_PROGRESS_DELAY", "0")
+    r = run_cli("phase", "--sw2", "0.5:4:60", "--sb2", "0:1:50", "-f", "csv")
+    assert r.returncode == 0 and r.stdout.count("\n") == 1 + 60 * 50
+    assert "cells" not in r.stderr and "\x1b" not in r.stderr
+
+
+@pytest.mark.parametrize("value, delay", [(None, 1.5), ("0", 0.0), ("2.5", 2.5), ("abc", 1.5), ("-1", 1.5),
+                                          ("nan", 1.5), ("inf", 1.5), ("", 1.5)])
+def test_progress_delay_from_the_environment(monkeypatch, value, delay):
+    from phasecli.cli.progress import Progress
+
+    if value is None:
+        monkeypatch.delenv("PHASECLI_PROGRESS_DELAY", raising=False)
+    else:
+        monkeypatch.setenv("PHASECLI_PROGRESS_DELAY", value)
+    assert Progress(10, "x").delay == delay

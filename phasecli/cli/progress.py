@@ -13,7 +13,7 @@ class Progress:
 
     ``with Progress(total, label) as advance: ... advance(n)``."""
 
-    DELAY = 1.5  # seconds before a bar appears
+    DELAY = 1.5  # seconds before a bar appears (PHASECLI_PROGRESS_DELAY overrides it)
 
     def __init__(self, total: int, label: str, unit: str = "items"):
         self.total, self.label, self.unit = int(total), label, unit
@@ -21,6 +21,7 @@ class Progress:
         self.bar = None
         self.task = None
         self.enabled = sys.stderr is not None and sys.stderr.isatty() and self.total > 1
+        self.delay = _delay(self.DELAY)
         self.t0 = time.monotonic()
 
     def __enter__(self):
@@ -30,7 +31,7 @@ class Progress:
         self.done += n
         if not self.enabled:
             return
-        if self.bar is None and time.monotonic() - self.t0 > self.DELAY and self.done < self.total:
+        if self.bar is None and time.monotonic() - self.t0 >= self.delay and self.done < self.total:
             from rich.console import Console
             from rich.progress import BarColumn, Progress as RichProgress, TextColumn, TimeRemainingColumn
 
@@ -46,6 +47,18 @@ class Progress:
         if self.bar is not None:
             self.bar.stop()
         return False
+
+
+def _delay(default: float) -> float:
+    """Seconds before a bar appears: $PHASECLI_PROGRESS_DELAY when it is a number >= 0, else ``default``."""
+    import math
+    import os
+
+    try:
+        value = float(os.environ.get("PHASECLI_PROGRESS_DELAY", default))
+    except ValueError:
+        return default
+    return value if math.isfinite(value) and value >= 0 else default
 
 
 def check_figure(kind: str, **shape) -> str | None:

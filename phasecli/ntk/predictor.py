@@ -27,6 +27,7 @@ from phasecli import ntk
 from phasecli import validate as V
 from phasecli.ntk.asymptotics import predictor_limit_weight
 from phasecli.results import Rows
+from phasecli.runtime.blas import one_thread
 from phasecli.data import (check_labels, check_matrix, class_balance, class_index,  # noqa: F401  (public API)
                            load_labelled)
 
@@ -182,6 +183,7 @@ def argmax_probability(mean, label_index, std):
     return np.clip(out, 0.0, 1.0)
 
 
+@one_thread
 def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, depths, *, slope=0.01,
                        normalize=True, q0=1.0, dropout=None, time=None, eta=None, ridge=0.0, nngp=False,
                        batch_size=defaults.BATCH_SIZE, keep_predictions=False, architecture="fc", image_shape=None,

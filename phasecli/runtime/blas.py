@@ -12,6 +12,8 @@ costs far more than the second thread gains on the matrices phasecli uses, measu
 
 from __future__ import annotations
 
+import functools
+
 _CONTROLLER = None
 
 
@@ -23,3 +25,15 @@ def single_threaded():
     if _CONTROLLER is None:
         _CONTROLLER = ThreadpoolController()
     return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
+def one_thread(fn):
+    """``fn`` run under ``single_threaded()``: its results then do not depend on how many BLAS threads the
+    process has (a Dask worker has one, the command line two), to the last bit."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with single_threaded():
+            return fn(*args, **kwargs)
+
+    return wrapper

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-TARGET_CELLS = 20_000  # grid cells per chunk: ~0.1-0.5 s of numba work, a few MB of rows
+TARGET_CELLS = 5_000  # grid cells per chunk: ~0.5-1 s of numba work on 2 cores for a smooth activation
 MIN_CHUNKS = 40  # a large grid is cut into at least this many chunks (first rows after <= 1/40 of the run)
 
 
