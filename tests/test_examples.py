@@ -101,8 +101,15 @@ def _case_id(example: str) -> str:
 
 README_CASES = readme_examples()
 ALL_HELP_CASES = help_examples()
+
+
+def _command(example: str) -> str:
+    """The example without its trailing comment (the README and a help page may explain the same line apart)."""
+    return re.sub(r"\s+#\s.*$", "", example).strip()
+
+
 # a help example printed in the README too runs once (as a README example)
-HELP_CASES = [(label, e) for label, e in ALL_HELP_CASES if e not in set(README_CASES)]
+HELP_CASES = [(label, e) for label, e in ALL_HELP_CASES if _command(e) not in {_command(r) for r in README_CASES}]
 
 
 def _marks(example):
