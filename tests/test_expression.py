@@ -107,6 +107,7 @@ HOSTILE = [
     ("(yield)", "yield"),
     ("exp(x)(1)", "exp(x)"),
     ("1e16*x", "1e16"),
+    ("exp(40) * x", "exp(40)"),  # a folded constant obeys the same limit, so the normal form parses again
     ("", "empty"),
     ("tanh(x))", ")"),
 ]
@@ -203,6 +204,8 @@ def test_grammar_text_lists_every_function():
     ("x * 1 + 0", "x"),
     ("2.0 * x", "2 * x"),
     ("1e0 * x ** 1", "x"),
+    ("where(x < 0, where(x < 0, x, 5), sin(x))", "where(x < 0, x, sin(x))"),
+    ("where(x < 0, x, where(0 > x, 5, sin(x)))", "where(x < 0, x, sin(x))"),
 ])
 def test_spellings_share_the_normal_form_and_hash(a, b):
     ea, eb = E.parse(a), E.parse(b)
@@ -277,7 +280,7 @@ def _close(got, want, rel):
     return abs(got - want) <= rel * max(1.0, abs(want))
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(_smooth_exprs(), st.floats(-2.0, 2.0))
 def test_derivatives_of_random_expressions_match_mpmath(pair, x):
     text, f = pair
@@ -292,7 +295,10 @@ def test_derivatives_of_random_expressions_match_mpmath(pair, x):
         rough = f(mpmath.mpf(x))
     assume(max(abs(want0), abs(want1), abs(want2)) < 1e6)
     assume(abs(rough - want0) <= 1e-14 * max(1, abs(want0)))
-    phi, dphi, d2phi = _compiled(text)
+    try:
+        phi, dphi, d2phi = _compiled(text)
+    except E.ExpressionError:  # a constant subexpression overflows or exceeds 1e15: refused
+        assume(False)
     assert _close(phi(x), want0, 1e-12), text
     assert _close(dphi(x), want1, 1e-10), text
     assert _close(d2phi(x), want2, 1e-8), text
@@ -305,7 +311,10 @@ def test_derivatives_of_random_expressions_match_mpmath(pair, x):
 @given(_smooth_exprs())
 def test_normal_form_is_a_fixed_point_and_keeps_the_function(pair):
     text, _ = pair
-    expr = E.parse(text)
+    try:
+        expr = E.parse(text)
+    except E.ExpressionError:  # a constant subexpression overflows (exp(expm1(8))): refused, and that is right
+        assume(False)
     again = E.parse(expr.canonical)
     assert again.canonical == expr.canonical and again.digest == expr.digest
     xs = np.linspace(-2, 2, 9)
@@ -528,7 +537,8 @@ def test_oscillatory():
 @pytest.mark.parametrize("text,words", [
     ("log(x)", "phi is"), ("sqrt(x)", "phi is"), ("x**0.5", "phi is"), ("1/x", "x = 0"),
     ("1 / (x - 0.123456789)", "division by zero"), ("x**-1", "x = 0"),
-    ("where(x < 0, -1, 1)", "phi jumps"), ("sqrt(abs(x))", "phi'"), ("where(x < 1, 0, 1) * x", "phi jumps"),
+    ("where(x < 0, -1, 1)", "phi jumps at x = 0 (from -1 to 1)"), ("abs(sin(x))", "more than 16 kinks"),
+    (" + ".join(f"abs(x - {k})" for k in range(17)), "17 kinks"), ("sqrt(abs(x))", "phi'"), ("where(x < 1, 0, 1) * x", "phi jumps"),
 ])
 def test_analysis_refuses_activations_not_finite_or_not_continuous(text, words):
     with pytest.raises(E.ExpressionError) as info:

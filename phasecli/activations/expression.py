@@ -321,6 +321,10 @@ def where(cmp: str, left: Node, right: Node, a: Node, b: Node) -> Node:
     if left.is_const and right.is_const:
         holds = left.value < right.value if cmp == "<" else left.value <= right.value
         return a if holds else b
+    if a.op == "where" and (a.name, a.args[0], a.args[1]) == (cmp, left, right):
+        a = a.args[2]  # where(c, where(c, p, q), r) = where(c, p, r)
+    if b.op == "where" and (b.name, b.args[0], b.args[1]) == (cmp, left, right):
+        b = b.args[3]  # where(c, p, where(c, q, r)) = where(c, p, r)
     if a == b:
         return a
     return Node("where", (left, right, a, b), name=cmp)
@@ -361,9 +365,12 @@ class _Parser:
         if depth > MAX_DEPTH:
             self.fail(node, f"nested more than {MAX_DEPTH} deep")
         try:
-            return self._convert(node, depth)
+            out = self._convert(node, depth)
         except _FoldError as exc:
             self.fail(node, str(exc))
+        if out.is_const and abs(out.value) > MAX_CONSTANT:  # literals and folded constants alike
+            self.fail(node, f"number too large (|number| <= {MAX_CONSTANT:g})")
+        return out
 
     def _const_value(self, node, depth) -> float | None:
         """The value of a subtree without x (a number after folding), else None."""
@@ -630,7 +637,10 @@ def _count(node: Node, seen: set) -> None:
 
 
 def _checked_derivative(node: Node) -> Node:
-    d = derivative(node)
+    try:
+        d = derivative(node)
+    except _FoldError as exc:
+        raise ExpressionError(f"cannot be differentiated: {exc}") from None
     seen: set = set()
     _count(d, seen)
     if len(seen) > MAX_DERIVATIVE_NODES:
@@ -1015,6 +1025,7 @@ HUGE = 1e100  # |phi| (or |phi'|) beyond this at a finite x: unbounded
 SUP_MARGIN = 1e-14  # sup phi'^2 raised (inf lowered) by this relative margin: an enclosing range
 GAP_NOISE = 1e-14  # rounding of sup phi'^2 - phi'^2 computed by difference (registry field gap_noise)
 ONE_SIDED_STEP = 1e-7  # one-sided limits at a kink: 2 f(k +- h) - f(k +- 2h), h = 1e-7 max(1, |k|)
+MAX_KINKS = 16  # more kinks than this (abs(sin(x)) has infinitely many) are refused
 JUMP_TOL = 1e-8  # a jump of phi' or phi'' smaller than this (relative to max(1, |values|)) is none
 
 
@@ -1063,7 +1074,7 @@ def _scan_grid():
     return np.concatenate([-tail[::-1], fine, tail])
 
 
-def _roots(g: Node, grid, values=None) -> list:
+def _roots(g: Node, grid, values=None, limit: int | None = None) -> list:
     """Points where g changes sign: exactly for affine g, else by a scan of ``grid`` then bisection to a
     bracket of a few ulps (a pair of sign changes closer than the grid step is missed)."""
     import numpy as np
@@ -1078,6 +1089,9 @@ def _roots(g: Node, grid, values=None) -> list:
     s = np.sign(v)
     out = [float(x) for x in grid[s == 0.0]]
     idx = np.nonzero((s[:-1] * s[1:]) < 0)[0]
+    if limit is not None and idx.size + len(out) > limit:
+        raise ExpressionError(f"more than {MAX_KINKS} kinks (points where abs, min, max or where switch, here "
+                              f"{g.key!r} = 0): phasecli handles at most {MAX_KINKS}")
     for i in idx:
         lo, hi = float(grid[i]), float(grid[i + 1])
         slo = s[i]
@@ -1154,11 +1168,14 @@ def analyze(expr: Expression | str) -> ExpressionFacts:
     # kinks (before the finiteness checks, so points at the kinks are checked too)
     candidates = set()
     for g in _kink_conditions(phi_t):
-        for r in _roots(g, grid):
+        for r in _roots(g, grid, limit=4 * MAX_KINKS):
             if math.isfinite(r) and abs(r) <= TAIL_LIMIT:
                 candidates.add(r)
     kinks, jumps = [], []
-    for k in sorted(candidates):
+    if len(candidates) > 4 * MAX_KINKS:
+        raise ExpressionError(f"more than {MAX_KINKS} kinks (points where abs, min, max or where switch): "
+                              f"phasecli handles at most {MAX_KINKS}")
+    for k in sorted(c + 0.0 for c in candidates):  # + 0.0: no -0.0
         p_minus, p_plus = _one_sided(phi_t, k)
         d_minus, d_plus = _one_sided(d1_t, k)
         s_minus, s_plus = _one_sided(d2_t, k)
@@ -1177,6 +1194,9 @@ def analyze(expr: Expression | str) -> ExpressionFacts:
         if abs(jump1) > tol1 or abs(jumps2) > tol2:
             kinks.append(k)
             jumps.append(jump1 if abs(jump1) > tol1 else 0.0)
+    if len(kinks) > MAX_KINKS:
+        raise ExpressionError(f"{len(kinks)} kinks (points where abs, min, max or where switch): phasecli handles "
+                              f"at most {MAX_KINKS}")
 
     # finiteness of phi and phi' everywhere on the scan, phi'' off the kinks
     xs = np.concatenate([grid[fine], np.array(kinks, dtype=float)])
