@@ -170,6 +170,13 @@ def test_hostile_expression_is_one_clean_line_naming_the_token(text, token, sent
     assert not (tmp_path / "phasecli_pwned").exists()
 
 
+def test_error_column_counts_leading_blanks():
+    for text, col in (("x.y", 1), ("   x.y", 4), ("  1 + gamma(x)", 7), ("  x +* 2", 6)):
+        with pytest.raises(E.ExpressionError) as info:
+            E.parse(text)
+        assert info.value.column + 1 == col and f"(column {col})" in str(info.value)
+
+
 def test_parsing_never_evaluates_user_text(sentinel):
     with sentinel.watch():
         for text in ("x * tanh(softplus(x))", "x*min(max(x+3,0),6)/6", "where(x > 0, x, 0.01 * x)", "sin(2*x)/2"):
@@ -267,6 +274,59 @@ def _smooth_exprs():
         return st.one_of(*[un(n) for n in unary], *safe, *binary)
 
     return st.recursive(leaf, extend, max_leaves=6)
+
+
+def _kinked_exprs():
+    """(text, mpmath function, switch functions) with abs, min/max with a number and where: the switch
+    functions vanish where a branch changes, so the test can stay away from the kinks."""
+    consts = st.sampled_from([0.5, -0.5, 1.0, -1.25, 2.0])
+    smooth = _smooth_exprs().map(lambda p: (p[0], p[1], ()))
+
+    def extend(inner):
+        absolute = inner.map(lambda p: (f"abs({p[0]})", lambda x, f=p[1]: abs(f(x)), p[2] + (p[1],)))
+        mins = st.tuples(inner, consts).map(lambda q: (
+            f"min({q[0][0]}, {q[1]!r})", lambda x, f=q[0][1], c=q[1]: min(f(x), mpmath.mpf(c)),
+            q[0][2] + ((lambda x, f=q[0][1], c=q[1]: f(x) - c),)))
+        maxs = st.tuples(inner, consts).map(lambda q: (
+            f"max({q[1]!r}, {q[0][0]})", lambda x, f=q[0][1], c=q[1]: max(f(x), mpmath.mpf(c)),
+            q[0][2] + ((lambda x, f=q[0][1], c=q[1]: f(x) - c),)))
+        wheres = st.tuples(inner, consts, inner, inner, st.sampled_from(["<", "<=", ">", ">="])).map(lambda q: (
+            f"where({q[0][0]} {q[4]} {q[1]!r}, {q[2][0]}, {q[3][0]})",
+            lambda x, u=q[0][1], c=q[1], a=q[2][1], b=q[3][1], op=q[4]: (
+                a(x) if {"<": u(x) < c, "<=": u(x) <= c, ">": u(x) > c, ">=": u(x) >= c}[op] else b(x)),
+            q[0][2] + q[2][2] + q[3][2] + ((lambda x, u=q[0][1], c=q[1]: u(x) - c),)))
+        plus = st.tuples(inner, inner).map(lambda q: (f"({q[0][0]}) + ({q[1][0]})",
+                                                      lambda x, f=q[0][1], g=q[1][1]: f(x) + g(x), q[0][2] + q[1][2]))
+        times = st.tuples(inner, inner).map(lambda q: (f"({q[0][0]}) * ({q[1][0]})",
+                                                       lambda x, f=q[0][1], g=q[1][1]: f(x) * g(x), q[0][2] + q[1][2]))
+        tanh = inner.map(lambda p: (f"tanh({p[0]})", lambda x, f=p[1]: mpmath.tanh(f(x)), p[2]))
+        return st.one_of(absolute, mins, maxs, wheres, plus, times, tanh)
+
+    return st.recursive(smooth, extend, max_leaves=4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(_kinked_exprs(), st.floats(-2.0, 2.0))
+def test_derivatives_of_random_kinked_expressions_match_mpmath_away_from_kinks(triple, x):
+    text, f, switches = triple
+    mpmath.mp.dps = 40
+    try:
+        xm = mpmath.mpf(x)
+        assume(all(abs(g(xm)) > 1e-6 for g in switches))  # a smooth point: no branch changes within ~1e-6
+        want0, want1, want2 = f(xm), mpmath.diff(f, xm, 1), mpmath.diff(f, xm, 2)
+    finally:
+        mpmath.mp.dps = 15
+    with mpmath.workdps(15):
+        rough = f(mpmath.mpf(x))
+    assume(max(abs(want0), abs(want1), abs(want2)) < 1e6)
+    assume(abs(rough - want0) <= 1e-14 * max(1, abs(want0)))
+    try:
+        phi, dphi, d2phi = _compiled(text)
+    except E.ExpressionError:
+        assume(False)
+    assert _close(phi(x), want0, 1e-12), text
+    assert _close(dphi(x), want1, 1e-9), text
+    assert _close(d2phi(x), want2, 1e-7), text
 
 
 def _compiled(text):

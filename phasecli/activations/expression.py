@@ -345,8 +345,9 @@ _OTHER_BINOPS = {ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.BitXor:
 
 
 class _Parser:
-    def __init__(self, text: str):
-        self.text = text
+    def __init__(self, text: str, offset: int = 0):
+        self.text = text  # stripped; ``offset`` characters of leading blanks were removed
+        self.offset = offset
         self.nodes = 0
 
     def token(self, node) -> str:
@@ -356,7 +357,8 @@ class _Parser:
     def fail(self, node, what: str):
         tok = self.token(node)
         shown = tok if len(tok) <= 40 else tok[:37] + "..."
-        raise ExpressionError(f"{shown!r}: {what}", tok, getattr(node, "col_offset", None))
+        col = getattr(node, "col_offset", None)
+        raise ExpressionError(f"{shown!r}: {what}", tok, None if col is None else col + self.offset)
 
     def convert(self, node, depth: int = 1) -> Node:
         self.nodes += 1
@@ -531,7 +533,7 @@ def parse(text) -> Expression:
         raise ExpressionError(f"syntax error ({exc.msg}) near {near!r}", near, col) from None
     except (ValueError, RecursionError, MemoryError) as exc:
         raise ExpressionError(f"cannot be parsed ({type(exc).__name__})") from None
-    p = _Parser(text.strip())
+    p = _Parser(text.strip(), len(text) - len(text.lstrip()))
     node = p.convert(tree.body)
     return Expression(text, node)
 
