@@ -305,7 +305,7 @@ def _kinked_exprs():
     return st.recursive(smooth, extend, max_leaves=4)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(_kinked_exprs(), st.floats(-2.0, 2.0))
 def test_derivatives_of_random_kinked_expressions_match_mpmath_away_from_kinks(triple, x):
     text, f, switches = triple
@@ -618,3 +618,34 @@ def test_activation_record():
     assert sine.oscillatory and sine.active_scale == math.inf and sine.odd is True and sine.code == -1
     unknown = E.activation("x / (1 + abs(x))")
     assert unknown.bounded is None
+
+
+# the registered activations written as expressions: the facts found at run time agree with the registry's
+# (where the run-time one is established; the registry is itself checked against tests/naive.py)
+AS_EXPRESSIONS = {
+    "tanh": "tanh(x)", "erf": "erf(x)", "relu": "max(x, 0)", "leaky_relu": "where(x > 0, x, 0.01 * x)",
+    "elu": "where(x > 0, x, expm1(x))", "selu": "1.0507009873554805 * where(x > 0, x, 1.6732632423543772 * expm1(x))",
+    "gelu": "x * erfc(-x / sqrt(2)) / 2", "silu": "x * sigmoid(x)", "softplus": "softplus(x)",
+    "sigmoid": "sigmoid(x)", "sin": "sin(x)", "linear": "x", "hard_tanh": "min(max(x, -1), 1)", "abs": "abs(x)",
+}
+
+
+@pytest.mark.parametrize("name", sorted(AS_EXPRESSIONS))
+def test_registered_activations_as_expressions_agree_with_the_registry(name):
+    from phasecli.activations import ACTIVATIONS
+
+    reg = ACTIVATIONS[name]
+    f = E.analyze(AS_EXPRESSIONS[name])
+    for fact in ("odd", "bounded", "homogeneous"):
+        assert getattr(f, fact) in (None, getattr(reg, fact)), fact
+    assert f.kinks == reg.kinks
+    assert f.phi_prime_jumps == reg.phi_prime_jumps
+    assert f.jump_sq == pytest.approx(reg.jump_sq(0.01), rel=1e-9, abs=1e-12)
+    assert f.kind == ("piecewise" if reg.kinks else "smooth")
+    lo, hi = reg.dphi_sq_range(0.01)
+    assert f.phi_prime_sq_range[1] == pytest.approx(hi, rel=1e-13)
+    assert lo - 1e-13 <= f.phi_prime_sq_range[0]
+    assert f.oscillatory == reg.oscillatory
+    if f.d2phi_at_zero is not None and reg.kind == "smooth":
+        assert f.d2phi_at_zero == pytest.approx(reg.d2phi_at_zero, abs=1e-15)
+    assert (f.active_scale == math.inf) == (reg.active_scale == math.inf)
