@@ -527,6 +527,9 @@ def test_hard_swish_facts():
     ("abs(x**3 - 2)", (2.0 ** (1.0 / 3.0),), (6.0 * 2.0 ** (2.0 / 3.0),)),  # not affine: scan and bisection
     ("where(tanh(x) < 0.5, x, 2 * x - 0.5493061443340549)", (math.atanh(0.5),), (1.0,)),  # continuous
     ("x / (1 + abs(x))", (0.0,), (0.0,)),  # softsign: phi'' jumps at 0
+    ("abs(max(x, 0))", (0.0,), (1.0,)),  # abs's argument is 0 on a half-line: no switch of abs there
+    ("where(max(x - 1, 0) <= 0, 0, x - 1)", (1.0,), (1.0,)),  # the condition switches where the zeros end
+    ("where(x**3 - 2 < 0, 0, x**3 - 2)", (2.0 ** (1.0 / 3.0),), (3.0 * 2.0 ** (2.0 / 3.0),)),
     ("max(x, 0) + min(x, 0)", (), ()),  # = x: nothing happens at 0
     ("where(x < 2, sin(x), sin(x))", (), ()),
 ])
@@ -598,7 +601,8 @@ def test_oscillatory():
     ("log(x)", "phi is"), ("sqrt(x)", "phi is"), ("x**0.5", "phi is"), ("1/x", "x = 0"),
     ("1 / (x - 0.123456789)", "division by zero"), ("x**-1", "x = 0"),
     ("where(x < 0, -1, 1)", "phi jumps at x = 0 (from -1 to 1)"), ("abs(sin(x))", "more than 16 kinks"),
-    (" + ".join(f"abs(x - {k})" for k in range(17)), "17 kinks"), ("sqrt(abs(x))", "phi'"), ("where(x < 1, 0, 1) * x", "phi jumps"),
+    (" + ".join(f"abs(x - {k})" for k in range(17)), "17 kinks"), ("sqrt(abs(x))", "phi'"),
+    ("where(x < 1, 0, 1) * x", "phi jumps"),
 ])
 def test_analysis_refuses_activations_not_finite_or_not_continuous(text, words):
     with pytest.raises(E.ExpressionError) as info:

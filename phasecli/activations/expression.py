@@ -418,7 +418,8 @@ class _Parser:
         if kind is ast.BinOp:
             op = type(node.op)
             if op not in _BINOPS:
-                self.fail(node, f"operator {_OTHER_BINOPS.get(op, type(node.op).__name__)} not allowed (use + - * / **)")
+                sym = _OTHER_BINOPS.get(op, type(node.op).__name__)
+                self.fail(node, f"operator {sym} not allowed (use + - * / **)")
             left = self.convert(node.left, depth + 1)
             if op is ast.Pow:
                 c = self._const_value(node.right, depth + 1)
@@ -1076,58 +1077,63 @@ def _scan_grid():
     return np.concatenate([-tail[::-1], fine, tail])
 
 
-def _roots(g: Node, grid, values=None, limit: int | None = None) -> list:
-    """Points where g changes sign: exactly for affine g, else by a scan of ``grid`` then bisection to a
-    bracket of a few ulps (a pair of sign changes closer than the grid step is missed)."""
+def _switches(left: Node, cmp: str, right: Node, grid, limit: int | None = None) -> list:
+    """Points where the truth of ``left cmp right`` changes (cmp "<" or "<="): exactly when left - right
+    is affine, else by a scan of ``grid`` then bisection to adjacent doubles (two switches closer than
+    the grid step are missed).  A switch whose bisection ends next to a 12-decimal number where
+    left == right holds exactly is put there (x + 3 = 6 at 3.0, not 2.9999999999999996)."""
     import numpy as np
 
+    g = sub(left, right)
     dg = derivative(g)
     if dg.is_const:  # affine: g = a x + b
         if dg.value == 0.0:
             return []
         b = float(evaluate(g, np.zeros(1))[0])
         return [-b / dg.value]
-    v = evaluate(g, grid) if values is None else values
-    s = np.sign(v)
-    out = [float(x) for x in grid[s == 0.0]]
-    idx = np.nonzero((s[:-1] * s[1:]) < 0)[0]
-    if limit is not None and idx.size + len(out) > limit:
+
+    def holds(xs):
+        lv, rv = evaluate(left, xs), evaluate(right, xs)
+        return lv < rv if cmp == "<" else lv <= rv
+
+    t = holds(grid)
+    idx = np.nonzero(t[:-1] != t[1:])[0]
+    if limit is not None and idx.size > limit:
         raise ExpressionError(f"more than {MAX_KINKS} kinks (points where abs, min, max or where switch, here "
-                              f"{g.key!r} = 0): phasecli handles at most {MAX_KINKS}")
+                              f"{left.key} {cmp} {right.key}): phasecli handles at most {MAX_KINKS}")
+    out = []
     for i in idx:
         lo, hi = float(grid[i]), float(grid[i + 1])
-        slo = s[i]
-        for _ in range(200):
+        t_lo = t[i]
+        while True:
             mid = 0.5 * (lo + hi)
             if mid in (lo, hi):
                 break
-            sm = np.sign(evaluate(g, np.array([mid]))[0])
-            if sm == 0.0:
-                lo = hi = mid
-                break
-            if sm == slo:
+            if holds(np.array([mid]))[0] == t_lo:
                 lo = mid
             else:
                 hi = mid
-        x = 0.5 * (lo + hi)
+        x = hi
         nice = round(x, 12)
-        if evaluate(g, np.array([nice]))[0] == 0.0:
+        if abs(nice - x) <= 4 * math.ulp(max(abs(x), 1e-300)) + 1e-300 and evaluate(g, np.array([nice]))[0] == 0.0:
             x = nice
         out.append(x)
     return out
 
 
 def _kink_conditions(tree: Node) -> list:
-    """The functions whose sign changes are candidate kinks: abs(u) -> u, min/max(u, c) -> u - c,
-    where(l < r, ...) -> l - r."""
+    """(left, cmp, right) whose truth picks the branch: abs(u): u < 0; min(u, c): u < c; max(u, c): c < u;
+    where(l cmp r, ...)."""
     out = []
     for m in nodes(tree):
         if m.op == "fn" and m.name == "abs":
-            out.append(m.args[0])
-        elif m.op in ("min", "max"):
-            out.append(sub(m.args[0], const(m.value)))
+            out.append((m.args[0], "<", ZERO))
+        elif m.op == "min":
+            out.append((m.args[0], "<", const(m.value)))
+        elif m.op == "max":
+            out.append((const(m.value), "<", m.args[0]))
         elif m.op == "where":
-            out.append(sub(m.args[0], m.args[1]))
+            out.append((m.args[0], m.name, m.args[1]))
     return out
 
 
@@ -1169,8 +1175,8 @@ def analyze(expr: Expression | str) -> ExpressionFacts:
 
     # kinks (before the finiteness checks, so points at the kinks are checked too)
     candidates = set()
-    for g in _kink_conditions(phi_t):
-        for r in _roots(g, grid, limit=4 * MAX_KINKS):
+    for left, cmp, right in _kink_conditions(phi_t):
+        for r in _switches(left, cmp, right, grid, limit=4 * MAX_KINKS):
             if math.isfinite(r) and abs(r) <= TAIL_LIMIT:
                 candidates.add(r)
     kinks, jumps = [], []
@@ -1223,7 +1229,7 @@ def analyze(expr: Expression | str) -> ExpressionFacts:
             den = m.args[1] if m.op == "div" else m.args[0] if (m.op == "pow" and m.value < 0) else None
             if den is None or den.is_const:
                 continue
-            for r in _roots(den, grid[fine]):
+            for r in _switches(den, "<", ZERO, grid[fine]):
                 near = evaluate(tree, np.array([np.nextafter(r, -np.inf), r, np.nextafter(r, np.inf)]))
                 if not np.all(np.isfinite(near)) or np.max(np.abs(near)) > 1e8 * max(top, 1.0):
                     raise ExpressionError(f"division by zero at x = {r:.6g} (in {den.key!r}): an activation "
