@@ -554,6 +554,10 @@ def test_kinks_and_jumps(text, kinks, jumps):
     ("x * tanh(x)", False, False, False),
     ("exp(-x**2)", False, True, False),
     ("sigmoid(x)", False, True, False),
+    ("1 / (1 + x**2)", False, True, False),
+    ("1 / (-2 - x**2)", False, True, False),
+    ("x / (2 + sin(x))", False, False, False),
+    ("tanh(x) / -3", True, True, False),
     ("x / (1 + abs(x))", True, None, False),  # bounded by 1, but interval arithmetic cannot show it
     ("sigmoid(x) - 0.5", None, True, False),  # odd, but not by the parity rules
     ("min(max(x, -1), 1)", None, True, False),

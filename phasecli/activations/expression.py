@@ -950,10 +950,8 @@ def _bounds(n: Node, memo: dict):
             r = _imul(B(n.args[0]), B(n.args[1]))
         elif op == "div":
             a, b = B(n.args[0]), B(n.args[1])
-            if b[0] > 0.0 or b[1] < 0.0:
-                r = _imul(a, (1.0 / b[1] if b[1] != _INF else 0.0, 1.0 / b[0] if b[0] != -_INF else 0.0))
-                if b[1] < 0.0:
-                    r = _imul(a, (1.0 / b[1], 1.0 / b[0] if b[0] != -_INF else 0.0))
+            if b[0] > 0.0 or b[1] < 0.0:  # 1 / [b0, b1] = [1 / b1, 1 / b0] when 0 is outside (1 / inf = 0)
+                r = _imul(a, (0.0 if b[1] == _INF else 1.0 / b[1], 0.0 if b[0] == -_INF else 1.0 / b[0]))
         elif op == "pow":
             lo, hi = B(n.args[0])
             c = n.value
@@ -1154,9 +1152,11 @@ def _fail_not_finite(what: str, x: float, value: float):
 def analyze(expr: Expression | str) -> ExpressionFacts:
     """The registry's facts about ``expr``, found at run time (module constants state the tolerances):
 
-    - kinks: sign changes of the arguments of abs, min, max and of the conditions of where (solved
-      exactly when affine, else a scan of |x| <= 1e6, step 3.1e-3 for |x| <= 100, then bisection),
-      kept where phi' or phi'' jumps by more than ``JUMP_TOL``; phi must be continuous;
+    - kinks: where the branch of an abs, min, max or where switches (solved exactly when the compared
+      quantities differ by an affine function of x, else a scan of |x| <= 1e6, step 3.1e-3 for
+      |x| <= 100, then bisection), kept where phi' or phi'' jumps by more than ``JUMP_TOL``
+      (one-sided limits extrapolated from ``ONE_SIDED_STEP``); phi must be continuous; at most
+      ``MAX_KINKS``;
     - phi, phi' finite on the scan, phi'' off the kinks; poles between grid points are caught when
       phi or phi' there exceeds 1e8 times its largest value on the grid;
     - sup / inf of phi'^2: grid, one-sided limits at kinks, tails and growth probes, the five best
