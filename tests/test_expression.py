@@ -576,6 +576,7 @@ def test_active_scale():
     assert math.exp(-g * g / 2) * g * g < 1e-15 < math.exp(-0.8 * g * 0.8 * g / 2)
     assert E.analyze("sin(2*x)/2").active_scale == math.inf
     assert E.analyze("x**2").active_scale == math.inf
+    assert E.analyze("exp(x)").active_scale == math.inf  # overflows, never linear
     assert E.analyze("max(x, 0)").active_scale == 0.0
     assert E.analyze("x").active_scale == 0.0
     assert E.analyze("x * tanh(softplus(x))").active_scale < 60.0

@@ -1333,7 +1333,9 @@ def _active_scale(d1_t: Node, d2_t: Node, grid, kinks) -> float:
     eps = 2.0 ** -52
 
     def nonlinear(d1v, d2v, u):
-        return ~(np.abs(d2v) * (1.0 + np.abs(u)) <= eps * np.maximum(np.abs(d1v), m))  # nan counts as nonlinear
+        with np.errstate(all="ignore"):  # overflow (inf) or nan counts as nonlinear
+            flat = np.abs(d2v) * (1.0 + np.abs(u)) <= eps * np.maximum(np.abs(d1v), m)
+        return ~(flat & np.isfinite(d1v) & np.isfinite(d2v))
 
     flags = nonlinear(d1, d2, grid)
     if not flags.any():
