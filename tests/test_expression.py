@@ -560,7 +560,9 @@ def test_kinks_and_jumps(text, kinks, jumps):
     ("tanh(x) / -3", True, True, False),
     ("x / (1 + abs(x))", True, None, False),  # bounded by 1, but interval arithmetic cannot show it
     ("sigmoid(x) - 0.5", None, True, False),  # odd, but not by the parity rules
-    ("min(max(x, -1), 1)", None, True, False),
+    ("min(max(x, -1), 1)", True, True, False),  # a symmetric clip of an odd function
+    ("max(min(2 * x, 1.5), -1.5)", True, True, False),
+    ("min(max(x, -1), 2)", False, True, False),
 ])
 def test_parity_boundedness_homogeneity_established_or_unknown(text, odd, bounded, homogeneous):
     f = E.analyze(text)

@@ -860,7 +860,12 @@ def _parity(n: Node, memo: dict):
             r = {"sin": "odd", "tanh": "odd", "sinh": "odd", "erf": "odd", "cos": "even", "cosh": "even",
                  "abs": "even"}.get(n.name)
     elif op in ("min", "max"):
-        r = "even" if P(n.args[0]) == "even" else None
+        inner = n.args[0]
+        if P(inner) == "even":
+            r = "even"
+        elif (inner.op in ("min", "max") and inner.op != op and inner.value == -n.value
+              and P(inner.args[0]) == "odd"):
+            r = "odd"  # a symmetric clip: min(max(u, -c), c) or max(min(u, c), -c) of an odd u
     elif op == "where":
         left, right, a, b = (P(c) for c in n.args)
         if left == "even" and right == "even" and a == b:
