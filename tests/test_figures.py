@@ -152,7 +152,7 @@ def test_white_heatmap_cells_are_explained_in_the_panel_that_has_them(monkeypatc
     assert "white in $c^*$ and $\\xi_c$" in legend and "at 24 points" in legend
 
 
-@pytest.mark.parametrize("sb2_top, sw2_top", [(1.0, 4.0), (3e-4, 4.0), (3000.0, 1e4)])
+@pytest.mark.parametrize("sb2_top, sw2_top", [(1.0, 4.0), (3e-4, 4.0), (3000.0, 1e4), (1e-12, 1e4)])
 def test_phase_heatmaps_fit_the_figure_without_overlaps(monkeypatch, sb2_top, sw2_top):
     """The fixed layout of the phase figure (fitted once to its labels): long tick labels (0.00030, 3000)
     push the panels apart and inward; nothing leaves the figure and no colorbar runs into the next panel."""
@@ -161,9 +161,10 @@ def test_phase_heatmaps_fit_the_figure_without_overlaps(monkeypatch, sb2_top, sw
 
     figures = _capture(monkeypatch, mf)
     sw2, sb2 = np.linspace(0.5, sw2_top, 8), np.linspace(0.0, sb2_top, 6)
+    c_star, xi_c, fixed_point = np.full((8, 6), 0.5), np.full((8, 6), 3.0), np.full((8, 6), "stable", dtype=object)
+    c_star[0, 0], xi_c[0, 0], fixed_point[0, 0] = np.nan, np.nan, "zero"  # a white cell: the legend explains it
     grid = SimpleNamespace(activation="tanh", sw2=sw2, sb2=sb2, chi_1=np.tile(sw2[:, None] / 2, (1, 6)),
-                           c_star=np.full((8, 6), 0.5), xi_c=np.full((8, 6), 3.0),
-                           fixed_point=np.full((8, 6), "stable", dtype=object))
+                           c_star=c_star, xi_c=xi_c, fixed_point=fixed_point)
     mf.phase_figure(grid, None, layout="heatmap", path="unused.png")
     fig = figures[0]
     renderer = FigureCanvasAgg(fig).get_renderer()
@@ -175,6 +176,11 @@ def test_phase_heatmaps_fit_the_figure_without_overlaps(monkeypatch, sb2_top, sw
     assert boxes[0].x0 >= 0 and bar_boxes[-1].x1 <= fig.bbox.width
     for bar, box in zip(bar_boxes[:-1], boxes[1:]):
         assert bar.x1 < box.x0
+    # an axis offset (1e-12) lifts the panel titles: they stay below the figure's title, the legend below all
+    title = fig._suptitle.get_window_extent(renderer)
+    legend = fig.legends[0].get_window_extent(renderer)
+    assert max(b.y1 for b in boxes + bar_boxes) < title.y0
+    assert min(b.y0 for b in boxes + bar_boxes) > legend.y1 > 0
 
 
 # ------------------------------------------------------------------ lr --png is not kappa --png

@@ -164,12 +164,24 @@ def fit_row(fig, axes, pad=0.012):
     right = max(0.0, bars[-1].x1 - width) / width
     for bar, box in zip(bars[:-1], boxes[1:]):
         gap = max(gap, (bar.x1 - box.x0) / width)
+    # above the panels the title, below them the legend: lower the top or raise the bottom where they meet
+    height = fig.bbox.height
+    top, bottom = 0.88, 0.17
+    suptitle = getattr(fig, "_suptitle", None)  # matplotlib keeps no public handle on it
+    if suptitle is not None:
+        title = suptitle.get_window_extent(renderer)
+        overlap = max(max(box.y1, bar.y1) for box, bar in zip(boxes, bars)) - title.y0
+        top -= max(0.0, overlap) / height + pad
+    if fig.legends:
+        legend = fig.legends[0].get_window_extent(renderer)
+        overlap = legend.y1 - min(min(box.y0, bar.y0) for box, bar in zip(boxes, bars))
+        bottom += max(0.0, overlap) / height + pad
     # widen what overflows, keep what fits; wspace is a fraction of the mean panel width
     n = len(axes)
     lo, hi = 0.05 + left + pad, 0.95 - right - pad
     panel = (hi - lo) / (n + 0.3 * (n - 1))
     wspace = 0.3 + max(0.0, gap + pad) / panel
-    fig.subplots_adjust(left=lo, right=hi, wspace=wspace)
+    fig.subplots_adjust(left=lo, right=hi, wspace=wspace, top=top, bottom=bottom)
 
 
 def _colorbar(ax):
