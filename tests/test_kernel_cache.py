@@ -1,6 +1,6 @@
 """The kernel cache is keyed on phasecli's version and kernel sources, not on the install path: two
-installs of the same sources (two virtualenvs, an image and a checkout) share it; an edit never reads
-a stale kernel."""
+installs of the same sources (two virtualenvs, an image and a checkout) share it; an edit (of a kernel
+or of the activation registry, whose tables the kernels compile in) never reads a stale kernel."""
 
 import os
 import shutil
@@ -43,4 +43,8 @@ def test_two_installs_of_the_same_sources_share_the_cache_and_an_edit_does_not(t
     with open(edited / "phasecli" / "expectations" / "kernels.py", "a") as f:
         f.write("\n# an edit\n")
     assert _hits_misses(edited, cache) == (0, 1)  # other sources: compiled again, never a stale kernel
+    registry = _copy_package(tmp_path / "venv-d")  # the kernels compile the registry's tables in as constants
+    with open(registry / "phasecli" / "activations" / "__init__.py", "a") as f:
+        f.write("\n# an edit\n")
+    assert _hits_misses(registry, cache) == (0, 1)
     assert _hits_misses(first, cache) == (1, 0)  # and the first install's entries are still there

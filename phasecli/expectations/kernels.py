@@ -71,6 +71,21 @@ _UNIFORM_Z, _UNIFORM_W = _uniform_rules(list(_UNIFORM_PANELS))
 
 # ----------------------------------------------------------------------------- quadrature
 @njit(cache=True)
+def _sorted_breakpoints(values):
+    """A sorted copy of a few finite breakpoints (insertion sort: the same order as np.sort, without
+    compiling numba's quicksort into every kernel that builds a quadrature rule)."""
+    b = values.copy()
+    for i in range(1, b.size):
+        v = b[i]
+        j = i - 1
+        while j >= 0 and b[j] > v:
+            b[j + 1] = b[j]
+            j -= 1
+        b[j + 1] = v
+    return b
+
+
+@njit(cache=True)
 def quadrature_rule(code, offset, scale, extra, n_extra, hz, hu, zs, ws):
     """Nodes zs and weights ws (normal density included) for E[f(offset + scale Z)].
 
@@ -101,7 +116,7 @@ def quadrature_rule(code, offset, scale, extra, n_extra, hz, hu, zs, ws):
         if -Z_MAX < extra[i] < Z_MAX:
             bps[nb] = extra[i]
             nb += 1
-    b = np.sort(bps[:nb])
+    b = _sorted_breakpoints(bps[:nb])
     # panel counts, then a uniform coarsening if the cap is exceeded
     counts = np.empty(nb - 1, dtype=np.int64)
     total = 0

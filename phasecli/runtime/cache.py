@@ -16,6 +16,8 @@ import os
 import tempfile
 
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the phasecli package
+# modules without kernels whose globals the kernels read, so compiled in as constants: part of the stamp
+KERNEL_CONSTANT_SOURCES = (os.path.join("activations", "__init__.py"),)
 
 
 def _writable_dir(path: str) -> bool:
@@ -41,9 +43,10 @@ def cache_dir() -> str:
 
 @functools.lru_cache(maxsize=1)
 def source_stamp() -> str:
-    """A digest of phasecli's version and every numba module's name and contents: the stamp of every
-    cached kernel.  Neither the install path nor modification times enter it, so two installs of the
-    same phasecli (two virtualenvs, a CI image and a checkout) share one cache; any edit invalidates it."""
+    """A digest of phasecli's version and the name and contents of every numba module and of the activation
+    registry (its per-code tables are compiled into the kernels): the stamp of every cached kernel.  Neither
+    the install path nor modification times enter it, so two installs of the same phasecli (two virtualenvs,
+    a CI image and a checkout) share one cache; any edit invalidates it."""
     from phasecli import __version__
 
     h = hashlib.sha1(__version__.encode())
@@ -54,8 +57,11 @@ def source_stamp() -> str:
                 path = os.path.join(root, name)
                 with open(path, "rb") as f:
                     source = f.read()
-                if b"@njit" in source:  # a module with numba kernels (they call each other across modules)
-                    h.update(os.path.relpath(path, PACKAGE_DIR).encode())
+                relative = os.path.relpath(path, PACKAGE_DIR)
+                # a module with numba kernels (they call each other across modules), or one whose values
+                # the kernels compile in as constants (the activation registry's per-code tables)
+                if b"@njit" in source or relative in KERNEL_CONSTANT_SOURCES:
+                    h.update(relative.encode())
                     h.update(source)
     return h.hexdigest()[:16]
 
