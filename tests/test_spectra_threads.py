@@ -1,7 +1,7 @@
 """The NTK and NNGP summaries of a layer in two threads (issue 24).
 
-From ``ntk.TWO_THREAD_SPECTRA_M`` inputs the NNGP summary runs in a second thread beside the NTK's: the
-numbers must be those of the one-thread path bit for bit, and both must match the independent oracle
+From ``ntk.TWO_THREAD_SPECTRA_M`` up to below ``TWO_THREAD_SPECTRA_M_MAX`` inputs the NNGP summary runs in a
+second thread beside the NTK's: the numbers must be those of the one-thread path bit for bit, and both must match the independent oracle
 (``tests/naive_ntk.py``: a plain per-layer recursion with the closed-form erf / relu kernels and
 ``numpy.linalg.eigvalsh``).  The BLAS limiter used by both threads must restore the original limits
 however the threads overlap; an error in the second thread reaches the caller.
@@ -145,3 +145,21 @@ def test_squared_distances_exact():
     assert d[3, 5] == pytest.approx(9e-18, rel=1e-6)
     dr = fc_kernels.squared_distances(A, B)
     np.testing.assert_allclose(dr, ((A[:, None, :] - B[None, :, :].astype(float)) ** 2).sum(-1), rtol=1e-14)
+
+
+def test_one_thread_outside_the_two_thread_range(monkeypatch):
+    """Below TWO_THREAD_SPECTRA_M and from TWO_THREAD_SPECTRA_M_MAX inputs every summary runs in the caller's
+    thread; inside the range the NNGP's runs in another."""
+    real = ntk._summarize
+    where = []
+
+    def spy(*args, **kw):
+        where.append(threading.current_thread() is threading.main_thread())
+        return real(*args, **kw)
+
+    monkeypatch.setattr(ntk, "_summarize", spy)
+    for m, top, threaded in ((M, M + 1, True), (M, M, False), (ntk.TWO_THREAD_SPECTRA_M - 1, 10**9, False)):
+        monkeypatch.setattr(ntk, "TWO_THREAD_SPECTRA_M_MAX", top)
+        where.clear()
+        ntk.ntk_spectra("erf", _rows(m, 5, 2), 1.5, 0.05, [1])
+        assert where.count(True) == (1 if threaded else 2) and len(where) == 2, (m, top, where)

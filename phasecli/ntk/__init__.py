@@ -90,7 +90,11 @@ from phasecli.validate import parse_depths  # noqa: F401  (part of the public AP
 # the normalized tables of a smooth activation (phasecli.maps.equal.norm_functions) need ~80 sqrt(q*) angular
 # modes; at q* = 1e3 they take ~20 s and 0.5 GB, at 1e4 over 4 GB: beyond this, status 'q_too_large'
 EPS = np.finfo(np.float64).eps
-TWO_THREAD_SPECTRA_M = 128  # from this many inputs the NTK and NNGP spectra of a layer run in two threads
+# from TWO_THREAD_SPECTRA_M up to below TWO_THREAD_SPECTRA_M_MAX inputs the NTK and NNGP summaries of a layer run in
+# two threads; above, two m x m eigensolves at once measured slower than one after the other on the shared 2 cores
+# (cache; bench/RESULTS_spectra_nt.md)
+TWO_THREAD_SPECTRA_M = 128
+TWO_THREAD_SPECTRA_M_MAX = 1024
 
 
 @dataclass
@@ -291,7 +295,7 @@ def ntk_spectra(activation, X, sw2, sb2, depths, *, slope=mf.DEFAULT_SLOPE, norm
     status, message = "ok", ""
     i = 0
     # the NNGP summary of a layer runs in a second thread beside the NTK's (their eigensolves release the GIL)
-    pool = ThreadPoolExecutor(max_workers=1) if m >= TWO_THREAD_SPECTRA_M else None
+    pool = ThreadPoolExecutor(max_workers=1) if TWO_THREAD_SPECTRA_M <= m < TWO_THREAD_SPECTRA_M_MAX else None
     try:
         for layer in eng.run(depths):
             tau = layer.dev_err
