@@ -1,7 +1,8 @@
 """A warm numba cache compiles nothing at run time (issue 24).
 
 The kappa engine (spectra of the NTK and NNGP, normalized and data as given, on one thread
-and on the parallel path, closed-form and smooth activations) runs twice in fresh
+and on the parallel path, closed-form and smooth activations, then ``phasecli kappa`` itself
+in the same process) runs twice in fresh
 interpreters sharing one cache directory; the second run must load every kernel it calls
 from the cache: any dispatcher with a cache miss (a function without cache=True, a
 dispatcher called with new argument types, a closure) fails the test by name.
@@ -24,6 +25,18 @@ X = ntk.synthetic_data(6, 5, 0)
 for normalize in (True, False):
     ntk.ntk_spectra("tanh", X, 1.5, 0.05, [1, 2], normalize=normalize)
     ntk.ntk_spectra("relu", X, 1.5, 0.1, [1, 2], normalize=normalize)
+# the command line in this process (its own path: planning, the sweep, the writer), data as given and normalized
+import os, tempfile
+import numpy as np
+from phasecli.cli import main
+path = os.path.join(tempfile.mkdtemp(), "X.npy")
+np.save(path, ntk.synthetic_data(140, 5, 1))
+for extra in (["--no-normalize"], []):
+    try:
+        main(["kappa", "-a", "erf", "--sw2", "1.37584", "--sb2", "0.05", "--data", path, "--depth", "1:3", "-f", "csv"]
+             + extra)
+    except SystemExit as exc:
+        assert not exc.code, exc.code
 from numba.core.registry import CPUDispatcher
 misses, hits = [], 0
 for obj in gc.get_objects():

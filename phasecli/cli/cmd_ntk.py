@@ -49,6 +49,8 @@ CNN_NOTE_SECONDS = 60.0  # a run estimated beyond this says so on stderr before 
 def cnn_note(activation, works, scheduler):
     """'phasecli kappa: note: estimated ~5 min on 2 cores (...)' before a convolutional run beyond
     CNN_NOTE_SECONDS computed here."""
+    if not works:
+        return  # no convolutional point (a fully connected run does not import the CNN engine)
     from phasecli.ntk.engines import cnn
     from phasecli.runtime.plans import duration_text
 

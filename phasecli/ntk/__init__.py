@@ -70,6 +70,7 @@ give 1 + m RHO p* / ((1 - RHO)(q* - sb2)) instead.)
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,6 +82,7 @@ from phasecli.data import check_matrix, load_data, synthetic_data  # noqa: F401 
 from phasecli.ntk import engines
 from phasecli.ntk.engines import SMOOTH_TABLE_Q_MAX, PointError, check_first_layer
 from phasecli.ntk.spectra import Spectra, _summarize
+from phasecli.runtime.blas import single_threaded as single_threaded_blas
 from phasecli.ntk.asymptotics import (critical_ratio, kappa_limit, kappa_theory, lambda_max_theory,  # noqa: F401
                                       learning_rates, nngp_kappa_theory)
 from phasecli.validate import parse_depths  # noqa: F401  (part of the public API)
@@ -88,6 +90,11 @@ from phasecli.validate import parse_depths  # noqa: F401  (part of the public AP
 # the normalized tables of a smooth activation (phasecli.maps.equal.norm_functions) need ~80 sqrt(q*) angular
 # modes; at q* = 1e3 they take ~20 s and 0.5 GB, at 1e4 over 4 GB: beyond this, status 'q_too_large'
 EPS = np.finfo(np.float64).eps
+# from TWO_THREAD_SPECTRA_M up to below TWO_THREAD_SPECTRA_M_MAX inputs the NTK and NNGP summaries of a layer run in
+# two threads; above, two m x m eigensolves at once measured slower than one after the other on the shared 2 cores
+# (cache; bench/RESULTS_spectra_nt.md)
+TWO_THREAD_SPECTRA_M = 128
+TWO_THREAD_SPECTRA_M_MAX = 1024
 
 
 @dataclass
@@ -287,6 +294,8 @@ def ntk_spectra(activation, X, sw2, sb2, depths, *, slope=mf.DEFAULT_SLOPE, norm
     gap = eng.ordered_gap() if st.phase == "ordered" and st.dropout is None else None  # before the run
     status, message = "ok", ""
     i = 0
+    # the NNGP summary of a layer runs in a second thread beside the NTK's (their eigensolves release the GIL)
+    pool = ThreadPoolExecutor(max_workers=1) if TWO_THREAD_SPECTRA_M <= m < TWO_THREAD_SPECTRA_M_MAX else None
     try:
         for layer in eng.run(depths):
             tau = layer.dev_err
@@ -295,12 +304,15 @@ def ntk_spectra(activation, X, sw2, sb2, depths, *, slope=mf.DEFAULT_SLOPE, norm
             def th_direct(lay=layer):
                 return lay.theta  # normalized: Theta / p, diagonal 1
 
-            r = _summarize(th_direct, layer.theta_dev, layer.gamma_theta, tau, layer.dev_abs, singular,
-                           layer.log_scale, root=layer.theta_root, dev_err=layer.theta_dev_err)
-            cols["lambda_max"][i], cols["lambda_min"][i], cols["lambda_bulk"][i], cols["kappa"][i] = r[:4]
-            resolved[i], cols["kappa_rel_err"][i], method[i], cols["log10_lambda_max"][i] = r[4:]
-            r = _summarize(layer.nngp_direct, layer.k_dev, gk, tau, layer.k_dev_abs, singular, layer.log_kscale,
-                           root=layer.k_root, dev_err=layer.k_dev_err)
+            nngp_args = (layer.nngp_direct, layer.k_dev, gk, tau, layer.k_dev_abs, singular, layer.log_kscale)
+            nngp_kw = dict(root=layer.k_root, dev_err=layer.k_dev_err)
+            with single_threaded_blas():  # both threads' eigensolves on one BLAS thread each
+                nngp = pool.submit(_summarize, *nngp_args, **nngp_kw) if pool is not None else None
+                r = _summarize(th_direct, layer.theta_dev, layer.gamma_theta, tau, layer.dev_abs, singular,
+                               layer.log_scale, root=layer.theta_root, dev_err=layer.theta_dev_err)
+                cols["lambda_max"][i], cols["lambda_min"][i], cols["lambda_bulk"][i], cols["kappa"][i] = r[:4]
+                resolved[i], cols["kappa_rel_err"][i], method[i], cols["log10_lambda_max"][i] = r[4:]
+                r = nngp.result() if nngp is not None else _summarize(*nngp_args, **nngp_kw)
             cols["nngp_lambda_max"][i], cols["nngp_lambda_min"][i], cols["nngp_lambda_bulk"][i] = r[:3]
             cols["nngp_kappa"][i], nresolved[i], cols["nngp_kappa_rel_err"][i] = r[3], r[4], r[5]
             i += 1
@@ -308,6 +320,9 @@ def ntk_spectra(activation, X, sw2, sb2, depths, *, slope=mf.DEFAULT_SLOPE, norm
         status = "overflow"
         message = (f"the kernel overflowed float64 after depth {depths[i - 1] if i else 0} "
                    f"({activation}, sw2={st.sw2:g}, sb2={st.sb2:g}); deeper rows are NaN")
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
     if singular and status == "ok":
         status = "singular"
         message = _singular_message(st)

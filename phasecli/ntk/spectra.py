@@ -35,10 +35,10 @@ RESOLVE_REL = 1e-3  # lambda_min is reported when its error estimate is below th
 
 
 def _eigvalsh(a):
-    from scipy.linalg import eigvalsh
-
+    """Eigenvalues, ascending (LAPACK dsyevd through numpy, one BLAS thread): numpy releases the GIL
+    (scipy.linalg's wrappers hold it), so the NTK and NNGP spectra of a layer run on two cores at once."""
     with single_threaded_blas():
-        return eigvalsh(a, overwrite_a=True, check_finite=False, driver="evr")
+        return np.linalg.eigvalsh(a)
 
 
 def _eig_direct(mat, gamma, tau, abs_err=0.0):

@@ -6,7 +6,8 @@ storage) and then needs only the border vector in the same basis, w = Q^T b
 (``householder_apply_lower``), and quadratic forms of shifted tridiagonal inverses,
 w^T (+-(T - x))^{-1} w and its derivative (``tridiagonal_quadratic``), to find the smallest
 eigenvalue of the bordered matrix and the exact lambda_max correction (docs/theory.md,
-"Trainability and generalization metrics").
+"Trainability and generalization metrics").  ``nogil``: the NTK and NNGP summaries of a layer run in two
+threads (``phasecli.ntk.ntk_spectra``).
 """
 
 import numpy as np
@@ -14,7 +15,7 @@ import numpy as np
 from phasecli.runtime.jit import njit
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def householder_apply_lower(c, tau, b):
     """w = Q^T b for Q = H(1) ... H(n-1) of ``dsytrd`` with lower storage (H(i) = I - tau_i v v^T,
     v(0:i+1) = 0, v(i+1) = 1, v(i+2:n) = c[i+2:n, i], zero-based)."""
@@ -34,7 +35,7 @@ def householder_apply_lower(c, tau, b):
     return w
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def tridiagonal_quadratic(d, e, x, sign, w):
     """(ok, w^T y, y^T y) with y = (sign (T - x I))^{-1} w, T = tridiag(e, d, e), sign = +1 or -1.
 

@@ -18,7 +18,12 @@ _CONTROLLER = None
 
 
 def single_threaded():
-    """A context manager that limits BLAS to one thread (threadpoolctl; the controller is made once)."""
+    """A context manager that limits BLAS to one thread (threadpoolctl; the controller is made once).
+
+    The limit is process-wide: a thread that works inside another thread's context (``phasecli.ntk``'s
+    NNGP summary beside the NTK's) runs limited, and its own nested context leaves the limit to the
+    enclosing one (threadpoolctl >= 3.6 lets only the controlling thread change OpenBLAS's threads;
+    older versions restore the value they saw, 1)."""
     global _CONTROLLER
     from threadpoolctl import ThreadpoolController
 

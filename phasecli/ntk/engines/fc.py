@@ -56,20 +56,18 @@ class NormalizedEngine:
     positions = 1  # one position per input (the engine interface, phasecli.ntk.engines)
 
     def __init__(self, fn: NormFunctions, Xn, Xt, sw2, sb2, q, chi_1_tab, dropout):
-        from scipy.spatial.distance import cdist
-
         self.fn = fn
         self.sw2, self.sb2, self.q = sw2, sb2, q
         self.chi = chi_1_tab
         self.rho_d = dropout
         d = Xn.shape[1]
         f = sw2 / (2.0 * d * q)
-        self.eps = np.clip(f * cdist(Xn, Xn, "sqeuclidean"), 0.0, 2.0)
+        self.eps = np.clip(f * FK.squared_distances(Xn, None), 0.0, 2.0)
         np.fill_diagonal(self.eps, 0.0)
         self.th = 1.0 - self.eps  # Theta^1 / p^1 = K^1 / q
         self.dl = self.eps.copy()  # (p - Theta) / p
         if Xt is not None:
-            self.eps_t = np.clip(f * cdist(Xt, Xn, "sqeuclidean"), 0.0, 2.0)
+            self.eps_t = np.clip(f * FK.squared_distances(Xt, Xn), 0.0, 2.0)
             self.th_t = 1.0 - self.eps_t
             self.dl_t = self.eps_t.copy()
         else:
@@ -402,13 +400,11 @@ def first_layer(A, B, sw2, sb2):
 
     (|Z_a| |Z_b| - Z_a.Z_b for Z = (sqrt(sw2 / d) x, sqrt(sb2))): no cancellation for nearby
     rows.  Pairs with a zero variance get eps = 1 (their kernel entries are 0)."""
-    from scipy.spatial.distance import cdist
-
     d = A.shape[1]
     f = sw2 / d
     sa = f * np.einsum("ij,ij->i", A, A) + sb2
     sb = sa if B is A else f * np.einsum("ij,ij->i", B, B) + sb2
-    d2 = f * cdist(A, B, "sqeuclidean")
+    d2 = f * FK.squared_distances(A, None if B is A else B)
     ra, rb = np.sqrt(sa)[:, None], np.sqrt(sb)[None, :]
     ds = sa[:, None] - sb[None, :]
     root = ra * rb

@@ -160,3 +160,25 @@ def _raw_pairs_rect(code, kind, slope, k, diag_rows, diag_cols, t_out, tdot_out)
             a, b = pair_expectations(code, diag_rows[i], diag_cols[j], k[i, j], slope, kind)
             t_out[i, j] = a
             tdot_out[i, j] = b
+
+
+@njit(parallel=True, cache=True)
+def _squared_distances(a, b, out):
+    for i in prange(a.shape[0]):
+        for j in range(b.shape[0]):
+            s = 0.0
+            for k in range(a.shape[1]):
+                t = a[i, k] - b[j, k]
+                s += t * t
+            out[i, j] = s
+
+
+def squared_distances(a, b):
+    """|a_i - b_j|^2 for every row pair, from the exact differences (no cancellation for nearby rows; the
+    same value for (i, j) and (j, i), 0 for equal rows): scipy's cdist 'sqeuclidean' without importing
+    scipy.spatial (0.1-0.3 s of every command's start)."""
+    a = np.ascontiguousarray(a, dtype=np.float64)
+    b = a if b is None else np.ascontiguousarray(b, dtype=np.float64)
+    out = np.empty((a.shape[0], b.shape[0]))
+    _squared_distances(a, b, out)
+    return out
