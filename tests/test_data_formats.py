@@ -86,3 +86,15 @@ def test_unreadable_labelled_files_are_one_line_exit_2(cli, tmp_path, make, extr
     path = make(tmp_path)
     r = cli("generalize", "--train", path, "--test", path, "--depth", "1", *extra)
     assert r.returncode == 2 and message in r.stderr and r.stderr.count("\n") == 1, r.stderr
+
+
+@pytest.mark.parametrize("value, shown", [(np.nan, "is nan"), (np.inf, "is inf"), (-np.inf, "is -inf")])
+def test_a_non_finite_entry_is_named_as_a_plain_number(value, shown):
+    from phasecli.data import check_matrix
+    from phasecli.errors import InputError
+
+    X = np.array([[1.0, 2.0], [value, 3.0]])
+    with pytest.raises(InputError) as err:
+        check_matrix(X, "X")
+    assert f"row 2, column 1 {shown} (NaN and inf are not allowed)" in str(err.value)
+    assert "np." not in str(err.value)

@@ -34,7 +34,8 @@ def check_matrix(x, what: str) -> np.ndarray:
     bad = ~np.isfinite(arr)
     if bad.any():
         r, c = np.argwhere(bad)[0]
-        raise InputError(f"{what}: row {r + 1}, column {c + 1} is {arr[r, c]!r} (NaN and inf are not allowed)", what)
+        raise InputError(f"{what}: row {r + 1}, column {c + 1} is {float(arr[r, c])} (NaN and inf are not allowed)",
+                         what)
     return np.ascontiguousarray(arr)
 
 
