@@ -84,16 +84,18 @@ _phasecli() {
                 --normalize) _phasecli_words "example position" 0; return ;;
                 --depth) return ;;
                 --dropout) return ;;
-                --architecture) _phasecli_words "fc cnn-f cnn-p" 1; return ;;
+                --architecture) _phasecli_words "fc cnn-f cnn-p resnet" 1; return ;;
                 --filter) return ;;
                 --image-shape) return ;;
+                --residual-scale) _phasecli_words "1 depth" 0; return ;;
+                --layer-norm) _phasecli_words "none pre" 0; return ;;
                 --scheduler) return ;;
                 --format|-f) _phasecli_words "table csv tsv json jsonl" 0; return ;;
-                --columns) _phasecli_words "activation sw2 sb2 depth lambda_max lambda_min lambda_bulk kappa kappa_theory nngp_lambda_max nngp_lambda_min nngp_lambda_bulk nngp_kappa log10_lambda_max phase resolved status architecture kappa_limit" 1; return ;;
-                --value) _phasecli_words "activation sw2 sb2 depth lambda_max lambda_min lambda_bulk kappa kappa_theory nngp_lambda_max nngp_lambda_min nngp_lambda_bulk nngp_kappa log10_lambda_max phase resolved status architecture kappa_limit" 0; return ;;
+                --columns) _phasecli_words "activation sw2 sb2 depth lambda_max lambda_min lambda_bulk kappa kappa_theory nngp_lambda_max nngp_lambda_min nngp_lambda_bulk nngp_kappa log10_lambda_max phase resolved status architecture kappa_limit residual_scale layer_norm" 1; return ;;
+                --value) _phasecli_words "activation sw2 sb2 depth lambda_max lambda_min lambda_bulk kappa kappa_theory nngp_lambda_max nngp_lambda_min nngp_lambda_bulk nngp_kappa log10_lambda_max phase resolved status architecture kappa_limit residual_scale layer_norm" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
-            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --data --examples --dim --seed --normalize --no-normalize --depth --dropout --architecture --filter --image-shape --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
+            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --data --examples --dim --seed --normalize --no-normalize --depth --dropout --architecture --filter --image-shape --residual-scale --layer-norm --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
         lr)
             case "$prev" in
                 --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs" 0; return ;;
@@ -109,16 +111,18 @@ _phasecli() {
                 --depth) return ;;
                 --dropout) return ;;
                 --loss) _phasecli_words "sum mean" 0; return ;;
-                --architecture) _phasecli_words "fc cnn-f cnn-p" 1; return ;;
+                --architecture) _phasecli_words "fc cnn-f cnn-p resnet" 1; return ;;
                 --filter) return ;;
                 --image-shape) return ;;
+                --residual-scale) _phasecli_words "1 depth" 0; return ;;
+                --layer-norm) _phasecli_words "none pre" 0; return ;;
                 --scheduler) return ;;
                 --format|-f) _phasecli_words "table csv tsv json jsonl" 0; return ;;
-                --columns) _phasecli_words "activation sw2 sb2 depth lambda_max eta_max eta_catapult loss m phase status architecture" 1; return ;;
-                --value) _phasecli_words "activation sw2 sb2 depth lambda_max eta_max eta_catapult loss m phase status architecture" 0; return ;;
+                --columns) _phasecli_words "activation sw2 sb2 depth lambda_max eta_max eta_catapult loss m phase status architecture residual_scale layer_norm" 1; return ;;
+                --value) _phasecli_words "activation sw2 sb2 depth lambda_max eta_max eta_catapult loss m phase status architecture residual_scale layer_norm" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
-            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --data --examples --dim --seed --normalize --no-normalize --depth --dropout --loss --architecture --filter --image-shape --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
+            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --data --examples --dim --seed --normalize --no-normalize --depth --dropout --loss --architecture --filter --image-shape --residual-scale --layer-norm --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
         generalize)
             case "$prev" in
                 --train) _phasecli_words "digits" 0; compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
@@ -138,16 +142,18 @@ _phasecli() {
                 --batch-size) return ;;
                 --examples) return ;;
                 --test-examples) return ;;
-                --architecture) _phasecli_words "fc cnn-f cnn-p" 1; return ;;
+                --architecture) _phasecli_words "fc cnn-f cnn-p resnet" 1; return ;;
                 --filter) return ;;
                 --image-shape) return ;;
+                --residual-scale) _phasecli_words "1 depth" 0; return ;;
+                --layer-norm) _phasecli_words "none pre" 0; return ;;
                 --scheduler) return ;;
                 --format|-f) _phasecli_words "table csv tsv json jsonl" 0; return ;;
-                --columns) _phasecli_words "activation sw2 sb2 depth test_accuracy test_mse train_accuracy kappa prediction_scale predictor ill_conditioned phase status architecture ensemble_accuracy ensemble_std delta train_class_ratio" 1; return ;;
-                --value) _phasecli_words "activation sw2 sb2 depth test_accuracy test_mse train_accuracy kappa prediction_scale predictor ill_conditioned phase status architecture ensemble_accuracy ensemble_std delta train_class_ratio" 0; return ;;
+                --columns) _phasecli_words "activation sw2 sb2 depth test_accuracy test_mse train_accuracy kappa prediction_scale predictor ill_conditioned phase status architecture ensemble_accuracy ensemble_std delta train_class_ratio residual_scale layer_norm" 1; return ;;
+                --value) _phasecli_words "activation sw2 sb2 depth test_accuracy test_mse train_accuracy kappa prediction_scale predictor ill_conditioned phase status architecture ensemble_accuracy ensemble_std delta train_class_ratio residual_scale layer_norm" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
-            _phasecli_words "--train --test --label-column --activation -a --sw2 --sb2 --q0 --slope --normalize --no-normalize --depth --dropout --time --eta --ridge --nngp --batch-size --examples --test-examples --balance --architecture --filter --image-shape --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
+            _phasecli_words "--train --test --label-column --activation -a --sw2 --sb2 --q0 --slope --normalize --no-normalize --depth --dropout --time --eta --ridge --nngp --batch-size --examples --test-examples --balance --architecture --filter --image-shape --residual-scale --layer-norm --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
         verify)
             case "$prev" in
                 --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs" 0; return ;;

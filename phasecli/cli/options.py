@@ -402,7 +402,9 @@ def trainable_option(f):
                         default=defaults.TRAINABLE_MULTIPLE, show_default=True, help=TRAINABLE_HELP)(f)
 
 
-ARCHITECTURES = ("fc", "cnn-f", "cnn-p")
+ARCHITECTURES = ("fc", "cnn-f", "cnn-p", "resnet")
+IMAGE_ARCHITECTURES = ("cnn-f", "cnn-p")  # their rows are images (--image-shape, --filter)
+LAYER_NORMS = ("none", "pre")
 
 
 def _image_shape(ctx, param, value):
@@ -423,6 +425,20 @@ def _odd_filter(ctx, param, value):
     return value
 
 
+def _residual_scale(ctx, param, value):
+    """A number >= 0 or 'depth' (alpha = 1 / sqrt(L) for each depth L)."""
+    text = str(value).strip()
+    if text.lower() == "depth":
+        return "depth"
+    try:
+        alpha = float(text)
+    except ValueError:
+        alpha = float("nan")
+    if not (alpha >= 0.0 and alpha < float("inf")):
+        raise click.BadParameter(f"{value!r} is not a finite number >= 0 nor 'depth' (alpha = 1/sqrt(L))")
+    return alpha
+
+
 def _architecture_list(ctx, param, value):
     try:
         names = list_items(value, "architecture")
@@ -438,8 +454,9 @@ def _architecture_list(ctx, param, value):
 def architecture_options(compare: bool = False):
     """--architecture, --filter, --image-shape: the network (fc, or a CNN on images), one or a comma list
     (each runs in turn; ``compare``: with --png two are drawn with their difference)."""
-    arch_help = ("Network: fc (fully connected), cnn-f (convolutional, flatten readout) or cnn-p (convolutional, "
-                 "global average pooling); depth = conv layers. A comma list (cnn-f,cnn-p) runs each")
+    arch_help = ("Network: fc (fully connected), cnn-f (convolutional, flatten readout), cnn-p (convolutional, "
+                 "global average pooling; depth = conv layers) or resnet (residual blocks after a dense layer; "
+                 "depth = blocks). A comma list (cnn-f,cnn-p) runs each")
     arch_help += "; with --png two are drawn with their difference." if compare else "."
     options = [
         click.option("--architecture", "architectures", default="fc", show_default=True, metavar="ARCHITECTURES",
@@ -450,6 +467,13 @@ def architecture_options(compare: bool = False):
         click.option("--image-shape", callback=_image_shape, default=None, metavar="H,W,C",
                      help="CNN image layout: each row is one image flattened in (H, W, C) order, channels last "
                           "(required for image files; digits: 8,8,1; synthetic inputs: 6,6,3)."),
+        click.option("--residual-scale", default="1", show_default=True, callback=_residual_scale, metavar="ALPHA",
+                     shell_complete=complete_words(("1", "depth")),
+                     help="resnet: the residual branch's scale alpha (a number >= 0), or 'depth' for 1/sqrt(L) "
+                          "(each depth L of a list is then its own network)."),
+        click.option("--layer-norm", type=click.Choice(LAYER_NORMS), default="none", show_default=True,
+                     help="resnet: 'pre' puts a LayerNorm (no gain, no bias) before each block's activation and "
+                          "before the readout's."),
     ]
 
     def decorate(f):
