@@ -167,13 +167,16 @@ _phasecli() {
                 --samples) return ;;
                 --seed) return ;;
                 --tolerance) return ;;
+                --architecture) _phasecli_words "fc resnet" 0; return ;;
+                --residual-scale) _phasecli_words "1 depth" 0; return ;;
+                --layer-norm) _phasecli_words "none pre" 0; return ;;
                 --scheduler) return ;;
                 --format|-f) _phasecli_words "table csv tsv json jsonl" 0; return ;;
-                --columns) _phasecli_words "activation sw2 sb2 width depth samples q_theory q_mean q_se c_theory c_mean c_se ntk_theory ntk_mean ntk_se ratio ratio_se max_share phase trust reason" 1; return ;;
-                --value) _phasecli_words "activation sw2 sb2 width depth samples q_theory q_mean q_se c_theory c_mean c_se ntk_theory ntk_mean ntk_se ratio ratio_se max_share phase trust reason" 0; return ;;
+                --columns) _phasecli_words "activation sw2 sb2 width depth samples q_theory q_mean q_se c_theory c_mean c_se ntk_theory ntk_mean ntk_se ratio ratio_se max_share phase trust reason architecture residual_scale layer_norm" 1; return ;;
+                --value) _phasecli_words "activation sw2 sb2 width depth samples q_theory q_mean q_se c_theory c_mean c_se ntk_theory ntk_mean ntk_se ratio ratio_se max_share phase trust reason architecture residual_scale layer_norm" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
-            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --c0 --width --depth --samples --seed --tolerance --scheduler --format -f --columns --value --png --help -h" 0 ;;
+            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --c0 --width --depth --samples --seed --tolerance --architecture --residual-scale --layer-norm --scheduler --format -f --columns --value --png --help -h" 0 ;;
         catapult)
             case "$prev" in
                 --lambda0) return ;;

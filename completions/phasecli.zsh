@@ -184,10 +184,13 @@ _phasecli() {
                 '--samples=[Independent random networks per (sw2, sb2, width); max_share needs a few hundred.]:value: ' \
                 '--seed=[Seed\: network i draws from its own stream (same output whatever the threads or --scheduler).]:value: ' \
                 '--tolerance=[T\: trust needs |ntk_mean/ntk_theory - 1| <= T and ratio - 1 + 2 ratio_se <= T.]:value: ' \
+                '--architecture=[Network\: fc (fully connected) or resnet (residual blocks after a dense layer; depth = blocks; `phasecli docs resnet`).]:value:(fc resnet)' \
+                '--residual-scale=[resnet\: the residual branchs scale alpha (a number >= 0), or depth for 1/sqrt(L) (each depth L of a list is then its own network).]:value:(1 depth)' \
+                '--layer-norm=[resnet\: pre puts a LayerNorm (no gain, no bias) before each blocks activation and before the readouts.]:value:(none pre)' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
-                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 width depth samples q_theory q_mean q_se c_theory c_mean c_se ntk_theory ntk_mean ntk_se ratio ratio_se max_share phase trust reason' \
-                '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 width depth samples q_theory q_mean q_se c_theory c_mean c_se ntk_theory ntk_mean ntk_se ratio ratio_se max_share phase trust reason)' \
+                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 width depth samples q_theory q_mean q_se c_theory c_mean c_se ntk_theory ntk_mean ntk_se ratio ratio_se max_share phase trust reason architecture residual_scale layer_norm' \
+                '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 width depth samples q_theory q_mean q_se c_theory c_mean c_se ntk_theory ntk_mean ntk_se ratio ratio_se max_share phase trust reason architecture residual_scale layer_norm)' \
                 '--png=[Also render a PNG figure to this path (written atomically).]:file:_files' \
                 {--help,-h}'[Show the help and exit]' \
             ;;

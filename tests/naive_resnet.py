@@ -76,9 +76,10 @@ def layer_norm(K, Theta):
     return K / root, Theta / root
 
 
-def resnet_kernels(activation, X, sw2, sb2, depth, alpha, layer_norm_pre, maps=None):
+def resnet_kernels(activation, X, sw2, sb2, depth, alpha, layer_norm_pre, maps=None, stream=False):
     """(K, Theta) of the depth-``depth`` residual network's output (readout included) on the rows of X
-    (used as given: no normalization)."""
+    (used as given: no normalization); with ``stream`` the NNGP is that of the residual stream h^depth
+    instead (before any normalization; Theta still the network's)."""
     maps = maps or MAPS[activation]
     d = X.shape[1]
     K = sw2 * X @ X.T / d + sb2
@@ -94,7 +95,7 @@ def resnet_kernels(activation, X, sw2, sb2, depth, alpha, layer_norm_pre, maps=N
         k_b, th_b = branch(K, Th)
         K, Th = K + a2 * k_b, Th + a2 * (k_b + th_b)
     k_b, th_b = branch(K, Th)
-    return k_b, k_b + th_b
+    return (K if stream else k_b), k_b + th_b
 
 
 def scale_rows(X, q0, sw2, sb2):

@@ -20,7 +20,8 @@ GENERALIZE = ("activation", "sw2", "sb2", "depth", "test_accuracy", "test_mse", 
               "ensemble_accuracy", "ensemble_std", "delta", "train_class_ratio", "residual_scale", "layer_norm")
 ACTIVATIONS = ("name", "kind", "description")
 VERIFY = ("activation", "sw2", "sb2", "width", "depth", "samples", "q_theory", "q_mean", "q_se", "c_theory", "c_mean",
-          "c_se", "ntk_theory", "ntk_mean", "ntk_se", "ratio", "ratio_se", "max_share", "phase", "trust", "reason")
+          "c_se", "ntk_theory", "ntk_mean", "ntk_se", "ratio", "ratio_se", "max_share", "phase", "trust", "reason",
+          "architecture", "residual_scale", "layer_norm")
 JACOBIAN = ("activation", "sw2", "sb2", "depth", "weights", "q_star", "chi_1", "mean_s2", "var_s2", "s2_max", "s2_min",
             "phase")
 JACOBIAN_EMPIRICAL = JACOBIAN + ("width", "samples", "mean_s2_se", "var_s2_se", "s2_max_se")

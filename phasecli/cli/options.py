@@ -451,6 +451,36 @@ def _architecture_list(ctx, param, value):
     return tuple(dict.fromkeys(names))
 
 
+def _resnet_options():
+    return [
+        click.option("--residual-scale", default="1", show_default=True, callback=_residual_scale, metavar="ALPHA",
+                     shell_complete=complete_words(("1", "depth")),
+                     help="resnet: the residual branch's scale alpha (a number >= 0), or 'depth' for 1/sqrt(L) "
+                          "(each depth L of a list is then its own network)."),
+        click.option("--layer-norm", type=click.Choice(LAYER_NORMS), default="none", show_default=True,
+                     help="resnet: 'pre' puts a LayerNorm (no gain, no bias) before each block's activation and "
+                          "before the readout's."),
+    ]
+
+
+def simulated_architecture_options(f):
+    """--architecture fc|resnet, --residual-scale, --layer-norm: the finite networks a command simulates."""
+    def one_simulated(ctx, param, value):
+        names = _architecture_list(ctx, param, value)
+        if len(names) > 1 or names[0] not in ("fc", "resnet"):
+            raise click.BadParameter(f"{value}: the simulated networks are fc or resnet (one of them)")
+        return names[0]
+
+    options = [click.option("--architecture", default="fc", show_default=True, metavar="ARCHITECTURES",
+                            callback=one_simulated, shell_complete=complete_words(("fc", "resnet")),
+                            help="Network: fc (fully connected) or resnet (residual blocks after a dense layer; "
+                                 "depth = blocks; `phasecli docs resnet`)."),
+               *_resnet_options()]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
 def architecture_options(compare: bool = False):
     """--architecture, --filter, --image-shape: the network (fc, or a CNN on images), one or a comma list
     (each runs in turn; ``compare``: with --png two are drawn with their difference)."""
@@ -467,13 +497,7 @@ def architecture_options(compare: bool = False):
         click.option("--image-shape", callback=_image_shape, default=None, metavar="H,W,C",
                      help="CNN image layout: each row is one image flattened in (H, W, C) order, channels last "
                           "(required for image files; digits: 8,8,1; synthetic inputs: 6,6,3)."),
-        click.option("--residual-scale", default="1", show_default=True, callback=_residual_scale, metavar="ALPHA",
-                     shell_complete=complete_words(("1", "depth")),
-                     help="resnet: the residual branch's scale alpha (a number >= 0), or 'depth' for 1/sqrt(L) "
-                          "(each depth L of a list is then its own network)."),
-        click.option("--layer-norm", type=click.Choice(LAYER_NORMS), default="none", show_default=True,
-                     help="resnet: 'pre' puts a LayerNorm (no gain, no bias) before each block's activation and "
-                          "before the readout's."),
+        *_resnet_options(),
     ]
 
     def decorate(f):
