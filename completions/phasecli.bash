@@ -280,7 +280,7 @@ _phasecli() {
         docs)
             case "$prev" in
             esac
-            _phasecli_words "--path --help -h cnn distributed gate jacobian precision theory training verify" 0 ;;
+            _phasecli_words "--path --help -h cnn distributed gate jacobian precision resnet theory training verify" 0 ;;
         warmup)
             case "$prev" in
             esac

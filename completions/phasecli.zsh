@@ -302,7 +302,7 @@ _phasecli() {
             _arguments \
                 '--path[Print where the document is installed instead of its text.]' \
                 {--help,-h}'[Show the help and exit]' \
-                '1:argument:(cnn distributed gate jacobian precision theory training verify)' \
+                '1:argument:(cnn distributed gate jacobian precision resnet theory training verify)' \
             ;;
         warmup)
             _arguments \
