@@ -28,13 +28,17 @@ _phasecli() {
                 --slope) return ;;
                 --critical-tol) return ;;
                 --trainable-multiple) return ;;
+                --architecture) _phasecli_words "fc resnet" 0; return ;;
+                --residual-scale) _phasecli_words "1 depth" 0; return ;;
+                --layer-norm) _phasecli_words "none pre" 0; return ;;
+                --depth) return ;;
                 --scheduler) return ;;
                 --format|-f) _phasecli_words "table csv tsv json jsonl" 0; return ;;
                 --columns) _phasecli_words "activation sw2 sb2 q_star c_star chi_1 chi_c xi_q xi_c xi_grad xi_1 xi_star max_trainable_depth phase q_slope fixed_point converged" 1; return ;;
                 --value) _phasecli_words "activation sw2 sb2 q_star c_star chi_1 chi_c xi_q xi_c xi_grad xi_1 xi_star max_trainable_depth phase q_slope fixed_point converged" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
-            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --critical-tol --trainable-multiple --summary --no-summary --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
+            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --critical-tol --trainable-multiple --summary --no-summary --architecture --residual-scale --layer-norm --depth --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
         critical)
             case "$prev" in
                 --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs" 0; return ;;
@@ -56,13 +60,17 @@ _phasecli() {
                 --q0) return ;;
                 --slope) return ;;
                 --trainable-multiple) return ;;
+                --architecture) _phasecli_words "fc resnet" 0; return ;;
+                --residual-scale) _phasecli_words "1 depth" 0; return ;;
+                --layer-norm) _phasecli_words "none pre" 0; return ;;
+                --depth) return ;;
                 --scheduler) return ;;
                 --format|-f) _phasecli_words "table csv tsv json jsonl" 0; return ;;
                 --columns) _phasecli_words "activation sw2 sb2 chi_1 chi_c xi_q xi_c xi_grad xi_1 xi_star max_trainable_depth phase fixed_point converged" 1; return ;;
                 --value) _phasecli_words "activation sw2 sb2 chi_1 chi_c xi_q xi_c xi_grad xi_1 xi_star max_trainable_depth phase fixed_point converged" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
-            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --trainable-multiple --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
+            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --trainable-multiple --architecture --residual-scale --layer-norm --depth --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
         activations)
             case "$prev" in
                 --format|-f) _phasecli_words "table csv tsv json jsonl" 0; return ;;

@@ -35,6 +35,10 @@ _phasecli() {
                 '--critical-tol=[Cells with |chi_1 - 1| <= tol are labelled critical.]:value: ' \
                 '--trainable-multiple=[max_trainable_depth = this multiple of xi_c (Schoenholz et al]:value: ' \
                 {--summary,--no-summary}'[Summarize instead of listing every cell \[default\: summary for a table of more than 200 rows on a terminal\].]' \
+                '--architecture=[Network\: fc (fully connected) or resnet (residual blocks after a dense layer; depth = blocks; `phasecli docs resnet`).]:value:(fc resnet)' \
+                '--residual-scale=[resnet\: the residual branchs scale alpha (a number >= 0), or depth for 1/sqrt(L) (each depth L of a list is then its own network).]:value:(1 depth)' \
+                '--layer-norm=[resnet\: pre puts a LayerNorm (no gain, no bias) before each blocks activation and before the readouts.]:value:(none pre)' \
+                '--depth=[resnet\: the depth L (residual blocks, one number) at which the rows are computed (required).]:value: ' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 '--strict[Exit status 1 when any row has no value]' \
                 {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
@@ -64,6 +68,10 @@ _phasecli() {
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
                 '--trainable-multiple=[max_trainable_depth = this multiple of xi_c (Schoenholz et al]:value: ' \
+                '--architecture=[Network\: fc (fully connected) or resnet (residual blocks after a dense layer; depth = blocks; `phasecli docs resnet`).]:value:(fc resnet)' \
+                '--residual-scale=[resnet\: the residual branchs scale alpha (a number >= 0), or depth for 1/sqrt(L) (each depth L of a list is then its own network).]:value:(1 depth)' \
+                '--layer-norm=[resnet\: pre puts a LayerNorm (no gain, no bias) before each blocks activation and before the readouts.]:value:(none pre)' \
+                '--depth=[resnet\: the depth L (residual blocks, one number) at which the rows are computed (required).]:value: ' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 '--strict[Exit status 1 when any row has no value]' \
                 {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \

@@ -9,6 +9,9 @@ PHASE = ("activation", "sw2", "sb2", "q_star", "c_star", "chi_1", "chi_c", "xi_q
 DEPTH_SCALE = ("activation", "sw2", "sb2", "chi_1", "chi_c", "xi_q", "xi_c", "xi_grad", "xi_1", "xi_star",
                "max_trainable_depth", "phase", "fixed_point", "converged")
 CRITICAL = ("activation", "sb2", "sw2_critical", "q_star", "status")
+# phase / depth-scale --architecture resnet: what replaces the fixed point at depth L
+RESNET_DEPTH = ("activation", "sw2", "sb2", "depth", "residual_scale", "layer_norm", "q_depth", "c_depth",
+                "grad_growth", "c_exponent", "exponent_status", "status")
 KAPPA = ("activation", "sw2", "sb2", "depth", "lambda_max", "lambda_min", "lambda_bulk", "kappa",
          "kappa_theory", "nngp_lambda_max", "nngp_lambda_min", "nngp_lambda_bulk", "nngp_kappa",
          "log10_lambda_max", "phase", "resolved", "status", "architecture", "kappa_limit", "residual_scale",

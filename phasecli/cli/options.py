@@ -481,6 +481,14 @@ def simulated_architecture_options(f):
     return f
 
 
+def resnet_depth_options(f):
+    """simulated_architecture_options and --depth L: phase / depth-scale rows of residual networks at depth L."""
+    f = click.option("--depth", "depth", default=None, metavar="DEPTHS",
+                     help="resnet: the depth L (residual blocks, one number) at which the rows are computed "
+                          "(required).")(f)
+    return simulated_architecture_options(f)
+
+
 def architecture_options(compare: bool = False):
     """--architecture, --filter, --image-shape: the network (fc, or a CNN on images), one or a comma list
     (each runs in turn; ``compare``: with --png two are drawn with their difference)."""
