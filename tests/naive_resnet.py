@@ -109,3 +109,55 @@ def spectra(K):
     """(lambda_max, lambda_min, kappa) of a symmetric matrix."""
     w = np.linalg.eigvalsh(K)
     return w[-1], w[0], w[-1] / w[0]
+
+
+def resnet_kernels_mp(activation, X, sw2, sb2, depths, alpha, layer_norm_pre, dps=40):
+    """{depth: (K, Theta)} of the network outputs (readout included) in mpmath at ``dps`` digits, rounded to
+    float64 at the end: the high-precision reference where float64 recursions (neural-tangents' arccos near
+    c = 1) cannot hold.  ``alpha`` fixed over the depths (call once per depth for alpha = 1/sqrt(L)); erf or relu."""
+    import mpmath as mp
+
+    mp.mp.dps = dps
+    m, d = X.shape
+    Xm = [[mp.mpf(float(v)) for v in row] for row in X]
+    sw2m, sb2m, a2 = mp.mpf(sw2), mp.mpf(sb2), mp.mpf(alpha) ** 2
+    K = [[sw2m * mp.fsum(Xm[a][k] * Xm[b][k] for k in range(d)) / d + sb2m for b in range(m)] for a in range(m)]
+    Th = [row[:] for row in K]
+
+    def maps(kaa, kbb, kab, same):
+        if activation == "erf":
+            da, db = 1 + 2 * kaa, 1 + 2 * kbb
+            return 2 / mp.pi * mp.asin(2 * kab / mp.sqrt(da * db)), 4 / mp.pi / mp.sqrt(da * db - 4 * kab * kab)
+        root = mp.sqrt(kaa * kbb)
+        c = mp.mpf(1) if same else max(mp.mpf(-1), min(mp.mpf(1), kab / root))
+        th = mp.acos(c)
+        return root / (2 * mp.pi) * (mp.sin(th) + (mp.pi - th) * c), (mp.pi - th) / (2 * mp.pi)
+
+    def branch():
+        B = [[None] * m for _ in range(m)]
+        G = [[None] * m for _ in range(m)]
+        for a in range(m):
+            for b in range(a, m):
+                if layer_norm_pre:
+                    root = mp.sqrt(K[a][a] * K[b][b])
+                    t, td = maps(mp.mpf(1), mp.mpf(1), K[a][b] / root, a == b)
+                    thn = Th[a][b] / root
+                else:
+                    t, td = maps(K[a][a], K[b][b], K[a][b], a == b)
+                    thn = Th[a][b]
+                B[a][b] = B[b][a] = sw2m * t + sb2m
+                G[a][b] = G[b][a] = sw2m * td * thn
+        return B, G
+
+    out = {}
+    want = sorted(int(x) for x in depths)
+    for layer in range(0, want[-1] + 1):
+        B, G = branch()
+        if layer in want:
+            out[layer] = (np.array([[float(B[a][b]) for b in range(m)] for a in range(m)]),
+                          np.array([[float(B[a][b] + G[a][b]) for b in range(m)] for a in range(m)]))
+        for a in range(m):
+            for b in range(m):
+                K[a][b] += a2 * B[a][b]
+                Th[a][b] += a2 * (B[a][b] + G[a][b])
+    return out

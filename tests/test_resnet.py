@@ -177,3 +177,19 @@ def test_cli_usage_errors(cli, args, message):
     r = cli("kappa", "-a", "erf", "--depth", "2", "--examples", "4", *args)
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
     assert r.stdout == ""
+
+
+@pytest.mark.parametrize("ln,scale", [("none", 1.0), ("pre", 1.0), ("pre", 0.1)])
+def test_relu_deep_against_mpmath(ln, scale):
+    """relu to depth 80 against the 40-digit mpmath recursion: the kernels and kappa to ~1e-13 (a float64
+    arccos at c = 1 would cost ~1e-8: neural-tangents' relu NTK carries such errors)."""
+    Xs = X[:5]
+    sp = ntk.ntk_spectra("relu", Xs, 2.0, 0.1, [20, 80], normalize=False, architecture="resnet",
+                         options={"residual_scale": scale, "layer_norm": ln})
+    ref = nr.resnet_kernels_mp("relu", Xs, 2.0, 0.1, [20, 80], scale, ln == "pre")
+    layers = _pass("relu", 2.0, 0.1, [20, 80], scale, ln, X_=Xs, Xt=None)
+    for i, L in enumerate((20, 80)):
+        K, T = ref[L]
+        assert _rel(layers[i].K_train, K) < 1e-13 and _rel(layers[i].Theta_train, T) < 1e-13
+        w = np.linalg.eigvalsh(T)
+        assert sp.kappa[i] == pytest.approx(w[-1] / w[0], rel=1e-11)
