@@ -193,3 +193,12 @@ def test_relu_deep_against_mpmath(ln, scale):
         assert _rel(layers[i].K_train, K) < 1e-13 and _rel(layers[i].Theta_train, T) < 1e-13
         w = np.linalg.eigvalsh(T)
         assert sp.kappa[i] == pytest.approx(w[-1] / w[0], rel=1e-11)
+
+
+def test_cli_figure(cli, tmp_path):
+    """The one-point figure of a resnet run: no Table 1 curve (there is no fixed point), drawn without error."""
+    png = tmp_path / "k.png"
+    r = cli("kappa", "-a", "erf", "--architecture", "resnet", "--residual-scale", "depth", "--depth", "1:6",
+            "--examples", "5", "--png", png, "-f", "csv")
+    assert r.returncode == 0, r.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -168,7 +168,7 @@ def _ntk_command(columns, activation, sw2, sb2, q0, slope, data, examples, dim, 
     out.emit(columns, chunks())
     if out.png:
         render("ntk_figure", out.png, results, kind, loss, layout=layout,
-               scales=scale_curves(activation, sw2, sb2, q0, slope, layout))
+               scales=None if "resnet" in architectures else scale_curves(activation, sw2, sb2, q0, slope, layout))
     return _report_points(results)
 
 
@@ -369,7 +369,8 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
     warn_unbalanced(y_train)  # after the rows: a refused run (planning or bad labels) prints only its error
     if out.png:
         render("cnn:comparison_figure" if compare else "generalize_figure", out.png, results, layout=layout,
-               time=train_time, scales=scale_curves(activation, sw2, sb2, q0, slope, layout),
+               time=train_time,
+               scales=None if "resnet" in architectures else scale_curves(activation, sw2, sb2, q0, slope, layout),
                sizes=(X_train.shape[0], X_test.shape[0]))
     ill = sum(int(r.ill_conditioned.sum()) for r in results)
     if ill:
