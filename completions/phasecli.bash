@@ -28,13 +28,17 @@ _phasecli() {
                 --slope) return ;;
                 --critical-tol) return ;;
                 --trainable-multiple) return ;;
+                --architecture) _phasecli_words "fc resnet" 0; return ;;
+                --residual-scale) _phasecli_words "1 depth" 0; return ;;
+                --layer-norm) _phasecli_words "none pre" 0; return ;;
+                --depth) return ;;
                 --scheduler) return ;;
                 --format|-f) _phasecli_words "table csv tsv json jsonl" 0; return ;;
                 --columns) _phasecli_words "activation sw2 sb2 q_star c_star chi_1 chi_c xi_q xi_c xi_grad xi_1 xi_star max_trainable_depth phase q_slope fixed_point converged" 1; return ;;
                 --value) _phasecli_words "activation sw2 sb2 q_star c_star chi_1 chi_c xi_q xi_c xi_grad xi_1 xi_star max_trainable_depth phase q_slope fixed_point converged" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
-            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --critical-tol --trainable-multiple --summary --no-summary --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
+            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --critical-tol --trainable-multiple --summary --no-summary --architecture --residual-scale --layer-norm --depth --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
         critical)
             case "$prev" in
                 --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs" 0; return ;;
@@ -56,13 +60,17 @@ _phasecli() {
                 --q0) return ;;
                 --slope) return ;;
                 --trainable-multiple) return ;;
+                --architecture) _phasecli_words "fc resnet" 0; return ;;
+                --residual-scale) _phasecli_words "1 depth" 0; return ;;
+                --layer-norm) _phasecli_words "none pre" 0; return ;;
+                --depth) return ;;
                 --scheduler) return ;;
                 --format|-f) _phasecli_words "table csv tsv json jsonl" 0; return ;;
                 --columns) _phasecli_words "activation sw2 sb2 chi_1 chi_c xi_q xi_c xi_grad xi_1 xi_star max_trainable_depth phase fixed_point converged" 1; return ;;
                 --value) _phasecli_words "activation sw2 sb2 chi_1 chi_c xi_q xi_c xi_grad xi_1 xi_star max_trainable_depth phase fixed_point converged" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
-            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --trainable-multiple --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
+            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --trainable-multiple --architecture --residual-scale --layer-norm --depth --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
         activations)
             case "$prev" in
                 --format|-f) _phasecli_words "table csv tsv json jsonl" 0; return ;;
@@ -84,16 +92,18 @@ _phasecli() {
                 --normalize) _phasecli_words "example position" 0; return ;;
                 --depth) return ;;
                 --dropout) return ;;
-                --architecture) _phasecli_words "fc cnn-f cnn-p" 1; return ;;
+                --architecture) _phasecli_words "fc cnn-f cnn-p resnet" 1; return ;;
                 --filter) return ;;
                 --image-shape) return ;;
+                --residual-scale) _phasecli_words "1 depth" 0; return ;;
+                --layer-norm) _phasecli_words "none pre" 0; return ;;
                 --scheduler) return ;;
                 --format|-f) _phasecli_words "table csv tsv json jsonl" 0; return ;;
-                --columns) _phasecli_words "activation sw2 sb2 depth lambda_max lambda_min lambda_bulk kappa kappa_theory nngp_lambda_max nngp_lambda_min nngp_lambda_bulk nngp_kappa log10_lambda_max phase resolved status architecture kappa_limit" 1; return ;;
-                --value) _phasecli_words "activation sw2 sb2 depth lambda_max lambda_min lambda_bulk kappa kappa_theory nngp_lambda_max nngp_lambda_min nngp_lambda_bulk nngp_kappa log10_lambda_max phase resolved status architecture kappa_limit" 0; return ;;
+                --columns) _phasecli_words "activation sw2 sb2 depth lambda_max lambda_min lambda_bulk kappa kappa_theory nngp_lambda_max nngp_lambda_min nngp_lambda_bulk nngp_kappa log10_lambda_max phase resolved status architecture kappa_limit residual_scale layer_norm" 1; return ;;
+                --value) _phasecli_words "activation sw2 sb2 depth lambda_max lambda_min lambda_bulk kappa kappa_theory nngp_lambda_max nngp_lambda_min nngp_lambda_bulk nngp_kappa log10_lambda_max phase resolved status architecture kappa_limit residual_scale layer_norm" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
-            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --data --examples --dim --seed --normalize --no-normalize --depth --dropout --architecture --filter --image-shape --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
+            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --data --examples --dim --seed --normalize --no-normalize --depth --dropout --architecture --filter --image-shape --residual-scale --layer-norm --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
         lr)
             case "$prev" in
                 --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs" 0; return ;;
@@ -109,16 +119,18 @@ _phasecli() {
                 --depth) return ;;
                 --dropout) return ;;
                 --loss) _phasecli_words "sum mean" 0; return ;;
-                --architecture) _phasecli_words "fc cnn-f cnn-p" 1; return ;;
+                --architecture) _phasecli_words "fc cnn-f cnn-p resnet" 1; return ;;
                 --filter) return ;;
                 --image-shape) return ;;
+                --residual-scale) _phasecli_words "1 depth" 0; return ;;
+                --layer-norm) _phasecli_words "none pre" 0; return ;;
                 --scheduler) return ;;
                 --format|-f) _phasecli_words "table csv tsv json jsonl" 0; return ;;
-                --columns) _phasecli_words "activation sw2 sb2 depth lambda_max eta_max eta_catapult loss m phase status architecture" 1; return ;;
-                --value) _phasecli_words "activation sw2 sb2 depth lambda_max eta_max eta_catapult loss m phase status architecture" 0; return ;;
+                --columns) _phasecli_words "activation sw2 sb2 depth lambda_max eta_max eta_catapult loss m phase status architecture residual_scale layer_norm" 1; return ;;
+                --value) _phasecli_words "activation sw2 sb2 depth lambda_max eta_max eta_catapult loss m phase status architecture residual_scale layer_norm" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
-            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --data --examples --dim --seed --normalize --no-normalize --depth --dropout --loss --architecture --filter --image-shape --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
+            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --data --examples --dim --seed --normalize --no-normalize --depth --dropout --loss --architecture --filter --image-shape --residual-scale --layer-norm --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
         generalize)
             case "$prev" in
                 --train) _phasecli_words "digits" 0; compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
@@ -138,16 +150,18 @@ _phasecli() {
                 --batch-size) return ;;
                 --examples) return ;;
                 --test-examples) return ;;
-                --architecture) _phasecli_words "fc cnn-f cnn-p" 1; return ;;
+                --architecture) _phasecli_words "fc cnn-f cnn-p resnet" 1; return ;;
                 --filter) return ;;
                 --image-shape) return ;;
+                --residual-scale) _phasecli_words "1 depth" 0; return ;;
+                --layer-norm) _phasecli_words "none pre" 0; return ;;
                 --scheduler) return ;;
                 --format|-f) _phasecli_words "table csv tsv json jsonl" 0; return ;;
-                --columns) _phasecli_words "activation sw2 sb2 depth test_accuracy test_mse train_accuracy kappa prediction_scale predictor ill_conditioned phase status architecture ensemble_accuracy ensemble_std delta train_class_ratio" 1; return ;;
-                --value) _phasecli_words "activation sw2 sb2 depth test_accuracy test_mse train_accuracy kappa prediction_scale predictor ill_conditioned phase status architecture ensemble_accuracy ensemble_std delta train_class_ratio" 0; return ;;
+                --columns) _phasecli_words "activation sw2 sb2 depth test_accuracy test_mse train_accuracy kappa prediction_scale predictor ill_conditioned phase status architecture ensemble_accuracy ensemble_std delta train_class_ratio residual_scale layer_norm" 1; return ;;
+                --value) _phasecli_words "activation sw2 sb2 depth test_accuracy test_mse train_accuracy kappa prediction_scale predictor ill_conditioned phase status architecture ensemble_accuracy ensemble_std delta train_class_ratio residual_scale layer_norm" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
-            _phasecli_words "--train --test --label-column --activation -a --sw2 --sb2 --q0 --slope --normalize --no-normalize --depth --dropout --time --eta --ridge --nngp --batch-size --examples --test-examples --balance --architecture --filter --image-shape --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
+            _phasecli_words "--train --test --label-column --activation -a --sw2 --sb2 --q0 --slope --normalize --no-normalize --depth --dropout --time --eta --ridge --nngp --batch-size --examples --test-examples --balance --architecture --filter --image-shape --residual-scale --layer-norm --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
         verify)
             case "$prev" in
                 --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs" 0; return ;;
@@ -161,13 +175,16 @@ _phasecli() {
                 --samples) return ;;
                 --seed) return ;;
                 --tolerance) return ;;
+                --architecture) _phasecli_words "fc resnet" 0; return ;;
+                --residual-scale) _phasecli_words "1 depth" 0; return ;;
+                --layer-norm) _phasecli_words "none pre" 0; return ;;
                 --scheduler) return ;;
                 --format|-f) _phasecli_words "table csv tsv json jsonl" 0; return ;;
-                --columns) _phasecli_words "activation sw2 sb2 width depth samples q_theory q_mean q_se c_theory c_mean c_se ntk_theory ntk_mean ntk_se ratio ratio_se max_share phase trust reason" 1; return ;;
-                --value) _phasecli_words "activation sw2 sb2 width depth samples q_theory q_mean q_se c_theory c_mean c_se ntk_theory ntk_mean ntk_se ratio ratio_se max_share phase trust reason" 0; return ;;
+                --columns) _phasecli_words "activation sw2 sb2 width depth samples q_theory q_mean q_se c_theory c_mean c_se ntk_theory ntk_mean ntk_se ratio ratio_se max_share phase trust reason architecture residual_scale layer_norm" 1; return ;;
+                --value) _phasecli_words "activation sw2 sb2 width depth samples q_theory q_mean q_se c_theory c_mean c_se ntk_theory ntk_mean ntk_se ratio ratio_se max_share phase trust reason architecture residual_scale layer_norm" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
-            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --c0 --width --depth --samples --seed --tolerance --scheduler --format -f --columns --value --png --help -h" 0 ;;
+            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --c0 --width --depth --samples --seed --tolerance --architecture --residual-scale --layer-norm --scheduler --format -f --columns --value --png --help -h" 0 ;;
         catapult)
             case "$prev" in
                 --lambda0) return ;;
@@ -271,7 +288,7 @@ _phasecli() {
         docs)
             case "$prev" in
             esac
-            _phasecli_words "--path --help -h cnn distributed gate jacobian precision theory training verify" 0 ;;
+            _phasecli_words "--path --help -h cnn distributed gate jacobian precision resnet theory training verify" 0 ;;
         warmup)
             case "$prev" in
             esac

@@ -35,6 +35,10 @@ _phasecli() {
                 '--critical-tol=[Cells with |chi_1 - 1| <= tol are labelled critical.]:value: ' \
                 '--trainable-multiple=[max_trainable_depth = this multiple of xi_c (Schoenholz et al]:value: ' \
                 {--summary,--no-summary}'[Summarize instead of listing every cell \[default\: summary for a table of more than 200 rows on a terminal\].]' \
+                '--architecture=[Network\: fc (fully connected) or resnet (residual blocks after a dense layer; depth = blocks; `phasecli docs resnet`).]:value:(fc resnet)' \
+                '--residual-scale=[resnet\: the residual branchs scale alpha (a number >= 0), or depth for 1/sqrt(L) (each depth L of a list is then its own network).]:value:(1 depth)' \
+                '--layer-norm=[resnet\: pre puts a LayerNorm (no gain, no bias) before each blocks activation and before the readouts.]:value:(none pre)' \
+                '--depth=[resnet\: the depth L (residual blocks, one number) at which the rows are computed (required).]:value: ' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 '--strict[Exit status 1 when any row has no value]' \
                 {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
@@ -64,6 +68,10 @@ _phasecli() {
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
                 '--trainable-multiple=[max_trainable_depth = this multiple of xi_c (Schoenholz et al]:value: ' \
+                '--architecture=[Network\: fc (fully connected) or resnet (residual blocks after a dense layer; depth = blocks; `phasecli docs resnet`).]:value:(fc resnet)' \
+                '--residual-scale=[resnet\: the residual branchs scale alpha (a number >= 0), or depth for 1/sqrt(L) (each depth L of a list is then its own network).]:value:(1 depth)' \
+                '--layer-norm=[resnet\: pre puts a LayerNorm (no gain, no bias) before each blocks activation and before the readouts.]:value:(none pre)' \
+                '--depth=[resnet\: the depth L (residual blocks, one number) at which the rows are computed (required).]:value: ' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 '--strict[Exit status 1 when any row has no value]' \
                 {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
@@ -94,14 +102,16 @@ _phasecli() {
                 '--no-normalize[Use the data as given (no scaling to q*).]' \
                 '--depth=[Depths L (hidden layers)\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; sorted and de-duplicated.]:value: ' \
                 '--dropout=[Dropout with keep rate RHO in (0, 1\] on the penultimate layer (Xiao et al]:value: ' \
-                '--architecture=[Network\: fc (fully connected), cnn-f (convolutional, flatten readout) or cnn-p (convolutional, global average pooling); depth = conv layers]:value:_sequence compadd - fc cnn-f cnn-p' \
+                '--architecture=[Network\: fc (fully connected), cnn-f (convolutional, flatten readout), cnn-p (convolutional, global average pooling; depth = conv layers) or resnet (residual blocks after a dense layer; depth = blocks)]:value:_sequence compadd - fc cnn-f cnn-p resnet' \
                 '--filter=[CNN filter size K\: K x K filters (odd), stride 1, circular padding.]:value: ' \
                 '--image-shape=[CNN image layout\: each row is one image flattened in (H, W, C) order, channels last (required for image files; digits\: 8,8,1; synthetic inputs\: 6,6,3).]:value: ' \
+                '--residual-scale=[resnet\: the residual branchs scale alpha (a number >= 0), or depth for 1/sqrt(L) (each depth L of a list is then its own network).]:value:(1 depth)' \
+                '--layer-norm=[resnet\: pre puts a LayerNorm (no gain, no bias) before each blocks activation and before the readouts.]:value:(none pre)' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 '--strict[Exit status 1 when any row has no value]' \
                 {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
-                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 depth lambda_max lambda_min lambda_bulk kappa kappa_theory nngp_lambda_max nngp_lambda_min nngp_lambda_bulk nngp_kappa log10_lambda_max phase resolved status architecture kappa_limit' \
-                '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 depth lambda_max lambda_min lambda_bulk kappa kappa_theory nngp_lambda_max nngp_lambda_min nngp_lambda_bulk nngp_kappa log10_lambda_max phase resolved status architecture kappa_limit)' \
+                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 depth lambda_max lambda_min lambda_bulk kappa kappa_theory nngp_lambda_max nngp_lambda_min nngp_lambda_bulk nngp_kappa log10_lambda_max phase resolved status architecture kappa_limit residual_scale layer_norm' \
+                '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 depth lambda_max lambda_min lambda_bulk kappa kappa_theory nngp_lambda_max nngp_lambda_min nngp_lambda_bulk nngp_kappa log10_lambda_max phase resolved status architecture kappa_limit residual_scale layer_norm)' \
                 '--png=[Also render a PNG figure to this path (written atomically).]:file:_files' \
                 {--help,-h}'[Show the help and exit]' \
             ;;
@@ -121,14 +131,16 @@ _phasecli() {
                 '--depth=[Depths L (hidden layers)\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; sorted and de-duplicated.]:value: ' \
                 '--dropout=[Dropout with keep rate RHO in (0, 1\] on the penultimate layer (Xiao et al]:value: ' \
                 '--loss=[Loss normalization\: 1/2 sum (f - y)^2 (eta = 2/lambda_max) or 1/(2m) sum (eta = 2m/lambda_max).]:value:(sum mean)' \
-                '--architecture=[Network\: fc (fully connected), cnn-f (convolutional, flatten readout) or cnn-p (convolutional, global average pooling); depth = conv layers]:value:_sequence compadd - fc cnn-f cnn-p' \
+                '--architecture=[Network\: fc (fully connected), cnn-f (convolutional, flatten readout), cnn-p (convolutional, global average pooling; depth = conv layers) or resnet (residual blocks after a dense layer; depth = blocks)]:value:_sequence compadd - fc cnn-f cnn-p resnet' \
                 '--filter=[CNN filter size K\: K x K filters (odd), stride 1, circular padding.]:value: ' \
                 '--image-shape=[CNN image layout\: each row is one image flattened in (H, W, C) order, channels last (required for image files; digits\: 8,8,1; synthetic inputs\: 6,6,3).]:value: ' \
+                '--residual-scale=[resnet\: the residual branchs scale alpha (a number >= 0), or depth for 1/sqrt(L) (each depth L of a list is then its own network).]:value:(1 depth)' \
+                '--layer-norm=[resnet\: pre puts a LayerNorm (no gain, no bias) before each blocks activation and before the readouts.]:value:(none pre)' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 '--strict[Exit status 1 when any row has no value]' \
                 {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
-                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 depth lambda_max eta_max eta_catapult loss m phase status architecture' \
-                '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 depth lambda_max eta_max eta_catapult loss m phase status architecture)' \
+                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 depth lambda_max eta_max eta_catapult loss m phase status architecture residual_scale layer_norm' \
+                '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 depth lambda_max eta_max eta_catapult loss m phase status architecture residual_scale layer_norm)' \
                 '--png=[Also render a PNG figure to this path (written atomically).]:file:_files' \
                 {--help,-h}'[Show the help and exit]' \
             ;;
@@ -154,14 +166,16 @@ _phasecli() {
                 '--examples=[Examples used\: the first N rows of --train (convolutional runs grow like N^2) \[default\: all\].]:value: ' \
                 '--test-examples=[Test examples used\: the first N rows of --test \[default\: all\].]:value: ' \
                 '--balance[Train on the same number of rows of every class\: the first N/k of each class of --train in file order with --examples N (k classes), else as many as the smallest class has.]' \
-                '--architecture=[Network\: fc (fully connected), cnn-f (convolutional, flatten readout) or cnn-p (convolutional, global average pooling); depth = conv layers]:value:_sequence compadd - fc cnn-f cnn-p' \
+                '--architecture=[Network\: fc (fully connected), cnn-f (convolutional, flatten readout), cnn-p (convolutional, global average pooling; depth = conv layers) or resnet (residual blocks after a dense layer; depth = blocks)]:value:_sequence compadd - fc cnn-f cnn-p resnet' \
                 '--filter=[CNN filter size K\: K x K filters (odd), stride 1, circular padding.]:value: ' \
                 '--image-shape=[CNN image layout\: each row is one image flattened in (H, W, C) order, channels last (required for image files; digits\: 8,8,1; synthetic inputs\: 6,6,3).]:value: ' \
+                '--residual-scale=[resnet\: the residual branchs scale alpha (a number >= 0), or depth for 1/sqrt(L) (each depth L of a list is then its own network).]:value:(1 depth)' \
+                '--layer-norm=[resnet\: pre puts a LayerNorm (no gain, no bias) before each blocks activation and before the readouts.]:value:(none pre)' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 '--strict[Exit status 1 when any row has no value]' \
                 {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
-                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 depth test_accuracy test_mse train_accuracy kappa prediction_scale predictor ill_conditioned phase status architecture ensemble_accuracy ensemble_std delta train_class_ratio' \
-                '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 depth test_accuracy test_mse train_accuracy kappa prediction_scale predictor ill_conditioned phase status architecture ensemble_accuracy ensemble_std delta train_class_ratio)' \
+                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 depth test_accuracy test_mse train_accuracy kappa prediction_scale predictor ill_conditioned phase status architecture ensemble_accuracy ensemble_std delta train_class_ratio residual_scale layer_norm' \
+                '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 depth test_accuracy test_mse train_accuracy kappa prediction_scale predictor ill_conditioned phase status architecture ensemble_accuracy ensemble_std delta train_class_ratio residual_scale layer_norm)' \
                 '--png=[Also render a PNG figure to this path (written atomically).]:file:_files' \
                 {--help,-h}'[Show the help and exit]' \
             ;;
@@ -178,10 +192,13 @@ _phasecli() {
                 '--samples=[Independent random networks per (sw2, sb2, width); max_share needs a few hundred.]:value: ' \
                 '--seed=[Seed\: network i draws from its own stream (same output whatever the threads or --scheduler).]:value: ' \
                 '--tolerance=[T\: trust needs |ntk_mean/ntk_theory - 1| <= T and ratio - 1 + 2 ratio_se <= T.]:value: ' \
+                '--architecture=[Network\: fc (fully connected) or resnet (residual blocks after a dense layer; depth = blocks; `phasecli docs resnet`).]:value:(fc resnet)' \
+                '--residual-scale=[resnet\: the residual branchs scale alpha (a number >= 0), or depth for 1/sqrt(L) (each depth L of a list is then its own network).]:value:(1 depth)' \
+                '--layer-norm=[resnet\: pre puts a LayerNorm (no gain, no bias) before each blocks activation and before the readouts.]:value:(none pre)' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
-                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 width depth samples q_theory q_mean q_se c_theory c_mean c_se ntk_theory ntk_mean ntk_se ratio ratio_se max_share phase trust reason' \
-                '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 width depth samples q_theory q_mean q_se c_theory c_mean c_se ntk_theory ntk_mean ntk_se ratio ratio_se max_share phase trust reason)' \
+                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 width depth samples q_theory q_mean q_se c_theory c_mean c_se ntk_theory ntk_mean ntk_se ratio ratio_se max_share phase trust reason architecture residual_scale layer_norm' \
+                '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 width depth samples q_theory q_mean q_se c_theory c_mean c_se ntk_theory ntk_mean ntk_se ratio ratio_se max_share phase trust reason architecture residual_scale layer_norm)' \
                 '--png=[Also render a PNG figure to this path (written atomically).]:file:_files' \
                 {--help,-h}'[Show the help and exit]' \
             ;;
@@ -293,7 +310,7 @@ _phasecli() {
             _arguments \
                 '--path[Print where the document is installed instead of its text.]' \
                 {--help,-h}'[Show the help and exit]' \
-                '1:argument:(cnn distributed gate jacobian precision theory training verify)' \
+                '1:argument:(cnn distributed gate jacobian precision resnet theory training verify)' \
             ;;
         warmup)
             _arguments \

@@ -18,8 +18,9 @@ def _rows(text):
 def test_architecture_column_is_appended():
     """appended after the columns that existed before it, and kept there when later columns are appended"""
     assert columns.KAPPA.index("architecture") == 17 and columns.LR.index("architecture") == 11
-    assert columns.GENERALIZE.index("architecture") == 13 and columns.LR[-1] == "architecture"
-    assert columns.KAPPA[18:] == ("kappa_limit",)  # appended later
+    assert columns.GENERALIZE.index("architecture") == 13 and columns.LR[11:] == ("architecture", "residual_scale",
+                                                                                    "layer_norm")
+    assert columns.KAPPA[18:] == ("kappa_limit", "residual_scale", "layer_norm")  # appended later
     assert columns.KAPPA.index("status") == 16 and columns.GENERALIZE.index("status") == 12
 
 

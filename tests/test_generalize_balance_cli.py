@@ -21,7 +21,8 @@ def test_columns_appended_in_order(cli):
     r = cli(*BASE, "--examples", "60", "-f", "csv")
     assert r.returncode == 0, r.stderr
     header = r.stdout.splitlines()[0].split(",")
-    assert header[-4:] == ["ensemble_accuracy", "ensemble_std", "delta", "train_class_ratio"]
+    assert header[-6:] == ["ensemble_accuracy", "ensemble_std", "delta", "train_class_ratio", "residual_scale",
+                           "layer_norm"]
     assert header[:14] == ["activation", "sw2", "sb2", "depth", "test_accuracy", "test_mse", "train_accuracy",
                            "kappa", "prediction_scale", "predictor", "ill_conditioned", "phase", "status",
                            "architecture"]

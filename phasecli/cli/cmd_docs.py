@@ -20,6 +20,7 @@ DOCS = {
     "jacobian": "jacobian.md",
     "gate": "gate.md",
     "distributed": "distributed.md",
+    "resnet": "resnet.md",
 }
 
 
@@ -31,7 +32,8 @@ def docs(name, show_path):
 
     Guides: cnn (convolutional networks), precision (data as given), verify (finite
     networks), training (catapult, train), jacobian (dynamical isometry), gate (check,
-    init), distributed (Dask clusters, streaming output).
+    init), distributed (Dask clusters, streaming output), resnet (residual networks and
+    LayerNorm).
 
     \b
     Examples:

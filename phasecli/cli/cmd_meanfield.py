@@ -11,13 +11,16 @@ from phasecli.activations import ACTIVATIONS
 from phasecli.cli import cli
 from phasecli.cli.errors import fail, input_errors, partial_failure
 from phasecli.cli.options import (GRID, GRID_GRAMMAR, UNIT, activation_option, grid_options, output_options,
-                                  q0_option, slope_option, strict_option, sweep_options, trainable_option)
+                                  q0_option, resnet_depth_options, slope_option, strict_option,
+                                  sweep_options, trainable_option)
+from phasecli.cli.inputs import explicit
 from phasecli.cli.progress import Progress, check_figure, render
 from phasecli.cli.writing import writing
 from phasecli.cli.columns import ACTIVATIONS as ACTIVATION_COLUMNS
 from phasecli.cli.columns import CRITICAL as CRITICAL_COLUMNS
 from phasecli.cli.columns import DEPTH_SCALE as DEPTH_COLUMNS
 from phasecli.cli.columns import PHASE as PHASE_COLUMNS
+from phasecli.cli.columns import RESNET_DEPTH as RESNET_COLUMNS
 from phasecli.cli.output import write_rows
 
 SUMMARY_ROWS = 200
@@ -121,10 +124,12 @@ def _check_kept(out, n_cells):
 @click.option("--summary/--no-summary", default=None,
               help="Summarize instead of listing every cell [default: summary for a table of more than "
                    f"{SUMMARY_ROWS} rows on a terminal].")
+@resnet_depth_options
 @sweep_options
 @strict_option
 @output_options(columns=PHASE_COLUMNS)
-def phase(activation, sw2, sb2, q0, slope, critical_tol, trainable_multiple, summary, scheduler, out):
+def phase(activation, sw2, sb2, q0, slope, critical_tol, trainable_multiple, summary, architecture, residual_scale,
+          layer_norm, depth, scheduler, out):
     """q*, c*, chi_1, chi_c, depth scales and the phase on a (sw2, sb2) grid.
 
     The phase is classified by chi_1 alone: ordered (chi_1 < 1), chaotic (chi_1 > 1),
@@ -141,7 +146,16 @@ def phase(activation, sw2, sb2, q0, slope, critical_tol, trainable_multiple, sum
       phasecli phase -a erf --sw2 0.5:3:100 --sb2 0,0.05 -f csv > erf.csv
       phasecli phase -a silu --sw2 2.73 --sb2 0.05 --q0 0.83 -f json
       phasecli phase --sw2 0.5:4:2000 --sb2 0:1:2000 | head -3
+      phasecli phase -a relu --sw2 1:3:5 --sb2 0,0.1 --architecture resnet --layer-norm pre --depth 100
+
+    --architecture resnet --depth L: residual networks have no fixed point; the rows
+    (`phasecli docs resnet`) give q^L and c^L of two inputs (q^0 = --q0, c^0 = 0.5), the
+    gradient growth prod chi_l and the exponent p of 1 - c^l ~ l^-p (exponent_status says
+    why it is empty where it does not exist); no figure yet.
     """
+    resnet = _resnet_rows(out, activation, sw2, sb2, q0, slope, architecture, residual_scale, layer_norm, depth)
+    if resnet:
+        return 0 if resnet is True else resnet
     out.check(PHASE_COLUMNS)
     layout = check_figure("phase", n_sw2=len(sw2), n_sb2=len(sb2)) if out.png else None
     _check_kept(out, len(sw2) * len(sb2))
@@ -161,6 +175,44 @@ def phase(activation, sw2, sb2, q0, slope, critical_tol, trainable_multiple, sum
         grid = meanfield.concat_grids(kept)
         render("phase_figure", out.png, grid, _critical_line(activation, sb2, q0, slope, layout), layout=layout)
     return _report_unconverged(bad, total)
+
+
+def _resnet_rows(out, activation, sw2, sb2, q0, slope, architecture, residual_scale, layer_norm, depth):
+    """Write the resnet rows (True, or the exit status of a partial failure) or check that no resnet option
+    was given (False)."""
+    if architecture != "resnet":
+        given = [f"--{n.replace('_', '-')}" for n in ("residual_scale", "layer_norm", "depth") if explicit(n)]
+        if given:
+            raise click.BadParameter(f"{', '.join(given)}: only for residual networks (--architecture resnet)",
+                                     param_hint="'--architecture'")
+        return False
+    if depth is None:
+        raise click.BadParameter("residual networks have no fixed point: give the depth L (--depth L)",
+                                 param_hint="'--depth'")
+    if out.png:
+        raise click.BadParameter("no figure for --architecture resnet yet: write the rows without --png",
+                                 param_hint="'--png'")
+    from phasecli import validate
+
+    with input_errors(depths="--depth"):
+        depths = validate.depths(depth)
+    if depths.size != 1:
+        raise click.BadParameter(f"{depth!r}: give one depth L (the rows are at that depth)", param_hint="'--depth'")
+    depth = int(depths[0])
+    from phasecli.meanfield.resnet import resnet_depth_grid
+
+    out.check(RESNET_COLUMNS)
+    with input_errors():
+        grid = resnet_depth_grid(activation, sw2, sb2, depth, q0=q0, slope=slope, residual_scale=residual_scale,
+                                 layer_norm=layer_norm)
+    out.emit(RESNET_COLUMNS, iter([grid.table(RESNET_COLUMNS)]))
+    bad = [str(x) for x in grid.status if x != "ok"]
+    if bad:
+        return partial_failure(f"{len(bad)} of {grid.status.size} cells have no values (status {bad[0]}: "
+                               + ("q0 is not above sb2: no inputs with that first-layer variance)" if bad[0] ==
+                                  "q0_below_sb2" else "q^L or the gradient growth overflows float64)"),
+                               len(bad), grid.status.size) or True
+    return True
 
 
 def _critical_line(activation, sb2, q0, slope, layout):
@@ -244,10 +296,12 @@ def _sw2_range(value):
 @cli.command("depth-scale")
 @grid_options(default_sw2="0.5:4:200", default_sb2="0.05")
 @trainable_option
+@resnet_depth_options
 @sweep_options
 @strict_option
 @output_options(columns=DEPTH_COLUMNS)
-def depth_scale(activation, sw2, sb2, q0, slope, trainable_multiple, scheduler, out):
+def depth_scale(activation, sw2, sb2, q0, slope, trainable_multiple, architecture, residual_scale, layer_norm, depth,
+                scheduler, out):
     """Depth scales xi_q, xi_c, xi_grad, xi_1, xi_star and the maximum trainable depth.
 
     xi_q = -1/ln(q-map slope), xi_c = -1/ln chi_c, xi_grad = -1/ln chi_1 (negative:
@@ -260,7 +314,13 @@ def depth_scale(activation, sw2, sb2, q0, slope, trainable_multiple, scheduler, 
       phasecli depth-scale --sw2 0.5:4:200 --sb2 0.05 --png xi.png   # line plot
       phasecli depth-scale --sw2 1:3:60 --sb2 0:0.5:40 --png xi.png   # heatmaps
       phasecli depth-scale -a erf --sw2 1.2 --sb2 0.05 --trainable-multiple 4.5
+
+    --architecture resnet --depth L: the rows of `phasecli phase --architecture resnet`
+    (no fixed point, so no depth scales; `phasecli docs resnet`).
     """
+    resnet = _resnet_rows(out, activation, sw2, sb2, q0, slope, architecture, residual_scale, layer_norm, depth)
+    if resnet:
+        return 0 if resnet is True else resnet
     out.check(DEPTH_COLUMNS)
     layout = check_figure("depth-scale", n_sw2=len(sw2), n_sb2=len(sb2)) if out.png else None
     _check_kept(out, len(sw2) * len(sb2))

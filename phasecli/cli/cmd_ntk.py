@@ -10,7 +10,7 @@ from phasecli import defaults
 from phasecli.cli import cli, columns
 from phasecli.cli.errors import input_errors, partial_failure, warn
 from phasecli.cli.inputs import explicit, load_train_test, network_inputs
-from phasecli.cli.options import (BUNDLED_DATA, NON_NEGATIVE, POSITIVE, architecture_options,
+from phasecli.cli.options import (BUNDLED_DATA, IMAGE_ARCHITECTURES, NON_NEGATIVE, POSITIVE, architecture_options,
                                   complete_words, data_options, depth_option, dropout_option, examples_option,
                                   grid_options, label_column_option, normalize_option, output_options, strict_option,
                                   sweep_options)
@@ -23,15 +23,24 @@ SYNTHETIC_IMAGE = (6, 6, 3)  # the paper's synthetic images (Xiao et al. Figure 
 DIGITS_IMAGE = (8, 8, 1)  # the bundled digits
 
 
-def network(architectures, filter_size, image_shape, default_shape):
-    """Keyword arguments of the network for the numeric core; usage errors for CNN options without a CNN."""
-    cnn = any(a != "fc" for a in architectures)
+def network(architectures, filter_size, image_shape, default_shape, residual_scale=1.0, layer_norm="none"):
+    """Keyword arguments of the network for the numeric core; usage errors for CNN options without a CNN and
+    resnet options without a resnet."""
+    net = {}
+    if "resnet" in architectures:
+        net["options"] = {"residual_scale": residual_scale, "layer_norm": layer_norm}
+    else:
+        given = [f"--{n.replace('_', '-')}" for n in ("residual_scale", "layer_norm") if explicit(n)]
+        if given:
+            raise click.BadParameter(f"{', '.join(given)}: only for residual networks (--architecture resnet)",
+                                     param_hint="'--architecture'")
+    cnn = any(a in IMAGE_ARCHITECTURES for a in architectures)
     if not cnn:
         given = [f"--{n.replace('_', '-')}" for n in ("filter_size", "image_shape") if explicit(n)]
         if given:
             raise click.BadParameter(f"{', '.join(given).replace('filter-size', 'filter')}: only for convolutional "
                                      "networks (--architecture cnn-f or cnn-p)", param_hint="'--architecture'")
-        return {}
+        return net
     shape = image_shape or default_shape
     if shape is None:
         raise click.BadParameter("give the layout of the image rows (H,W,C) for a convolutional network",
@@ -40,7 +49,7 @@ def network(architectures, filter_size, image_shape, default_shape):
 
     with input_errors():
         cnn.check_image_shape(shape)  # before any rows are read or drawn
-    return {"image_shape": shape, "filter_size": filter_size}
+    return {**net, "image_shape": shape, "filter_size": filter_size}
 
 
 CNN_NOTE_SECONDS = 60.0  # a run estimated beyond this says so on stderr before it starts (a terminal or not)
@@ -130,7 +139,8 @@ def _report_points(results) -> int:
 
 
 def _ntk_command(columns, activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, depth_spec, dropout,
-                 scheduler, out, kind, loss="sum", architectures=("fc",), filter_size=3, image_shape=None):
+                 scheduler, out, kind, loss="sum", architectures=("fc",), filter_size=3, image_shape=None,
+                 residual_scale=1.0, layer_norm="none"):
     from phasecli import ntk
 
     out.check(columns)
@@ -139,7 +149,8 @@ def _ntk_command(columns, activation, sw2, sb2, q0, slope, data, examples, dim, 
         raise click.BadParameter(f"the figure draws one architecture; got {', '.join(architectures)} (write the "
                                  "rows without --png, or one --architecture)", param_hint="'--png'")
     layout = check_figure(kind, n_sw2=len(sw2), n_sb2=len(sb2), n_depth=len(depths)) if out.png else None
-    net = network(architectures, filter_size, image_shape, SYNTHETIC_IMAGE if data is None else None)
+    net = network(architectures, filter_size, image_shape, SYNTHETIC_IMAGE if data is None else None, residual_scale,
+                  layer_norm)
     runs = network_inputs(architectures, net, data, examples, dim, seed)
     with input_errors("use fewer images (--examples N), a smaller --depth maximum or fewer points"):
         sweeps = ntk.spectra_sweep(activation, sw2, sb2, runs, depths, slope=slope, normalize=normalize, q0=q0,
@@ -159,7 +170,7 @@ def _ntk_command(columns, activation, sw2, sb2, q0, slope, data, examples, dim, 
     out.emit(columns, chunks())
     if out.png:
         render("ntk_figure", out.png, results, kind, loss, layout=layout,
-               scales=scale_curves(activation, sw2, sb2, q0, slope, layout))
+               scales=None if "resnet" in architectures else scale_curves(activation, sw2, sb2, q0, slope, layout))
     return _report_points(results)
 
 
@@ -180,7 +191,7 @@ def scale_curves(activation, sw2, sb2, q0, slope, layout, n=400):
 @strict_option
 @output_options(columns=KAPPA_COLUMNS)
 def kappa(activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, depth_spec, dropout, architectures,
-          filter_size, image_shape, scheduler, out):
+          filter_size, image_shape, residual_scale, layer_norm, scheduler, out):
     """NTK and NNGP spectra on a data set at every depth: lambda_max, lambda_min, lambda_bulk, kappa.
 
     One pass of the depth recursion (`phasecli docs theory`) gives every depth asked.
@@ -197,7 +208,9 @@ def kappa(activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize,
     kappa_theory.  resolved=false marks
     depths where float64 no longer resolves lambda_min (lambda_min and kappa are then
     NaN, never noise); status=singular where the kernel is exactly singular (identical
-    or proportional inputs).
+    or proportional inputs).  With --architecture resnet (`phasecli docs resnet`) rows are
+    scaled to a first-layer variance --q0, there is no fixed point: phase and the theory
+    columns are empty (NaN); residual_scale and layer_norm are the last columns.
 
     \b
     Examples:
@@ -208,11 +221,12 @@ def kappa(activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize,
       phasecli kappa -a erf --sw2 2.5 --sb2 0.05 --architecture cnn-p --examples 8 --depth 1,10,100
       phasecli kappa -a relu --sw2 2 --sb2 0 --architecture cnn-f --data digits --examples 50 --image-shape 8,8,1 --depth 1,10,50
       phasecli kappa -a erf --sw2 3 --sb2 0.05 --architecture cnn-f --examples 4 --normalize position --depth 10,50
+      phasecli kappa -a relu --sw2 2 --sb2 0.1 --architecture resnet --layer-norm pre --residual-scale depth --depth 1,10,100
       phasecli kappa -a erf --sw2 0.8 --sb2 0.05 --examples 12 --depth 10,100,300 --columns depth,kappa,kappa_theory,kappa_limit
     """
     return _ntk_command(KAPPA_COLUMNS, activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, depth_spec,
                         dropout, scheduler, out, "kappa", architectures=architectures, filter_size=filter_size,
-                        image_shape=image_shape)
+                        image_shape=image_shape, residual_scale=residual_scale, layer_norm=layer_norm)
 
 
 @cli.command()
@@ -225,7 +239,7 @@ def kappa(activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize,
 @strict_option
 @output_options(columns=LR_COLUMNS)
 def lr(activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, depth_spec, dropout, loss, architectures,
-       filter_size, image_shape, scheduler, out):
+       filter_size, image_shape, residual_scale, layer_norm, scheduler, out):
     """Largest convergent learning rate eta_max = 2/lambda_max, and eta_catapult = 2 eta_max.
 
     Gradient descent on the linearized (infinite-width) network converges for
@@ -249,7 +263,7 @@ def lr(activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, de
     """
     return _ntk_command(LR_COLUMNS, activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, depth_spec,
                         dropout, scheduler, out, "lr", loss, architectures=architectures, filter_size=filter_size,
-                        image_shape=image_shape)
+                        image_shape=image_shape, residual_scale=residual_scale, layer_norm=layer_norm)
 
 
 @cli.command()
@@ -286,7 +300,7 @@ def lr(activation, sw2, sb2, q0, slope, data, examples, dim, seed, normalize, de
 @output_options(columns=GENERALIZE_COLUMNS)
 def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, slope, normalize, depth_spec, dropout,
                train_time, eta, ridge, nngp, batch_size, examples, test_examples, balance, architectures, filter_size,
-               image_shape, scheduler, out):
+               image_shape, residual_scale, layer_norm, scheduler, out):
     """Test accuracy of infinite-width networks trained on your data (NTK ensemble and mean predictor).
 
     Networks trained by gradient flow from random initialization (t = infinity unless --time) have
@@ -330,7 +344,8 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
                               **({"n_arch": len(architectures)} if compare else {}))
     else:
         layout = None
-    net = network(architectures, filter_size, image_shape, DIGITS_IMAGE if train_path == "digits" else None)
+    net = network(architectures, filter_size, image_shape, DIGITS_IMAGE if train_path == "digits" else None,
+                  residual_scale, layer_norm)
     X_train, y_train, X_test, y_test = load_train_test(train_path, test_path, label_column, examples, test_examples,
                                                        balance)
     advice = ("use fewer rows (--examples N, --test-examples N: the first rows of --train / --test), a smaller "
@@ -356,7 +371,8 @@ def generalize(train_path, test_path, label_column, activation, sw2, sb2, q0, sl
     warn_unbalanced(y_train)  # after the rows: a refused run (planning or bad labels) prints only its error
     if out.png:
         render("cnn:comparison_figure" if compare else "generalize_figure", out.png, results, layout=layout,
-               time=train_time, scales=scale_curves(activation, sw2, sb2, q0, slope, layout),
+               time=train_time,
+               scales=None if "resnet" in architectures else scale_curves(activation, sw2, sb2, q0, slope, layout),
                sizes=(X_train.shape[0], X_test.shape[0]))
     ill = sum(int(r.ill_conditioned.sum()) for r in results)
     if ill:

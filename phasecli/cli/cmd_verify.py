@@ -7,8 +7,9 @@ import click
 from phasecli.cli import columns
 from phasecli.cli import cli
 from phasecli.cli.errors import input_errors, warn
-from phasecli.cli.options import (POSITIVE, depth_option, FiniteFloat, grid_options, output_options, sweep_options,
-                                  width_option)
+from phasecli.cli.inputs import explicit
+from phasecli.cli.options import (POSITIVE, depth_option, FiniteFloat, grid_options, output_options,
+                                  simulated_architecture_options, sweep_options, width_option)
 from phasecli.cli.progress import Progress, check_figure, render
 
 VERIFY_COLUMNS = columns.VERIFY
@@ -26,9 +27,11 @@ VERIFY_COLUMNS = columns.VERIFY
               help="Seed: network i draws from its own stream (same output whatever the threads or --scheduler).")
 @click.option("--tolerance", type=POSITIVE, default=0.1, show_default=True,
               help="T: trust needs |ntk_mean/ntk_theory - 1| <= T and ratio - 1 + 2 ratio_se <= T.")
+@simulated_architecture_options
 @sweep_options
 @output_options(columns=VERIFY_COLUMNS)
-def verify(activation, sw2, sb2, q0, slope, c0, widths, depth_spec, samples, seed, tolerance, scheduler, out):
+def verify(activation, sw2, sb2, q0, slope, c0, widths, depth_spec, samples, seed, tolerance, architecture,
+           residual_scale, layer_norm, scheduler, out):
     """Random finite networks against the theory: can the numbers be trusted at width M?
 
     For two inputs with q^1 = --q0 and correlation c^1 = --c0, S = --samples random networks
@@ -41,21 +44,31 @@ def verify(activation, sw2, sb2, q0, slope, c0, widths, depth_spec, samples, see
     trust=true when |ntk_mean/ntk_theory - 1| <= T and ratio - 1 + 2 ratio_se <= T; empty
     (undetermined) when one network holds more than 1% of sum Theta^2 (max_share): the
     ratio of a heavy-tailed Theta cannot be estimated from S networks.  Exact two-input
-    sampler at O(M) per layer (`phasecli docs theory`).
+    sampler at O(M) per layer (`phasecli docs theory`).  --architecture resnet: residual
+    networks drawn with their N x N weights (O(M^2) per block); q and c are those of the
+    residual stream h^L (before any LayerNorm), h^0 the first layer with q^0 = --q0, c^0 = --c0;
+    no phase (`phasecli docs resnet`).
 
     \b
     Examples:
       phasecli verify -a tanh --sw2 1,1.76,4 --sb2 0.05 --width 32,128,512 --depth 1:50
       phasecli verify -a relu --sw2 2 --sb2 0 --width 256 --depth 50 --samples 5000 -f csv
       phasecli verify -a tanh --sw2 4 --sb2 0.05 --width 32,512 --depth 1:50 --png ratio.png
+      phasecli verify -a relu --sw2 2 --sb2 0.1 --architecture resnet --layer-norm pre --width 256 --depth 1,4 --samples 200
     """
     from phasecli.finite import verify as core
 
     out.check(VERIFY_COLUMNS)
+    if architecture != "resnet":
+        given = [f"--{n.replace('_', '-')}" for n in ("residual_scale", "layer_norm") if explicit(n)]
+        if given:
+            raise click.BadParameter(f"{', '.join(given)}: only for residual networks (--architecture resnet)",
+                                     param_hint="'--architecture'")
     with input_errors("fewer --samples, a smaller --width or --depth, or --scheduler", depths="--depth",
                       width="--width", c0="--c0", samples="--samples"):
         sweep = core.verify_sweep(activation, sw2, sb2, widths, depth_spec, samples=samples, seed=seed, q0=q0,
-                                  c0=c0, slope=slope, tolerance=tolerance, scheduler=scheduler)
+                                  c0=c0, slope=slope, tolerance=tolerance, scheduler=scheduler,
+                                  architecture=architecture, residual_scale=residual_scale, layer_norm=layer_norm)
     layout = check_figure("verify", n_points=len(sw2) * len(sb2), n_depth=len(sweep.depths)) if out.png else None
     results = []
 

@@ -9,17 +9,22 @@ PHASE = ("activation", "sw2", "sb2", "q_star", "c_star", "chi_1", "chi_c", "xi_q
 DEPTH_SCALE = ("activation", "sw2", "sb2", "chi_1", "chi_c", "xi_q", "xi_c", "xi_grad", "xi_1", "xi_star",
                "max_trainable_depth", "phase", "fixed_point", "converged")
 CRITICAL = ("activation", "sb2", "sw2_critical", "q_star", "status")
+# phase / depth-scale --architecture resnet: what replaces the fixed point at depth L
+RESNET_DEPTH = ("activation", "sw2", "sb2", "depth", "residual_scale", "layer_norm", "q_depth", "c_depth",
+                "grad_growth", "c_exponent", "exponent_status", "status")
 KAPPA = ("activation", "sw2", "sb2", "depth", "lambda_max", "lambda_min", "lambda_bulk", "kappa",
          "kappa_theory", "nngp_lambda_max", "nngp_lambda_min", "nngp_lambda_bulk", "nngp_kappa",
-         "log10_lambda_max", "phase", "resolved", "status", "architecture", "kappa_limit")
+         "log10_lambda_max", "phase", "resolved", "status", "architecture", "kappa_limit", "residual_scale",
+         "layer_norm")
 LR = ("activation", "sw2", "sb2", "depth", "lambda_max", "eta_max", "eta_catapult", "loss", "m", "phase", "status",
-      "architecture")
+      "architecture", "residual_scale", "layer_norm")
 GENERALIZE = ("activation", "sw2", "sb2", "depth", "test_accuracy", "test_mse", "train_accuracy", "kappa",
               "prediction_scale", "predictor", "ill_conditioned", "phase", "status", "architecture",
-              "ensemble_accuracy", "ensemble_std", "delta", "train_class_ratio")
+              "ensemble_accuracy", "ensemble_std", "delta", "train_class_ratio", "residual_scale", "layer_norm")
 ACTIVATIONS = ("name", "kind", "description")
 VERIFY = ("activation", "sw2", "sb2", "width", "depth", "samples", "q_theory", "q_mean", "q_se", "c_theory", "c_mean",
-          "c_se", "ntk_theory", "ntk_mean", "ntk_se", "ratio", "ratio_se", "max_share", "phase", "trust", "reason")
+          "c_se", "ntk_theory", "ntk_mean", "ntk_se", "ratio", "ratio_se", "max_share", "phase", "trust", "reason",
+          "architecture", "residual_scale", "layer_norm")
 JACOBIAN = ("activation", "sw2", "sb2", "depth", "weights", "q_star", "chi_1", "mean_s2", "var_s2", "s2_max", "s2_min",
             "phase")
 JACOBIAN_EMPIRICAL = JACOBIAN + ("width", "samples", "mean_s2_se", "var_s2_se", "s2_max_se")
@@ -40,11 +45,11 @@ INIT = ("activation", "depth", "weights", "sw2", "sb2", "sb2_rule", "w_std", "b_
 # longer shared; a new meaning needs a new name).
 SHARED = {
     "activation": "the nonlinearity phi",
-    "architecture": "the network: fc, cnn-f or cnn-p",
+    "architecture": "the network: fc, cnn-f, cnn-p or resnet",
     "chi_1": "the slope of the correlation map at c = 1 (the mean squared singular value of a layer's Jacobian)",
     "chi_c": "the slope of the correlation map at c*",
     "converged": "whether the fixed-point solve converged",
-    "depth": "the number of hidden layers L (nonlinearities)",
+    "depth": "the number of hidden layers L (nonlinearities; resnet: residual blocks after the first dense layer)",
     "eta": "a learning rate (lr_factor times the bound 2/lambda for catapult and train; --lr for check)",
     "eta_max": "2/lambda_max of the infinite-width NTK (times m with the mean loss)",
     "final_loss": "the loss after the last step",
@@ -54,8 +59,10 @@ SHARED = {
     "lr_factor": "the learning rate as a multiple of its bound 2/lambda",
     "max_trainable_depth": "the trainable-multiple times xi_c",
     "mean_s2": "the mean of the squared singular values of the input-output Jacobian",
-    "phase": "ordered, critical or chaotic, by chi_1",
+    "phase": "ordered, critical or chaotic, by chi_1 (empty where no fixed point describes the network: resnet)",
     "q_star": "the fixed point q* of the length map reached from q0",
+    "residual_scale": "resnet: the residual branch's scale alpha at this depth (empty for other networks)",
+    "layer_norm": "resnet: none or pre (LayerNorm before each activation; empty for other networks)",
     "reason": "why the row's verdict is not a pass (empty when it is), without commas",
     "regime": "what training did: lazy, catapult, divergent (or unconverged)",
     "s2_max": "the largest squared singular value of the Jacobian",

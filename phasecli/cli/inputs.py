@@ -83,7 +83,8 @@ def network_inputs(architectures, net, data, examples, dim, seed):
     param = "examples" if data is None or examples else "X"  # what sets the number of inputs
     runs = []
     for architecture in architectures:
-        n_in = dim if architecture == "fc" or not net or explicit("dim") else math.prod(net["image_shape"])
+        images = "image_shape" in net and architecture in ("cnn-f", "cnn-p")
+        n_in = dim if not images or explicit("dim") else math.prod(net["image_shape"])
         X = given if given is not None else load_inputs(None, examples, n_in, seed)
         runs.append((architecture, X, label, param))
     return runs

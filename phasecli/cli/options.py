@@ -402,7 +402,9 @@ def trainable_option(f):
                         default=defaults.TRAINABLE_MULTIPLE, show_default=True, help=TRAINABLE_HELP)(f)
 
 
-ARCHITECTURES = ("fc", "cnn-f", "cnn-p")
+ARCHITECTURES = ("fc", "cnn-f", "cnn-p", "resnet")
+IMAGE_ARCHITECTURES = ("cnn-f", "cnn-p")  # their rows are images (--image-shape, --filter)
+LAYER_NORMS = ("none", "pre")
 
 
 def _image_shape(ctx, param, value):
@@ -423,6 +425,20 @@ def _odd_filter(ctx, param, value):
     return value
 
 
+def _residual_scale(ctx, param, value):
+    """A number >= 0 or 'depth' (alpha = 1 / sqrt(L) for each depth L)."""
+    text = str(value).strip()
+    if text.lower() == "depth":
+        return "depth"
+    try:
+        alpha = float(text)
+    except ValueError:
+        alpha = float("nan")
+    if not (alpha >= 0.0 and alpha < float("inf")):
+        raise click.BadParameter(f"{value!r} is not a finite number >= 0 nor 'depth' (alpha = 1/sqrt(L))")
+    return alpha
+
+
 def _architecture_list(ctx, param, value):
     try:
         names = list_items(value, "architecture")
@@ -435,11 +451,50 @@ def _architecture_list(ctx, param, value):
     return tuple(dict.fromkeys(names))
 
 
+def _resnet_options():
+    return [
+        click.option("--residual-scale", default="1", show_default=True, callback=_residual_scale, metavar="ALPHA",
+                     shell_complete=complete_words(("1", "depth")),
+                     help="resnet: the residual branch's scale alpha (a number >= 0), or 'depth' for 1/sqrt(L) "
+                          "(each depth L of a list is then its own network)."),
+        click.option("--layer-norm", type=click.Choice(LAYER_NORMS), default="none", show_default=True,
+                     help="resnet: 'pre' puts a LayerNorm (no gain, no bias) before each block's activation and "
+                          "before the readout's."),
+    ]
+
+
+def simulated_architecture_options(f):
+    """--architecture fc|resnet, --residual-scale, --layer-norm: the finite networks a command simulates."""
+    def one_simulated(ctx, param, value):
+        names = _architecture_list(ctx, param, value)
+        if len(names) > 1 or names[0] not in ("fc", "resnet"):
+            raise click.BadParameter(f"{value}: the simulated networks are fc or resnet (one of them)")
+        return names[0]
+
+    options = [click.option("--architecture", default="fc", show_default=True, metavar="ARCHITECTURES",
+                            callback=one_simulated, shell_complete=complete_words(("fc", "resnet")),
+                            help="Network: fc (fully connected) or resnet (residual blocks after a dense layer; "
+                                 "depth = blocks; `phasecli docs resnet`)."),
+               *_resnet_options()]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def resnet_depth_options(f):
+    """simulated_architecture_options and --depth L: phase / depth-scale rows of residual networks at depth L."""
+    f = click.option("--depth", "depth", default=None, metavar="DEPTHS",
+                     help="resnet: the depth L (residual blocks, one number) at which the rows are computed "
+                          "(required).")(f)
+    return simulated_architecture_options(f)
+
+
 def architecture_options(compare: bool = False):
     """--architecture, --filter, --image-shape: the network (fc, or a CNN on images), one or a comma list
     (each runs in turn; ``compare``: with --png two are drawn with their difference)."""
-    arch_help = ("Network: fc (fully connected), cnn-f (convolutional, flatten readout) or cnn-p (convolutional, "
-                 "global average pooling); depth = conv layers. A comma list (cnn-f,cnn-p) runs each")
+    arch_help = ("Network: fc (fully connected), cnn-f (convolutional, flatten readout), cnn-p (convolutional, "
+                 "global average pooling; depth = conv layers) or resnet (residual blocks after a dense layer; "
+                 "depth = blocks). A comma list (cnn-f,cnn-p) runs each")
     arch_help += "; with --png two are drawn with their difference." if compare else "."
     options = [
         click.option("--architecture", "architectures", default="fc", show_default=True, metavar="ARCHITECTURES",
@@ -450,6 +505,7 @@ def architecture_options(compare: bool = False):
         click.option("--image-shape", callback=_image_shape, default=None, metavar="H,W,C",
                      help="CNN image layout: each row is one image flattened in (H, W, C) order, channels last "
                           "(required for image files; digits: 8,8,1; synthetic inputs: 6,6,3)."),
+        *_resnet_options(),
     ]
 
     def decorate(f):

@@ -41,6 +41,9 @@ MAX_WIDTH = 1_000_000
 # 7.2e9 steps (width 4096, depth 50, 1000 networks) in ~85 s for relu and tanh
 STEPS_PER_SECOND = 8e7
 THEORY_Q_MAX = 1e300  # beyond, the theory's two-point expectations overflow: q^l is reported as inf
+# resnet networks are drawn explicitly (N x N weights): wall seconds per weight of a block, 2 shared cores
+RESNET_SECONDS_PER_WEIGHT = 3e-8
+VERIFY_ARCHITECTURES = ("fc", "resnet")
 
 
 def parse_widths(spec) -> list[int]:
@@ -123,6 +126,9 @@ class VerifyResult(Rows):
     max_share: np.ndarray
     trust: np.ndarray
     reason: np.ndarray
+    architecture: str = "fc"
+    residual_scale: np.ndarray | float = math.nan  # resnet: alpha at each depth
+    layer_norm: str = ""  # resnet: none or pre
 
     def row_values(self, n: int) -> dict:
         return {"trust": [TRUST_WORDS[t] for t in self.trust], "reason": list(self.reason)}
@@ -209,16 +215,35 @@ def summarize(chunks, theory_values, *, phase, chi_1, tolerance) -> VerifyResult
                         ntk_mean, ntk_se, ratio, ratio_se, share, trust, reason)
 
 
-def sample_chunk(*, sw2, sb2, width, first, count, activation, depths, seed, q0, c0, slope):
+def sample_chunk(*, sw2, sb2, width, first, count, activation, depths, seed, q0, c0, slope, architecture="fc",
+                 residual_scale=1.0, layer_norm="none"):
     """One task: networks first .. first + count - 1 of one (sw2, sb2, width) (module level: picklable)."""
+    if architecture == "resnet":
+        from phasecli.finite import resnet
+
+        return resnet.sample(activation, sw2, sb2, width=width, depths=depths, samples=count, seed=seed,
+                             first=first, q0=q0, c0=c0, slope=slope, residual_scale=residual_scale,
+                             layer_norm=layer_norm)
     return twoinput.sample(activation, sw2, sb2, width=width, depths=depths, samples=count, seed=seed, first=first,
                            q0=q0, c0=c0, slope=slope)
 
 
-def plan(activation, sw2, sb2, widths, depths, *, samples, seed=0, q0=1.0, c0=0.5, slope=0.01):
+def plan(activation, sw2, sb2, widths, depths, *, samples, seed=0, q0=1.0, c0=0.5, slope=0.01, architecture="fc",
+         residual_scale=1.0, layer_norm="none"):
     """Validated (tasks, shared, groups): tasks for ``sweep.run(sample_chunk, ...)``; ``groups`` lists
-    each (sw2, sb2, width) with its number of consecutive tasks, in output order (sw2, sb2, width)."""
+    each (sw2, sb2, width) with its number of consecutive tasks, in output order (sw2, sb2, width).
+    ``architecture`` 'resnet' (``residual_scale``, ``layer_norm``): the residual networks of
+    ``phasecli.finite.resnet`` (explicit weights, depth = blocks after the first layer)."""
     V.activation(activation)
+    if architecture not in VERIFY_ARCHITECTURES:
+        raise InputError(f"verify simulates architectures {', '.join(VERIFY_ARCHITECTURES)}, got {architecture!r}",
+                         "architecture")
+    resnet = architecture == "resnet"
+    if resnet:
+        from phasecli.ntk.engines.resnet import check_layer_norm, check_residual_scale
+
+        residual_scale = check_residual_scale(residual_scale)
+        layer_norm = check_layer_norm(layer_norm)
     sw2 = V.variances("sw2", sw2)
     sb2 = V.variances("sb2", sb2)
     if np.any(sw2 == 0):
@@ -240,19 +265,27 @@ def plan(activation, sw2, sb2, widths, depths, *, samples, seed=0, q0=1.0, c0=0.
     for a in sw2:
         for b in sb2:
             for m in widths:
-                per_task = int(min(samples, max(MIN_TASK, TASK_WORK // (m * lmax * (lmax / 2 + 10)))))
+                per_net = m * m * lmax * 50.0 if resnet else m * lmax * (lmax / 2 + 10)
+                per_task = int(min(samples, max(MIN_TASK, TASK_WORK // per_net)))
                 starts = range(0, samples, per_task)
                 tasks += [{"sw2": float(a), "sb2": float(b), "width": m, "first": s,
                            "count": min(per_task, samples - s)} for s in starts]
                 groups.append(((float(a), float(b), m), len(starts)))
     shared = {"activation": activation, "depths": depths, "seed": seed, "q0": q0, "c0": c0, "slope": slope}
+    if resnet:
+        shared.update(architecture="resnet", residual_scale=residual_scale, layer_norm=layer_norm)
     return tasks, shared, groups
 
 
-def workload(tasks, depths) -> float:
+def workload(tasks, depths, architecture="fc", residual_scale=1.0) -> float:
     """Unit-layer steps of ``plan``'s tasks: per network width x L x (L / 2 + 10), L the deepest depth
-    (the two-input sampler is O(width) per layer; the NTK sum adds the L / 2)."""
+    (the two-input sampler is O(width) per layer; the NTK sum adds the L / 2).  resnet: width^2 weights per
+    block (all depths' blocks with residual_scale 'depth'), in the same units of wall time."""
     lmax = float(np.max(depths))
+    if architecture == "resnet":
+        blocks = float(np.sum(depths)) if residual_scale == "depth" else lmax
+        weights = float(sum(t["count"] * t["width"] ** 2 for t in tasks)) * (blocks + depths.size)
+        return weights * RESNET_SECONDS_PER_WEIGHT * STEPS_PER_SECOND
     return float(sum(t["count"] * t["width"] for t in tasks)) * lmax * (lmax / 2 + 10)
 
 
@@ -262,13 +295,13 @@ def seconds(steps: float) -> float:
 
 
 def run(activation, sw2, sb2, widths, depths, *, samples, seed=0, q0=1.0, c0=0.5, slope=0.01, tolerance=0.1,
-        scheduler=None, progress=None):
+        scheduler=None, progress=None, **network):
     """Yield a ``VerifyResult`` per (sw2, sb2, width), sw2 outer, width inner, as each is complete.
 
     ``progress(n)`` (optional) is called with the number of networks of every finished task."""
     yield from verify_sweep(activation, sw2, sb2, widths, depths, samples=samples, seed=seed, q0=q0, c0=c0,
                             slope=slope, tolerance=tolerance, scheduler=scheduler,
-                            check_budget=False).results(progress)
+                            check_budget=False, **network).results(progress)
 
 
 @dataclass
@@ -298,11 +331,22 @@ class VerifySweep:
 
         activation, depths = self.activation, self.depths
         q0, c0, slope = self.shared["q0"], self.shared["c0"], self.shared["slope"]
+        architecture = self.shared.get("architecture", "fc")
+        extra = {}
+        if architecture == "resnet":
+            from phasecli.finite import resnet
+
+            scale, ln = self.shared["residual_scale"], self.shared["layer_norm"]
+            extra = dict(architecture="resnet", layer_norm=ln,
+                         residual_scale=np.array([1.0 / math.sqrt(L) if scale == "depth" else scale for L in depths]))
         points = {}
         results = sweep.run(sample_chunk, self.tasks, shared=self.shared, scheduler=self.scheduler)
         try:
             for (a, b, _width), n_tasks in self.groups:
-                if (a, b) not in points:
+                if (a, b) not in points and architecture == "resnet":  # no fixed point: no phase, no chi_1
+                    points[(a, b)] = ("", math.nan, resnet.theory(activation, a, b, depths, q0=q0, c0=c0, slope=slope,
+                                                                  residual_scale=scale, layer_norm=ln))
+                elif (a, b) not in points:
                     grid = meanfield.solve_phase(activation, [a], [b], q0=q0, slope=slope)
                     points[(a, b)] = (str(grid.phase[0, 0]), float(grid.chi_1[0, 0]),
                                       theory(activation, a, b, depths, q0=q0, c0=c0, slope=slope))
@@ -312,21 +356,26 @@ class VerifySweep:
                     chunks.append(next(results))
                     if progress is not None:
                         progress(chunks[-1].samples)
-                yield summarize(chunks, values, phase=phase, chi_1=chi_1, tolerance=self.tolerance)
+                result = summarize(chunks, values, phase=phase, chi_1=chi_1, tolerance=self.tolerance)
+                for name, value in extra.items():
+                    setattr(result, name, value)
+                yield result
         finally:
             results.close()  # an early stop (| head, Ctrl-C) cancels the remaining tasks
 
 
 def verify_sweep(activation, sw2, sb2, widths, depths, *, samples, seed=0, q0=1.0, c0=0.5, slope=0.01,
-                 tolerance=0.1, scheduler=None, check_budget=True) -> VerifySweep:
+                 tolerance=0.1, scheduler=None, check_budget=True, architecture="fc", residual_scale=1.0,
+                 layer_norm="none") -> VerifySweep:
     """The networks of ``run``, planned once (``plan``); with ``check_budget`` a run estimated beyond
     ``plans.MAX_LOCAL_SECONDS`` here (``workload``, ``seconds``) raises ``plans.BudgetError``."""
     from phasecli.runtime import plans
 
     tolerance = V.number("tolerance", tolerance, lo=0.0, lo_open=True)
     tasks, shared, groups = plan(activation, sw2, sb2, widths, depths, samples=samples, seed=seed, q0=q0, c0=c0,
-                                 slope=slope)
+                                 slope=slope, architecture=architecture, residual_scale=residual_scale,
+                                 layer_norm=layer_norm)
     if check_budget:
-        steps = workload(tasks, shared["depths"])
+        steps = workload(tasks, shared["depths"], architecture, shared.get("residual_scale", 1.0))
         plans.check_seconds(seconds(steps), f"{steps:.2g} unit-layer steps", scheduler)
     return VerifySweep(activation, tasks, shared, groups, tolerance, scheduler)

@@ -122,13 +122,15 @@ class _Setup:
 
 
 def _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_rows, architecture="fc",
-           image_shape=None, filter_size=3, checked=False, point=None) -> _Setup:
+           image_shape=None, filter_size=3, checked=False, point=None, options=None) -> _Setup:
     """Validate everything once (X already ``check_matrix``ed when ``checked``), solve the point's mean field,
     build the engine.  ``point`` (a dict), if given, receives the point's mean-field values as soon as they are
-    known, so a caller that catches PointError has them without solving again."""
+    known, so a caller that catches PointError has them without solving again.  ``options``: the
+    architecture's own options (``phasecli.ntk.engines``; resnet: residual_scale, layer_norm)."""
     V.activation(activation)
     engine_module = engines.engine_module(architecture)
-    engine_module.check_options(architecture, dropout, image_shape)
+    options = dict(options or {})
+    engine_module.check_options(architecture, dropout, image_shape, **options)
     X = X if checked else check_matrix(X, "X")
     if X.shape[0] < min_rows:
         raise V.InputError(f"need at least {min_rows} inputs (rows), got {X.shape[0]}", "X")
@@ -143,18 +145,24 @@ def _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_r
     slope = V.slope(slope)
     rho = V.dropout(dropout)
     normalize = V.normalize(normalize)
-    grid = mf.solve_phase(activation, sw2, sb2, q0=q0, slope=slope)
-    q_star = float(grid.q_star[0, 0])
-    fp = str(grid.fixed_point[0, 0])
-    info = dict(q_star=q_star, c_star=float(grid.c_star[0, 0]), chi_1=float(grid.chi_1[0, 0]),
-                chi_c=float(grid.chi_c[0, 0]), xi_1=float(grid.xi_1[0, 0]), xi_star=float(grid.xi_star[0, 0]),
-                phase=str(grid.phase[0, 0]))
+    fixed_point = engines.ENGINES[architecture].fixed_point
+    if fixed_point:
+        grid = mf.solve_phase(activation, sw2, sb2, q0=q0, slope=slope)
+        q_star = float(grid.q_star[0, 0])
+        fp = str(grid.fixed_point[0, 0])
+        info = dict(q_star=q_star, c_star=float(grid.c_star[0, 0]), chi_1=float(grid.chi_1[0, 0]),
+                    chi_c=float(grid.chi_c[0, 0]), xi_1=float(grid.xi_1[0, 0]), xi_star=float(grid.xi_star[0, 0]),
+                    phase=str(grid.phase[0, 0]))
+    else:  # no fixed point describes the network (resnet): the engine scales rows to q0 itself
+        q_star, fp = math.nan, "none"
+        info = dict(q_star=math.nan, c_star=math.nan, chi_1=math.nan, chi_c=math.nan, xi_1=math.nan,
+                    xi_star=math.nan, phase="")
     if point is not None:
         point.update(info)
     where = f"{activation} at sw2={sw2:g}, sb2={sb2:g}"
     m, dim = X.shape
     engine_module.check_inputs(image_shape, filter_size, dim)
-    if normalize:
+    if normalize and fixed_point:
         if sw2 == 0.0:
             raise PointError("sw2_zero", f"sw2 = 0: the inputs never reach the output (K = sb2 11^T); {where}")
         if fp == "infinite":
@@ -175,7 +183,8 @@ def _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_r
             check_first_layer(Xt, sw2, sb2, "X_test")
     engine, dups, table_error = engine_module.build(activation, X, Xt, sw2, sb2, slope, normalize, q_star,
                                                     where, architecture=architecture, dropout=rho,
-                                                    image_shape=image_shape, filter_size=filter_size)
+                                                    image_shape=image_shape, filter_size=filter_size, q0=q0,
+                                                    **options)
     positions = engine.positions
     return _Setup(engine=engine, normalize=bool(normalize), activation=activation, sw2=sw2, sb2=sb2, slope=slope,
                   dropout=rho, m=m, dim=dim, duplicates=dups, table_error=table_error, architecture=architecture,
@@ -211,7 +220,7 @@ class KernelLayer(tuple):
 
 
 def kernel_pass(activation, X, sw2, sb2, depths, *, X_test=None, slope=mf.DEFAULT_SLOPE, normalize=True, q0=1.0,
-                dropout=None, scaled=False, architecture="fc", image_shape=None, filter_size=3):
+                dropout=None, scaled=False, architecture="fc", image_shape=None, filter_size=3, options=None):
     """One pass of the depth recursion; yields a ``KernelLayer`` at each requested depth.
 
     (depth, K_train, Theta_train, K_test_train, Theta_test_train): the NNGP and NTK of a
@@ -222,11 +231,13 @@ def kernel_pass(activation, X, sw2, sb2, depths, *, X_test=None, slope=mf.DEFAUL
     input and PointError (a ValueError) where the kernel does not exist.  ``architecture`` 'cnn-f' /
     'cnn-p' (with ``image_shape`` (H, W, C) and an odd ``filter_size``): the convolutional network of
     ``phasecli.ntk.engines.cnn``; with normalize 'example' the rows are scaled to a mean first-layer
-    variance q*, with 'position' every position of every image to q*.
+    variance q*, with 'position' every position of every image to q*.  'resnet' (``options``: residual_scale,
+    a number or 'depth', and layer_norm 'none' or 'pre'): the residual network of
+    ``phasecli.ntk.engines.resnet``, rows scaled to a first-layer variance q0; its deviations are None.
     """
     depths = V.depths(depths)
     st = _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_rows=1,
-                architecture=architecture, image_shape=image_shape, filter_size=filter_size)
+                architecture=architecture, image_shape=image_shape, filter_size=filter_size, options=options)
     eng = st.engine
     try:
         for layer in eng.run(depths):
@@ -241,7 +252,7 @@ def kernel_pass(activation, X, sw2, sb2, depths, *, X_test=None, slope=mf.DEFAUL
 
 
 def _nan_spectra(activation, sw2, sb2, m, dim, normalize, dropout, depths, status, message, info=None,
-                 architecture="fc"):
+                 architecture="fc", appended=None):
     n = depths.size
     nan = np.full(n, np.nan)
     info = info or {}
@@ -255,14 +266,17 @@ def _nan_spectra(activation, sw2, sb2, m, dim, normalize, dropout, depths, statu
                                                "kappa_limit", "nngp_kappa_theory", "lambda_max_theory", "kappa_rel_err",
                                                "nngp_kappa_rel_err", "log10_lambda_max")},
                    resolved=np.zeros(n, dtype=bool), nngp_resolved=np.zeros(n, dtype=bool),
-                   method=np.full(n, "", dtype=object), status=status, message=message, architecture=architecture)
+                   method=np.full(n, "", dtype=object), status=status, message=message, architecture=architecture,
+                   **(appended or {}))
 
 
 def ntk_spectra(activation, X, sw2, sb2, depths, *, slope=mf.DEFAULT_SLOPE, normalize=True, q0=1.0,
-                dropout=None, architecture="fc", image_shape=None, filter_size=3) -> Spectra:
+                dropout=None, architecture="fc", image_shape=None, filter_size=3, options=None) -> Spectra:
     """NTK and NNGP spectra at every requested depth (one recursion pass) plus Table 1 theory
     (``kappa_theory``; chaotic: the exact limit for these inputs from the engine's ``chaotic_prefactors``)
     and the exact large-depth asymptote ``kappa_limit`` (ordered: the engine's ``ordered_gap``).
+    An architecture without a fixed point (resnet) has NaN theory columns, an empty phase and its
+    appended columns (``engines.appended_columns``).
 
     Bad input (data, depths, dropout, activation) raises InputError; a point without a
     kernel (q* infinite / zero, sw2 = 0, overflow) returns an all-NaN Spectra whose
@@ -278,10 +292,11 @@ def ntk_spectra(activation, X, sw2, sb2, depths, *, slope=mf.DEFAULT_SLOPE, norm
     try:
         st = _setup(activation, Xc, sw2, sb2, None, slope, normalize, q0, dropout, min_rows=2,
                     architecture=architecture, image_shape=image_shape, filter_size=filter_size, checked=True,
-                    point=info)
+                    point=info, options=options)
     except PointError as exc:
         return _nan_spectra(activation, sw2, sb2, m, dim, bool(normalize), V.dropout(dropout), depths,
-                            exc.status, str(exc), info, architecture=architecture)
+                            exc.status, str(exc), info, architecture=architecture,
+                            appended=engines.appended_columns(architecture, options, depths))
     n = depths.size
     cols = {c: np.full(n, np.nan) for c in ("lambda_max", "lambda_min", "lambda_bulk", "kappa", "nngp_lambda_max",
                                             "nngp_lambda_min", "nngp_lambda_bulk", "nngp_kappa", "kappa_rel_err",
@@ -330,17 +345,22 @@ def ntk_spectra(activation, X, sw2, sb2, depths, *, slope=mf.DEFAULT_SLOPE, norm
     prefactors = eng.chaotic_prefactors() if st.phase == "chaotic" else None
     kw = dict(chi_1=st.chi_1, q_star=st.q_star, sb2=st.sb2, dropout=st.dropout, architecture=st.architecture,
               positions=st.positions, prefactors=prefactors)
+    if engines.ENGINES[st.architecture].fixed_point:
+        theory = dict(kappa_theory=kappa_theory(activation, st.phase, m, depths, slope=st.slope, **kw),
+                      kappa_limit=kappa_limit(activation, st.phase, m, depths, slope=st.slope, ordered_gap=gap, **kw),
+                      nngp_kappa_theory=nngp_kappa_theory(st.phase, m, depths, q_star=st.q_star, c_star=st.c_star,
+                                                          sb2=st.sb2, dropout=st.dropout),
+                      lambda_max_theory=lambda_max_theory(activation, st.phase, m, depths, slope=st.slope, **kw))
+    else:  # no fixed point: Table 1 does not apply
+        theory = {c: np.full(n, np.nan) for c in ("kappa_theory", "kappa_limit", "nngp_kappa_theory",
+                                                  "lambda_max_theory")}
     return Spectra(activation=activation, sw2=st.sw2, sb2=st.sb2, m=m, dim=dim, normalize=st.normalize,
                    dropout=st.dropout, phase=st.phase, q_star=st.q_star, c_star=st.c_star, chi_1=st.chi_1,
                    chi_c=st.chi_c, p_star=p_star, xi_1=st.xi_1, xi_star=st.xi_star, depth=depths.copy(),
-                   kappa_theory=kappa_theory(activation, st.phase, m, depths, slope=st.slope, **kw),
-                   kappa_limit=kappa_limit(activation, st.phase, m, depths, slope=st.slope, ordered_gap=gap, **kw),
-                   nngp_kappa_theory=nngp_kappa_theory(st.phase, m, depths, q_star=st.q_star, c_star=st.c_star,
-                                                       sb2=st.sb2, dropout=st.dropout),
-                   lambda_max_theory=lambda_max_theory(activation, st.phase, m, depths, slope=st.slope, **kw),
                    resolved=resolved, nngp_resolved=nresolved, method=method, singular=singular,
                    duplicate_rows=st.duplicates, table_error=st.table_error, status=status, message=message,
-                   architecture=st.architecture, **cols)
+                   architecture=st.architecture, **theory, **cols,
+                   **engines.appended_columns(st.architecture, options, depths))
 
 
 def _singular_message(st) -> str:
@@ -356,7 +376,7 @@ def _singular_message(st) -> str:
 
 
 def spectra_sweep(activation, sw2, sb2, runs, depths, *, slope=mf.DEFAULT_SLOPE, normalize=True, q0=1.0,
-                  dropout=None, image_shape=None, filter_size=3, scheduler=None) -> list:
+                  dropout=None, image_shape=None, filter_size=3, scheduler=None, options=None) -> list:
     """``ntk_spectra`` at every (sw2, sb2), sw2 outer, planned before any work: one ``plans.Sweep`` per run.
 
     ``runs``: [(architecture, X, label, param), ...]: the inputs of each architecture, ``label`` naming them
@@ -377,10 +397,12 @@ def spectra_sweep(activation, sw2, sb2, runs, depths, *, slope=mf.DEFAULT_SLOPE,
     per_run = iter(plans.cnn_works(activation, cnn_runs, scheduler) if cnn_runs else ())
     sweeps = []
     for architecture, X, label, param in runs:
-        net, works = {}, None
+        net, works = {"architecture": architecture}, None
         if engines.ENGINES[architecture].images:
             net = {"architecture": architecture, "image_shape": image_shape, "filter_size": filter_size}
             works = [next(per_run) for _ in points]
+        if engines.options_for(architecture, options):
+            net["options"] = engines.options_for(architecture, options)
         shared = dict(activation=activation, X=X, depths=depths, slope=slope, normalize=normalize, q0=q0,
                       dropout=dropout, **net)
         sweeps.append(plans.Sweep(ntk_spectra, points, shared, scheduler, works=works,

@@ -16,6 +16,7 @@ the symmetric eigendecomposition (finite t), never an explicit inverse.  Never p
 
 from __future__ import annotations
 
+import math
 import time as _time
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ import numpy as np
 from phasecli import defaults
 from phasecli import meanfield as mf
 from phasecli import ntk
+from phasecli.ntk import engines
 from phasecli import validate as V
 from phasecli.ntk.asymptotics import predictor_limit_weight
 from phasecli.results import Rows
@@ -80,7 +82,9 @@ class Generalization(Rows):
     seconds_kernel: float
     seconds_linalg: float
     predictions: np.ndarray | None = None  # (n_depths, m_test, k) when asked for
-    architecture: str = "fc"  # 'fc', 'cnn-f' or 'cnn-p'
+    architecture: str = "fc"  # 'fc', 'cnn-f', 'cnn-p' or 'resnet'
+    residual_scale: np.ndarray | float = math.nan  # resnet: alpha at each depth (NaN for other architectures)
+    layer_norm: str = ""  # resnet: 'none' or 'pre' (empty for other architectures)
     ensemble_accuracy: np.ndarray | None = None
     ensemble_std: np.ndarray | None = None
     delta: np.ndarray | None = None
@@ -187,14 +191,20 @@ def argmax_probability(mean, label_index, std):
 def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, depths, *, slope=0.01,
                        normalize=True, q0=1.0, dropout=None, time=None, eta=None, ridge=0.0, nngp=False,
                        batch_size=defaults.BATCH_SIZE, keep_predictions=False, architecture="fc", image_shape=None,
-                       filter_size=3) -> Generalization:
+                       filter_size=3, options=None) -> Generalization:
     """Test accuracy / MSE of the NTK (or NNGP) mean predictor at every depth, one (sw2, sb2).
 
     time=None is t = infinity; eta=None uses eta_max = 2/lambda_max of the solved matrix
     at each depth (sum-loss convention).  keep_predictions stores mu(X_test) per depth
     (memory m_test x k per depth).  architecture / image_shape / filter_size: the network
-    (``ntk.kernel_pass``; 'cnn-f' / 'cnn-p' on images).  Raises InputError on bad input.
+    (``ntk.kernel_pass``; 'cnn-f' / 'cnn-p' on images); ``options``: the architecture's own (resnet:
+    residual_scale, layer_norm; those of other architectures are dropped).  Without a fixed point (resnet) the
+    phase is empty and delta (relative to the deep fixed-point predictor) NaN.  Raises InputError on bad input.
     """
+    if architecture not in engines.ENGINES:
+        engines.engine_module(architecture)  # the InputError naming the choices
+    options = engines.options_for(architecture, options)
+    fixed_point = engines.ENGINES[architecture].fixed_point
     X_train, y_train, X_test, y_test, classes, label_index = _validate(X_train, y_train, X_test, y_test)
     time = None if time is None else V.number("time", time, lo=0.0)
     eta = None if eta is None else V.number("eta", eta, lo=0.0, lo_open=True)
@@ -211,14 +221,21 @@ def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, d
     kappa = np.full(n_depth, np.nan)
     train_acc = np.full(n_depth, np.nan)
     status = np.array(["ok"] * n_depth, dtype=object)
-    point = mf.solve_phase(activation, [sw2], [sb2], q0=q0, slope=slope)
-    meta = {"phase": str(point.phase[0, 0]), "xi_1": float(point.xi_1[0, 0]), "xi_star": float(point.xi_star[0, 0])}
     counts = class_balance(y_train)[1]  # per class, in the order of ``classes``
-    positions = 1 if image_shape is None else int(image_shape[0]) * int(image_shape[1])
-    limit_weight = predictor_limit_weight(
-        activation, meta["phase"], X_train.shape[0], q_star=float(point.q_star[0, 0]),
-        c_star=float(point.c_star[0, 0]), chi_1=float(point.chi_1[0, 0]), sb2=float(sb2), ridge=ridge,
-        dropout=dropout, nngp=nngp, normalize=normalize, slope=slope, architecture=architecture, positions=positions)
+    appended = engines.appended_columns(architecture, options, depths)
+    if fixed_point:
+        point = mf.solve_phase(activation, [sw2], [sb2], q0=q0, slope=slope)
+        meta = {"phase": str(point.phase[0, 0]), "xi_1": float(point.xi_1[0, 0]),
+                "xi_star": float(point.xi_star[0, 0])}
+        positions = 1 if image_shape is None else int(image_shape[0]) * int(image_shape[1])
+        limit_weight = predictor_limit_weight(
+            activation, meta["phase"], X_train.shape[0], q_star=float(point.q_star[0, 0]),
+            c_star=float(point.c_star[0, 0]), chi_1=float(point.chi_1[0, 0]), sb2=float(sb2), ridge=ridge,
+            dropout=dropout, nngp=nngp, normalize=normalize, slope=slope, architecture=architecture,
+            positions=positions)
+    else:  # no fixed point, no deep-limit predictor
+        meta = {"phase": "", "xi_1": math.nan, "xi_star": math.nan}
+        limit_weight = math.nan
     limit_prediction = limit_weight * targets.sum(axis=0)  # P(Theta*) Y_train: the same row for every test input
     sq_err = np.zeros(n_depth)
     sq_pred = np.zeros(n_depth)
@@ -254,7 +271,7 @@ def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, d
                                                       X_test=X_test[start:stop], slope=slope, normalize=normalize,
                                                       q0=q0, dropout=dropout, scaled=True,
                                                       architecture=architecture, image_shape=image_shape,
-                                                      filter_size=filter_size)):
+                                                      filter_size=filter_size, options=options)):
                 t1 = _time.perf_counter()
                 timer["kernel"] += t1 - t0
                 matrix = layer[1] if nngp else layer[2]
@@ -284,6 +301,8 @@ def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, d
         status[:] = exc.status
         result = _empty(activation, sw2, sb2, nngp, depths, status, meta, counts)
         result.architecture = architecture
+        for name, value in appended.items():
+            setattr(result, name, value)
         return result
     seconds_kernel, seconds_linalg = timer["kernel"], timer["linalg"]
     n_test, n_classes = test_targets.shape
@@ -302,7 +321,7 @@ def ntk_generalization(activation, X_train, y_train, X_test, y_test, sw2, sb2, d
             ensemble_accuracy=np.where(ok, ens_correct / n_test, np.nan),
             ensemble_std=np.where(ok, np.sqrt(sum_var / n_test), np.nan),
             delta=np.where(ok, np.sqrt(sq_delta / (n_test * n_classes)) / train_rms, np.nan),
-            class_counts=counts)
+            class_counts=counts, **appended)
 
 
 def ensemble_variance(solver, layer, nngp):
@@ -337,7 +356,7 @@ def _empty(activation, sw2, sb2, nngp, depths, status, meta, counts):
 def generalize_sweep(activation, sw2, sb2, X_train, y_train, X_test, y_test, depths, *, architectures=("fc",),
                      image_shape=None, filter_size=3, slope=0.01, normalize=True, q0=1.0, dropout=None, time=None,
                      eta=None, ridge=0.0, nngp=False, batch_size=defaults.BATCH_SIZE, scheduler=None,
-                     labels=("X_train", "X_test")):
+                     labels=("X_train", "X_test"), options=None):
     """``ntk_generalization`` at every (architecture, sw2, sb2) (architecture outer, sw2, sb2 inner), planned
     before any work: a ``plans.Sweep``.  Convolutional points check their images once here and carry their
     entry-layers over the test batches (``Sweep.works``); a run whose estimated memory or time is too large
@@ -363,4 +382,6 @@ def generalize_sweep(activation, sw2, sb2, X_train, y_train, X_test, y_test, dep
     shared = dict(activation=activation, X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test,
                   depths=depths, slope=slope, normalize=normalize, q0=q0, dropout=dropout, time=time, eta=eta,
                   ridge=ridge, nngp=nngp, batch_size=batch_size, **net)
+    if options:
+        shared["options"] = dict(options)
     return plans.Sweep(ntk_generalization, points, shared, scheduler, works=works)

@@ -398,6 +398,8 @@ class Spectra(Rows):
     status: str = "ok"
     message: str = ""
     architecture: str = "fc"  # 'fc', 'cnn-f' or 'cnn-p' (phasecli.ntk.engines)
+    residual_scale: np.ndarray | float = math.nan  # resnet: alpha at each depth (NaN for other architectures)
+    layer_norm: str = ""  # resnet: 'none' or 'pre' (empty for other architectures)
 
     ROW_COLUMNS = ("depth", "lambda_max", "lambda_min", "lambda_bulk", "kappa", "nngp_lambda_max",
                    "nngp_lambda_min", "nngp_lambda_bulk", "nngp_kappa", "kappa_theory", "nngp_kappa_theory",

@@ -114,9 +114,10 @@ def ntk_figure(results, kind: str, loss: str, *, layout: str, path: str, scales=
             ax.plot(depth, first.kappa, "o-", ms=3, lw=1.6, label=r"NTK $\kappa$")
             ax.plot(depth, first.nngp_kappa, "s-", ms=2, lw=1.0, alpha=0.7, label=r"NNGP $\kappa$")
             rate = first.phase == "ordered" and first.dropout is None  # Table 1 gives the rate there
-            ax.plot(depth, first.kappa_theory, "k--", lw=1.4,
-                    label=r"Table 1 rate $m p^* / (l \chi_1^l)$ (not its value)" if rate
-                    else r"Table 1 large-depth theory")
+            if np.isfinite(np.asarray(first.kappa_theory, dtype=float)).any():  # none without a fixed point
+                ax.plot(depth, first.kappa_theory, "k--", lw=1.4,
+                        label=r"Table 1 rate $m p^* / (l \chi_1^l)$ (not its value)" if rate
+                        else r"Table 1 large-depth theory")
             limit = np.asarray(first.kappa_limit, dtype=float)
             if rate and np.isfinite(limit).any():
                 ax.plot(depth, limit, "k:", lw=1.6, label=r"exact large-depth asymptote (kappa_limit)")
@@ -131,8 +132,14 @@ def ntk_figure(results, kind: str, loss: str, *, layout: str, path: str, scales=
             ax.set_ylabel(f"learning rate ({loss} loss)")
         ax.set_yscale("log")
         _depth_x(ax, depth)
+        what = first.phase
+        if getattr(first, "architecture", "fc") == "resnet":  # no phase: say which residual network
+            alphas = np.asarray(first.residual_scale, dtype=float)
+            alpha = f"{alphas[0]:g}" if np.all(alphas == alphas[0]) else r"1/$\sqrt{L}$"
+            what = rf"resnet, $\alpha$ = {alpha}, LayerNorm {first.layer_norm}"
+            ax.set_xlabel("depth L (residual blocks)")
         ax.set_title(rf"{first.activation}: $\sigma_w^2$ = {first.sw2:g}, $\sigma_b^2$ = {first.sb2:g}, "
-                     f"m = {first.m}, {first.phase}")
+                     f"m = {first.m}, {what}")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)
         save(fig, path)

@@ -25,7 +25,13 @@ each engine module has ``build(activation, X, Xt, sw2, sb2, slope, normalize, q_
 work) and its cost model next to it; an engine has ``positions`` (pixels per image, 1 for fc).
 
 - ``fc``: fully connected networks (normalized inputs or data as given);
-- ``cnn``: convolutional networks, CNN-F (flatten) and CNN-P (global average pooling).
+- ``cnn``: convolutional networks, CNN-F (flatten) and CNN-P (global average pooling);
+- ``resnet``: residual networks with optional pre-LayerNorm (``fixed_point`` False: no q*).
+
+Options of one architecture only (resnet's ``residual_scale`` and ``layer_norm``) travel as one dict
+``options`` from the command line to ``check_options(architecture, dropout, image_shape, **options)`` and
+``build(..., **options)``; an engine module that appends columns to the rows has
+``appended_columns(options, depths)`` -> {column: per-depth array or scalar} (``appended_columns`` below).
 """
 
 from __future__ import annotations
@@ -45,6 +51,10 @@ class Architecture:
     images: bool = False  # its inputs are images (--image-shape, --filter; a run's cost is estimated first)
     pooled: bool = False  # the readout averages over the image's positions (its kernel is d times smaller off-diagonal)
     singular_hint: str = ""  # what else makes two inputs' kernels coincide (said when the kernel is singular)
+    # the mean-field fixed point q* describes it (rows scaled to q*, phase, Table 1 theory); False: rows are
+    # scaled to q0, the point's phase, q*, chi_1 and the fixed-point theory columns are empty (NaN)
+    fixed_point: bool = True
+    options: tuple = ()  # the names of its own options (``options_for``)
 
 
 ENGINES = {
@@ -52,12 +62,35 @@ ENGINES = {
     "cnn-f": Architecture("cnn", images=True),
     "cnn-p": Architecture("cnn", images=True, pooled=True,
                           singular_hint=" (or circular shifts of each other: pooling forgets the position)"),
+    "resnet": Architecture("resnet", fixed_point=False, options=("residual_scale", "layer_norm")),
 }
 ARCHITECTURES = tuple(ENGINES)
 
 # the kernel tables of a smooth activation are built up to this variance (about 80 sqrt(q) angular modes;
 # beyond it minutes and gigabytes): larger q* or first-layer variances are PointError 'q_too_large'
 SMOOTH_TABLE_Q_MAX = 2000.0
+
+
+def appended_columns(architecture: str, options, depths) -> dict:
+    """The architecture's own columns of the rows at ``depths`` (empty dict for most)."""
+    module = engine_module(architecture)
+    hook = getattr(module, "appended_columns", None)
+    return {} if hook is None else hook(dict(options or {}), depths)
+
+
+def options_for(architecture: str, options) -> dict:
+    """The entries of ``options`` that ``architecture`` takes (a sweep over several architectures passes
+    each its own)."""
+    names = ENGINES[architecture].options
+    return {k: v for k, v in dict(options or {}).items() if k in names}
+
+
+def reject_options(architecture: str, options) -> None:
+    """InputError when options of another architecture are given (e.g. residual_scale with fc)."""
+    if options:
+        name = sorted(options)[0]
+        raise InputError(f"{name} is an option of residual networks (architecture resnet), not of {architecture}",
+                         name)
 
 
 def pooled_positions(architecture: str, positions: int) -> float:

@@ -40,7 +40,8 @@ import numpy as np
 
 from phasecli.activations import ACTIVATIONS
 from phasecli.expectations import kernels as KN
-from phasecli.ntk.engines import ENGINES, Layer, PointError, scale_positions_to_q_star, scale_rows_to_q_star
+from phasecli.ntk.engines import (ENGINES, Layer, PointError, reject_options, scale_positions_to_q_star,
+                                  scale_rows_to_q_star)
 from phasecli.ntk.engines import cnn_kernels as CK
 from phasecli.validate import InputError
 
@@ -375,8 +376,9 @@ class CnnEngine:
                      dev_err=dev_err, dev_abs=dev_abs, k_dev_abs=k_dev_abs, k_test_diag=k_test_diag)
 
 
-def check_options(architecture, dropout, image_shape):
+def check_options(architecture, dropout, image_shape, **options):
     """The CNN takes no dropout and needs an image shape (usage errors before any work)."""
+    reject_options(architecture, options)
     if dropout is not None:
         raise InputError("dropout is implemented for fully connected networks only (architecture fc)", "dropout")
     if image_shape is None:

@@ -40,7 +40,7 @@ import numpy as np
 from phasecli.maps import unequal_kernels as RK
 from phasecli.maps import equal as TP
 from phasecli.activations import ACTIVATIONS, CLOSED_FORM, F_ARCSINE
-from phasecli.ntk.engines import SMOOTH_TABLE_Q_MAX, Layer, PointError, scale_rows_to_q_star
+from phasecli.ntk.engines import SMOOTH_TABLE_Q_MAX, Layer, PointError, reject_options, scale_rows_to_q_star
 from phasecli.ntk.engines import fc_kernels as FK
 from phasecli.maps.equal import NormFunctions
 from phasecli.maps.unequal import TAU_SMOOTH, AngularExpansion, angular_weights, smooth_pair_maps
@@ -457,8 +457,9 @@ def duplicate_pairs_normalized(eps1, q, sb2, odd_flip: bool):
     return sorted(set(pairs))
 
 
-def check_options(architecture, dropout, image_shape):
+def check_options(architecture, dropout, image_shape, **options):
     """Usage errors of the fully connected engine's options (none: it takes dropout, no image shape)."""
+    reject_options(architecture, options)
 
 
 def check_inputs(image_shape, filter_size, dim):
