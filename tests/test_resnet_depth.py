@@ -74,7 +74,30 @@ def test_cli(cli):
     r2 = cli("depth-scale", "-a", "relu", "--sw2", "1,2", "--sb2", "0", "--architecture", "resnet", "--layer-norm",
              "pre", "--depth", "20", "-f", "csv")
     assert r2.stdout == r.stdout
+    one_point_png = ["--architecture", "resnet", "--depth", "5", "--png", "x.png"]
     for args, message in ((["--depth", "5"], "only for residual"), (["--architecture", "resnet"], "--depth"),
-                          (["--architecture", "resnet", "--depth", "5", "--png", "x.png"], "no figure")):
+                          (one_point_png, "one (sw2, sb2) point has no figure")):
         r = cli("phase", "--sw2", "1", "--sb2", "0", *args)
         assert r.returncode == 2 and message in r.stderr and r.stdout == ""
+
+
+@pytest.mark.parametrize("sw2, sb2, layout", [("0.5,1,2,4", "0,0.2,0.5", "heatmap"), ("0.5:4:6", "0.1", "line-sw2")])
+def test_figure_draws_the_four_quantities(cli, monkeypatch, tmp_path, sw2, sb2, layout):
+    """--png: four panels (heatmaps over the grid, or curves of a 1-D sweep); cells without a value (erf without
+    LayerNorm: 1 - c^l does not decay, no exponent) are explained below the panels by their status."""
+    import phasecli.plotting.resnet as pr
+
+    figures = []
+    monkeypatch.setattr(pr, "save", lambda fig, path: figures.append(fig))
+    r = cli("phase", "-a", "erf", "--sw2", sw2, "--sb2", sb2, "--architecture", "resnet", "--depth", "30",
+            "--png", str(tmp_path / "r.png"), "-f", "csv")
+    assert r.returncode == 0, r.stderr
+    fig = figures[0]
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title().split(" (")[0] for ax in panels][:2] == ["$q^L$", "$c^L$"] and len(panels) == 4
+    legend = " ".join(t.get_text() for t in fig.legends[0].get_texts())
+    assert "does not decay" in legend
+    if layout == "heatmap":
+        assert len(fig.axes) == 8  # each heatmap with its colour bar
+    else:
+        assert panels[0].get_xlabel().startswith(r"$\sigma_w^2$")

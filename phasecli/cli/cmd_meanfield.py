@@ -151,7 +151,7 @@ def phase(activation, sw2, sb2, q0, slope, critical_tol, trainable_multiple, sum
     --architecture resnet --depth L: residual networks have no fixed point; the rows
     (`phasecli docs resnet`) give q^L and c^L of two inputs (q^0 = --q0, c^0 = 0.5), the
     gradient growth prod chi_l and the exponent p of 1 - c^l ~ l^-p (exponent_status says
-    why it is empty where it does not exist); no figure yet.
+    why it is empty where it does not exist); --png: heatmaps (or curves) of the four.
     """
     resnet = _resnet_rows(out, activation, sw2, sb2, q0, slope, architecture, residual_scale, layer_norm, depth)
     if resnet:
@@ -189,9 +189,7 @@ def _resnet_rows(out, activation, sw2, sb2, q0, slope, architecture, residual_sc
     if depth is None:
         raise click.BadParameter("residual networks have no fixed point: give the depth L (--depth L)",
                                  param_hint="'--depth'")
-    if out.png:
-        raise click.BadParameter("no figure for --architecture resnet yet: write the rows without --png",
-                                 param_hint="'--png'")
+    layout = check_figure("phase", n_sw2=len(sw2), n_sb2=len(sb2)) if out.png else None
     from phasecli import validate
 
     with input_errors(depths="--depth"):
@@ -202,10 +200,13 @@ def _resnet_rows(out, activation, sw2, sb2, q0, slope, architecture, residual_sc
     from phasecli.meanfield.resnet import resnet_depth_grid
 
     out.check(RESNET_COLUMNS)
-    with input_errors():
+    n_cells = len(sw2) * len(sb2)
+    with input_errors(), Progress(n_cells * depth, f"{activation} resnet, {depth} layers", "cell-layers") as advance:
         grid = resnet_depth_grid(activation, sw2, sb2, depth, q0=q0, slope=slope, residual_scale=residual_scale,
-                                 layer_norm=layer_norm)
+                                 layer_norm=layer_norm, progress=lambda done, total: advance(n_cells))
     out.emit(RESNET_COLUMNS, iter([grid.table(RESNET_COLUMNS)]))
+    if out.png:
+        render("resnet:resnet_depth_figure", out.png, grid, sw2, sb2, layout=layout)
     bad = [str(x) for x in grid.status if x != "ok"]
     if bad:
         return partial_failure(f"{len(bad)} of {grid.status.size} cells have no values (status {bad[0]}: "

@@ -73,8 +73,9 @@ def _fit_exponent(one_minus_c, depth, scale):
 
 
 def resnet_depth_grid(activation, sw2, sb2, depth, *, q0=1.0, c0=0.5, slope=0.01, residual_scale=1.0,
-                      layer_norm="none") -> ResnetDepthGrid:
-    """The rows of the module for every (sw2, sb2) (sw2 outer), at one depth L."""
+                      layer_norm="none", progress=None) -> ResnetDepthGrid:
+    """The rows of the module for every (sw2, sb2) (sw2 outer), at one depth L.  ``progress(done, total)``,
+    if given, is called after every layer (units: cells x layers)."""
     from phasecli.finite.twoinput import check_inputs
     from phasecli.ntk.engines.resnet import check_layer_norm, check_residual_scale
 
@@ -110,17 +111,18 @@ def resnet_depth_grid(activation, sw2, sb2, depth, *, q0=1.0, c0=0.5, slope=0.01
             ok = np.isfinite(qq) & np.isfinite(kk)
             t12, t11, d11 = (np.full(n, np.nan) for _ in range(3))
             if ok.any():
-                t, td = meanfield.pair_expectations(activation, np.concatenate([qq[ok], qq[ok]]),
-                                                    np.concatenate([qq[ok], qq[ok]]),
-                                                    np.concatenate([kk[ok], qq[ok]]), slope=slope)
-                m = int(ok.sum())
-                t12[ok], t11[ok], d11[ok] = t[:m], t[m:], td[m:]
+                # the off-diagonal pair by the 2-D expectation; the diagonal (c = 1) by the 1-D moments
+                t12[ok] = meanfield.pair_expectations(activation, qq[ok], qq[ok], kk[ok], slope=slope)[0]
+                t11[ok] = meanfield.length_map(activation, qq[ok], slope=slope)
+                d11[ok] = meanfield.derivative_moment(activation, qq[ok], slope=slope)
             growth = growth * (1.0 + a2 * A * d11 / s)
             q_new = q + a2 * (A * t11 + B)
             k = k + a2 * (A * t12 + B)
             q = q_new
             # 1 - c from the two terms, without cancelling: (q - k) / q
             one_minus_c[layer] = (q - k) / q
+            if progress is not None:
+                progress(layer * n, depth * n)
     c_final = k / q
     overflow = ~np.isfinite(q) | ~np.isfinite(growth)
     status[(status == "ok") & overflow] = "overflow"
