@@ -29,6 +29,7 @@ from phasecli.activations import ACTIVATIONS
 from phasecli.errors import InputError
 from phasecli.ntk.engines import Layer, PointError, scale_rows_to_q_star
 from phasecli.ntk.engines import resnet_kernels as RK
+from phasecli.ntk.engines.fc import duplicate_pairs
 
 EPS = np.finfo(np.float64).eps
 LAYER_NORMS = ("none", "pre")
@@ -225,17 +226,6 @@ class ResnetEngine:
         return layer.k * fk, layer.theta * f_th, kt, tht, None, None
 
 
-def duplicate_pairs(X):
-    """Index pairs (i, j), i < j, of rows that are exactly equal (their kernel rows coincide)."""
-    _, inv, counts = np.unique(X, axis=0, return_inverse=True, return_counts=True)
-    inv = np.asarray(inv).ravel()
-    pairs = []
-    for g in np.flatnonzero(counts > 1):
-        idx = np.flatnonzero(inv == g)
-        pairs += [(int(idx[0]), int(j)) for j in idx[1:]]
-    return sorted(pairs)
-
-
 def check_options(architecture, dropout, image_shape, **options):
     """No dropout, no image shape; residual_scale a number >= 0 or 'depth', layer_norm none or pre."""
     if dropout is not None:
@@ -263,7 +253,7 @@ def build(activation, X, Xt, sw2, sb2, slope, normalize, q_star, where, *, q0=1.
         Xt = None if Xt is None else scale_rows_to_q_star(Xt, q0, sw2, sb2, "X_test")
     engine = ResnetEngine(activation, X, Xt, sw2, sb2, slope, check_residual_scale(residual_scale),
                           check_layer_norm(layer_norm))
-    dups = duplicate_pairs(X)
+    dups = duplicate_pairs(X, odd_flip=False)  # exactly equal rows: their kernel rows coincide
     if normalize:  # positive multiples become equal after scaling
         dups = sorted(set(dups) | set(_proportional_pairs(X)))
     return engine, dups, engine.error
