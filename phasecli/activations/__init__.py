@@ -174,28 +174,138 @@ NAMES = tuple(ACTIVATIONS)
 CODE = {a.name: a.code for a in ACTIVATIONS.values()}
 _BY_CODE = sorted(ACTIVATIONS.values(), key=lambda a: a.code)
 assert [a.code for a in _BY_CODE] == list(range(len(_BY_CODE))), "codes must be 0..n-1"
-# per-code tables for the numba kernels (tuples are compile-time constants there)
-KIND_CODE = tuple(a.kind_code for a in _BY_CODE)
-HOMOGENEOUS = tuple(a.homogeneous for a in _BY_CODE)
-BOUNDED = tuple(a.bounded for a in _BY_CODE)
-KINK_COUNT = tuple(len(a.kinks) for a in _BY_CODE)
-KINK_0 = tuple(a.kinks[0] if a.kinks else 0.0 for a in _BY_CODE)
-KINK_1 = tuple(a.kinks[1] if len(a.kinks) > 1 else 0.0 for a in _BY_CODE)
-CLOSED_FORM = tuple(CLOSED_FORMS[a.closed_form] for a in _BY_CODE)
+
+# ----------------------------------------------------------------------------- the expression slot
+# One more code, after the registered ones and not in NAMES: the activation given as an expression
+# (``--activation 'x*tanh(softplus(x))'``), at most one per process.  Its row of the per-code tables is
+# filled by ``install_expression`` from the facts ``expression.analyze`` establishes, or from the neutral
+# placeholder below when none is installed.  The tables are compile-time constants of the kernels, so
+# the slot is filled before any kernel module is imported, and the kernels compiled with an expression
+# are cached in a folder of their own (``phasecli.runtime.cache.cache_subdir``).
+EXPRESSION_CODE = len(_BY_CODE)
+MAX_EXPRESSION_KINKS = 0  # kinked expressions are refused (the kernels' kinked paths need closed inner forms)
+_PLACEHOLDER = Activation("<expression>", EXPRESSION_CODE, "smooth", "no expression installed", False, False, False)
+_installed = None  # (Expression, Activation) of the installed expression, or None
+
+
+def _fill_tables(slot: Activation) -> None:
+    """(Re)build the per-code tables (module globals) with ``slot`` in the expression slot."""
+    rows = list(_BY_CODE) + [slot]
+    g = globals()
+    g["KIND_CODE"] = tuple(a.kind_code for a in rows)
+    g["HOMOGENEOUS"] = tuple(bool(a.homogeneous) for a in rows)
+    g["BOUNDED"] = tuple(bool(a.bounded) for a in rows)  # unknown (None): not known bounded, no shortcut taken
+    g["KINK_COUNT"] = tuple(len(a.kinks) for a in rows)
+    g["KINK_0"] = tuple(a.kinks[0] if a.kinks else 0.0 for a in rows)
+    g["KINK_1"] = tuple(a.kinks[1] if len(a.kinks) > 1 else 0.0 for a in rows)
+    g["CLOSED_FORM"] = tuple(CLOSED_FORMS[a.closed_form] for a in rows)
+    g["PIECEWISE_FORM"] = tuple(PIECEWISE_FORMS[a.piecewise_form] for a in rows)
+    g["FIXED_SLOPE"] = tuple(math.nan if a.fixed_slope is None else a.fixed_slope for a in rows)
+    g["EXP_LAMBDA"] = tuple(a.exp_lambda for a in rows)
+    g["EXP_ALPHA"] = tuple(a.exp_alpha for a in rows)
+    g["EXP_SCALE"] = tuple(a.exp_scale for a in rows)
+    g["JUMP_AT_ZERO"] = tuple(a.jump_at_zero for a in rows)
+    g["ACTIVE_SCALE"] = tuple(1e300 if a.active_scale == math.inf else a.active_scale for a in rows)
+    g["D2PHI_AT_ZERO"] = tuple(0.0 if a.d2phi_at_zero is None else a.d2phi_at_zero for a in rows)
+    g["GAP_NOISE"] = tuple(a.gap_noise for a in rows)
+    g["DPHI_SQ_MIN"] = tuple(a.phi_prime_sq_range[0] for a in rows)  # inf phi'^2 (``functions.gap_low``)
+    g["BY_CODE"] = tuple(rows)  # BY_CODE[code] is the activation with that integer code
+
+
+# the names of the per-code tables: a module holding one of them (a from-import) has compiled it in
+TABLES = ("KIND_CODE", "HOMOGENEOUS", "BOUNDED", "KINK_COUNT", "KINK_0", "KINK_1", "CLOSED_FORM", "PIECEWISE_FORM",
+          "FIXED_SLOPE", "EXP_LAMBDA", "EXP_ALPHA", "EXP_SCALE", "JUMP_AT_ZERO", "ACTIVE_SCALE", "D2PHI_AT_ZERO",
+          "GAP_NOISE", "DPHI_SQ_MIN", "BY_CODE")
 F_ARCSINE, F_RELU, F_LEAKY, F_LINEAR = (CLOSED_FORMS[f] for f in ("arcsine", "relu", "leaky", "linear"))
-PIECEWISE_FORM = tuple(PIECEWISE_FORMS[a.piecewise_form] for a in _BY_CODE)
 P_EXP, P_CLIP = PIECEWISE_FORMS["exp"], PIECEWISE_FORMS["clip"]
-FIXED_SLOPE = tuple(math.nan if a.fixed_slope is None else a.fixed_slope for a in _BY_CODE)
-EXP_LAMBDA = tuple(a.exp_lambda for a in _BY_CODE)
-EXP_ALPHA = tuple(a.exp_alpha for a in _BY_CODE)
-EXP_SCALE = tuple(a.exp_scale for a in _BY_CODE)
-JUMP_AT_ZERO = tuple(a.jump_at_zero for a in _BY_CODE)
-ACTIVE_SCALE = tuple(1e300 if a.active_scale == math.inf else a.active_scale for a in _BY_CODE)
-D2PHI_AT_ZERO = tuple(a.d2phi_at_zero for a in _BY_CODE)
-GAP_NOISE = tuple(a.gap_noise for a in _BY_CODE)
+_fill_tables(_PLACEHOLDER)
 
 
-BY_CODE = tuple(_BY_CODE)  # BY_CODE[code] is the activation with that integer code
+def installed_expression():
+    """The installed :class:`phasecli.activations.expression.Expression`, or None."""
+    return None if _installed is None else _installed[0]
+
+
+def expression_digest() -> str | None:
+    """sha256 of the installed expression's normal form (the cache key of its kernels), or None."""
+    return None if _installed is None else _installed[0].digest
+
+
+def expression_source() -> str | None:
+    """Python source (math only) of phi, dphi, d2phi of the installed expression, or None."""
+    if _installed is None:
+        return None
+    from phasecli.activations import expression
+
+    return expression.generate_source(_installed[0])
+
+
+def _tables_bound() -> list:
+    """Modules that already hold (compiled in, or will) the current per-code tables."""
+    import sys
+
+    if "phasecli.activations.functions" in sys.modules:
+        return ["phasecli.activations.functions"]
+    g = globals()
+    held = []
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("phasecli.") or name == __name__ or module is None:
+            continue
+        d = getattr(module, "__dict__", {})
+        if any(d.get(t) is g[t] for t in TABLES):
+            held.append(name)
+    return held
+
+
+def is_expression(name) -> bool:
+    """True when ``name`` is not a registered activation's name (so it is taken as an expression)."""
+    return isinstance(name, str) and name not in NAMES
+
+
+def install_expression(text: str) -> Activation:
+    """Parse and analyze an activation expression and put it in the expression slot; return its entry
+    (``ACTIVATIONS[entry.name]``, the name being the normal form).  ExpressionError (an InputError) for
+    an expression refused; InputError when another expression is already compiled into this process's
+    kernels (one expression per process).  The same expression again is a no-op."""
+    global _installed
+    from phasecli.activations import expression
+    from phasecli.errors import InputError
+
+    expr = expression.parse(text)
+    if _installed is not None and _installed[0].canonical == expr.canonical:
+        _alias(text, _installed[1])
+        return _installed[1]
+    if _installed is None and expr.canonical in ACTIVATIONS:  # pragma: no cover (normal forms have spaces)
+        return ACTIVATIONS[expr.canonical]
+    held = _tables_bound()
+    if held:
+        now = "no expression" if _installed is None else f"the expression {_installed[0].canonical!r}"
+        raise InputError(f"one expression per process: the kernels are already loaded with {now}, so "
+                         f"{expr.canonical!r} needs a new process (a new phasecli command or Python interpreter; "
+                         "from Python, give the expression before any kernel module is imported)", "activation")
+    facts = expression.analyze(expr)
+    if facts.kinks:
+        where = ", ".join(f"{k:.6g}" for k in facts.kinks)
+        raise expression.ExpressionError(
+            f"{expr.canonical!r} has kinks (at x = {where}): expressions with kinks (abs, min, max, where that "
+            "switch) are not supported yet; a smooth expression, or a registered kinked activation, is")
+    if facts.homogeneous is not False:
+        raise expression.ExpressionError(
+            f"{expr.canonical!r} is linear (c * x): use --activation linear (and scale sigma_w^2 by c^2)")
+    entry = expression.activation(expr, EXPRESSION_CODE, facts)
+    for name in [n for n, a in ACTIVATIONS.items() if a.code == EXPRESSION_CODE]:
+        del ACTIVATIONS[name]
+    _fill_tables(entry)
+    ACTIVATIONS[entry.name] = entry
+    _installed = (expr, entry)
+    _alias(text, entry)
+    return entry
+
+
+def _alias(text: str, entry: Activation) -> None:
+    """The expression's text as given also names its entry (library calls keep the caller's spelling)."""
+    if isinstance(text, str) and text not in NAMES:
+        ACTIVATIONS.setdefault(text, entry)
 
 
 def get(name: str) -> Activation:

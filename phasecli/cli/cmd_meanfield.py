@@ -7,7 +7,7 @@ import sys
 import click
 
 from phasecli import defaults
-from phasecli.activations import ACTIVATIONS
+from phasecli.activations import ACTIVATIONS, NAMES
 from phasecli.cli import cli
 from phasecli.cli.errors import fail, input_errors, partial_failure
 from phasecli.cli.options import (GRID, GRID_GRAMMAR, UNIT, activation_option, grid_options, output_options,
@@ -348,6 +348,7 @@ def activations(out):
       phasecli activations -f csv --columns name,kind
     """
     columns = ACTIVATION_COLUMNS
-    out.emit(columns, [{"name": list(ACTIVATIONS), "kind": [a.kind for a in ACTIVATIONS.values()],
-                        "description": [a.description for a in ACTIVATIONS.values()]}])
+    registered = [ACTIVATIONS[n] for n in NAMES]  # not an expression this process installed
+    out.emit(columns, [{"name": list(NAMES), "kind": [a.kind for a in registered],
+                        "description": [a.description for a in registered]}])
     return 0
