@@ -20,7 +20,9 @@ activation that belongs to a family needs nothing but its entry here.
 - ``smooth``: analytic activations, Hermite (dual-activation) series with a certified
   tail bound, falling back to 2-D quadrature;
 - ``piecewise``: activations with kinks (elu, selu, hard_tanh); the inner Gaussian
-  expectation is taken in closed form and the outer 1-D integral is split at the kinks.
+  expectation is taken in closed form and the outer 1-D integral is split at the kinks;
+- ``kinked``: an activation expression with kinks (``install_expression``): nested 2-D
+  quadrature, both integrals split at the kinks (no closed form, no Hermite series).
 
 Adding an activation: one entry below; its phi, phi' (and phi'' if smooth) in
 ``functions.py``; its small-q series in ``smallq.py`` if phi(0) = 0 and it is neither
@@ -29,12 +31,13 @@ homogeneous nor has E[phi^2] / q increasing at q -> 0.  See docs/theory.md, "Act
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 SELU_LAMBDA = 1.0507009873554804934193349852946
 SELU_ALPHA = 1.6732632423543772848170429916717
-KIND_CODES = {"closed": 0, "piecewise": 1, "smooth": 2}
+KIND_CODES = {"closed": 0, "piecewise": 1, "smooth": 2, "kinked": 3}
 
 
 # closed-form families (``Activation.closed_form``): the kernels branch on these, never on a name
@@ -48,7 +51,7 @@ GENERIC_ACTIVE_SCALE = 42.0  # |u| beyond which a smooth activation is linear or
 class Activation:
     name: str
     code: int
-    kind: str  # "closed" | "smooth" | "piecewise"
+    kind: str  # "closed" | "smooth" | "piecewise" | "kinked" (an expression with kinks)
     description: str
     odd: bool  # phi(-x) = -phi(x): with sb2 = 0 the signal can die (q* = 0)
     bounded: bool  # |phi| bounded: q* is always finite
@@ -183,7 +186,7 @@ assert [a.code for a in _BY_CODE] == list(range(len(_BY_CODE))), "codes must be 
 # the slot is filled before any kernel module is imported, and the kernels compiled with an expression
 # are cached in a folder of their own (``phasecli.runtime.cache.cache_subdir``).
 EXPRESSION_CODE = len(_BY_CODE)
-MAX_EXPRESSION_KINKS = 0  # kinked expressions are refused (the kernels' kinked paths need closed inner forms)
+MAX_EXPRESSION_KINKS = 4  # kinks of an expression the kernels take (``functions.kinks``' buffers)
 _PLACEHOLDER = Activation("<expression>", EXPRESSION_CODE, "smooth", "no expression installed", False, False, False)
 _installed = None  # (Expression, Activation) of the installed expression, or None
 
@@ -208,6 +211,8 @@ def _fill_tables(slot: Activation) -> None:
     g["ACTIVE_SCALE"] = tuple(1e300 if a.active_scale == math.inf else a.active_scale for a in rows)
     g["D2PHI_AT_ZERO"] = tuple(0.0 if a.d2phi_at_zero is None else a.d2phi_at_zero for a in rows)
     g["GAP_NOISE"] = tuple(a.gap_noise for a in rows)
+    g["EXPRESSION_KINKS"] = tuple(float(slot.kinks[i]) if i < len(slot.kinks) else 0.0
+                                  for i in range(MAX_EXPRESSION_KINKS))
     g["DPHI_SQ_MIN"] = tuple(a.phi_prime_sq_range[0] for a in rows)  # inf phi'^2 (``functions.gap_low``)
     g["BY_CODE"] = tuple(rows)  # BY_CODE[code] is the activation with that integer code
 
@@ -215,7 +220,7 @@ def _fill_tables(slot: Activation) -> None:
 # the names of the per-code tables: a module holding one of them (a from-import) has compiled it in
 TABLES = ("KIND_CODE", "HOMOGENEOUS", "BOUNDED", "KINK_COUNT", "KINK_0", "KINK_1", "CLOSED_FORM", "PIECEWISE_FORM",
           "FIXED_SLOPE", "EXP_LAMBDA", "EXP_ALPHA", "EXP_SCALE", "JUMP_AT_ZERO", "ACTIVE_SCALE", "D2PHI_AT_ZERO",
-          "GAP_NOISE", "DPHI_SQ_MIN", "BY_CODE")
+          "GAP_NOISE", "DPHI_SQ_MIN", "EXPRESSION_KINKS", "BY_CODE")
 F_ARCSINE, F_RELU, F_LEAKY, F_LINEAR = (CLOSED_FORMS[f] for f in ("arcsine", "relu", "leaky", "linear"))
 P_EXP, P_CLIP = PIECEWISE_FORMS["exp"], PIECEWISE_FORMS["clip"]
 _fill_tables(_PLACEHOLDER)
@@ -284,15 +289,23 @@ def install_expression(text: str) -> Activation:
                          f"{expr.canonical!r} needs a new process (a new phasecli command or Python interpreter; "
                          "from Python, give the expression before any kernel module is imported)", "activation")
     facts = expression.analyze(expr)
-    if facts.kinks:
-        where = ", ".join(f"{k:.6g}" for k in facts.kinks)
+    if len(facts.kinks) > MAX_EXPRESSION_KINKS:
+        raise expression.ExpressionError(f"{expr.canonical!r} has {len(facts.kinks)} kinks: the kernels take at "
+                                         f"most {MAX_EXPRESSION_KINKS}")
+    if facts.kinks and facts.homogeneous is not False:
         raise expression.ExpressionError(
-            f"{expr.canonical!r} has kinks (at x = {where}): expressions with kinks (abs, min, max, where that "
-            "switch) are not supported yet; a smooth expression, or a registered kinked activation, is")
-    if facts.homogeneous is not False:
+            f"{expr.canonical!r} is (or may be) positively homogeneous (relu-like): use a registered activation "
+            "(relu, leaky_relu --slope, abs, linear)")
+    if not facts.kinks and facts.homogeneous is not False:
         raise expression.ExpressionError(
             f"{expr.canonical!r} is linear (c * x): use --activation linear (and scale sigma_w^2 by c^2)")
+    if facts.d2phi_at_zero is None and float(expression.evaluate(expr.tree, [0.0])[0]) != 0.0:
+        raise expression.ExpressionError(
+            f"{expr.canonical!r} has phi(0) != 0 and a kink at 0 where phi'' jumps: phi''(0), which the length "
+            "map's slope at q = 0 needs, is unknown")
     entry = expression.activation(expr, EXPRESSION_CODE, facts)
+    if facts.kinks:
+        entry = dataclasses.replace(entry, kind="kinked")
     for name in [n for n, a in ACTIVATIONS.items() if a.code == EXPRESSION_CODE]:
         del ACTIVATIONS[name]
     _fill_tables(entry)
@@ -300,6 +313,21 @@ def install_expression(text: str) -> Activation:
     _installed = (expr, entry)
     _alias(text, entry)
     return entry
+
+
+KINKED_COMMANDS = "critical, phase, depth-scale, jacobian, check, init, verify, catapult, train"
+
+
+def require_closed_inner(activation: str, what: str) -> None:
+    """InputError when ``activation`` is an expression with kinks: ``what`` (the NTK / NNGP kernels, the two-point
+    maps at unequal variances) needs the inner closed forms or the Hermite series a kinked expression lacks."""
+    from phasecli.errors import InputError
+
+    entry = ACTIVATIONS.get(activation)
+    if entry is not None and entry.kind == "kinked":
+        raise InputError(f"{what} of an activation expression with kinks ({entry.name!r}) is not supported yet; "
+                         "a smooth expression or a registered kinked activation is (kinked expressions: the "
+                         "mean-field commands)", "activation")
 
 
 def _alias(text: str, entry: Activation) -> None:

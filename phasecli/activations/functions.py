@@ -9,7 +9,7 @@ import math
 
 from phasecli.runtime.jit import njit
 from phasecli.activations import (ACTIVE_SCALE, CLOSED_FORM, CODE, D2PHI_AT_ZERO, DPHI_SQ_MIN, EXPRESSION_CODE,
-                                  F_LEAKY, F_LINEAR, F_RELU, FIXED_SLOPE, GAP_NOISE, KIND_CODE, KINK_0, KINK_1,
+                                  EXPRESSION_KINKS, F_LEAKY, F_LINEAR, F_RELU, FIXED_SLOPE, GAP_NOISE, KIND_CODE, KINK_0, KINK_1,
                                   KINK_COUNT, SELU_ALPHA, SELU_LAMBDA, expression_source)
 
 TANH, ERF, ELU, SELU, GELU, SILU, SOFTPLUS, SIGMOID, SIN, HARD_TANH = (
@@ -170,14 +170,18 @@ def active_scale(code):
 
 @njit(cache=True)
 def activation_kind(code):
-    """0 closed forms, 1 piecewise, 2 smooth (the registry's kind)."""
+    """0 closed forms, 1 piecewise, 2 smooth, 3 kinked expression (the registry's kind)."""
     return KIND_CODE[code]
 
 
 @njit(cache=True)
 def kinks(code, out):
-    """The registry's kinks of phi, written to out; returns their count."""
+    """The registry's kinks of phi, written to out (room for 4); returns their count."""
     n = KINK_COUNT[code]
+    if code == EXPRESSION_CODE:
+        for i in range(n):
+            out[i] = EXPRESSION_KINKS[i]
+        return n
     if n > 0:
         out[0] = KINK_0[code]
     if n > 1:
