@@ -15,11 +15,15 @@ from __future__ import annotations
 import json
 import sys
 
+import numpy as np
+
 import phasecli
 
 PHASE_POINTS = ((1.2, 0.05), (1.9, 0.3), (2.5, 0.05), (4.0, 0.3))  # ordered / chaotic (sw2, sb2)
 CRITICAL_SB2 = (0.05, 0.3)
 KAPPA = dict(sw2=1.5, sb2=0.05, depth=[1, 3])
+PAIR_Q = (0.5, 4.0, 30.0)  # T(q, c) = E[phi(u1) phi(u2)], Tdot: the correlation map's 2-D expectations
+PAIR_C = (-0.9, 0.0, 0.5, 0.99, 0.999999)
 JACOBIAN = dict(sw2=1.5, sb2=0.05, depth=[1, 8])
 
 
@@ -43,9 +47,16 @@ def numbers(activation: str, data: str) -> dict:
                                                                "kappa", "nngp_kappa")}
     except phasecli.InputError as exc:
         out["kappa"] = {"error": str(exc)}
+    from phasecli import meanfield
+
+    qs, cs = np.repeat(PAIR_Q, len(PAIR_C)), np.tile(PAIR_C, len(PAIR_Q))
+    t, tdot = meanfield.correlation_expectations(activation, qs, cs)
+    out["pairs"] = {"q": qs.tolist(), "c": cs.tolist(), "t": np.asarray(t).tolist(), "tdot": np.asarray(tdot).tolist()}
     try:
         r = phasecli.jacobian(activation=activation, **JACOBIAN)
-        out["jacobian"] = {k: [float(v) for v in r[k]] for k in ("sw2", "q_star", "chi_1", "mean_s2", "var_s2")}
+        out["jacobian"] = {k: [float(v) for v in r[k]] for k in ("sw2", "depth", "q_star", "chi_1", "mean_s2",
+                                                                  "var_s2")}
+        out["jacobian"]["weights"] = [str(w) for w in r["weights"]]
     except phasecli.InputError as exc:
         out["jacobian"] = {"error": str(exc)}
     return out

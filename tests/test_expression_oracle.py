@@ -141,10 +141,17 @@ def _check_against_oracle(act, got):
             for name, want in (("lambda_max", lmax), ("lambda_min", lmin), ("lambda_bulk", bulk), ("kappa", kappa),
                                ("nngp_kappa", nntk.spectrum(k)[3])):
                 _close(kap[name][i], want, f"{act} {name} at depth {depth}")
+    pairs = got["expression"]["pairs"]
+    for q, c, t, tdot in zip(pairs["q"], pairs["c"], pairs["t"], pairs["tdot"]):
+        want_t, want_td = nv.pair(act, q, c)
+        # relative to the c = 1 values (T and Tdot pass through 0 for odd activations)
+        for what, got_v, want, scale in (("T", t, want_t, nv.length_map(act, q)), ("Tdot", tdot, want_td,
+                                                                                     nv.dphi2(act, q))):
+            assert abs(got_v - want) <= REL * scale, f"{act} {what}(q={q}, c={c}): {got_v!r} vs oracle {want!r}"
     jac = got["expression"]["jacobian"]
-    jac_depths = [1, 8]
+    assert sorted(set(jac["weights"])) == ["gaussian", "orthogonal"] and len(jac["sw2"]) == 4
     for i, sw2 in enumerate(jac["sw2"]):
-        depth = int(jac_depths[i])
+        depth, weights = int(jac["depth"][i]), jac["weights"][i]
         q = nv.q_star(act, sw2, 0.05)
         _close(jac["q_star"][i], q, f"{act} Jacobian q*")
         sq = math.sqrt(q)
@@ -155,8 +162,9 @@ def _check_against_oracle(act, got):
         mean = (sw2 * mu1) ** depth
         _close(jac["chi_1"][i], sw2 * mu1, f"{act} Jacobian chi_1")
         _close(jac["mean_s2"][i], mean, f"{act} mean of s^2 at depth {depth}")
-        # Gaussian weights: var = m1^2 L mu2 / mu1^2 (free multiplicative convolution; docs/theory.md section 14)
-        _close(jac["var_s2"][i], mean * mean * depth * mu2 / mu1 ** 2, f"{act} var of s^2 at depth {depth}")
+        # var = m1^2 L (mu2 / mu1^2 - 1 + [Gaussian weights]) (free multiplicative convolution; docs/theory.md 14)
+        var = mean * mean * depth * (mu2 / mu1 ** 2 - (0.0 if weights == "gaussian" else 1.0))
+        _close(jac["var_s2"][i], var, f"{act} var of s^2 at depth {depth}, {weights} weights")
 
 
 @pytest.mark.parametrize("act", [e for e in EXPRESSIONS if e != "tanh(x)"])

@@ -349,9 +349,10 @@ def activations(out, grammar):
     exp log log1p expm1 sqrt abs sin cos tanh sinh cosh erf erfc sigmoid
     softplus, min/max with a constant, where(cond, a, b) (--grammar for the
     whole grammar; `phasecli docs activations`).  Smooth expressions go through
-    every command; expressions with kinks are refused for now.  The first run
-    of an expression compiles every kernel it uses (minutes), later runs load
-    them from the cache.
+    every command; expressions with kinks (hard-swish 'x*min(max(x+3,0),6)/6')
+    through the mean-field and Jacobian commands.  The first run of an
+    expression compiles every kernel it uses (minutes), later runs load them
+    from the cache.
 
     \b
     Examples:
