@@ -153,3 +153,23 @@ def test_expression_slot_tables_and_cache_folder():
     assert not got["numba"] and not got["kernels"], "install_expression must not load numba or kernels"
     assert got["replaced"] == "sin(2 * x) / 2"
     assert "one expression per process" in got["error"]
+
+
+API_TWO_EXPRESSIONS = r"""
+import phasecli
+a = phasecli.critical(activation="tanh(x)", sb2=0.05)["sw2_critical"][0]
+b = phasecli.critical(activation="tanh", sb2=0.05)["sw2_critical"][0]  # a registered one: any process
+c = phasecli.critical(activation="tanh( x )", sb2=0.05)["sw2_critical"][0]  # the same expression, respelled
+assert a == b == c, (a, b, c)
+try:
+    phasecli.critical(activation="sin(2*x)/2", sb2=0.05)
+except phasecli.InputError as exc:
+    print(exc)
+"""
+
+
+@pytest.mark.slow
+def test_api_second_expression_in_one_process_is_refused():
+    r = subprocess.run([sys.executable, "-c", API_TWO_EXPRESSIONS], capture_output=True, text=True, timeout=1200)
+    assert r.returncode == 0, r.stderr
+    assert "one expression per process" in r.stdout and "tanh(x)" in r.stdout and "sin(2 * x) / 2" in r.stdout

@@ -359,7 +359,7 @@ def activations(out, grammar):
       phasecli activations
       phasecli activations -f csv --columns name,kind
       phasecli activations --grammar
-      phasecli critical -a 'x*tanh(softplus(x))' --sb2 0.05
+      phasecli critical -a 'sin(2*x)/2' --sb2 0.05
     """
     if grammar:
         from phasecli.activations.expression import GRAMMAR
