@@ -32,15 +32,19 @@ def numbers(activation: str, data: str) -> dict:
     for sw2, sb2 in PHASE_POINTS:
         r = phasecli.phase(activation=activation, sw2=sw2, sb2=sb2)
         out[f"phase {sw2} {sb2}"] = {k: float(r[k][0]) for k in ("q_star", "c_star", "chi_1", "chi_c", "q_slope")}
-    try:
-        r = phasecli.critical(activation=activation, sb2=list(CRITICAL_SB2))
-        out["critical"] = {"sb2": [float(v) for v in r["sb2"]],
-                           "sw2_critical": [float(v) for v in r["sw2_critical"]],
-                           "q_star": [float(v) for v in r["q_star"]]}
-    except phasecli.RuntimeFailure as exc:  # no critical point at any sb2 (hard-swish: q* infinite first)
-        nan = float("nan")
-        out["critical"] = {"sb2": list(CRITICAL_SB2), "sw2_critical": [nan] * len(CRITICAL_SB2),
-                           "q_star": [nan] * len(CRITICAL_SB2), "error": str(exc)}
+    crit = {"sb2": [], "sw2_critical": [], "q_star": [], "error": []}
+    for sb2 in CRITICAL_SB2:  # one at a time: a point without a critical sw2 raises (exit status 1)
+        crit["sb2"].append(sb2)
+        try:
+            r = phasecli.critical(activation=activation, sb2=sb2)
+            crit["sw2_critical"].append(float(r["sw2_critical"][0]))
+            crit["q_star"].append(float(r["q_star"][0]))
+            crit["error"].append("")
+        except phasecli.RuntimeFailure as exc:  # hard-swish, Mish at small sb2: q* infinite first
+            crit["sw2_critical"].append(float("nan"))
+            crit["q_star"].append(float("nan"))
+            crit["error"].append(str(exc))
+    out["critical"] = crit
     try:
         r = phasecli.kappa(activation=activation, data=data, **KAPPA)
         out["kappa"] = {k: [float(v) for v in r[k]] for k in ("depth", "lambda_max", "lambda_min", "lambda_bulk",

@@ -173,3 +173,28 @@ def test_api_second_expression_in_one_process_is_refused():
     r = subprocess.run([sys.executable, "-c", API_TWO_EXPRESSIONS], capture_output=True, text=True, timeout=1200)
     assert r.returncode == 0, r.stderr
     assert "one expression per process" in r.stdout and "tanh(x)" in r.stdout and "sin(2 * x) / 2" in r.stdout
+
+
+@pytest.mark.slow
+def test_expression_on_dask_workers_equals_the_local_registered_run():
+    """The expression travels with each task; each worker process installs it before loading kernels."""
+    distributed = pytest.importorskip("distributed")
+    args = ["phase", "--sw2", "1,1.5,2,2.5", "--sb2", "0,0.05", "-f", "csv", "--columns", "sw2,sb2,q_star,c_star,chi_1"]
+    local = run_cli(*args[:1], "-a", "tanh", *args[1:])
+    assert local.returncode == 0
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=":0", silence_logs=50) as lc:
+        r = subprocess.run([sys.executable, "-m", "phasecli", args[0], "-a", "tanh(x)", *args[1:], "--scheduler",
+                            lc.scheduler_address], capture_output=True, text=True, timeout=1200)
+        with distributed.Client(lc) as client:
+            loaded = client.run(_worker_expression)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == local.stdout
+    assert "tanh(x)" in set(loaded.values()), loaded  # a worker that ran a task installed the expression
+
+
+def _worker_expression():
+    from phasecli.activations import installed_expression
+
+    expr = installed_expression()
+    return None if expr is None else expr.canonical

@@ -88,6 +88,38 @@ def _close(got, want, what, rel=REL):
                                                              f"(rel {abs(got - want) / abs(want):.2e})"
 
 
+def _loose_gauss(f, breaks=()):
+    """naive.gauss with an absolute error floor of 1e-12 instead of 1e-15: the inner expectations of an
+    oscillating activation nearly vanish (sin(2x)/2 at q = 30: E[cos(2 u2) | z1] ~ 1e-17), which naive.gauss's
+    relative check refuses; 1e-12 is far below the 1e-8 * E[phi^2] the comparison needs."""
+    import warnings
+
+    from scipy import integrate
+
+    pts = sorted({-nv.Z, -4.0, 0.0, 4.0, nv.Z} | {b for b in breaks if -nv.Z < b < nv.Z})
+    total = errs = 0.0
+    for a, b in zip(pts[:-1], pts[1:]):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", integrate.IntegrationWarning)
+            val, err = integrate.quad(lambda z: f(z) * nv._pdf(z), a, b, epsabs=1e-15, epsrel=nv.EPSREL,
+                                      limit=nv.LIMIT)
+        total += val
+        errs += err
+    if errs > 1e-10 * abs(total) + 1e-12:
+        raise RuntimeError(f"quadrature error estimate {errs:.3g} for integral {total:.3g}")
+    return total
+
+
+def _pair(act, q, c):
+    """naive.pair, its Gaussian expectations by ``_loose_gauss``."""
+    strict = nv.gauss
+    nv.gauss = _loose_gauss
+    try:
+        return nv.pair(act, q, c)
+    finally:
+        nv.gauss = strict
+
+
 def _check_against_oracle(act, got):
     for key, row in got["expression"].items():
         if not key.startswith("phase"):
@@ -114,11 +146,11 @@ def _check_against_oracle(act, got):
         assert abs(step) <= REL * c, f"{act} c* = {c}: the oracle's Newton step {step:.2e}"
         _close(row["chi_c"], sw2 * tdot, f"{act} chi_c at {sw2}, {sb2}")
     crit = got["expression"]["critical"]
-    for sb2, sw2c, q_c in zip(crit["sb2"], crit["sw2_critical"], crit["q_star"]):
+    for sb2, sw2c, q_c, error in zip(crit["sb2"], crit["sw2_critical"], crit["q_star"], crit["error"]):
         if math.isnan(sw2c):
             # Mish and hard-swish grow like relu for x > 0 (as silu, gelu): q* becomes infinite as sw2 -> 2, here
             # before chi_1 reaches 1; the oracle: chi_1 < 1 at q* approaching that divergence
-            assert "q_infinite" in crit["error"], crit
+            assert "q_infinite" in error, crit
             for sw2 in (1.5, 1.9, 1.95, 1.98):
                 assert nv.chi_1(act, sw2, nv.q_star(act, sw2, sb2)) < 1.0, (act, sw2, sb2)
             continue
@@ -145,7 +177,7 @@ def _check_against_oracle(act, got):
                 _close(kap[name][i], want, f"{act} {name} at depth {depth}")
     pairs = got["expression"]["pairs"]
     for q, c, t, tdot in zip(pairs["q"], pairs["c"], pairs["t"], pairs["tdot"]):
-        want_t, want_td = nv.pair(act, q, c)
+        want_t, want_td = _pair(act, q, c)
         # relative to the c = 1 values (T and Tdot pass through 0 for odd activations)
         for what, got_v, want, scale in (("T", t, want_t, nv.length_map(act, q)), ("Tdot", tdot, want_td,
                                                                                      nv.dphi2(act, q))):
