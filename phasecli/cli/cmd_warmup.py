@@ -60,7 +60,7 @@ def run_job(command: str, args: list[str], data: str) -> None:
 
 
 @cli.command()
-@click.option("--activation", "-a", type=ACTIVATION, default=None, metavar="EXPR",
+@click.option("--activation", "-a", type=ACTIVATION, default=None,
               help="Compile for this activation expression (its kernels are cached apart; default: the registered "
                    "activations).")
 def warmup(activation):
