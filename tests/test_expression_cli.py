@@ -42,6 +42,10 @@ HOSTILE = [
     ("x; import os", "syntax"),
     ("x +", "syntax"),
     ("x" + " + x" * 3000, "too long"),
+]
+# refused by the analysis (parsed fine): in a process that has not loaded its kernels yet, as a command is (in a
+# process with kernels loaded, "one expression per process" comes first)
+HOSTILE_ANALYSIS = [
     ("log(x)", "x = "),
     ("1/x", "x = 0"),
     ("sqrt(x)", "x = "),
@@ -55,14 +59,46 @@ HOSTILE = [
 ]
 
 
-@pytest.mark.parametrize("expr, piece", HOSTILE, ids=[h[0][:40] for h in HOSTILE])
-def test_hostile_expression_is_a_one_line_usage_error(expr, piece):
-    r = run_cli("critical", "-a", expr, "--sb2", "0.05")
-    assert r.returncode == 2, (expr, r.stderr)
+def _one_line_usage_error(r, piece):
+    assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("phasecli critical: error:"), r.stderr
     assert piece.lower() in lines[0].lower(), lines[0]
     assert "Traceback" not in r.stderr and r.stdout == ""
+
+
+def test_thirty_hostile_expressions():
+    assert len(HOSTILE) + len(HOSTILE_ANALYSIS) >= 30
+
+
+@pytest.mark.parametrize("expr, piece", HOSTILE, ids=[h[0][:40] for h in HOSTILE])
+def test_hostile_expression_is_a_one_line_usage_error(expr, piece):
+    _one_line_usage_error(run_cli("critical", "-a", expr, "--sb2", "0.05"), piece)
+
+
+ANALYSIS_PROBE = r"""
+import json, sys
+sys.path.insert(0, {tests!r})
+from conftest import run_cli
+out = []
+for expr in json.loads(sys.argv[1]):
+    r = run_cli("critical", "-a", expr, "--sb2", "0.05")
+    out.append([r.returncode, r.stdout, r.stderr])
+print(json.dumps(out))
+"""
+
+
+def test_hostile_expressions_refused_by_the_analysis():
+    """In a fresh process (no kernels loaded), as a command runs: the analysis names what is wrong."""
+    import os
+
+    tests = os.path.dirname(os.path.abspath(__file__))
+    exprs = [e for e, _ in HOSTILE_ANALYSIS]
+    r = subprocess.run([sys.executable, "-c", ANALYSIS_PROBE.format(tests=tests), json.dumps(exprs)],
+                       capture_output=True, text=True, timeout=300, cwd=tests)
+    assert r.returncode == 0, r.stderr
+    for (expr, piece), (status, out, err) in zip(HOSTILE_ANALYSIS, json.loads(r.stdout.splitlines()[-1])):
+        _one_line_usage_error(subprocess.CompletedProcess([], status, out, err), piece)
 
 
 def test_hostile_expression_executes_nothing(tmp_path):
