@@ -58,7 +58,7 @@ def _dhswish(x, s=0.0):
 
 # expression -> (phi, phi', kinks): the oracles' activations, written from the definitions
 EXPRESSIONS = {
-    "tanh(x)": (lambda x, s=0.0: math.tanh(x), nv.ACTS["tanh"][1], ()),
+    "tanh(x)": (lambda x, s=0.0: math.tanh(x), lambda x, s=0.0: nv.ACTS["tanh"][1](x, s), ()),
     "x*tanh(softplus(x))": (_mish, _dmish, ()),
     "sin(2*x)/2": (lambda x, s=0.0: 0.5 * math.sin(2.0 * x), lambda x, s=0.0: math.cos(2.0 * x), ()),
     "x*min(max(x+3,0),6)/6": (_hswish, _dhswish, (-3.0, 3.0)),
@@ -223,6 +223,12 @@ def test_tanh_expression_matches_oracle_and_registered_tanh(tmp_path):
     a, b = dict(flat(got["expression"])), dict(flat(got["registered"]))
     assert a.keys() == b.keys() and len(a) > 40
     for key in a:
+        if isinstance(a[key], str):  # error texts (empty here), weight laws
+            assert a[key] == b[key], key
+            continue
+        if key.startswith("/pairs/t"):  # T, Tdot <= 1 and pass through 0 (c = 0, odd phi): absolute
+            assert abs(a[key] - b[key]) <= 1e-12, f"tanh(x) vs tanh: {key}: {a[key]!r} vs {b[key]!r}"
+            continue
         _close(a[key], b[key], f"tanh(x) vs tanh: {key}", rel=1e-12)
 
 
