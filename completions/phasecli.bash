@@ -77,7 +77,7 @@ _phasecli() {
                 --columns) _phasecli_words "name kind description" 1; return ;;
                 --value) _phasecli_words "name kind description" 0; return ;;
             esac
-            _phasecli_words "--format -f --columns --value --help -h" 0 ;;
+            _phasecli_words "--format -f --columns --value --grammar --help -h" 0 ;;
         kappa)
             case "$prev" in
                 --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs" 0; return ;;
@@ -288,11 +288,12 @@ _phasecli() {
         docs)
             case "$prev" in
             esac
-            _phasecli_words "--path --help -h cnn distributed gate jacobian precision resnet theory training verify" 0 ;;
+            _phasecli_words "--path --help -h activations cnn distributed gate jacobian precision resnet theory training verify" 0 ;;
         warmup)
             case "$prev" in
+                --activation|-a) return ;;
             esac
-            _phasecli_words "--help -h" 0 ;;
+            _phasecli_words "--activation -a --help -h" 0 ;;
     esac
 }
 complete -F _phasecli phasecli

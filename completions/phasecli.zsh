@@ -27,7 +27,7 @@ _phasecli() {
     case $words[1] in
         phase)
             _arguments \
-                {--activation=,-a}'[Nonlinearity phi (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs)' \
+                {--activation=,-a}'[Nonlinearity phi\: a name, or an expression in x such as x*tanh(softplus(x)) (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs)' \
                 '--sw2=[Weight VARIANCE sigma_w^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--sb2=[Bias VARIANCE sigma_b^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
@@ -49,7 +49,7 @@ _phasecli() {
             ;;
         critical)
             _arguments \
-                {--activation=,-a}'[Nonlinearity phi (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs)' \
+                {--activation=,-a}'[Nonlinearity phi\: a name, or an expression in x such as x*tanh(softplus(x)) (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs)' \
                 '--sb2=[Bias VARIANCE sigma_b^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
@@ -62,7 +62,7 @@ _phasecli() {
             ;;
         depth-scale)
             _arguments \
-                {--activation=,-a}'[Nonlinearity phi (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs)' \
+                {--activation=,-a}'[Nonlinearity phi\: a name, or an expression in x such as x*tanh(softplus(x)) (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs)' \
                 '--sw2=[Weight VARIANCE sigma_w^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--sb2=[Bias VARIANCE sigma_b^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
@@ -85,11 +85,12 @@ _phasecli() {
                 {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
                 '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - name kind description' \
                 '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(name kind description)' \
+                '--grammar[Print the grammar of activation expressions (--activation EXPR) instead of the list.]' \
                 {--help,-h}'[Show the help and exit]' \
             ;;
         kappa)
             _arguments \
-                {--activation=,-a}'[Nonlinearity phi (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs)' \
+                {--activation=,-a}'[Nonlinearity phi\: a name, or an expression in x such as x*tanh(softplus(x)) (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs)' \
                 '--sw2=[Weight VARIANCE sigma_w^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--sb2=[Bias VARIANCE sigma_b^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
@@ -117,7 +118,7 @@ _phasecli() {
             ;;
         lr)
             _arguments \
-                {--activation=,-a}'[Nonlinearity phi (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs)' \
+                {--activation=,-a}'[Nonlinearity phi\: a name, or an expression in x such as x*tanh(softplus(x)) (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs)' \
                 '--sw2=[Weight VARIANCE sigma_w^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--sb2=[Bias VARIANCE sigma_b^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
@@ -149,7 +150,7 @@ _phasecli() {
                 '--train=[Training set\: CSV (one example per row, integer label in --label-column; a header line is read), .npy, or .npz (arrays x and y); digits for the bundled handwritten-digits split.]:file:{compadd - digits; _files}' \
                 '--test=[Test file in the same layout; digits for the bundled split.]:file:{compadd - digits; _files}' \
                 '--label-column=[Column of the labelled file holding the integer class label\: an index (negative counts from the end) or a header name]:value: ' \
-                {--activation=,-a}'[Nonlinearity phi (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs)' \
+                {--activation=,-a}'[Nonlinearity phi\: a name, or an expression in x such as x*tanh(softplus(x)) (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs)' \
                 '--sw2=[Weight VARIANCE sigma_w^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--sb2=[Bias VARIANCE sigma_b^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
@@ -181,7 +182,7 @@ _phasecli() {
             ;;
         verify)
             _arguments \
-                {--activation=,-a}'[Nonlinearity phi (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs)' \
+                {--activation=,-a}'[Nonlinearity phi\: a name, or an expression in x such as x*tanh(softplus(x)) (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs)' \
                 '--sw2=[Weight VARIANCE sigma_w^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--sb2=[Bias VARIANCE sigma_b^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
@@ -219,7 +220,7 @@ _phasecli() {
             ;;
         train)
             _arguments \
-                {--activation=,-a}'[Nonlinearity phi (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs)' \
+                {--activation=,-a}'[Nonlinearity phi\: a name, or an expression in x such as x*tanh(softplus(x)) (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs)' \
                 '--sw2=[Weight VARIANCE sigma_w^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--sb2=[Bias VARIANCE sigma_b^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
@@ -247,7 +248,7 @@ _phasecli() {
             ;;
         check)
             _arguments \
-                {--activation=,-a}'[Nonlinearity phi (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs)' \
+                {--activation=,-a}'[Nonlinearity phi\: a name, or an expression in x such as x*tanh(softplus(x)) (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs)' \
                 '--sw2=[Weight VARIANCE sigma_w^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included)]:value: ' \
                 '--sb2=[Bias VARIANCE sigma_b^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
@@ -272,7 +273,7 @@ _phasecli() {
             ;;
         init)
             _arguments \
-                {--activation=,-a}'[Nonlinearity phi (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs)' \
+                {--activation=,-a}'[Nonlinearity phi\: a name, or an expression in x such as x*tanh(softplus(x)) (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs)' \
                 '--depth=[Depths L (hidden layers) the initialization is for, a row each\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; sorted and de-duplicated.]:value: ' \
                 '--sb2=[Bias VARIANCE sigma_b^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included), a row each \[default\: by the rule in the description\].]:value: ' \
                 '--weights=[Weight laws of the training script (gaussian, orthogonal, or a comma list\: a row each)\: set var_s2 (and the linear baseline of the default sb2).]:value:_sequence compadd - gaussian orthogonal' \
@@ -287,7 +288,7 @@ _phasecli() {
             ;;
         jacobian)
             _arguments \
-                {--activation=,-a}'[Nonlinearity phi (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs)' \
+                {--activation=,-a}'[Nonlinearity phi\: a name, or an expression in x such as x*tanh(softplus(x)) (see `phasecli activations`).]:value:(tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs)' \
                 '--sw2=[Weight VARIANCE sigma_w^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included)]:value: ' \
                 '--sb2=[Bias VARIANCE sigma_b^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
@@ -310,10 +311,11 @@ _phasecli() {
             _arguments \
                 '--path[Print where the document is installed instead of its text.]' \
                 {--help,-h}'[Show the help and exit]' \
-                '1:argument:(cnn distributed gate jacobian precision resnet theory training verify)' \
+                '1:argument:(activations cnn distributed gate jacobian precision resnet theory training verify)' \
             ;;
         warmup)
             _arguments \
+                {--activation=,-a}'[Compile for this activation expression (its kernels are cached apart; default\: the registered activations).]:value: ' \
                 {--help,-h}'[Show the help and exit]' \
             ;;
     esac

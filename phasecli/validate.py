@@ -125,13 +125,18 @@ def normalize(value):
 
 
 def activation(name: str):
-    """The registry entry of ``name`` (InputError naming the choices otherwise)."""
-    from phasecli.activations import ACTIVATIONS, NAMES
+    """The registry entry of ``name``: a registered name, an installed expression's normal form, or an expression
+    in x, installed here (``phasecli.activations.install_expression``: one expression per process).  InputError
+    naming the choices (a bare unknown word) or the offending token (an expression refused) otherwise."""
+    from phasecli.activations import ACTIVATIONS, NAMES, install_expression
 
     try:
         return ACTIVATIONS[name]
     except (KeyError, TypeError):
-        raise InputError(f"unknown activation {name!r}; choose from {', '.join(NAMES)}", "activation") from None
+        if not isinstance(name, str) or (name.isidentifier() and name != "x"):
+            raise InputError(f"unknown activation {name!r}; choose from {', '.join(NAMES)}, or give an expression "
+                             "in x", "activation") from None
+    return install_expression(name)
 
 
 def parse_depths(spec, name: str = "depth", limit: int = MAX_DEPTH) -> list[int]:

@@ -32,6 +32,9 @@ from conftest import run_cli
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 SHELL_SYNTAX = re.compile(r"[|<>;&`]|\$\(|^\s*[A-Z_][A-Z0-9_]*=")
+# an activation given as an expression: one per process (its kernels are compiled for it), so such an example runs
+# in a process of its own, in the slow tier (its first run compiles the kernels it uses)
+EXPRESSION_ACTIVATION = re.compile(r"(?:-a|--activation)[ =]['\"]")
 # README blocks run by their own tests: a distinctive line of each
 OWN_TESTS = {
     "pip install -e '.[test]'": "test_readme_setup.py",
@@ -113,7 +116,8 @@ HELP_CASES = [(label, e) for label, e in ALL_HELP_CASES if _command(e) not in {_
 
 
 def _marks(example):
-    return [pytest.mark.slow] if any(example.startswith(s) for s in SLOW) else []
+    slow = any(example.startswith(s) for s in SLOW) or EXPRESSION_ACTIVATION.search(example)
+    return [pytest.mark.slow] if slow else []
 
 
 def _shell_env(tmp_path):
@@ -140,7 +144,7 @@ def _seed_cache(example: str, tmp_path: Path) -> None:
 def run_example(example: str, tmp_path: Path) -> tuple[int, str, str]:
     """(exit status, stdout, stderr) of one example run in tmp_path."""
     _seed_cache(example, tmp_path)
-    if SHELL_SYNTAX.search(example):
+    if SHELL_SYNTAX.search(example) or EXPRESSION_ACTIVATION.search(example):
         assigned = re.match(r"^([A-Z_][A-Z0-9_]*)=\$\(", example)
         script = f"set -o pipefail\n{example}"
         if assigned:  # VAR=$(phasecli ...) prints nothing itself: show what it assigned

@@ -20,7 +20,9 @@ activation that belongs to a family needs nothing but its entry here.
 - ``smooth``: analytic activations, Hermite (dual-activation) series with a certified
   tail bound, falling back to 2-D quadrature;
 - ``piecewise``: activations with kinks (elu, selu, hard_tanh); the inner Gaussian
-  expectation is taken in closed form and the outer 1-D integral is split at the kinks.
+  expectation is taken in closed form and the outer 1-D integral is split at the kinks;
+- ``kinked``: an activation expression with kinks (``install_expression``): nested 2-D
+  quadrature, both integrals split at the kinks (no closed form, no Hermite series).
 
 Adding an activation: one entry below; its phi, phi' (and phi'' if smooth) in
 ``functions.py``; its small-q series in ``smallq.py`` if phi(0) = 0 and it is neither
@@ -29,12 +31,13 @@ homogeneous nor has E[phi^2] / q increasing at q -> 0.  See docs/theory.md, "Act
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 SELU_LAMBDA = 1.0507009873554804934193349852946
 SELU_ALPHA = 1.6732632423543772848170429916717
-KIND_CODES = {"closed": 0, "piecewise": 1, "smooth": 2}
+KIND_CODES = {"closed": 0, "piecewise": 1, "smooth": 2, "kinked": 3}
 
 
 # closed-form families (``Activation.closed_form``): the kernels branch on these, never on a name
@@ -48,7 +51,7 @@ GENERIC_ACTIVE_SCALE = 42.0  # |u| beyond which a smooth activation is linear or
 class Activation:
     name: str
     code: int
-    kind: str  # "closed" | "smooth" | "piecewise"
+    kind: str  # "closed" | "smooth" | "piecewise" | "kinked" (an expression with kinks)
     description: str
     odd: bool  # phi(-x) = -phi(x): with sb2 = 0 the signal can die (q* = 0)
     bounded: bool  # |phi| bounded: q* is always finite
@@ -174,28 +177,163 @@ NAMES = tuple(ACTIVATIONS)
 CODE = {a.name: a.code for a in ACTIVATIONS.values()}
 _BY_CODE = sorted(ACTIVATIONS.values(), key=lambda a: a.code)
 assert [a.code for a in _BY_CODE] == list(range(len(_BY_CODE))), "codes must be 0..n-1"
-# per-code tables for the numba kernels (tuples are compile-time constants there)
-KIND_CODE = tuple(a.kind_code for a in _BY_CODE)
-HOMOGENEOUS = tuple(a.homogeneous for a in _BY_CODE)
-BOUNDED = tuple(a.bounded for a in _BY_CODE)
-KINK_COUNT = tuple(len(a.kinks) for a in _BY_CODE)
-KINK_0 = tuple(a.kinks[0] if a.kinks else 0.0 for a in _BY_CODE)
-KINK_1 = tuple(a.kinks[1] if len(a.kinks) > 1 else 0.0 for a in _BY_CODE)
-CLOSED_FORM = tuple(CLOSED_FORMS[a.closed_form] for a in _BY_CODE)
+
+# ----------------------------------------------------------------------------- the expression slot
+# One more code, after the registered ones and not in NAMES: the activation given as an expression
+# (``--activation 'x*tanh(softplus(x))'``), at most one per process.  Its row of the per-code tables is
+# filled by ``install_expression`` from the facts ``expression.analyze`` establishes, or from the neutral
+# placeholder below when none is installed.  The tables are compile-time constants of the kernels, so
+# the slot is filled before any kernel module is imported, and the kernels compiled with an expression
+# are cached in a folder of their own (``phasecli.runtime.cache.cache_subdir``).
+EXPRESSION_CODE = len(_BY_CODE)
+MAX_EXPRESSION_KINKS = 4  # kinks of an expression the kernels take (``functions.kinks``' buffers)
+_PLACEHOLDER = Activation("<expression>", EXPRESSION_CODE, "smooth", "no expression installed", False, False, False)
+_installed = None  # (Expression, Activation) of the installed expression, or None
+
+
+def _fill_tables(slot: Activation) -> None:
+    """(Re)build the per-code tables (module globals) with ``slot`` in the expression slot."""
+    rows = list(_BY_CODE) + [slot]
+    g = globals()
+    g["KIND_CODE"] = tuple(a.kind_code for a in rows)
+    g["HOMOGENEOUS"] = tuple(bool(a.homogeneous) for a in rows)
+    g["BOUNDED"] = tuple(bool(a.bounded) for a in rows)  # unknown (None): not known bounded, no shortcut taken
+    g["KINK_COUNT"] = tuple(len(a.kinks) for a in rows)
+    g["KINK_0"] = tuple(a.kinks[0] if a.kinks else 0.0 for a in rows)
+    g["KINK_1"] = tuple(a.kinks[1] if len(a.kinks) > 1 else 0.0 for a in rows)
+    g["CLOSED_FORM"] = tuple(CLOSED_FORMS[a.closed_form] for a in rows)
+    g["PIECEWISE_FORM"] = tuple(PIECEWISE_FORMS[a.piecewise_form] for a in rows)
+    g["FIXED_SLOPE"] = tuple(math.nan if a.fixed_slope is None else a.fixed_slope for a in rows)
+    g["EXP_LAMBDA"] = tuple(a.exp_lambda for a in rows)
+    g["EXP_ALPHA"] = tuple(a.exp_alpha for a in rows)
+    g["EXP_SCALE"] = tuple(a.exp_scale for a in rows)
+    g["JUMP_AT_ZERO"] = tuple(a.jump_at_zero for a in rows)
+    g["ACTIVE_SCALE"] = tuple(1e300 if a.active_scale == math.inf else a.active_scale for a in rows)
+    g["D2PHI_AT_ZERO"] = tuple(0.0 if a.d2phi_at_zero is None else a.d2phi_at_zero for a in rows)
+    g["GAP_NOISE"] = tuple(a.gap_noise for a in rows)
+    g["EXPRESSION_KINKS"] = tuple(float(slot.kinks[i]) if i < len(slot.kinks) else 0.0
+                                  for i in range(MAX_EXPRESSION_KINKS))
+    g["DPHI_SQ_MIN"] = tuple(a.phi_prime_sq_range[0] for a in rows)  # inf phi'^2 (``functions.gap_low``)
+    g["BY_CODE"] = tuple(rows)  # BY_CODE[code] is the activation with that integer code
+
+
+# the names of the per-code tables: a module holding one of them (a from-import) has compiled it in
+TABLES = ("KIND_CODE", "HOMOGENEOUS", "BOUNDED", "KINK_COUNT", "KINK_0", "KINK_1", "CLOSED_FORM", "PIECEWISE_FORM",
+          "FIXED_SLOPE", "EXP_LAMBDA", "EXP_ALPHA", "EXP_SCALE", "JUMP_AT_ZERO", "ACTIVE_SCALE", "D2PHI_AT_ZERO",
+          "GAP_NOISE", "DPHI_SQ_MIN", "EXPRESSION_KINKS", "BY_CODE")
 F_ARCSINE, F_RELU, F_LEAKY, F_LINEAR = (CLOSED_FORMS[f] for f in ("arcsine", "relu", "leaky", "linear"))
-PIECEWISE_FORM = tuple(PIECEWISE_FORMS[a.piecewise_form] for a in _BY_CODE)
 P_EXP, P_CLIP = PIECEWISE_FORMS["exp"], PIECEWISE_FORMS["clip"]
-FIXED_SLOPE = tuple(math.nan if a.fixed_slope is None else a.fixed_slope for a in _BY_CODE)
-EXP_LAMBDA = tuple(a.exp_lambda for a in _BY_CODE)
-EXP_ALPHA = tuple(a.exp_alpha for a in _BY_CODE)
-EXP_SCALE = tuple(a.exp_scale for a in _BY_CODE)
-JUMP_AT_ZERO = tuple(a.jump_at_zero for a in _BY_CODE)
-ACTIVE_SCALE = tuple(1e300 if a.active_scale == math.inf else a.active_scale for a in _BY_CODE)
-D2PHI_AT_ZERO = tuple(a.d2phi_at_zero for a in _BY_CODE)
-GAP_NOISE = tuple(a.gap_noise for a in _BY_CODE)
+_fill_tables(_PLACEHOLDER)
 
 
-BY_CODE = tuple(_BY_CODE)  # BY_CODE[code] is the activation with that integer code
+def installed_expression():
+    """The installed :class:`phasecli.activations.expression.Expression`, or None."""
+    return None if _installed is None else _installed[0]
+
+
+def expression_digest() -> str | None:
+    """sha256 of the installed expression's normal form (the cache key of its kernels), or None."""
+    return None if _installed is None else _installed[0].digest
+
+
+def expression_source() -> str | None:
+    """Python source (math only) of phi, dphi, d2phi of the installed expression, or None."""
+    if _installed is None:
+        return None
+    from phasecli.activations import expression
+
+    return expression.generate_source(_installed[0])
+
+
+def _tables_bound() -> list:
+    """Modules that already hold (compiled in, or will) the current per-code tables."""
+    import sys
+
+    if "phasecli.activations.functions" in sys.modules:
+        return ["phasecli.activations.functions"]
+    g = globals()
+    held = []
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("phasecli.") or name == __name__ or module is None:
+            continue
+        d = getattr(module, "__dict__", {})
+        if any(d.get(t) is g[t] for t in TABLES):
+            held.append(name)
+    return held
+
+
+def is_expression(name) -> bool:
+    """True when ``name`` is not a registered activation's name (so it is taken as an expression)."""
+    return isinstance(name, str) and name not in NAMES
+
+
+def install_expression(text: str) -> Activation:
+    """Parse and analyze an activation expression and put it in the expression slot; return its entry
+    (``ACTIVATIONS[entry.name]``, the name being the normal form).  ExpressionError (an InputError) for
+    an expression refused; InputError when another expression is already compiled into this process's
+    kernels (one expression per process).  The same expression again is a no-op."""
+    global _installed
+    from phasecli.activations import expression
+    from phasecli.errors import InputError
+
+    expr = expression.parse(text)
+    if _installed is not None and _installed[0].canonical == expr.canonical:
+        _alias(text, _installed[1])
+        return _installed[1]
+    if _installed is None and expr.canonical in ACTIVATIONS:  # pragma: no cover (normal forms have spaces)
+        return ACTIVATIONS[expr.canonical]
+    held = _tables_bound()
+    if held:
+        now = "no expression" if _installed is None else f"the expression {_installed[0].canonical!r}"
+        raise InputError(f"one expression per process: the kernels are already loaded with {now}, so "
+                         f"{expr.canonical!r} needs a new process (a new phasecli command or Python interpreter; "
+                         "from Python, give the expression before any kernel module is imported)", "activation")
+    facts = expression.analyze(expr)
+    if len(facts.kinks) > MAX_EXPRESSION_KINKS:
+        raise expression.ExpressionError(f"{expr.canonical!r} has {len(facts.kinks)} kinks: the kernels take at "
+                                         f"most {MAX_EXPRESSION_KINKS}")
+    if facts.kinks and facts.homogeneous is not False:
+        raise expression.ExpressionError(
+            f"{expr.canonical!r} is (or may be) positively homogeneous (relu-like): use a registered activation "
+            "(relu, leaky_relu --slope, abs, linear)")
+    if not facts.kinks and facts.homogeneous is not False:
+        raise expression.ExpressionError(
+            f"{expr.canonical!r} is linear (c * x): use --activation linear (and scale sigma_w^2 by c^2)")
+    if facts.d2phi_at_zero is None and float(expression.evaluate(expr.tree, [0.0])[0]) != 0.0:
+        raise expression.ExpressionError(
+            f"{expr.canonical!r} has phi(0) != 0 and a kink at 0 where phi'' jumps: phi''(0), which the length "
+            "map's slope at q = 0 needs, is unknown")
+    entry = expression.activation(expr, EXPRESSION_CODE, facts)
+    if facts.kinks:
+        entry = dataclasses.replace(entry, kind="kinked")
+    for name in [n for n, a in ACTIVATIONS.items() if a.code == EXPRESSION_CODE]:
+        del ACTIVATIONS[name]
+    _fill_tables(entry)
+    ACTIVATIONS[entry.name] = entry
+    _installed = (expr, entry)
+    _alias(text, entry)
+    return entry
+
+
+KINKED_COMMANDS = "critical, phase, depth-scale, jacobian, check, init, verify, catapult, train"
+
+
+def require_closed_inner(activation: str, what: str) -> None:
+    """InputError when ``activation`` is an expression with kinks: ``what`` (the NTK / NNGP kernels, the two-point
+    maps at unequal variances) needs the inner closed forms or the Hermite series a kinked expression lacks."""
+    from phasecli.errors import InputError
+
+    entry = ACTIVATIONS.get(activation)
+    if entry is not None and entry.kind == "kinked":
+        raise InputError(f"{what} of an activation expression with kinks ({entry.name!r}) is not supported yet; "
+                         "a smooth expression or a registered kinked activation is (kinked expressions: the "
+                         "mean-field commands)", "activation")
+
+
+def _alias(text: str, entry: Activation) -> None:
+    """The expression's text as given also names its entry (library calls keep the caller's spelling)."""
+    if isinstance(text, str) and text not in NAMES:
+        ACTIVATIONS.setdefault(text, entry)
 
 
 def get(name: str) -> Activation:

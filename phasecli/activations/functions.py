@@ -8,14 +8,32 @@ these functions or reads the registry's per-code tables (docs/theory.md, "Activa
 import math
 
 from phasecli.runtime.jit import njit
-from phasecli.activations import (ACTIVE_SCALE, CLOSED_FORM, CODE, D2PHI_AT_ZERO, F_LEAKY, F_LINEAR, F_RELU,
-                                  FIXED_SLOPE, GAP_NOISE, KIND_CODE, KINK_0, KINK_1, KINK_COUNT, SELU_ALPHA,
-                                  SELU_LAMBDA)
+from phasecli.activations import (ACTIVE_SCALE, CLOSED_FORM, CODE, D2PHI_AT_ZERO, DPHI_SQ_MIN, EXPRESSION_CODE,
+                                  EXPRESSION_KINKS, F_LEAKY, F_LINEAR, F_RELU, FIXED_SLOPE, GAP_NOISE, KIND_CODE, KINK_0, KINK_1,
+                                  KINK_COUNT, SELU_ALPHA, SELU_LAMBDA, expression_source)
 
 TANH, ERF, ELU, SELU, GELU, SILU, SOFTPLUS, SIGMOID, SIN, HARD_TANH = (
     CODE[n] for n in ("tanh", "erf", "elu", "selu", "gelu", "silu", "softplus", "sigmoid", "sin", "hard_tanh"))
 INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
 SQRT2 = math.sqrt(2.0)
+
+
+def _expression_functions():
+    """phi, phi', phi'' of the installed activation expression as numba dispatchers: compiled from the source
+    ``expression.generate_source`` writes from the parsed, whitelisted tree (math only; never the user's text).
+    Without an expression: stubs returning nan.  Inlined into the kernels that call them, so cached with
+    them (the kernels of an expression live in a cache folder of their own: ``runtime.cache.cache_subdir``)."""
+    source = expression_source()
+    if source is None:
+        source = "def phi(x):\n    return math.nan\n\n\ndef dphi(x):\n    return math.nan\n\n\n" \
+                 "def d2phi(x):\n    return math.nan\n"
+    namespace = {"math": math}
+    exec(compile(source, "<phasecli activation expression>", "exec"), namespace)  # noqa: S102 (generated code)
+    # error_model numpy: a division by zero gives inf / nan (as the analysis assumed), never a Python exception
+    return tuple(njit(error_model="numpy")(namespace[n]) for n in ("phi", "dphi", "d2phi"))
+
+
+expression_phi, expression_dphi, expression_d2phi = _expression_functions()
 
 
 @njit(cache=True)
@@ -37,6 +55,8 @@ def negative_slope(code, slope):
 
 @njit(cache=True)
 def phi(code, x, slope):
+    if code == EXPRESSION_CODE:
+        return expression_phi(x)
     if code == TANH:
         return math.tanh(x)
     if code == ERF:
@@ -69,6 +89,8 @@ def phi(code, x, slope):
 
 @njit(cache=True)
 def dphi(code, x, slope):
+    if code == EXPRESSION_CODE:
+        return expression_dphi(x)
     if code == TANH:
         t = math.tanh(x)
         return 1.0 - t * t
@@ -105,6 +127,8 @@ def dphi(code, x, slope):
 @njit(cache=True)
 def d2phi(code, x):
     """phi'' of the smooth activations (used for the Mehler tail bound of Tdot)."""
+    if code == EXPRESSION_CODE:
+        return expression_d2phi(x)
     if code == TANH:
         t = math.tanh(x)
         return -2.0 * t * (1.0 - t * t)
@@ -146,14 +170,18 @@ def active_scale(code):
 
 @njit(cache=True)
 def activation_kind(code):
-    """0 closed forms, 1 piecewise, 2 smooth (the registry's kind)."""
+    """0 closed forms, 1 piecewise, 2 smooth, 3 kinked expression (the registry's kind)."""
     return KIND_CODE[code]
 
 
 @njit(cache=True)
 def kinks(code, out):
-    """The registry's kinks of phi, written to out; returns their count."""
+    """The registry's kinks of phi, written to out (room for 4); returns their count."""
     n = KINK_COUNT[code]
+    if code == EXPRESSION_CODE:
+        for i in range(n):
+            out[i] = EXPRESSION_KINKS[i]
+        return n
     if n > 0:
         out[0] = KINK_0[code]
     if n > 1:
@@ -216,11 +244,14 @@ def gap_noise(code):
 
 @njit(cache=True)
 def gap_low(code, x, slope):
-    """phi'(x)^2 - d_min: exact for the laws with d_min > 0 (leaky_relu, linear); phi'^2 otherwise (d_min = 0)."""
+    """phi'(x)^2 - d_min: exact for the laws with d_min > 0 (leaky_relu, linear); phi'^2 otherwise (d_min = 0; an
+    expression: phi'^2 - inf phi'^2 by difference)."""
     family = CLOSED_FORM[code]
     if family == F_LEAKY:
         a = negative_slope(code, slope)
         return 1.0 - a * a if x > 0.0 else 0.0
     if family == F_LINEAR:
         return 0.0
+    if code == EXPRESSION_CODE:
+        return max(dphi_sq(code, x, slope) - DPHI_SQ_MIN[code], 0.0)
     return dphi_sq(code, x, slope)

@@ -124,7 +124,12 @@ def _compile_notice(command: str) -> None:
     if cache.is_warm(command):
         return
     _noticed.append(command)
-    if sys.stderr is not None:
+    if sys.stderr is not None and cache.expression_tag():
+        # every kernel is compiled anew for an expression (its facts and functions are compiled in)
+        click.echo(f"phasecli {command}: note: compiling the numerical kernels of `{command}` for this activation "
+                   "expression, once (several minutes on 2 cores; cached afterwards under the expression's hash; "
+                   "`phasecli warmup -a EXPR` compiles them all ahead) ...", err=True)
+    elif sys.stderr is not None:
         # measured (bench/RESULTS_first_minute.md): 45-50 s of CPU for `phase`, less for most commands
         click.echo(f"phasecli {command}: note: compiling the numerical kernels of `{command}` once (up to about "
                    "a minute on 2 cores; cached afterwards; `phasecli warmup` compiles them all ahead) ...", err=True)

@@ -21,6 +21,7 @@ DOCS = {
     "gate": "gate.md",
     "distributed": "distributed.md",
     "resnet": "resnet.md",
+    "activations": "activations.md",
 }
 
 
@@ -33,7 +34,7 @@ def docs(name, show_path):
     Guides: cnn (convolutional networks), precision (data as given), verify (finite
     networks), training (catapult, train), jacobian (dynamical isometry), gate (check,
     init), distributed (Dask clusters, streaming output), resnet (residual networks and
-    LayerNorm).
+    LayerNorm), activations (--activation EXPR: any activation as an expression in x).
 
     \b
     Examples:

@@ -207,8 +207,8 @@ def init(activation, depth_spec, sb2, weights, fan_in, q0, slope, trainable_mult
     (--fan-in prints it), and b ~ N(0, sb2).  Without --sb2 (sb2_rule): the positively
     homogeneous activations (relu, leaky_relu, abs, linear) take sb2 = 0 ('he'); others the largest sb2 in [1e-12, 1] whose Jacobian
     spectrum at depth L has var_s2 at most 1 above the linear network's with the same
-    weights ('isometry'; 'isometry-best' when no sb2 does).  No critical point (silu,
-    gelu, softplus from q0 = 1; relu with sb2 > 0): exit status 1.  --format shell prints
+    weights ('isometry'; 'isometry-best' when no sb2 does).  No critical point
+    (softplus; silu, gelu at small sb2; relu with sb2 > 0): exit status 1.  --format shell prints
     SW2=, SB2=, W_STD=, B_STD= lines (full precision) for eval in bash, zsh or sh.
 
     Guide: `phasecli docs gate`.

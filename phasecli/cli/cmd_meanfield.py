@@ -7,7 +7,7 @@ import sys
 import click
 
 from phasecli import defaults
-from phasecli.activations import ACTIVATIONS
+from phasecli.activations import ACTIVATIONS, NAMES
 from phasecli.cli import cli
 from phasecli.cli.errors import fail, input_errors, partial_failure
 from phasecli.cli.options import (GRID, GRID_GRAMMAR, UNIT, activation_option, grid_options, output_options,
@@ -339,15 +339,35 @@ def depth_scale(activation, sw2, sb2, q0, slope, trainable_multiple, architectur
 
 @cli.command()
 @output_options(columns=ACTIVATION_COLUMNS, png=False)
-def activations(out):
+@click.option("--grammar", is_flag=True,
+              help="Print the grammar of activation expressions (--activation EXPR) instead of the list.")
+def activations(out, grammar):
     """List the activations with a one-line description each.
+
+    Besides these names, --activation takes an expression in x, e.g. Mish
+    'x*tanh(softplus(x))' or a scaled sine 'sin(2*x)/2': numbers, + - * / **,
+    exp log log1p expm1 sqrt abs sin cos tanh sinh cosh erf erfc sigmoid
+    softplus, min/max with a constant, where(cond, a, b) (--grammar for the
+    whole grammar; `phasecli docs activations`).  Smooth expressions go through
+    every command; expressions with kinks (hard-swish 'x*min(max(x+3,0),6)/6')
+    through the mean-field and Jacobian commands.  The first run of an
+    expression compiles every kernel it uses (minutes), later runs load them
+    from the cache.
 
     \b
     Examples:
       phasecli activations
       phasecli activations -f csv --columns name,kind
+      phasecli activations --grammar
+      phasecli critical -a 'sin(2*x)/2' --sb2 0.05
     """
+    if grammar:
+        from phasecli.activations.expression import GRAMMAR
+
+        click.echo(GRAMMAR.rstrip("\n"))
+        return 0
     columns = ACTIVATION_COLUMNS
-    out.emit(columns, [{"name": list(ACTIVATIONS), "kind": [a.kind for a in ACTIVATIONS.values()],
-                        "description": [a.description for a in ACTIVATIONS.values()]}])
+    registered = [ACTIVATIONS[n] for n in NAMES]  # not an expression this process installed
+    out.emit(columns, [{"name": list(NAMES), "kind": [a.kind for a in registered],
+                        "description": [a.description for a in registered]}])
     return 0

@@ -12,6 +12,7 @@ import time
 import click
 
 from phasecli.cli import cli
+from phasecli.cli.options import ACTIVATION
 
 DATA = "{data}"  # replaced by a small CSV of inputs (4 images of 5 x 3 x 2), written for the warmup
 
@@ -59,14 +60,19 @@ def run_job(command: str, args: list[str], data: str) -> None:
 
 
 @cli.command()
-def warmup():
+@click.option("--activation", "-a", type=ACTIVATION, default=None,
+              help="Compile for this activation expression (its kernels are cached apart; default: the registered "
+                   "activations).")
+def warmup(activation):
     """Compile and cache every numerical kernel now, so that no later command compiles.
 
     The first use of each command compiles its numba kernels (up to a minute per command,
     a few minutes in all on 2 cores); warmup does it ahead of time with a progress bar, for
     CI images and shared machines.  The cache is per user (`$NUMBA_CACHE_DIR`, else
     ~/.cache/phasecli/numba) and shared by every install of the same phasecli version.
-    Prints nothing on stdout; a second warmup only loads the cache.
+    Prints nothing on stdout; a second warmup only loads the cache.  With
+    -a EXPR, every kernel for that activation expression (cached apart, under
+    its hash; several minutes).
 
     \b
     Examples:
@@ -80,11 +86,19 @@ def warmup():
         with open(data, "w") as f:
             for row in range(4):
                 f.write(",".join(f"{math.sin(0.7 * row + 0.3 * k):.6f}" for k in range(30)) + "\n")
-        _run_all(data)
+        _run_all(data, activation)
     return 0
 
 
-def _run_all(data: str) -> None:
+def _jobs(activation):
+    """JOBS, with ``-a ACTIVATION`` added to the jobs that take the default activation (an expression: its own
+    kernels; the jobs naming another activation compile the same kernels in its cache folder too)."""
+    if activation is None:
+        return JOBS
+    return tuple((c, a if "-a" in a else ["-a", activation, *a]) for c, a in JOBS)
+
+
+def _run_all(data: str, activation=None) -> None:
     from phasecli.runtime import cache
 
     err = sys.stderr
@@ -97,12 +111,12 @@ def _run_all(data: str) -> None:
         with Progress(TextColumn("phasecli warmup"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       TextColumn("{task.description}"), console=Console(file=err), transient=True) as bar:
             task = bar.add_task("", total=len(JOBS))
-            for command, args in JOBS:
+            for command, args in _jobs(activation):
                 bar.update(task, description=command)
                 run_job(command, args, data)
                 bar.advance(task)
     else:
-        for k, (command, args) in enumerate(JOBS, 1):
+        for k, (command, args) in enumerate(_jobs(activation), 1):
             t = time.monotonic()
             run_job(command, args, data)
             click.echo(f"phasecli warmup: {k}/{len(JOBS)} {command} ({time.monotonic() - t:.1f} s)", err=True)

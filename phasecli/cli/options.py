@@ -135,10 +135,41 @@ class IntegerList(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
+class ActivationType(click.ParamType):
+    """A registered activation's name, or an expression in x (``phasecli.activations.expression``): parsed,
+    analyzed and installed in this process's expression slot (before any kernel is loaded); the value is the
+    registry name (an expression's normal form).  A refused expression is a usage error naming the token."""
+
+    name = "activation"
+
+    def get_metavar(self, param, ctx=None):
+        return "NAME|EXPR"
+
+    def convert(self, value, param, ctx):
+        if value in NAMES:
+            return value
+        from phasecli.activations import install_expression
+        from phasecli.errors import InputError
+
+        text = str(value)
+        if text.isidentifier() and text != "x":  # a bare word: a mistyped name rather than an expression
+            self.fail(f"unknown activation {text!r}; choose from {', '.join(NAMES)}, or give an expression in x "
+                      "(see `phasecli activations`)", param, ctx)
+        try:
+            return install_expression(text).name
+        except InputError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+ACTIVATION = ActivationType()
+
+
 def activation_option(f):
-    """--activation / -a: the nonlinearity, one of the registry's names."""
-    return click.option("--activation", "-a", type=click.Choice(NAMES), default=defaults.ACTIVATION,
-                        show_default=True, help="Nonlinearity phi (see `phasecli activations`).")(f)
+    """--activation / -a: the nonlinearity, one of the registry's names or an expression in x."""
+    return click.option("--activation", "-a", type=ACTIVATION, default=defaults.ACTIVATION, show_default=True,
+                        shell_complete=complete_words(NAMES),
+                        help="Nonlinearity phi: a name, or an expression in x such as 'x*tanh(softplus(x))' "
+                             "(see `phasecli activations`).")(f)
 
 
 def q0_option(f):

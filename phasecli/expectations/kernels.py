@@ -398,7 +398,7 @@ def piecewise_pair(code, n1, mcoef, sig, slope):
     The inner expectation over z2 in closed form; the outer 1-D integral split at the
     kinks of phi(u1) and graded around the smoothed kinks of the inner expectation.
     """
-    extra = np.empty(40)
+    extra = np.empty(64)
     n_extra = _smoothed_kink_breakpoints(code, mcoef, sig, extra)
     zs = np.empty(RULE_SIZE)
     ws = np.empty(RULE_SIZE)
@@ -417,7 +417,7 @@ def piecewise_pair(code, n1, mcoef, sig, slope):
 def pair_expectations(code, s11, s22, s12, slope, kind):
     """(E[phi(u1) phi(u2)], E[phi'(u1) phi'(u2)]), (u1, u2) ~ N(0, [[s11, s12], [s12, s22]]).
 
-    kind: 0 closed form, 1 piecewise (inner closed form), 2 smooth (nested quadrature).
+    kind: 0 closed form, 1 piecewise (inner closed form), 2 smooth and 3 kinked expression (nested quadrature).
     """
     if s11 <= 0.0 or s22 <= 0.0:
         return pair_corr(code, s11, s22, 0.0, slope, kind)
@@ -450,7 +450,13 @@ def pair_corr(code, s11, s22, c, slope, kind):
         return piecewise_pair(code, n1, mcoef, sig, slope)
     zs = np.empty(RULE_SIZE)
     ws = np.empty(RULE_SIZE)
-    n = quadrature_rule(code, 0.0, n1, zs, 0, 0.75, 1.0, zs, ws)
+    if kind == 3:
+        # a kinked expression: the outer rule also graded around the inner expectation's smoothed kinks
+        extra = np.empty(64)
+        n_extra = _smoothed_kink_breakpoints(code, mcoef, sig, extra)
+        n = quadrature_rule(code, 0.0, n1, extra, n_extra, 0.75, 1.0, zs, ws)
+    else:
+        n = quadrature_rule(code, 0.0, n1, zs, 0, 0.75, 1.0, zs, ws)
     t = 0.0
     tdot = 0.0
     zi = np.empty(RULE_SIZE)

@@ -100,6 +100,9 @@ def derivative_law(activation: str, q_star: float, *, slope: float = 0.01) -> De
         q_star = 1.0
     if q_star > 0.0:
         lo, hi = act.dphi_sq_range(slope)
+        if not math.isfinite(hi):
+            raise V.InputError(f"the Jacobian spectrum of {act.name!r} is not computed: phi' is unbounded (sup "
+                               "phi'^2 = inf), so the law of phi'^2 has no upper edge", "activation")
         sq = math.sqrt(q_star)
         return DerivativeLaw(act.name, act.code, sq, slope, 1.0, lo, hi, _breaks(act.kinks, sq))
     pair = np.empty(2)

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from phasecli.activations import require_closed_inner
+
 from phasecli.maps import equal_kernels as TK
 from phasecli import validate as V
 from phasecli.activations import BY_CODE
@@ -196,6 +198,7 @@ _TABLE_CACHE: dict = {}
 
 def norm_functions(activation: str, q: float, slope: float) -> NormFunctions:
     act = V.activation(activation)
+    require_closed_inner(activation, "the two-point maps (T, Tdot tables)")
     code = act.code
     key = (code, float(q), float(slope) if act.takes_slope else 0.0)
     hit = _TABLE_CACHE.get(key)

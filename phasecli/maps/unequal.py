@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from phasecli.activations import require_closed_inner
+
 from phasecli import validate as V
 from phasecli.maps import equal as EQ
 from phasecli.maps import unequal_kernels as RK
@@ -141,6 +143,7 @@ def _pairs(s1, s2, eps):
 def diagonal_maps(activation: str, s, slope: float = 0.01):
     """(V, W) at the variances s (1-D arrays), as the deviation maps use them."""
     act = V.activation(activation)
+    require_closed_inner(activation, "the two-point maps at unequal variances")
     s = np.ascontiguousarray(V.variances("s", s))
     slope = V.slope(slope)
     if act.kind == "smooth":
@@ -161,6 +164,7 @@ def deviation_maps(activation: str, s1, s2, eps, slope: float = 0.01) -> Deviati
     from the angular expansion (relative ~1e-13)."""
 
     act = V.activation(activation)
+    require_closed_inner(activation, "the two-point maps at unequal variances")
     slope = V.slope(slope)
     s1, s2, eps = _pairs(s1, s2, eps)
     n = s1.size

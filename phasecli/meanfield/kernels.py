@@ -315,7 +315,31 @@ def _critical_cell(code, sb2, q0, slope, sw2_lo, sw2_hi):
             fb, qb, k = _chi1_minus_one(code, b, sb2, q0, slope)
             it += k
             if fb != fb:
-                return math.nan, math.nan, CR_UNDEFINED, it, math.nan
+                # no finite q* at b (q* diverges between a and b): chi_1 may still reach 1 in the window where q*
+                # is finite (Mish at sb2 = 0.3: chi_1 = 1 near sw2 = 1.94, q* infinite from sw2 ~ 2), which the
+                # 1.5x steps jump over; bisect towards the divergence for a point with chi_1 >= 1
+                lo = a
+                hi = b
+                found = False
+                for _ in range(100):
+                    mid = 0.5 * (lo + hi)
+                    fm, qm, k = _chi1_minus_one(code, mid, sb2, q0, slope)
+                    it += k
+                    if fm != fm:
+                        hi = mid
+                    elif fm < 0.0:
+                        lo = mid
+                        a = mid
+                        fa = fm
+                    else:
+                        b = mid
+                        fb = fm
+                        found = True
+                        break
+                    if hi - lo <= 1e-13 * hi:
+                        break
+                if not found:
+                    return math.nan, math.nan, CR_UNDEFINED, it, math.nan
     else:
         while fa >= 0.0:
             if fa == 0.0:

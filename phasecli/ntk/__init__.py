@@ -77,7 +77,7 @@ import numpy as np
 
 from phasecli import meanfield as mf
 from phasecli import validate as V
-from phasecli.activations import ACTIVATIONS
+from phasecli.activations import ACTIVATIONS, require_closed_inner
 from phasecli.data import check_matrix, load_data, synthetic_data  # noqa: F401  (part of the public API)
 from phasecli.ntk import engines
 from phasecli.ntk.engines import SMOOTH_TABLE_Q_MAX, PointError, check_first_layer
@@ -128,6 +128,7 @@ def _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_r
     known, so a caller that catches PointError has them without solving again.  ``options``: the
     architecture's own options (``phasecli.ntk.engines``; resnet: residual_scale, layer_norm)."""
     V.activation(activation)
+    require_closed_inner(activation, "the NTK / NNGP kernels")
     engine_module = engines.engine_module(architecture)
     options = dict(options or {})
     engine_module.check_options(architecture, dropout, image_shape, **options)

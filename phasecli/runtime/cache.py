@@ -3,7 +3,8 @@
 ``cache_dir()``: ``$NUMBA_CACHE_DIR`` when set, else ``$XDG_CACHE_HOME/phasecli/numba``
 (``~/.cache/phasecli/numba``), else ``<tmp>/phasecli-<uid>/numba`` when that is not
 writable; inside it one folder per phasecli version (``cache_subdir``), shared by every
-install of that version whose kernel sources are the same (``source_stamp``).  ``is_warm(tag)`` / ``mark_warm(tag)`` keep one marker file per kernel-source
+install of that version whose kernel sources are the same (``source_stamp``); the kernels of an
+activation expression in a folder of their own, keyed on its normal form (``expression_tag``).  ``is_warm(tag)`` / ``mark_warm(tag)`` keep one marker file per kernel-source
 state and tag (a command name), so the command line can say once that the first run
 compiles.  Importing this module must not import numba.
 """
@@ -74,11 +75,21 @@ def cache_subdir(py_file: str) -> str:
     from phasecli import __version__
 
     relative = os.path.relpath(os.path.dirname(os.path.abspath(py_file)), PACKAGE_DIR)
-    return os.path.normpath(os.path.join(f"phasecli-{__version__}-{source_stamp()}", relative))
+    return os.path.normpath(os.path.join(f"phasecli-{__version__}-{source_stamp()}{expression_tag()}", relative))
+
+
+def expression_tag() -> str:
+    """"-x<16 hex digits of the normal form's sha256>" when an activation expression is installed (its kernels
+    have its facts and functions compiled in: a cache folder of their own), else "" (the registered ones)."""
+    import sys
+
+    registry = sys.modules.get("phasecli.activations")
+    digest = registry.expression_digest() if registry is not None else None
+    return "" if digest is None else f"-x{digest[:16]}"
 
 
 def _marker(tag: str) -> str:
-    return os.path.join(cache_dir(), f".warm-{source_stamp()}-{tag}")
+    return os.path.join(cache_dir(), f".warm-{source_stamp()}{expression_tag()}-{tag}")
 
 
 def is_warm(tag: str) -> bool:

@@ -66,13 +66,18 @@ def run(fn, tasks, *, shared=None, scheduler, window=None):
         blas_threads = client_blas_threads()
         window = int(window) if window else max(MIN_WINDOW, WINDOW_PER_THREAD * nthreads)
         prefix = f"phasecli_{getattr(fn, '__name__', 'task')}-{token}"
+        # the function travels by name and the activation expression (if any) as its text: the worker installs
+        # the expression before the function's module (which loads the kernels) is imported
+        named = getattr(fn, "__module__", "").startswith("phasecli.") and "<" not in getattr(fn, "__qualname__", "<")
+        target = (fn.__module__, fn.__qualname__) if named else fn
+        expression = _installed_expression_text()
         submitted = done = 0
 
         def submit_next():
             nonlocal submitted
             task = tasks[submitted]
-            pending.append(client.submit(_apply, fn, task, shared_future, environment, blas_threads,
-                                         key=f"{prefix}-{submitted}", retries=0))
+            pending.append(client.submit(_apply, target, task, shared_future, environment, blas_threads,
+                                         expression, key=f"{prefix}-{submitted}", retries=0))
             submitted += 1
 
         while submitted < len(tasks) and len(pending) < window:
@@ -258,9 +263,34 @@ def _compare_environment(expected: dict, actual: dict, where: str) -> None:
 
 
 # ----------------------------------------------------------------------------- worker side
-def _apply(fn, task, shared, environment, blas_threads):
-    """Run one task on a worker: same packages as the client, BLAS at the client's thread count."""
+def _installed_expression_text():
+    from phasecli.activations import installed_expression
+
+    expr = installed_expression()
+    return None if expr is None else expr.canonical
+
+
+def _resolve(target, expression):
+    """The task's function, imported by name after installing the client's activation expression (one per worker
+    process: a worker that already loaded its kernels with another expression fails the task with that error)."""
+    import importlib
+
+    if expression is not None:
+        from phasecli.activations import install_expression
+
+        install_expression(expression)
+    module, qualname = target
+    fn = importlib.import_module(module)
+    for part in qualname.split("."):
+        fn = getattr(fn, part)
+    return fn
+
+
+def _apply(target, task, shared, environment, blas_threads, expression=None):
+    """Run one task on a worker: same packages as the client, BLAS at the client's thread count; the client's
+    activation expression installed before the task's kernels are loaded."""
     _compare_environment(environment, worker_environment(), "this Dask worker")
+    fn = _resolve(target, expression) if isinstance(target, tuple) else target
     with _TASK_LOCK, _blas_limit(blas_threads), _numba_threads(_worker_threads()):
         return fn(**task, **shared)
 
