@@ -14,7 +14,9 @@ with the recursion's tracked per-entry error bounds in the error estimate.  Its 
 eigenvalues come from ONE tridiagonalization of B - b b^T / a (LAPACK dsytrd): lambda_min
 from the secular equation of the bordered matrix and lambda_max (hence lambda_bulk) from an
 exact Sherman-Morrison fixed point, both O(m) per step on the tridiagonal form
-(``_bordered_tridiagonal``); dense eigensolves remain only as the fallback.  Wherever the error estimate
+(``_bordered_tridiagonal``); dense eigensolves remain only as the fallback.  Every "dense eigensolve"
+here needs the two ends of a spectrum only: one tridiagonal reduction and two bisections
+(``phasecli.runtime.lapack``), not all m eigenvalues.  Wherever the error estimate
 of lambda_min exceeds ``RESOLVE_REL`` of it, ``resolved`` is False and lambda_min and
 kappa are NaN, never a noise-level number.
 """
