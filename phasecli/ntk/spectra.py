@@ -14,7 +14,9 @@ with the recursion's tracked per-entry error bounds in the error estimate.  Its 
 eigenvalues come from ONE tridiagonalization of B - b b^T / a (LAPACK dsytrd): lambda_min
 from the secular equation of the bordered matrix and lambda_max (hence lambda_bulk) from an
 exact Sherman-Morrison fixed point, both O(m) per step on the tridiagonal form
-(``_bordered_tridiagonal``); dense eigensolves remain only as the fallback.  Wherever the error estimate
+(``_bordered_tridiagonal``); dense eigensolves remain only as the fallback.  Every "dense eigensolve"
+here needs the two ends of a spectrum only: one tridiagonal reduction and two bisections
+(``phasecli.runtime.lapack``), not all m eigenvalues.  Wherever the error estimate
 of lambda_min exceeds ``RESOLVE_REL`` of it, ``resolved`` is False and lambda_min and
 kappa are NaN, never a noise-level number.
 """
@@ -34,11 +36,20 @@ EPS = np.finfo(np.float64).eps
 RESOLVE_REL = 1e-3  # lambda_min is reported when its error estimate is below this fraction of it
 
 
-def _eigvalsh(a):
-    """Eigenvalues, ascending (LAPACK dsyevd through numpy, one BLAS thread): numpy releases the GIL
-    (scipy.linalg's wrappers hold it), so the NTK and NNGP spectra of a layer run on two cores at once."""
+def _extremes(a):
+    """(lambda_min, lambda_max) of the symmetric matrix a (overwritten), one BLAS thread: one tridiagonal
+    reduction and two bisections (``phasecli.runtime.lapack``; all eigenvalues by dsterf cost a quarter
+    to a half more), else numpy's eigvalsh (dsyevd).  Both release the GIL (scipy.linalg's wrappers hold
+    it), so the NTK and NNGP spectra of a layer run on two cores at once."""
+    from phasecli.runtime import lapack
+
     with single_threaded_blas():
-        return np.linalg.eigvalsh(a)
+        if np.isfinite(a).all():
+            ends = lapack.extreme_eigenvalues(a)
+            if ends is not None:
+                return ends
+        w = np.linalg.eigvalsh(a)
+    return float(w[0]), float(w[-1])
 
 
 def _eig_direct(mat, gamma, tau, abs_err=0.0):
@@ -47,9 +58,8 @@ def _eig_direct(mat, gamma, tau, abs_err=0.0):
     idx = np.diag_indices_from(a)
     a[idx] += gamma
     tr = float(np.trace(a))
-    w = _eigvalsh(a)
-    m = w.size
-    lmax, lmin = float(w[-1]), float(w[0])
+    m = a.shape[0]
+    lmin, lmax = _extremes(a)
     top = max(abs(lmax), abs(lmin))
     err = 10.0 * math.sqrt(m) * (EPS + tau) * top + abs_err
     bulk = (tr - lmax) / (m - 1)
@@ -87,14 +97,15 @@ def _eig_deflated(dev, gamma, tau, abs_floor):
         return None
     s = bmat - np.outer(b, b) / a
     s = 0.5 * (s + s.T)
-    mu = _eigvalsh(s)
-    mean_mu = float(mu.mean())
+    tr_s = float(np.trace(s))  # the sum of the m - 1 small eigenvalues
+    mu_lo, mu_hi = _extremes(s)
+    mean_mu = tr_s / (m - 1)
     lmax = a + nb2 / (a - mean_mu)
     lmax = a + nb2 / (lmax - mean_mu)
-    lmin = float(mu[0])
-    scale = max(float(np.abs(mu).max()), float(np.abs(dev).max()))
+    lmin = mu_lo
+    scale = max(abs(mu_lo), abs(mu_hi), float(np.abs(dev).max()))
     err = 10.0 * math.sqrt(m) * ((EPS + tau) * scale + abs_floor) + nb2 / (a * (a - abs(lmin))) * abs(lmin)
-    bulk = float(mu.sum()) / (m - 1)
+    bulk = tr_s / (m - 1)
     return dict(lmax=float(lmax), lmin=lmin, bulk=bulk, err=err, bulk_err=err, method="deflated")
 
 
@@ -165,17 +176,18 @@ def _bordered_dense(s0, bmat, a, b, nb2, tr_b, bound):
     change = 0.0
     s = s0
     for _ in range(6):
-        mu = _eigvalsh(s)
-        change = abs(float(mu[0]) - lam)
-        lam = float(mu[0])
+        tr_s = float(np.trace(s))
+        mu_lo, mu_hi = _extremes(s)
+        change = abs(mu_lo - lam)
+        lam = mu_lo
         if nb2 / (a * (a - abs(lam))) * change <= EPS * abs(lam):
             break
         s = bmat - bb / (a - lam)
         s = 0.5 * (s + s.T)
-    mean_mu = float(mu.mean())
+    mean_mu = tr_s / m1
     corr = nb2 / (a - mean_mu)  # lambda_max - a
     corr = nb2 / (a + corr - mean_mu)
-    spread = float(np.abs(mu - mean_mu).max())
+    spread = max(mu_hi - mean_mu, mean_mu - mu_lo)
     if nb2 * spread > EPS * abs(tr_b) * (a - bound) ** 2:
         # lambda_max = a + b^T (lambda_max - B)^{-1} b: the mean of B is not enough; fixed point (factor |b|^2 / a^2)
         from scipy.linalg import solve
@@ -189,14 +201,21 @@ def _bordered_dense(s0, bmat, a, b, nb2, tr_b, bound):
             corr = new
             if done:
                 break
-    return lam, change, corr, float(np.abs(mu).max())
+    return lam, change, corr, max(abs(mu_lo), abs(mu_hi))
 
 
 _SYTRD_LWORK = {}
 
 
 def _tridiagonalize(s0):
-    """(d, e, w-maker): S0 = Q T Q^T by LAPACK dsytrd (lower storage, one thread); None on failure."""
+    """(c, d, e, tau): S0 = Q T Q^T by LAPACK dsytrd (lower storage, one thread, overwrites s0); None on
+    failure.  Through ctypes (``phasecli.runtime.lapack``: releases the GIL), else scipy's wrapper."""
+    from phasecli.runtime import lapack as lapack_ctypes
+
+    with single_threaded_blas():
+        tri = lapack_ctypes.tridiagonalize(s0) if np.isfinite(s0).all() else None
+    if tri is not None:
+        return tri
     from scipy.linalg import lapack
 
     n = s0.shape[0]
@@ -209,6 +228,20 @@ def _tridiagonalize(s0):
     if info != 0:
         return None
     return c, d, e, tau
+
+
+def _tridiagonal_ends(d, e):
+    """(smallest, largest) eigenvalue of tridiag(e, d, e) by bisection (LAPACK dstebz)."""
+    from phasecli.runtime import lapack
+
+    n = d.shape[0]
+    lo, hi = lapack.tridiagonal_eigenvalue(d, e, 0), lapack.tridiagonal_eigenvalue(d, e, n - 1)
+    if lo is None or hi is None:
+        from scipy.linalg import eigvalsh_tridiagonal
+
+        lo = float(eigvalsh_tridiagonal(d, e, select="i", select_range=(0, 0), check_finite=False)[0])
+        hi = float(eigvalsh_tridiagonal(d, e, select="i", select_range=(n - 1, n - 1), check_finite=False)[0])
+    return lo, hi
 
 
 def _secular_min(d, e, w, a, mu_lo, nb2, t_norm):
@@ -265,8 +298,6 @@ def _bordered_tridiagonal(s0, a, b, nb2, tr_b):
     tridiagonal form: b^T (l - B)^{-1} b = psi / (1 - psi / a), psi = w^T (l - T)^{-1} w), all
     in O(m) per step after the O(m^3) reduction; None when a step does not apply (dense fallback).
     """
-    from scipy.linalg import eigvalsh_tridiagonal
-
     from phasecli.ntk.spectra_kernels import householder_apply_lower, tridiagonal_quadratic
 
     n = s0.shape[0]
@@ -274,9 +305,7 @@ def _bordered_tridiagonal(s0, a, b, nb2, tr_b):
     if tri is None:
         return None
     c, d, e, tau = tri
-    ends = eigvalsh_tridiagonal(d, e, select="i", select_range=(0, 0), check_finite=False)
-    top = eigvalsh_tridiagonal(d, e, select="i", select_range=(n - 1, n - 1), check_finite=False)
-    mu_lo, mu_hi = float(ends[0]), float(top[0])
+    mu_lo, mu_hi = _tridiagonal_ends(d, e)
     mu_absmax = max(abs(mu_lo), abs(mu_hi))
     w = householder_apply_lower(c, tau, np.ascontiguousarray(b, dtype=np.float64))
     lam, change = mu_lo, abs(mu_lo)

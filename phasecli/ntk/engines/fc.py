@@ -222,6 +222,7 @@ class RawEngine:
             self.dpm_t = np.ascontiguousarray(self.P_t[:, None] - self.P[None, :])
         self.error = (4 * EPS, RK.PIECEWISE_ERR, TAU_SMOOTH)[self.kind]
         self.angular = AngularExpansion(self.code, slope)
+        self.erf = self.mode == RK.MODE_CLOSED and CLOSED_FORM[self.code] == F_ARCSINE  # FK.erf_dev_layer_sym
 
     def chaotic_prefactors(self):
         """A(x) (chi_1 - 1) / q* of each train row: rows whose first-layer variances differ reach q* along
@@ -301,11 +302,14 @@ class RawEngine:
         rows, s1, p1 = self._rows(self.s, self.P, v, w, sb2e, g)
         small = self.eps.size < SERIAL_PAIRS
         rel = 8 * EPS + (TAU_SMOOTH if self.mode == RK.MODE_ARRAYS else 0.0)
-        (RK.dev_layer_sym_serial if small else RK.dev_layer_sym)(self.mode, self.code, self.slope, sw2, sb2e, g,
-                                                                   rel, rows, self.eps, self.dl, self.ee, self.ed,
-                                                                   self.dsm, self.dpm, *arrays)
-        if not small:
-            RK.mirror_dev(self.eps, self.dl, self.ee, self.ed, self.dsm, self.dpm)
+        if self.erf and not small:  # the same pair functions, without per-pair dispatch, mirrored per tile
+            FK.erf_dev_layer_sym(sw2, sb2e, g, rel, rows, self.eps, self.dl, self.ee, self.ed, self.dsm, self.dpm)
+        else:
+            (RK.dev_layer_sym_serial if small else RK.dev_layer_sym)(self.mode, self.code, self.slope, sw2, sb2e,
+                                                                       g, rel, rows, self.eps, self.dl, self.ee,
+                                                                       self.ed, self.dsm, self.dpm, *arrays)
+            if not small:
+                RK.mirror_dev(self.eps, self.dl, self.ee, self.ed, self.dsm, self.dpm)
         if self.s_t is not None:
             vt, wt, arrays_t = maps[1]
             rows_t, s1_t, p1_t = self._rows(self.s_t, self.P_t, vt, wt, sb2e, g)

@@ -11,6 +11,7 @@ import numpy as np
 
 from phasecli.expectations.kernels import pair_expectations
 from phasecli.runtime.jit import njit, prange
+from phasecli.maps import unequal_kernels as RK
 from phasecli.maps.equal_kernels import M_CLOSED, closed_norm, table_norm
 
 # ----------------------------------------------------------------------------- normalized layer
@@ -160,6 +161,62 @@ def _raw_pairs_rect(code, kind, slope, k, diag_rows, diag_cols, t_out, tdot_out)
             a, b = pair_expectations(code, diag_rows[i], diag_cols[j], k[i, j], slope, kind)
             t_out[i, j] = a
             tdot_out[i, j] = b
+
+
+# ----------------------------------------------------------------------------- data as given, erf
+TILE = 64  # the pairs of a 64 x 64 tile are updated, then mirrored while they are in cache
+
+
+@njit(cache=True)
+def _erf_dev_tile(i0, i1, j0, j1, sw2, sb2e, g, rel, rows, eps, dl, ee, ed, dsm, dpm):
+    """The upper-triangle pairs (i, j > i) of one tile: ``unequal_kernels``'s erf maps and layer update (the same
+    functions and operations as its general ``dev_layer_sym``, so the same numbers), then their mirrors."""
+    for i in range(i0, i1):
+        ra = rows[i]
+        for j in range(max(j0, i + 1), j1):
+            rb = rows[j]
+            ds = dsm[i, j]
+            e = eps[i, j]
+            dt, et, td, edt, eet, dv, dw = RK._dev_erf_rows(ra, rb, ds, e)
+            en, dn, een, edn, ds1, dp1 = RK._dev_update(dt, et, td, edt, eet, e, dl[i, j], ee[i, j], ed[i, j], dv,
+                                                        dw, ds, dpm[i, j], True, ra, rb, sw2, sb2e, g, rel)
+            dsm[i, j] = ds1
+            dpm[i, j] = dp1
+            eps[i, j] = en
+            dl[i, j] = dn
+            ee[i, j] = een
+            ed[i, j] = edn
+    for i in range(i0, i1):
+        for j in range(max(j0, i + 1), j1):
+            eps[j, i] = eps[i, j]
+            dl[j, i] = dl[i, j]
+            ee[j, i] = ee[i, j]
+            ed[j, i] = ed[i, j]
+            dsm[j, i] = -dsm[i, j]
+            dpm[j, i] = -dpm[i, j]
+
+
+@njit(parallel=True, cache=True)
+def erf_dev_layer_sym(sw2, sb2e, g, rel, rows, eps, dl, ee, ed, dsm, dpm):
+    """``unequal_kernels.dev_layer_sym`` + ``mirror_dev`` for erf (closed form): no per-pair dispatch on the
+    mode and activation, and each tile mirrored as soon as it is done (no second pass over the six arrays).
+
+    Tile rows b and nb-1-b share an iteration so that the triangular work is balanced across threads.
+    """
+    n = eps.shape[0]
+    nb = (n + TILE - 1) // TILE
+    half = (nb + 1) // 2
+    for t in prange(half):
+        b = np.int64(t)
+        for k in range(2):
+            bi = b if k == 0 else np.int64(nb - 1) - b
+            if k == 1 and bi == b:
+                continue
+            i0 = bi * TILE
+            i1 = min(n, i0 + TILE)
+            for bj in range(bi, nb):
+                _erf_dev_tile(i0, i1, bj * TILE, min(n, bj * TILE + TILE), sw2, sb2e, g, rel, rows, eps, dl, ee, ed,
+                              dsm, dpm)
 
 
 @njit(parallel=True, cache=True)
