@@ -140,14 +140,30 @@ def compiled_kernels():
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-SLOW_IDS = {line.strip() for line in open(os.path.join(os.path.dirname(__file__), "slow_ids.txt"))
-            if line.strip() and not line.startswith("#")}
+# slowest first (update_slow_ids.py writes them by decreasing time, the fixture-bound ones last)
+SLOW_ORDER = [line.strip() for line in open(os.path.join(os.path.dirname(__file__), "slow_ids.txt"))
+              if line.strip() and not line.startswith("#")]
+SLOW_IDS = set(SLOW_ORDER)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """The tests listed in slow_ids.txt (each >= 2 s in a measured full run) are ``slow``: the quick
-    tier (-m "not slow") leaves them to the full suite, which runs everything."""
-    for item in items:
-        if item.nodeid.strip() in SLOW_IDS:
+    tier (-m "not slow") leaves them to the full suite, which runs everything.
+
+    The run order is longest first, file by file: the files in the order of their slowest test, and in
+    each file its slow tests (slowest first) before the others, which keep their order.  With
+    ``--dist worksteal`` (pyproject.toml) the long tests start first and the two workers end together on
+    short ones; a file's tests stay together, so its module fixtures are built once per worker at most."""
+    rank = {nodeid: i for i, nodeid in enumerate(SLOW_ORDER)}
+    never = len(SLOW_ORDER)
+    file_rank, position = {}, {}
+    for i, item in enumerate(items):
+        nodeid = item.nodeid.strip()
+        if nodeid in SLOW_IDS:
             item.add_marker(pytest.mark.slow)
+        name = nodeid.split("::", 1)[0]
+        file_rank[name] = min(file_rank.get(name, never), rank.get(nodeid, never))
+        position.setdefault(name, i)
+    items.sort(key=lambda item: (file_rank[item.nodeid.split("::", 1)[0]], position[item.nodeid.split("::", 1)[0]],
+                                 rank.get(item.nodeid.strip(), never)))

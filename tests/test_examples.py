@@ -111,8 +111,12 @@ def _command(example: str) -> str:
     return re.sub(r"\s+#\s.*$", "", example).strip()
 
 
-# a help example printed in the README too runs once (as a README example)
-HELP_CASES = [(label, e) for label, e in ALL_HELP_CASES if _command(e) not in {_command(r) for r in README_CASES}]
+# a help example printed in the README too runs once (as a README example), and so does one printed by two
+# help pages (e.g. phasecli --help and phasecli phase --help)
+HELP_CASES = []
+for _label, _example in ALL_HELP_CASES:
+    if _command(_example) not in {_command(e) for e in README_CASES} | {_command(e) for _, e in HELP_CASES}:
+        HELP_CASES.append((_label, _example))
 
 
 def _marks(example):
@@ -128,7 +132,7 @@ def _shell_env(tmp_path):
 
 def _seed_cache(example: str, tmp_path: Path) -> None:
     """An example that sets NUMBA_CACHE_DIR gets a copy of the warm kernel cache there (a first run would spend
-    minutes compiling, which the example does not show)."""
+    minutes compiling, which the example does not show): the folder of these kernel sources only."""
     match = re.search(r"NUMBA_CACHE_DIR=(\S+)", example)
     if match is None:
         return
@@ -138,7 +142,13 @@ def _seed_cache(example: str, tmp_path: Path) -> None:
     if not target.is_absolute():
         target = tmp_path / target
     assert tmp_path in target.parents, f"{example!r} writes its cache outside the test directory"
-    shutil.copytree(_cachedir.cache_dir(), target, ignore=shutil.ignore_patterns("*.lock"))
+    # the kernels of these sources and their warm markers (not the folders of other versions or checkouts)
+    source, stamp = Path(_cachedir.cache_dir()), _cachedir.source_stamp()
+    target.mkdir(parents=True)
+    for folder in source.glob(f"phasecli-*-{stamp}"):
+        shutil.copytree(folder, target / folder.name, ignore=shutil.ignore_patterns("*.lock"))
+    for marker in source.glob(f".warm-{stamp}-*"):
+        shutil.copy2(marker, target / marker.name)
 
 
 def run_example(example: str, tmp_path: Path) -> tuple[int, str, str]:

@@ -5,17 +5,24 @@ Gaussian primitives).  Fixed points are checked rigorously and cheaply: the orac
 residual (map(x) - x, which decreases through a stable fixed point) must change sign
 across engine_value * (1 -+ 1e-9); a few points are also compared with the oracle's
 own solve.
+
+The oracle's 2-D expectations at fixed points and its direct c* solves (nested quadrature, about a
+minute) are read from tests/data/meanfield_oracle.json, written by tests/make_meanfield_oracle_data.py
+from the same oracle; ``test_stored_oracle_values_are_the_oracle`` reruns a sample of them.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import math
 
 import numpy as np
 import pytest
 
+import make_meanfield_oracle_data as stored_oracle
 import naive as nv
+from make_meanfield_oracle_data import PAIR_POINTS
 from phasecli import meanfield as mf
 
 REL = 1e-8  # required relative accuracy
@@ -74,6 +81,15 @@ def engine_point(act, sw2, sb2, **kw):
 @functools.lru_cache(maxsize=None)
 def oracle_q(act, sw2, sb2, q0=1.0, slope=0.01):
     return nv.q_star(act, sw2, sb2, q0=q0, slope=slope)
+
+
+STORED = json.loads(stored_oracle.OUT.read_text())
+
+
+def oracle_pair(act, q, c):
+    """nv.pair(act, q, c) as stored by tests/make_meanfield_oracle_data.py (computed on a miss)."""
+    hit = STORED["pair"].get(stored_oracle.key(act, q, c))
+    return tuple(hit) if hit is not None else nv.pair(act, q, c)
 
 
 def rel_err(a, b):
@@ -153,10 +169,6 @@ def test_length_map_and_derivative_moment(act):
     np.testing.assert_array_equal(mf.length_map(act, q2), lm.reshape(2, 3))
 
 
-PAIR_POINTS = [(0.3, 0.999999), (2.5, -0.999999), (20.0, 0.999999), (1.0, -0.4), (0.7, 0.0), (2.5, 0.7),
-               (1.0, 1.0), (300.0, 1.0), (1.3, -1.0)]
-
-
 @pytest.mark.parametrize("act", nv.NAMES)
 def test_correlation_expectations(act):
     q = np.array([p[0] for p in PAIR_POINTS])
@@ -164,12 +176,31 @@ def test_correlation_expectations(act):
     t, td = mf.correlation_expectations(act, q, c)
     assert t.shape == td.shape == q.shape
     for i, (qi, ci) in enumerate(PAIR_POINTS):
-        t_ref, td_ref = nv.pair(act, qi, ci)
+        t_ref, td_ref = oracle_pair(act, qi, ci)
         # absolute floors at rounding level of the natural scales, for values that vanish
         # (odd activation at c = 0); tiny but nonzero values (relu T near c = -1) must
         # still be relatively accurate
         assert_close(t[i], t_ref, f"{act} T(q={qi}, c={ci})", atol=1e-15 * nv.length_map(act, qi))
         assert_close(td[i], td_ref, f"{act} Tdot(q={qi}, c={ci})", atol=1e-15 * nv.dphi2(act, qi))
+
+
+def test_stored_oracle_values_are_the_oracle():
+    """The stored oracle values cover every call they stand for and are what tests/naive.py gives: every
+    activation's pair expectation at three of the points rerun, and one of the direct c* solves."""
+    keys = stored_oracle.pair_keys()
+    assert sorted(STORED["pair"]) == sorted(stored_oracle.key(*k) for k in keys)
+    assert sorted(STORED["c_star"]) == sorted(stored_oracle.key(a, *p) for a, p in stored_oracle.C_STAR_POINTS.items())
+    assert {a: CHAOTIC[a] for a in stored_oracle.C_STAR_POINTS} == stored_oracle.C_STAR_POINTS
+    n_points = len(PAIR_POINTS) + len(stored_oracle.TINY_POINTS)
+    for i, act in enumerate(nv.NAMES):
+        for j in (i % n_points, (i + 5) % n_points, (i + 9) % n_points):
+            act_, q, c = keys[i * n_points + j]
+            assert act_ == act
+            np.testing.assert_allclose(nv.pair(act, q, c), STORED["pair"][stored_oracle.key(act, q, c)],
+                                       rtol=1e-13, atol=0, err_msg=f"{act} q={q} c={c}")
+    np.testing.assert_allclose(stored_oracle.c_star_entry("selu", *stored_oracle.C_STAR_POINTS["selu"]),
+                               STORED["c_star"][stored_oracle.key("selu", *stored_oracle.C_STAR_POINTS["selu"])],
+                               rtol=1e-13, atol=0)
 
 
 @pytest.mark.parametrize("act", ["relu", "leaky_relu", "abs"])
@@ -195,7 +226,7 @@ def test_tiny_variance(act):
     for q in (1e-160, 1e-200):
         for c in (1.0, 0.5):
             t, td = mf.correlation_expectations(act, q, c)
-            t_ref, td_ref = nv.pair(act, q, c)
+            t_ref, td_ref = oracle_pair(act, q, c)
             assert_close(float(t), t_ref, f"{act} T(q={q}, c={c})", atol=1e-15 * nv.length_map(act, q))
             assert_close(float(td), td_ref, f"{act} Tdot(q={q}, c={c})")
 
@@ -270,8 +301,9 @@ def test_chaotic_c_star_direct_solve(act):
     # largest root in [0, 1) can
     sw2, sb2 = CHAOTIC[act]
     e = engine_point(act, sw2, sb2)
-    qo = oracle_q(act, sw2, sb2)
-    assert_close(e["c_star"], nv.c_star(act, sw2, sb2, qo), f"{act} c* vs oracle solve")
+    hit = STORED["c_star"].get(stored_oracle.key(act, sw2, sb2))
+    qo, co = hit if hit is not None else stored_oracle.c_star_entry(act, sw2, sb2)
+    assert_close(e["c_star"], co, f"{act} c* vs oracle solve")
 
 
 @pytest.mark.parametrize("act", sorted(NO_FINITE_CHAOS))

@@ -3,51 +3,42 @@ and bad input.
 
 Accuracy requirement: kernels and eigenvalues agree with the oracle to 1e-8 relative
 (kernel entries relative to sqrt(K_aa K_bb)).  Runtime is kept well under 90 s: the
-quadrature oracle runs on m = 5 (+ 2 test rows) for three layers.
+quadrature oracle runs on m = 5 (+ 2 test rows) for three layers; for tanh and hard_tanh
+(nested quadrature) its kernels are stored in tests/data/ntk_oracle_quad.json by
+tests/make_ntk_oracle_data.py and a sample of three rows is regenerated here.
 """
 
 from __future__ import annotations
 
 import functools
 import io
+import json
 import math
 
 import numpy as np
 import pytest
 
+import make_ntk_oracle_data as oracle_data
 import naive_ntk as oracle
+from make_ntk_oracle_data import CASES, SCALES, X5, XT2  # the inputs and cases, with the stored oracle's generator
 from phasecli import meanfield as mf
 from phasecli import ntk
 from phasecli.maps import equal as twopoint
 
 REL = 1e-8
 
-X5 = np.random.default_rng(7).standard_normal((5, 4))
-XT2 = np.random.default_rng(8).standard_normal((2, 4))
-# data as given: rows of different lengths
-SCALES = np.array([0.4, 1.0, 1.7, 0.8, 1.3])[:, None]
-
-# (activation, sw2, sb2, depths): ordered / chaotic mixes, every phase family once
-CASES = {
-    "erf": (2.2, 0.1, (1, 2, 5, 12)),
-    "relu": (1.5, 0.1, (1, 2, 5, 12)),
-    "tanh": (1.6, 0.1, (1, 3)),
-    "hard_tanh": (1.2, 0.1, (1, 3)),
-}
+STORED = json.loads(oracle_data.OUT.read_text())
 
 
 @functools.lru_cache(maxsize=None)
 def _oracle(act, normalize, dropout=None, sw2=None, sb2=None, depths=None):
-    sw2_, sb2_, depths_ = CASES[act]
-    sw2 = sw2_ if sw2 is None else sw2
-    sb2 = sb2_ if sb2 is None else sb2
-    depths = depths_ if depths is None else depths
-    if normalize:
-        q = oracle.q_star(act, sw2, sb2)
-        X, Xt = oracle.normalize_rows(X5, sw2, sb2, q), oracle.normalize_rows(XT2, sw2, sb2, q)
-    else:
-        X, Xt = X5 * SCALES, XT2
-    return oracle.kernels(act, X, sw2, sb2, depths, X_test=Xt, dropout=dropout)
+    """{depth: (K, Theta, K_test_train, Theta_test_train)} of the oracle: for tanh and hard_tanh (nested
+    quadrature, a minute) as stored by tests/make_ntk_oracle_data.py (``test_stored_oracle_kernels_are_the_oracle``
+    regenerates a sample), else computed."""
+    if act in oracle_data.STORED and (dropout, sw2, sb2, depths) == (None, None, None, None):
+        mode = "normalized" if normalize else "as_given"
+        return {int(d): tuple(np.array(m) for m in blocks) for d, blocks in STORED["cases"][act]["modes"][mode].items()}
+    return oracle_data.oracle_kernels(act, normalize, dropout, sw2, sb2, depths)
 
 
 def _close_kernel(a, b, diag_rows, diag_cols, rel=REL):
@@ -85,6 +76,27 @@ def test_kernels_and_spectra_match_oracle(act, normalize):
     assert s.status == "ok" and bool(np.all(s.resolved))
     for i, depth in enumerate(depths):
         _check_spectrum(s, i, ref[depth][0], ref[depth][1])
+
+
+@pytest.mark.parametrize("normalize", [True, False], ids=["normalized", "as_given"])
+@pytest.mark.parametrize("act", oracle_data.STORED)
+def test_stored_oracle_kernels_are_the_oracle(act, normalize):
+    """Train rows 0 and 4 and test row 1 rerun through tests/naive_ntk.py: their kernel entries at every depth are
+    the stored ones (to 1e-12: the first layer's X X^T may round differently for another number of rows), and
+    the stored inputs are these."""
+    assert STORED["X5"] == X5.tolist() and STORED["XT2"] == XT2.tolist()
+    assert STORED["SCALES"] == SCALES.ravel().tolist()
+    assert STORED["cases"][act]["case"] == [*CASES[act][:2], list(CASES[act][2])]
+    rows, test_rows = [0, 4], [1]
+    sample = oracle_data.oracle_kernels(act, normalize, rows=rows, test_rows=test_rows)
+    stored = _oracle(act, normalize)
+    assert sorted(sample) == sorted(stored) == list(CASES[act][2])
+    for depth, blocks in sample.items():
+        k, th, kt, tht = stored[depth]
+        want = (k[np.ix_(rows, rows)], th[np.ix_(rows, rows)], kt[np.ix_(test_rows, rows)],
+                tht[np.ix_(test_rows, rows)])
+        for got, ref in zip(blocks, want):
+            np.testing.assert_allclose(got, ref, rtol=1e-12, atol=0)
 
 
 @functools.lru_cache(maxsize=None)

@@ -4,12 +4,18 @@ Issue 13 item 3: wherever kappa < 1e12, phasecli's kappa is within 1e-8 of the r
 relu, erf and tanh in the ordered, critical and chaotic phases at depths up to 100, it is
 reported resolved, and its own error estimate covers the actual error; resolved=False only
 where the deviations leave float64 (phasecli/docs/precision.md).
+
+The tanh reference (Python mpmath quadrature, minutes) is read from tests/data/raw_precision_tanh.json,
+written by tests/make_raw_precision_data.py from the same reference code (K and Theta at every depth, to
+40 digits; kappa is recomputed from them here); ``test_tanh_reference_file_is_the_reference`` regenerates
+a sample of it.  relu and erf (closed forms) are computed here.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 
 import mpmath as mp
@@ -18,6 +24,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+import make_raw_precision_data as tanh_data
+import naive
 import naive_mp as ref_mp
 from phasecli import meanfield as mf
 from phasecli import ntk
@@ -65,17 +73,64 @@ CASES = [("relu", 1.5, 0.1, "ordered"), ("relu", 2.0, 0.0, "critical"), ("relu",
          ("tanh", 1.0, 0.05, "ordered"), ("tanh", "critical", 0.05, "critical"), ("tanh", 2.5, 0.05, "chaotic")]
 
 
+TANH_FILE = json.loads(tanh_data.OUT.read_text())
+
+
+def _tanh_reference(phase, X):
+    """(sw2, {depth: kappa, nngp_kappa}) of a tanh case from the stored K and Theta (80-digit eigenvalues)."""
+    case = TANH_FILE["cases"][phase]
+    assert [[float(v).hex() for v in row] for row in X] == TANH_FILE["X"], "the stored inputs are not these"
+    assert TANH_FILE["depths"] == DEPTHS
+    ref = {}
+    with mp.workdps(80):
+        for depth in DEPTHS:
+            mats = case["depths"][str(depth)]
+            ev = sorted(mp.eigsy(mp.matrix([[mp.mpf(x) for x in row] for row in mats["Theta"]]), eigvals_only=True))
+            evk = sorted(mp.eigsy(mp.matrix([[mp.mpf(x) for x in row] for row in mats["K"]]), eigvals_only=True))
+            ref[depth] = dict(kappa=ev[-1] / ev[0], nngp_kappa=evk[-1] / evk[0])
+    return case["sw2"], ref
+
+
 @pytest.mark.parametrize("act,sw2,sb2,phase", CASES, ids=[f"{c[0]}-{c[3]}" for c in CASES])
 def test_kappa_matches_80_digit_reference(act, sw2, sb2, phase):
-    sw2 = _critical(act, sb2) if sw2 == "critical" else sw2
     m = 5 if act == "tanh" else 8  # the tanh reference is mpmath quadrature: keep it small
     X = _inputs(m, 4, seed=7)
-    ref = ref_mp.reference(act, X, sw2, sb2, DEPTHS)
+    if act == "tanh":
+        stored_sw2, ref = _tanh_reference(phase, X)
+        if sw2 == "critical":  # the file's critical sw2 is the mpmath oracle's (tests/naive_critical.py)
+            assert abs(_critical(act, sb2) / stored_sw2 - 1.0) <= 1e-12
+        else:
+            assert stored_sw2 == sw2
+        sw2 = stored_sw2
+    else:
+        sw2 = _critical(act, sb2) if sw2 == "critical" else sw2
+        ref = ref_mp.reference(act, X, sw2, sb2, DEPTHS)
     spec = ntk.ntk_spectra(act, X, sw2, sb2, DEPTHS, normalize=False)
     assert spec.phase == phase and spec.status == "ok"
     top = _check(spec, ref, DEPTHS)
     if phase == "ordered":  # the regime the issue is about: kappa far beyond 1/sqrt(eps)
         assert top > 1e6 and "deflated" in set(spec.method)
+
+
+@pytest.mark.parametrize("phase", ["ordered", "critical", "chaotic"])
+def test_tanh_reference_file_is_the_reference(phase):
+    """Two of the stored inputs (norms 0.6 and 1.6) rerun through tests/naive_mp.py: their K and Theta entries
+    at every depth are the file's to its 40 digits (each entry of the recursion depends only on its own pair
+    of inputs), and the inputs are tests/make_raw_precision_data.py's."""
+    a, b = 0, 4
+    X = tanh_data.inputs()
+    assert np.array_equal(X, _inputs(5, 4, seed=7))
+    case = TANH_FILE["cases"][phase]
+    if phase == "critical":  # on the critical line by the scipy quadrature oracle too (tests/naive.py)
+        q = naive.q_star("tanh", case["sw2"], case["sb2"])
+        assert abs(naive.chi_1("tanh", case["sw2"], q) - 1.0) <= 1e-10
+    sub = tanh_data.matrices(X[[a, b]], case["sw2"], case["sb2"])
+    for depth in DEPTHS:
+        for name in ("K", "Theta"):
+            stored = case["depths"][str(depth)][name]
+            assert all(stored[i][j] == stored[j][i] for i in range(5) for j in range(i)), (phase, depth, name)
+            for (i, j), (si, sj) in zip([(0, 0), (0, 1), (1, 1)], [(a, a), (a, b), (b, b)]):
+                assert sub[str(depth)][name][i][j] == stored[si][sj], (phase, depth, name, si, sj)
 
 
 def test_issue_example_through_the_cli(cli):

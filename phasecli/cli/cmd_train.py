@@ -145,7 +145,8 @@ def train(activation, sw2, sb2, q0, slope, depth_spec, widths, lr_factor, n_step
     \b
     Examples:
       phasecli train -a erf --train digits --examples 40 --lr-factor 0.5,1.5,2.5 --samples 2
-      phasecli train -a relu --sw2 2 --sb2 0 --depth 3 --width 256 --lr-factor 0.5:6:6 --png train.png
+      phasecli train -a relu --sw2 2 --sb2 0 --depth 3 --train digits --examples 40 --width 256 \\
+          --samples 3 --lr-factor 0.5:6:6 --png train.png
       phasecli train -a erf --examples 50 --dim 20 --width 512 --lr-factor 0.5 --value kernel_drift
       phasecli train -a tanh --sw2 1,1.76,3 --depth 1,3 --width 64 --steps 100 --samples 2 -f csv
       phasecli train -a erf --train digits --test digits --examples 30 --test-examples 100 --width 64 \\

@@ -16,6 +16,7 @@ from phasecli.expectations import kernels as EK
 from phasecli.meanfield import kernels as K
 from phasecli import defaults
 from phasecli import validate as V
+from phasecli.runtime.jit import threads_for
 from phasecli.results import Rows
 
 FIXED_POINT_LABELS = {
@@ -165,9 +166,10 @@ def solve_phase(activation: str, sw2, sb2, *, q0: float = 1.0, slope: float = DE
         rows = slice(lo, hi)
         # interleave cells so both threads get ordered and chaotic (costlier) cells alike
         order = np.random.default_rng(0).permutation((hi - lo) * sb2.size).astype(np.int64)
-        K._phase_grid(code, sw2[rows], sb2, float(q0), float(slope), order, out["q_star"][rows],
-                      out["c_star"][rows], out["chi_1"][rows], out["chi_c"][rows], out["q_slope"][rows],
-                      fixed_point[rows], converged[rows], iterations[rows], out["residual"][rows])
+        with threads_for(order.size):
+            K._phase_grid(code, sw2[rows], sb2, float(q0), float(slope), order, out["q_star"][rows],
+                          out["c_star"][rows], out["chi_1"][rows], out["chi_c"][rows], out["q_slope"][rows],
+                          fixed_point[rows], converged[rows], iterations[rows], out["residual"][rows])
         if progress is not None:
             progress(hi * sb2.size, n_cells)
     xi_q, xi_c, xi_grad, xi_1, xi_star = depth_scales(out["chi_1"], out["chi_c"], out["q_slope"])
@@ -220,7 +222,8 @@ def solve_critical(activation: str, sb2, *, q0: float = 1.0, slope: float = DEFA
     status = np.empty(n, dtype=np.int64)
     iterations = np.empty(n, dtype=np.int64)
     residual = np.empty(n)
-    K._critical_line(code, sb2, float(q0), float(slope), lo, hi, sw2c, q_star, status, iterations, residual)
+    with threads_for(n):
+        K._critical_line(code, sb2, float(q0), float(slope), lo, hi, sw2c, q_star, status, iterations, residual)
     _tiny_sb2(activation, slope, sb2, lo, hi, sw2c, q_star, status, iterations, residual)
     ok = status == K.CR_OK
     sw2c = np.where(ok, sw2c, np.nan)
@@ -270,7 +273,8 @@ def _moment_arrays(activation, q, slope):
     q = np.asarray(q, dtype=np.float64)
     flat = _variances("q", q.ravel())
     outs = [np.empty_like(flat) for _ in range(3)]
-    EK.moments_array(code, flat, float(slope), *outs)
+    with threads_for(flat.size):
+        EK.moments_array(code, flat, float(slope), *outs)
     return [o.reshape(q.shape) for o in outs]
 
 
@@ -284,7 +288,8 @@ def correlation_expectations(activation: str, q, c, *, slope: float = DEFAULT_SL
     cf = np.ascontiguousarray(c.ravel())
     t = np.empty_like(qf)
     tdot = np.empty_like(qf)
-    EK.pair_corr_array(code, qf, cf, float(slope), t, tdot)
+    with threads_for(qf.size):
+        EK.pair_corr_array(code, qf, cf, float(slope), t, tdot)
     return t.reshape(q.shape), tdot.reshape(q.shape)
 
 
@@ -297,7 +302,8 @@ def pair_expectations(activation: str, s11, s22, s12, *, slope: float = DEFAULT_
         raise V.InputError("not a covariance: s12^2 > s11 * s22", "s12")
     t = np.empty_like(s11)
     tdot = np.empty_like(s11)
-    EK.pair_array(code, s11, s22, s12, float(slope), t, tdot)
+    with threads_for(s11.size):
+        EK.pair_array(code, s11, s22, s12, float(slope), t, tdot)
     if shape is not None:
         t, tdot = t.reshape(shape), tdot.reshape(shape)
     return t, tdot
