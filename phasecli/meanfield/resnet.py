@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from phasecli import meanfield
 from phasecli import validate as V
 from phasecli.results import Rows
 
@@ -76,10 +75,13 @@ def resnet_depth_grid(activation, sw2, sb2, depth, *, q0=1.0, c0=0.5, slope=0.01
                       layer_norm="none", progress=None) -> ResnetDepthGrid:
     """The rows of the module for every (sw2, sb2) (sw2 outer), at one depth L.  ``progress(done, total)``,
     if given, is called after every layer (units: cells x layers)."""
+    from phasecli.activations import ACTIVATIONS
+    from phasecli.expectations.mehler_pairs import moments, pair_maps
     from phasecli.finite.twoinput import check_inputs
     from phasecli.ntk.engines.resnet import check_layer_norm, check_residual_scale
 
     V.activation(activation)
+    code = ACTIVATIONS[activation].code
     sw2 = V.variances("sw2", sw2)
     sb2 = V.variances("sb2", sb2)
     depth = int(V.depths([depth])[0])
@@ -111,10 +113,11 @@ def resnet_depth_grid(activation, sw2, sb2, depth, *, q0=1.0, c0=0.5, slope=0.01
             ok = np.isfinite(qq) & np.isfinite(kk)
             t12, t11, d11 = (np.full(n, np.nan) for _ in range(3))
             if ok.any():
-                # the off-diagonal pair by the 2-D expectation; the diagonal (c = 1) by the 1-D moments
-                t12[ok] = meanfield.pair_expectations(activation, qq[ok], qq[ok], kk[ok], slope=slope)[0]
-                t11[ok] = meanfield.length_map(activation, qq[ok], slope=slope)
-                d11[ok] = meanfield.derivative_moment(activation, qq[ok], slope=slope)
+                # the off-diagonal pair by Mehler's series (smooth activations; quadrature where its tail is not
+                # pinned) or the closed form; the diagonal (c = 1) by the 1-D moments
+                qo = qq[ok]
+                t12[ok] = pair_maps(code, slope, qo, qo, np.clip(kk[ok] / qo, -1.0, 1.0))[0]
+                t11[ok], d11[ok] = moments(code, slope, qo)
             growth = growth * (1.0 + a2 * A * d11 / s)
             q_new = q + a2 * (A * t11 + B)
             k = k + a2 * (A * t12 + B)
