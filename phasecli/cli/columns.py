@@ -38,7 +38,8 @@ TRAIN = ("lr_factor", "eta", "diverged_fraction", "final_loss", "peak_loss_ratio
          "train_accuracy", "status")
 CHECK = ("activation", "sw2", "sb2", "depth", "verdict", "reason", "failed", "q_star", "fixed_point", "phase", "chi_1",
          "chi_c", "xi_c", "xi_1", "xi_star", "max_trainable_depth", "max_conditioned_depth", "max_generalizing_depth",
-         "eta", "eta_max", "signal", "trainability", "conditioning", "generalization", "learning_rate")
+         "eta", "eta_max", "signal", "trainability", "conditioning", "generalization", "learning_rate", "architecture",
+         "residual_scale", "layer_norm")
 INIT = ("activation", "depth", "weights", "sw2", "sb2", "sb2_rule", "w_std", "b_std", "fan_in", "w_std_standard",
         "q_star", "chi_1", "xi_q", "xi_c", "max_trainable_depth", "mean_s2", "var_s2")
 
