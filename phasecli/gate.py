@@ -196,7 +196,7 @@ def check_point_resnet(activation: str, sw2, sb2, depths, *, q0: float = 1.0, sl
     signal (q^L of the residual stream finite and > 0) and, with ``eta``, the learning rate (eta_max = 2 /
     lambda_max of the resnet NTK on X).  Trainability, conditioning and generalization are fixed-point depth
     scales (xi_c, xi_1, xi_star) that residual networks do not have: 'n/a' with NaN limits; q*, chi_1, ... NaN."""
-    from phasecli.meanfield.resnet import resnet_depth_grid
+    from phasecli.meanfield.resnet import stream
     from phasecli.ntk.engines.resnet import check_layer_norm, check_residual_scale, residual_alpha
 
     act = V.activation(activation)
@@ -217,17 +217,19 @@ def check_point_resnet(activation: str, sw2, sb2, depths, *, q0: float = 1.0, sl
         eta_max, lr_message = _eta_max(act.name, X, sw2, sb2, depths, q0, slope, loss, normalize,
                                        architecture="resnet", options={"residual_scale": scale, "layer_norm": ln})
     cols = {k: [] for k in ("verdict", "reason", "failed", "signal", "learning_rate")}
+    if scale != "depth":
+        q_all = stream(act.name, sw2, sb2, int(depths[-1]), q0=q0, slope=slope, alpha=scale, layer_norm=ln)[0]
     for L, e in zip(depths, eta_max):
-        row = resnet_depth_grid(act.name, [sw2], [sb2], int(L), q0=q0, slope=slope, residual_scale=scale,
-                                layer_norm=ln)
-        q = float(row.q_depth[0])
+        L = int(L)
+        q = float(q_all[L] if scale != "depth" else
+                  stream(act.name, sw2, sb2, L, q0=q0, slope=slope, alpha=residual_alpha(scale, L), layer_norm=ln)[0][L])
         status, reason = {}, {}
-        if row.status[0] == "ok" and 0.0 < q < math.inf:
+        if 0.0 < q < math.inf:
             status["signal"] = "pass"
         else:
             status["signal"] = "fail"
-            reason["signal"] = (f"signal explodes: q^L of the residual stream overflows at depth {L}"
-                                if row.status[0] == "overflow" else f"no signal at depth {L} ({row.status[0]})")
+            reason["signal"] = (f"signal explodes: q^L of the residual stream overflows float64 at depth {L}"
+                                if q == math.inf else f"no signal at depth {L} (q^L = {q:g})")
         if eta is None:
             status["learning_rate"] = "n/a"
         elif not math.isnan(e) and eta <= e:

@@ -80,3 +80,11 @@ def test_cli_rows_and_usage_errors():
     assert res.exit_code == 2 and "--architecture resnet" in res.output
     res = runner.invoke(cli, ["jacobian", "-a", "tanh", "--sw2", "1", "--sb2", "0.05", "--depth", "3", "-f", "csv"])
     assert res.exit_code == 0 and res.output.splitlines()[1].endswith(",fc,nan,,ok")
+
+
+def test_overflow_is_reported_not_returned():
+    """relu without LayerNorm, sw2 = 2: mean_s2 = 2^L overflows float64 past L = 1023: NaN with status
+    'overflow' (a failure: the CLI's warning / --strict), not inf."""
+    r = resnet_jacobian_spectrum("relu", 2.0, 0.0, [1000, 1100], weights="gaussian")
+    assert r.mean_s2[0] == 2.0 ** 1000 and math.isnan(r.mean_s2[1])
+    assert list(r.status) == [RESNET_STATUS, "overflow"]

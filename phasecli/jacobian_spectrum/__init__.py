@@ -494,40 +494,18 @@ def spectral_densities(activation: str, sw2: float, sb2: float, depths, *, weigh
 RESNET_STATUS = "resnet_mean_only"
 STATUS_TEXT[RESNET_STATUS] = ("residual network: only mean_s2 is derived (var_s2, s2_max, s2_min are not: the blocks' "
                               "diagonals are correlated through the skip path, so free products do not apply)")
+STATUS_TEXT.setdefault("overflow", "q^l of the residual stream (and the gradient growth) overflows float64 before "
+                                   "this depth")
 INFORMATIONAL = (RESNET_STATUS,)  # statuses of rows whose empty columns are by design, not failures
-
-
-def resnet_block_factors(activation: str, sw2, sb2, depth: int, *, q0: float = 1.0, slope: float = 0.01,
-                         alpha: float = 1.0, layer_norm: str = "none") -> np.ndarray:
-    """chi_l = 1 + alpha^2 sw2 E[phi'(n(h^(l-1)))^2] / s_(l-1), l = 1..depth: the factor by which block l multiplies
-    the mean squared singular value of J = dh^l / dh^0 (docs/theory.md section 17), h^(l-1) ~ N(0, q^(l-1)) the
-    residual stream of one input with q^0 = q0, s = q^(l-1) under LayerNorm (its Jacobian divides by the root
-    mean square; the branch sees unit variance), else 1."""
-    from phasecli import meanfield
-
-    ln = layer_norm == "pre"
-    q = q0
-    a2 = alpha * alpha
-    out = np.empty(depth)
-    unit = (float(meanfield.derivative_moment(activation, [1.0], slope=slope)[0]),
-            float(meanfield.length_map(activation, [1.0], slope=slope)[0])) if ln else None
-    for layer in range(depth):
-        if ln:
-            dphi2, phi2, s = unit[0], unit[1], q
-        else:
-            dphi2 = float(meanfield.derivative_moment(activation, [q], slope=slope)[0])
-            phi2, s = float(meanfield.length_map(activation, [q], slope=slope)[0]), 1.0
-        out[layer] = 1.0 + a2 * sw2 * dphi2 / s
-        q = q + a2 * (sw2 * phi2 + sb2)
-    return out
 
 
 def resnet_jacobian_spectrum(activation: str, sw2, sb2, depths, *, weights=("gaussian",), q0: float = 1.0,
                              slope: float = 0.01, residual_scale=1.0, layer_norm: str = "none") -> JacobianSpectrum:
     """mean_s2 = prod_l chi_l of J J^T, J = dh^L / dh^0 the residual stream's Jacobian, for each weight law (the
-    same for both) and depth (``resnet_block_factors``); q_star, chi_1 and the phase do not exist (NaN, ''),
+    same for both) and depth (``meanfield.resnet.stream``; NaN with status 'overflow' past a float64 overflow); q_star, chi_1 and the phase do not exist (NaN, ''),
     var_s2, s2_max and s2_min are not derived (NaN, status ``RESNET_STATUS``).  ``extra``: architecture,
     residual_scale (alpha per row), layer_norm."""
+    from phasecli.meanfield.resnet import stream
     from phasecli.ntk.engines.resnet import check_layer_norm, check_residual_scale, residual_alpha
 
     act = V.activation(activation)
@@ -540,18 +518,22 @@ def resnet_jacobian_spectrum(activation: str, sw2, sb2, depths, *, weights=("gau
     n = depths.size
     alphas = np.array([residual_alpha(scale, int(L)) for L in depths])
     means = np.empty(n)
-    if scale == "depth":
-        for i, L in enumerate(depths):
-            means[i] = np.prod(resnet_block_factors(act.name, sw2, sb2, int(L), q0=q0, slope=slope, alpha=alphas[i],
-                                                    layer_norm=ln))
-    else:
-        growth = np.cumprod(resnet_block_factors(act.name, sw2, sb2, int(depths[-1]), q0=q0, slope=slope,
-                                                 alpha=alphas[0], layer_norm=ln))
-        means = growth[depths - 1]
+    with np.errstate(over="ignore", invalid="ignore"):
+        if scale == "depth":
+            for i, L in enumerate(depths):
+                means[i] = np.prod(stream(act.name, sw2, sb2, int(L), q0=q0, slope=slope, alpha=alphas[i],
+                                          layer_norm=ln)[1])
+        else:
+            growth = np.cumprod(stream(act.name, sw2, sb2, int(depths[-1]), q0=q0, slope=slope, alpha=alphas[0],
+                                       layer_norm=ln)[1])
+            means = growth[depths - 1]
+    over = ~np.isfinite(means)
+    means[over] = np.nan
+    status = np.where(over, "overflow", RESNET_STATUS)
     rows = n * len(laws)
     nan = np.full(rows, np.nan)
     extra = {"architecture": ["resnet"] * rows, "residual_scale": np.tile(alphas, len(laws)), "layer_norm": [ln] * rows}
     return JacobianSpectrum(act.name, sw2, sb2, math.nan, math.nan, "",
                             np.array([w for w in laws for _ in range(n)], dtype=object), np.tile(depths, len(laws)),
                             np.tile(means, len(laws)), nan, nan.copy(), nan.copy(),
-                            np.array([RESNET_STATUS] * rows, dtype=object), extra)
+                            np.array(list(status) * len(laws), dtype=object), extra)
