@@ -245,12 +245,15 @@ _phasecli() {
                 --dim) return ;;
                 --seed) return ;;
                 --normalize) _phasecli_words "example position" 0; return ;;
+                --architecture) _phasecli_words "fc resnet" 0; return ;;
+                --residual-scale) _phasecli_words "1 depth" 0; return ;;
+                --layer-norm) _phasecli_words "none pre" 0; return ;;
                 --scheduler) return ;;
                 --format|-f) _phasecli_words "table csv tsv json jsonl" 0; return ;;
-                --columns) _phasecli_words "activation sw2 sb2 depth verdict reason failed q_star fixed_point phase chi_1 chi_c xi_c xi_1 xi_star max_trainable_depth max_conditioned_depth max_generalizing_depth eta eta_max signal trainability conditioning generalization learning_rate" 1; return ;;
-                --value) _phasecli_words "activation sw2 sb2 depth verdict reason failed q_star fixed_point phase chi_1 chi_c xi_c xi_1 xi_star max_trainable_depth max_conditioned_depth max_generalizing_depth eta eta_max signal trainability conditioning generalization learning_rate" 0; return ;;
+                --columns) _phasecli_words "activation sw2 sb2 depth verdict reason failed q_star fixed_point phase chi_1 chi_c xi_c xi_1 xi_star max_trainable_depth max_conditioned_depth max_generalizing_depth eta eta_max signal trainability conditioning generalization learning_rate architecture residual_scale layer_norm" 1; return ;;
+                --value) _phasecli_words "activation sw2 sb2 depth verdict reason failed q_star fixed_point phase chi_1 chi_c xi_c xi_1 xi_star max_trainable_depth max_conditioned_depth max_generalizing_depth eta eta_max signal trainability conditioning generalization learning_rate architecture residual_scale layer_norm" 0; return ;;
             esac
-            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --depth --trainable-multiple --conditioning-multiple --generalization-multiple --lr --loss --data --examples --dim --seed --normalize --no-normalize --scheduler --format -f --columns --value --help -h" 0 ;;
+            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --depth --trainable-multiple --conditioning-multiple --generalization-multiple --lr --loss --data --examples --dim --seed --normalize --no-normalize --architecture --residual-scale --layer-norm --scheduler --format -f --columns --value --help -h" 0 ;;
         init)
             case "$prev" in
                 --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs" 0; return ;;
@@ -261,11 +264,14 @@ _phasecli() {
                 --q0) return ;;
                 --slope) return ;;
                 --trainable-multiple) return ;;
+                --architecture) _phasecli_words "fc resnet" 0; return ;;
+                --residual-scale) _phasecli_words "1 depth" 0; return ;;
+                --layer-norm) _phasecli_words "none pre" 0; return ;;
                 --format|-f) _phasecli_words "table csv tsv json jsonl shell" 0; return ;;
                 --columns) _phasecli_words "activation depth weights sw2 sb2 sb2_rule w_std b_std fan_in w_std_standard q_star chi_1 xi_q xi_c max_trainable_depth mean_s2 var_s2" 1; return ;;
                 --value) _phasecli_words "activation depth weights sw2 sb2 sb2_rule w_std b_std fan_in w_std_standard q_star chi_1 xi_q xi_c max_trainable_depth mean_s2 var_s2" 0; return ;;
             esac
-            _phasecli_words "--activation -a --depth --sb2 --weights --fan-in --q0 --slope --trainable-multiple --format -f --columns --value --help -h" 0 ;;
+            _phasecli_words "--activation -a --depth --sb2 --weights --fan-in --q0 --slope --trainable-multiple --architecture --residual-scale --layer-norm --format -f --columns --value --help -h" 0 ;;
         jacobian)
             case "$prev" in
                 --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs" 0; return ;;
@@ -278,13 +284,16 @@ _phasecli() {
                 --width) return ;;
                 --samples) return ;;
                 --seed) return ;;
+                --architecture) _phasecli_words "fc resnet" 0; return ;;
+                --residual-scale) _phasecli_words "1 depth" 0; return ;;
+                --layer-norm) _phasecli_words "none pre" 0; return ;;
                 --scheduler) return ;;
                 --format|-f) _phasecli_words "table csv tsv json jsonl" 0; return ;;
-                --columns) _phasecli_words "activation sw2 sb2 depth weights q_star chi_1 mean_s2 var_s2 s2_max s2_min phase width samples mean_s2_se var_s2_se s2_max_se" 1; return ;;
-                --value) _phasecli_words "activation sw2 sb2 depth weights q_star chi_1 mean_s2 var_s2 s2_max s2_min phase width samples mean_s2_se var_s2_se s2_max_se" 0; return ;;
+                --columns) _phasecli_words "activation sw2 sb2 depth weights q_star chi_1 mean_s2 var_s2 s2_max s2_min phase width samples mean_s2_se var_s2_se s2_max_se architecture residual_scale layer_norm status" 1; return ;;
+                --value) _phasecli_words "activation sw2 sb2 depth weights q_star chi_1 mean_s2 var_s2 s2_max s2_min phase width samples mean_s2_se var_s2_se s2_max_se architecture residual_scale layer_norm status" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
-            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --depth --weights --empirical --width --samples --seed --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
+            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --depth --weights --empirical --width --samples --seed --architecture --residual-scale --layer-norm --scheduler --strict --format -f --columns --value --png --help -h" 0 ;;
         docs)
             case "$prev" in
             esac

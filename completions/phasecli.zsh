@@ -265,10 +265,13 @@ _phasecli() {
                 '--seed=[Seed of the synthetic inputs (not with --data).]:value: ' \
                 '--normalize=[Scale the inputs to the first-layer variance q* (the papers setting)\: example (also a bare --normalize) scales each input so its mean over positions is q*; position scales every pixel of every image so each positions variance is q* (what Table 1 assumes for convolutional networks; a fully connected input is one position, so there it equals example).]:value:(example position)' \
                 '--no-normalize[Use the data as given (no scaling to q*).]' \
+                '--architecture=[Network\: fc (fully connected) or resnet (residual blocks after a dense layer; depth = blocks; `phasecli docs resnet`).]:value:(fc resnet)' \
+                '--residual-scale=[resnet\: the residual branchs scale alpha (a number >= 0), or depth for 1/sqrt(L) (each depth L of a list is then its own network).]:value:(1 depth)' \
+                '--layer-norm=[resnet\: pre puts a LayerNorm (no gain, no bias) before each blocks activation and before the readouts.]:value:(none pre)' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
-                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 depth verdict reason failed q_star fixed_point phase chi_1 chi_c xi_c xi_1 xi_star max_trainable_depth max_conditioned_depth max_generalizing_depth eta eta_max signal trainability conditioning generalization learning_rate' \
-                '--value=[Print only this columns values, one per line, bare (empty line where undefined) \[bare --value\: verdict\].]:value:(activation sw2 sb2 depth verdict reason failed q_star fixed_point phase chi_1 chi_c xi_c xi_1 xi_star max_trainable_depth max_conditioned_depth max_generalizing_depth eta eta_max signal trainability conditioning generalization learning_rate)' \
+                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 depth verdict reason failed q_star fixed_point phase chi_1 chi_c xi_c xi_1 xi_star max_trainable_depth max_conditioned_depth max_generalizing_depth eta eta_max signal trainability conditioning generalization learning_rate architecture residual_scale layer_norm' \
+                '--value=[Print only this columns values, one per line, bare (empty line where undefined) \[bare --value\: verdict\].]:value:(activation sw2 sb2 depth verdict reason failed q_star fixed_point phase chi_1 chi_c xi_c xi_1 xi_star max_trainable_depth max_conditioned_depth max_generalizing_depth eta eta_max signal trainability conditioning generalization learning_rate architecture residual_scale layer_norm)' \
                 {--help,-h}'[Show the help and exit]' \
             ;;
         init)
@@ -281,6 +284,9 @@ _phasecli() {
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
                 '--trainable-multiple=[max_trainable_depth = this multiple of xi_c (Schoenholz et al]:value: ' \
+                '--architecture=[Network\: fc (fully connected) or resnet (residual blocks after a dense layer; depth = blocks; `phasecli docs resnet`).]:value:(fc resnet)' \
+                '--residual-scale=[resnet\: the residual branchs scale alpha (a number >= 0), or depth for 1/sqrt(L) (each depth L of a list is then its own network).]:value:(1 depth)' \
+                '--layer-norm=[resnet\: pre puts a LayerNorm (no gain, no bias) before each blocks activation and before the readouts.]:value:(none pre)' \
                 {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl, shell \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl shell)' \
                 '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation depth weights sw2 sb2 sb2_rule w_std b_std fan_in w_std_standard q_star chi_1 xi_q xi_c max_trainable_depth mean_s2 var_s2' \
                 '--value=[Print only this columns values, one per line, bare (empty line where undefined) \[bare --value\: sw2\].]:value:(activation depth weights sw2 sb2 sb2_rule w_std b_std fan_in w_std_standard q_star chi_1 xi_q xi_c max_trainable_depth mean_s2 var_s2)' \
@@ -299,11 +305,14 @@ _phasecli() {
                 '--width=[Width N of every layer (with --empirical; a row per width); one network holds 8 L N^2 bytes\: list 32,128,512, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced widths, rounded); mixes allowed; sorted and de-duplicated.]:value: ' \
                 '--samples=[Random networks per (sw2, sb2, weights) point (with --empirical); *_se need 2 or more.]:value: ' \
                 '--seed=[Seed (with --empirical)\: network i draws from its own stream, the same for every point.]:value: ' \
+                '--architecture=[Network\: fc (fully connected) or resnet (residual blocks after a dense layer; depth = blocks; `phasecli docs resnet`).]:value:(fc resnet)' \
+                '--residual-scale=[resnet\: the residual branchs scale alpha (a number >= 0), or depth for 1/sqrt(L) (each depth L of a list is then its own network).]:value:(1 depth)' \
+                '--layer-norm=[resnet\: pre puts a LayerNorm (no gain, no bias) before each blocks activation and before the readouts.]:value:(none pre)' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 '--strict[Exit status 1 when any row has no value]' \
                 {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
-                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 depth weights q_star chi_1 mean_s2 var_s2 s2_max s2_min phase width samples mean_s2_se var_s2_se s2_max_se' \
-                '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 depth weights q_star chi_1 mean_s2 var_s2 s2_max s2_min phase width samples mean_s2_se var_s2_se s2_max_se)' \
+                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation sw2 sb2 depth weights q_star chi_1 mean_s2 var_s2 s2_max s2_min phase width samples mean_s2_se var_s2_se s2_max_se architecture residual_scale layer_norm status' \
+                '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(activation sw2 sb2 depth weights q_star chi_1 mean_s2 var_s2 s2_max s2_min phase width samples mean_s2_se var_s2_se s2_max_se architecture residual_scale layer_norm status)' \
                 '--png=[Also render a PNG figure to this path (written atomically).]:file:_files' \
                 {--help,-h}'[Show the help and exit]' \
             ;;

@@ -93,6 +93,16 @@ class Verdicts(Rows):
     conditioning: np.ndarray
     generalization: np.ndarray
     learning_rate: np.ndarray
+    architecture: np.ndarray = None  # appended columns: fc rows 'fc', NaN, ''
+    residual_scale: np.ndarray = None
+    layer_norm: np.ndarray = None
+
+    def __post_init__(self):
+        n = self.depth.size
+        if self.architecture is None:
+            self.architecture = np.array(["fc"] * n, dtype=object)
+            self.residual_scale = np.full(n, np.nan)
+            self.layer_norm = np.array([""] * n, dtype=object)
 
     @property
     def passed(self) -> np.ndarray:
@@ -179,12 +189,83 @@ def check_point(activation: str, sw2, sb2, depths, *, q0: float = 1.0, slope: fl
                     eta=np.full(n, math.nan if eta is None else eta), eta_max=eta_max, **cols)
 
 
-def _eta_max(activation, X, sw2, sb2, depths, q0, slope, loss, normalize):
+def check_point_resnet(activation: str, sw2, sb2, depths, *, q0: float = 1.0, slope: float = 0.01,
+                       residual_scale=1.0, layer_norm: str = "none", eta=None, X=None, loss: str = "sum",
+                       normalize: bool = True, **_multiples) -> Verdicts:
+    """The criteria a residual network has (docs/theory.md section 17) for one (sw2, sb2) at every depth:
+    signal (q^L of the residual stream finite and > 0) and, with ``eta``, the learning rate (eta_max = 2 /
+    lambda_max of the resnet NTK on X).  Trainability, conditioning and generalization are fixed-point depth
+    scales (xi_c, xi_1, xi_star) that residual networks do not have: 'n/a' with NaN limits; q*, chi_1, ... NaN."""
+    from phasecli.meanfield.resnet import stream
+    from phasecli.ntk.engines.resnet import check_layer_norm, check_residual_scale, residual_alpha
+
+    act = V.activation(activation)
+    if isinstance(sw2, str):
+        raise V.InputError("residual networks have no critical sw2 (no fixed point): give sw2 as a number", "sw2")
+    sw2, sb2 = V.variance("sw2", sw2), V.variance("sb2", sb2)
+    depths = V.depths(depths)
+    q0, slope = V.q0(q0), V.slope(slope)
+    scale = check_residual_scale(residual_scale)
+    ln = check_layer_norm(layer_norm)
+    if eta is not None:
+        eta = V.number("lr", eta, lo=0.0, lo_open=True)
+        if X is None:
+            raise V.InputError("the learning-rate criterion needs inputs X", "X")
+    n = depths.size
+    eta_max, lr_message = np.full(n, np.nan), ""
+    if eta is not None:
+        eta_max, lr_message = _eta_max(act.name, X, sw2, sb2, depths, q0, slope, loss, normalize,
+                                       architecture="resnet", options={"residual_scale": scale, "layer_norm": ln})
+    cols = {k: [] for k in ("verdict", "reason", "failed", "signal", "learning_rate")}
+    if scale != "depth":
+        q_all = stream(act.name, sw2, sb2, int(depths[-1]), q0=q0, slope=slope, alpha=scale, layer_norm=ln)[0]
+    for L, e in zip(depths, eta_max):
+        L = int(L)
+        q = float(q_all[L] if scale != "depth" else
+                  stream(act.name, sw2, sb2, L, q0=q0, slope=slope, alpha=residual_alpha(scale, L), layer_norm=ln)[0][L])
+        status, reason = {}, {}
+        if 0.0 < q < math.inf:
+            status["signal"] = "pass"
+        else:
+            status["signal"] = "fail"
+            reason["signal"] = (f"signal explodes: q^L of the residual stream overflows float64 at depth {L}"
+                                if q == math.inf else f"no signal at depth {L} (q^L = {q:g})")
+        if eta is None:
+            status["learning_rate"] = "n/a"
+        elif not math.isnan(e) and eta <= e:
+            status["learning_rate"] = "pass"
+        else:
+            status["learning_rate"] = "fail"
+            reason["learning_rate"] = (f"learning rate too large: eta {eta:g} > eta_max = {_g(e)} "
+                                       f"({'2m' if loss == 'mean' else '2'}/lambda_max at depth {L} with the {loss} "
+                                       "loss)" if not math.isnan(e) else f"no learning-rate bound at depth {L}: "
+                                       f"{lr_message or 'no NTK'}")
+        first = next((c for c in ("signal", "learning_rate") if status[c] == "fail"), "")
+        cols["verdict"].append("fail" if first else "pass")
+        cols["reason"].append(reason.get(first, "").replace(",", ";"))
+        cols["failed"].append(first)
+        cols["signal"].append(status["signal"])
+        cols["learning_rate"].append(status["learning_rate"])
+    obj = {k: np.array(v, dtype=object) for k, v in cols.items()}
+    nan = np.full(n, np.nan)
+    na = np.array(["n/a"] * n, dtype=object)
+    return Verdicts(activation=act.name, sw2=np.full(n, sw2), sb2=np.full(n, sb2), depth=depths.copy(),
+                    q_star=nan, fixed_point=np.array(["none"] * n, dtype=object), phase=np.array([""] * n, dtype=object),
+                    chi_1=nan, chi_c=nan, xi_c=nan, xi_1=nan, xi_star=nan, max_trainable_depth=nan,
+                    max_conditioned_depth=nan, max_generalizing_depth=nan,
+                    eta=np.full(n, math.nan if eta is None else eta), eta_max=np.asarray(eta_max, dtype=float),
+                    trainability=na, conditioning=na.copy(), generalization=na.copy(),
+                    architecture=np.array(["resnet"] * n, dtype=object),
+                    residual_scale=np.array([residual_alpha(scale, int(L)) for L in depths]),
+                    layer_norm=np.array([ln] * n, dtype=object), **obj)
+
+
+def _eta_max(activation, X, sw2, sb2, depths, q0, slope, loss, normalize, **network):
     """eta_max = 2/lambda_max (sum loss) at every depth, and why it is NaN where it is."""
     from phasecli import ntk
     from phasecli.ntk.asymptotics import learning_rates
 
-    spectra = ntk.ntk_spectra(activation, X, sw2, sb2, depths, slope=slope, normalize=normalize, q0=q0)
+    spectra = ntk.ntk_spectra(activation, X, sw2, sb2, depths, slope=slope, normalize=normalize, q0=q0, **network)
     eta_max, _ = learning_rates(spectra.lambda_max, spectra.m, loss)
     return np.asarray(eta_max, dtype=float), spectra.message or spectra.status
 
@@ -455,7 +536,11 @@ def check_sweep(activation: str, sw2, sb2, depths, *, scheduler=None, **kwargs):
         tasks = [{"sw2": sw2, "sb2": b} for b in sb2]
     else:
         tasks = [{"sw2": a, "sb2": b} for a in sw2 for b in sb2]
-    return plans.Sweep(check_point, tasks, dict(activation=activation, depths=depths, **kwargs), scheduler)
+    resnet = kwargs.pop("architecture", "fc") == "resnet"
+    if not resnet:
+        kwargs.pop("residual_scale", None), kwargs.pop("layer_norm", None)
+    return plans.Sweep(check_point_resnet if resnet else check_point, tasks,
+                       dict(activation=activation, depths=depths, **kwargs), scheduler)
 
 
 def recommend_all(activation: str, depths, *, sb2=None, weights=("gaussian",), **kwargs) -> list:

@@ -28,6 +28,21 @@ def test_q_and_c_match_oracle(activation, ln, scale):
         assert g.residual_scale[i] == pytest.approx(alpha) and g.status[i] == "ok"
 
 
+@pytest.mark.parametrize("ln", ["none", "pre"])
+def test_smooth_activation_matches_scipy_oracle(ln):
+    """tanh (Mehler's series, quadrature where its tail is not pinned): q^L, c^L and the gradient growth
+    against the oracle's scipy quadrature, over cells whose variance grows to ~8 (sw2 = 4 without LayerNorm)."""
+    L, q0 = 4, 1.2
+    dphi = lambda u: 1.0 - math.tanh(u) ** 2  # noqa: E731
+    g = resnet_depth_grid("tanh", [0.7, 4.0], [0.3], L, q0=q0, residual_scale=1.0, layer_norm=ln)
+    for i in range(g.sw2.size):
+        X = two_inputs(g.sw2[i], g.sb2[i], q0=q0, c0=0.5)
+        K, _ = nr.resnet_kernels("tanh", X, g.sw2[i], g.sb2[i], L, 1.0, ln == "pre", stream=True,
+                                 maps=lambda k: nr.quad_maps(math.tanh, dphi, k))
+        assert g.q_depth[i] == pytest.approx(K[0, 0], rel=1e-10)
+        assert g.c_depth[i] == pytest.approx(K[0, 1] / K[0, 0], rel=1e-10)
+
+
 def test_gradient_growth_closed_forms():
     """relu: E[phi'^2] = 1/2 at any variance.  Without LayerNorm chi_l = 1 + alpha^2 sw2 / 2 exactly; with it
     (sb2 = 0) chi_l = q^l / q^(l-1), so the product telescopes to q^L / q^0 = 1 + L alpha^2 sw2 / (2 q0)."""

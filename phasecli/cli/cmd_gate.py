@@ -14,7 +14,8 @@ from phasecli.cli.errors import input_errors, warn
 from phasecli.cli.inputs import explicit, load_inputs
 from phasecli.cli.options import (GRID, GRID_GRAMMAR, POSITIVE, WEIGHT_LAWS, FiniteFloat, activation_option,
                                   complete_words, data_options, depth_option, grid_options, output_options,
-                                  q0_option, slope_option, sweep_options, trainable_option, weights_callback)
+                                  q0_option, simulated_architecture_options, slope_option, sweep_options,
+                                  trainable_option, weights_callback)
 from phasecli.cli.progress import Progress
 from phasecli.cli.writing import Output, echo_value, writing
 
@@ -47,10 +48,11 @@ def _multiple_option(name, default, help_text):
 @click.option("--loss", type=click.Choice(["sum", "mean"]), default="sum", show_default=True,
               help="Loss convention of --lr: 1/2 sum (f - y)^2 (eta_max = 2/lambda_max) or 1/(2m) sum (2m/lambda_max).")
 @data_options(depth=None, dropout=False)
+@simulated_architecture_options
 @sweep_options
 @output_options(columns=CHECK_COLUMNS, png=False, value_default="verdict")
 def check(activation, sw2, sb2, q0, slope, depth_spec, trainable_multiple, conditioning_multiple, generalization_multiple,
-          eta, loss, data, examples, dim, seed, normalize, scheduler, out):
+          eta, loss, data, examples, dim, seed, normalize, architecture, residual_scale, layer_norm, scheduler, out):
     """The theory's verdict on an initialization: pass or fail, and why (exit status 1 on any fail).
 
     Criteria, in order (the first failed one is the `reason`): the signal propagates (q*
@@ -62,6 +64,11 @@ def check(activation, sw2, sb2, q0, slope, depth_spec, trainable_multiple, condi
     checks the root-solved critical sw2 at each sb2.  Exit status 0 when every row passes,
     1 when any fails, 2 for bad input.  A readable verdict on a terminal, CSV in a pipe.
 
+    --architecture resnet (give --sw2: no critical point): residual networks have no
+    fixed point, so trainability, conditioning and generalization (depth scales of the
+    fixed point) are n/a; the criteria are the signal (q^L of the residual stream finite)
+    and, with --lr, the learning rate on the resnet NTK (`phasecli docs resnet`).
+
     Guide: `phasecli docs gate`.
 
     \b
@@ -71,10 +78,19 @@ def check(activation, sw2, sb2, q0, slope, depth_spec, trainable_multiple, condi
       phasecli check -a relu --sw2 2 --sb2 0 --depth 100 --value   # prints pass
       phasecli check -a erf --sw2 1.5 --sb2 0.05 --depth 10 --lr 0.1 --loss mean --data digits --examples 100
       phasecli check --sw2 1:3:5 --sb2 0.05 --depth 20,50 -f csv --columns sw2,depth,verdict,reason
+      phasecli check -a relu --sw2 2 --sb2 0.1 --architecture resnet --layer-norm pre --depth 50 --lr 0.01
     """
     from phasecli import gate
 
     out.check(CHECK_COLUMNS)
+    if architecture != "resnet":
+        given = [f"--{n.replace('_', '-')}" for n in ("residual_scale", "layer_norm") if explicit(n)]
+        if given:
+            raise click.BadParameter(f"{', '.join(given)}: only for residual networks (--architecture resnet)",
+                                     param_hint="'--architecture'")
+    elif sw2 == "critical":
+        raise click.BadParameter("residual networks have no fixed point and no critical sw2: give --sw2 "
+                                 "(e.g. --sw2 2)", param_hint="'--sw2'")
     with input_errors(lr="--lr"):
         from phasecli import validate
 
@@ -91,7 +107,8 @@ def check(activation, sw2, sb2, q0, slope, depth_spec, trainable_multiple, condi
         sweep = gate.check_sweep(activation, sw2, sb2, depth_list, q0=q0, slope=slope,
                                  trainable_multiple=trainable_multiple, conditioning_multiple=conditioning_multiple,
                                  generalization_multiple=generalization_multiple, eta=eta, X=X, loss=loss,
-                                 normalize=normalize, scheduler=scheduler)
+                                 normalize=normalize, scheduler=scheduler, architecture=architecture,
+                                 residual_scale=residual_scale, layer_norm=layer_norm)
     tally = {"rows": 0, "failed": 0, "first": None}
     kept = []
     readable = out.fmt == "table" and not out.columns and not out.value
@@ -144,6 +161,16 @@ def _criteria_rows(v, k, multiples):
     def limit(value, text, none):
         return f"<= {_fmt(float(value))} = {text}" if not math.isinf(value) else none
 
+    if v.architecture[k] == "resnet":
+        none = "not defined (residual networks have no fixed point)"
+        return [
+            ("signal", f"q^L of the residual stream at {depth}", "finite and > 0", v.signal[k]),
+            ("trainability", depth, none, v.trainability[k]),
+            ("conditioning", depth, none, v.conditioning[k]),
+            ("generalization", depth, none, v.generalization[k]),
+            ("learning rate", "not checked (--lr)" if math.isnan(v.eta[k]) else f"eta = {_fmt(float(v.eta[k]))}",
+             "" if math.isnan(v.eta[k]) else f"<= eta_max = {_fmt(float(v.eta_max[k]))}", v.learning_rate[k]),
+        ]
     train_scale = "xi_grad" if v.fixed_point[k] == "zero" else "xi_c"
     return [
         ("signal", f"q* = {_fmt(float(v.q_star[k]))} ({v.fixed_point[k]})", "finite and > 0", v.signal[k]),
@@ -171,6 +198,10 @@ def _readable(v, *multiples):
             title = (f"[{style[v.verdict[k]]}]{head}[/] {v.activation} sw2={_fmt(float(v.sw2[k]))} "
                      f"sb2={_fmt(float(v.sb2[k]))} depth {v.depth[k]} ({v.phase[k]}, "
                      f"chi_1 = {_fmt(float(v.chi_1[k]))})")
+            if v.architecture[k] == "resnet":
+                title = (f"[{style[v.verdict[k]]}]{head}[/] {v.activation} sw2={_fmt(float(v.sw2[k]))} "
+                         f"sb2={_fmt(float(v.sb2[k]))} depth {v.depth[k]} (resnet, alpha = "
+                         f"{_fmt(float(v.residual_scale[k]))}, LayerNorm {v.layer_norm[k]})")
             table = Table(title=title, title_justify="left", header_style="bold")
             for name in ("criterion", "value", "limit", "result"):
                 table.add_column(name)
@@ -195,8 +226,10 @@ def _readable(v, *multiples):
 @q0_option
 @slope_option
 @trainable_option
+@simulated_architecture_options
 @output_options(columns=INIT_COLUMNS, png=False, value_default="sw2", extra_formats=("shell",))
-def init(activation, depth_spec, sb2, weights, fan_in, q0, slope, trainable_multiple, out):
+def init(activation, depth_spec, sb2, weights, fan_in, q0, slope, trainable_multiple, architecture, residual_scale,
+         layer_norm, out):
     """A recommended initialization for depth L: sw2 on the critical line (chi_1 = 1) for sb2.
 
     sw2 is root-solved (as `phasecli critical`); relu: He's sw2 = 2, sb2 = 0.  Printed with
@@ -223,6 +256,14 @@ def init(activation, depth_spec, sb2, weights, fan_in, q0, slope, trainable_mult
     """
     from phasecli import gate, validate
 
+    if architecture == "resnet":
+        raise click.BadParameter("residual networks have no fixed point, hence no critical line to put sw2 on: "
+                                 "there is no recommended resnet initialization (see `phasecli phase --architecture "
+                                 "resnet --depth L` for q^L, c^L and the gradient growth)", param_hint="'--architecture'")
+    given = [f"--{n.replace('_', '-')}" for n in ("residual_scale", "layer_norm") if explicit(n)]
+    if given:
+        raise click.BadParameter(f"{', '.join(given)}: only for residual networks (--architecture resnet)",
+                                 param_hint="'--architecture'")
     if out.fmt == "shell" and (out.columns or out.value):
         raise click.BadParameter("--format shell prints SW2, SB2, W_STD, B_STD: --columns and --value do not apply",
                                  param_hint="'--format'")

@@ -9,7 +9,8 @@ from phasecli.cli import cli
 from phasecli.cli.errors import fail, input_errors, partial_failure, warn
 from phasecli.cli.inputs import explicit
 from phasecli.cli.options import (WEIGHT_LAWS, complete_words, depth_option, grid_options, output_options,
-                                  strict_option, sweep_options, weights_callback, width_option)
+                                  simulated_architecture_options, strict_option, sweep_options, weights_callback,
+                                  width_option)
 from phasecli.cli.progress import Progress, check_figure, render
 
 JACOBIAN_COLUMNS = columns.JACOBIAN
@@ -32,11 +33,12 @@ DENSITY_POINTS = 500
               help="Random networks per (sw2, sb2, weights) point (with --empirical); *_se need 2 or more.")
 @click.option("--seed", type=click.IntRange(0), default=0, show_default=True,
               help="Seed (with --empirical): network i draws from its own stream, the same for every point.")
+@simulated_architecture_options
 @sweep_options
 @strict_option
 @output_options(columns=EMPIRICAL_COLUMNS)
-def jacobian(activation, sw2, sb2, q0, slope, depth_spec, weights, empirical, widths, samples, seed, scheduler,
-             out):
+def jacobian(activation, sw2, sb2, q0, slope, depth_spec, weights, empirical, widths, samples, seed, architecture,
+             residual_scale, layer_norm, scheduler, out):
     """Spectrum of J J^T for the input-output Jacobian J = D^L W^L ... D^1 W^1 (dynamical isometry).
 
     Infinite width, pre-activations at the fixed point q* (reached from --q0) in every
@@ -52,6 +54,12 @@ def jacobian(activation, sw2, sb2, q0, slope, depth_spec, weights, empirical, wi
     singular-value densities per depth (Gaussian and orthogonal side by side) for one
     point; var_s2 against sb2 (or sw2) for a sweep.
 
+    --architecture resnet (give --sw2: no critical point): J = dh^L/dh^0 of the
+    residual stream, inputs at first-layer variance --q0; mean_s2 = prod_l (1 +
+    alpha^2 sw2 E[phi'^2] / s_l), the gradient growth of `phasecli phase --architecture
+    resnet`; var_s2, s2_max, s2_min are empty (status resnet_mean_only: not derived),
+    measured with --empirical (`phasecli docs resnet`).
+
     Guide: `phasecli docs jacobian`.
 
     \b
@@ -61,6 +69,8 @@ def jacobian(activation, sw2, sb2, q0, slope, depth_spec, weights, empirical, wi
       phasecli jacobian -a tanh --sb2 0.05 --depth 2,8,32 --png density.png
       phasecli jacobian -a relu --sw2 2 --sb2 0 --weights orthogonal --depth 1:10
       phasecli jacobian -a tanh --sb2 0.05 --depth 8,32 --empirical --width 400 --samples 4
+      phasecli jacobian -a relu --sw2 2 --sb2 0.1 --architecture resnet --layer-norm pre --depth 1,10,100
+      phasecli jacobian -a tanh --sw2 1.5 --sb2 0.1 --architecture resnet --depth 4 --empirical --width 256
     """
     from phasecli import validate
 
@@ -71,6 +81,19 @@ def jacobian(activation, sw2, sb2, q0, slope, depth_spec, weights, empirical, wi
             raise click.BadParameter(f"{', '.join(given)} only {verb} with --empirical", param_hint="'--empirical'")
     cols = EMPIRICAL_COLUMNS if empirical else JACOBIAN_COLUMNS
     out.check(cols)
+    if architecture != "resnet":
+        given = [f"--{n.replace('_', '-')}" for n in ("residual_scale", "layer_norm") if explicit(n)]
+        if given:
+            raise click.BadParameter(f"{', '.join(given)}: only for residual networks (--architecture resnet)",
+                                     param_hint="'--architecture'")
+    else:
+        if sw2 == "critical":
+            raise click.BadParameter("residual networks have no fixed point and no critical sw2: give --sw2 "
+                                     "(e.g. --sw2 2)", param_hint="'--sw2'")
+        if out.png:
+            raise click.BadParameter("no figure for residual networks (their spectrum's density and edges are not "
+                                     "derived): drop --png", param_hint="'--png'")
+        resnet = {"residual_scale": residual_scale, "layer_norm": layer_norm}
     with input_errors():
         depths = validate.depths(depth_spec)
     if empirical:
@@ -82,9 +105,12 @@ def jacobian(activation, sw2, sb2, q0, slope, depth_spec, weights, empirical, wi
     n_sw2 = 1 if sw2 == "critical" else len(sw2)
     layout = check_figure("jacobian", n_sw2=n_sw2, n_sb2=len(sb2), n_depth=len(depths)) if out.png else None
     points = [(a, b) for a in (["critical"] if sw2 == "critical" else sw2) for b in sb2]
-    if empirical:
+    if architecture == "resnet" and not empirical:
+        results = _resnet_theory(out, activation, points, depths, weights, q0, slope, resnet)
+    elif empirical:
         results = _empirical(out, activation, points, depths, weights, q0, slope, widths, samples, seed, scheduler,
-                             keep=layout == "density")
+                             keep=layout == "density", architecture=architecture,
+                             **(resnet if architecture == "resnet" else {}))
     else:
         results = _theory(out, activation, points, depths, weights, q0, slope, scheduler)
     if out.png:
@@ -110,7 +136,25 @@ def _theory(out, activation, points, depths, weights, q0, slope, scheduler):
     return results
 
 
-def _empirical(out, activation, points, depths, weights, q0, slope, widths, samples, seed, scheduler, keep):
+def _resnet_theory(out, activation, points, depths, weights, q0, slope, resnet):
+    from phasecli import jacobian_spectrum as jacobian
+
+    results = []
+
+    def chunks():
+        with input_errors():
+            for a, b in points:
+                r = jacobian.resnet_jacobian_spectrum(activation, a, b, depths, weights=weights, q0=q0, slope=slope,
+                                                      **resnet)
+                results.append(r)
+                yield r.table(JACOBIAN_COLUMNS)
+
+    out.emit(JACOBIAN_COLUMNS, chunks())
+    return results
+
+
+def _empirical(out, activation, points, depths, weights, q0, slope, widths, samples, seed, scheduler, keep,
+               **network):
     """S networks per (point, width, weights); one network per task; rows as each completes."""
     from phasecli.finite import jacobian as finite
 
@@ -121,7 +165,7 @@ def _empirical(out, activation, points, depths, weights, q0, slope, widths, samp
         with input_errors(), Progress(total, f"{activation} networks", "networks") as advance:
             for r in finite.empirical_sweep(activation, points, depths, weights=weights, widths=widths,
                                             samples=samples, seed=seed, q0=q0, slope=slope, keep=keep,
-                                            scheduler=scheduler, progress=advance):
+                                            scheduler=scheduler, progress=advance, **network):
                 results.append(r)
                 yield r.table(EMPIRICAL_COLUMNS)
 
@@ -168,9 +212,9 @@ def _truncated(dens) -> bool:
 
 
 def _report(results) -> int:
-    from phasecli.jacobian_spectrum import STATUS_TEXT
+    from phasecli.jacobian_spectrum import INFORMATIONAL, STATUS_TEXT
 
-    bad = [(r, k) for r in results for k, s in enumerate(r.status) if s != "ok"]
+    bad = [(r, k) for r in results for k, s in enumerate(r.status) if s != "ok" and s not in INFORMATIONAL]
     if not bad:
         return 0
     r, k = bad[0]

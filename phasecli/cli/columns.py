@@ -25,9 +25,11 @@ ACTIVATIONS = ("name", "kind", "description")
 VERIFY = ("activation", "sw2", "sb2", "width", "depth", "samples", "q_theory", "q_mean", "q_se", "c_theory", "c_mean",
           "c_se", "ntk_theory", "ntk_mean", "ntk_se", "ratio", "ratio_se", "max_share", "phase", "trust", "reason",
           "architecture", "residual_scale", "layer_norm")
-JACOBIAN = ("activation", "sw2", "sb2", "depth", "weights", "q_star", "chi_1", "mean_s2", "var_s2", "s2_max", "s2_min",
-            "phase")
-JACOBIAN_EMPIRICAL = JACOBIAN + ("width", "samples", "mean_s2_se", "var_s2_se", "s2_max_se")
+_JACOBIAN = ("activation", "sw2", "sb2", "depth", "weights", "q_star", "chi_1", "mean_s2", "var_s2", "s2_max", "s2_min",
+             "phase")
+_JACOBIAN_ARCHITECTURE = ("architecture", "residual_scale", "layer_norm", "status")
+JACOBIAN = _JACOBIAN + _JACOBIAN_ARCHITECTURE
+JACOBIAN_EMPIRICAL = _JACOBIAN + ("width", "samples", "mean_s2_se", "var_s2_se", "s2_max_se") + _JACOBIAN_ARCHITECTURE
 CATAPULT = ("lr_factor", "eta", "regime", "final_loss", "final_lambda", "peak_loss", "peak_step", "steps",
             "eta_lambda_final", "width")
 TRAIN = ("lr_factor", "eta", "diverged_fraction", "final_loss", "peak_loss_ratio", "lambda_max_init",
@@ -36,7 +38,8 @@ TRAIN = ("lr_factor", "eta", "diverged_fraction", "final_loss", "peak_loss_ratio
          "train_accuracy", "status")
 CHECK = ("activation", "sw2", "sb2", "depth", "verdict", "reason", "failed", "q_star", "fixed_point", "phase", "chi_1",
          "chi_c", "xi_c", "xi_1", "xi_star", "max_trainable_depth", "max_conditioned_depth", "max_generalizing_depth",
-         "eta", "eta_max", "signal", "trainability", "conditioning", "generalization", "learning_rate")
+         "eta", "eta_max", "signal", "trainability", "conditioning", "generalization", "learning_rate", "architecture",
+         "residual_scale", "layer_norm")
 INIT = ("activation", "depth", "weights", "sw2", "sb2", "sb2_rule", "w_std", "b_std", "fan_in", "w_std_standard",
         "q_star", "chi_1", "xi_q", "xi_c", "max_trainable_depth", "mean_s2", "var_s2")
 

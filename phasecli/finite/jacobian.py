@@ -151,14 +151,49 @@ def rows(theory, weights: str, pooled: EmpiricalSpectrum | None):
                             pooled.s2_max, pooled.s2_min, status, extra)
 
 
+def resnet_rows(theory, weights: str, pooled: EmpiricalSpectrum):
+    """The rows of ``jacobian --empirical --architecture resnet`` for one weight law: the theory's labels and
+    appended columns with the measured values (q_star, chi_1 and the phase do not exist: NaN, '')."""
+    from phasecli.jacobian_spectrum import JacobianSpectrum
+
+    n = theory.depth.size // max(1, len(set(theory.weights)))
+    extra = {"width": [pooled.width] * n, "samples": [pooled.samples] * n, "mean_s2_se": pooled.mean_s2_se,
+             "var_s2_se": pooled.var_s2_se, "s2_max_se": pooled.s2_max_se, "architecture": ["resnet"] * n,
+             "residual_scale": np.asarray(theory.extra["residual_scale"][:n]), "layer_norm": theory.extra["layer_norm"][:n]}
+    return JacobianSpectrum(theory.activation, theory.sw2, theory.sb2, math.nan, math.nan, "",
+                            np.array([weights] * n, dtype=object), np.asarray(theory.depth[:n]), pooled.mean_s2,
+                            pooled.var_s2, pooled.s2_max, pooled.s2_min, np.array(["ok"] * n, dtype=object), extra)
+
+
 def empirical_sweep(activation: str, points, depths, *, weights, widths, samples: int, seed: int = 0, q0: float = 1.0,
-                    slope: float = 0.01, keep: bool = False, scheduler=None, progress=None):
+                    slope: float = 0.01, keep: bool = False, scheduler=None, progress=None, architecture: str = "fc",
+                    residual_scale=1.0, layer_norm: str = "none"):
     """Yield the rows (``rows``) of ``samples`` random networks per (point, width, weight law), points outer,
     as each completes: the theory's point (``isometry.jacobian_spectrum``) sets q*; one network per task;
     ``progress(1)`` after each network.  A point without a spectrum yields its theory row only."""
     from phasecli import jacobian_spectrum as isometry
     from phasecli.runtime import sweep
 
+    if architecture == "resnet":  # the residual stream's Jacobian, inputs at first-layer variance q0
+        from phasecli.finite.resnet import jacobian_statistics
+
+        for a, b in points:
+            theory = isometry.resnet_jacobian_spectrum(activation, a, b, depths, weights=weights, q0=q0, slope=slope,
+                                                       residual_scale=residual_scale, layer_norm=layer_norm)
+            for width in widths:
+                check_size(width, int(V.depths(depths)[-1]))
+                for w in weights:
+                    shared = dict(activation=activation, sw2=theory.sw2, sb2=theory.sb2, depths=depths, weights=w,
+                                  width=width, seed=seed, q0=q0, slope=slope, residual_scale=residual_scale,
+                                  layer_norm=layer_norm)
+                    stats = []
+                    for s in sweep.run(jacobian_statistics, [{"index": i} for i in range(samples)], shared=shared,
+                                       scheduler=scheduler):
+                        stats.append(s)
+                        if progress is not None:
+                            progress(1)
+                    yield resnet_rows(theory, w, pool(stats, depths, width, theory.sw2))
+        return
     for a, b in points:
         theory = isometry.jacobian_spectrum(activation, a, b, depths, weights=weights, q0=q0, slope=slope)
         for width in widths:

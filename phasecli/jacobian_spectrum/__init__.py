@@ -343,7 +343,9 @@ class JacobianSpectrum(Rows):
 
     def row_values(self, n: int) -> dict:
         """The measured columns of ``extra`` (the point's scalars are never replaced)."""
-        return {name: np.asarray(value) for name, value in self.extra.items() if name not in self.SCALARS}
+        out = {"architecture": ["fc"] * n, "residual_scale": np.full(n, np.nan), "layer_norm": [""] * n}
+        out.update({name: np.asarray(value) for name, value in self.extra.items() if name not in self.SCALARS})
+        return out
 
 
 def jacobian_spectrum(activation: str, sw2, sb2, depths, *, weights=("gaussian",), q0: float = 1.0,
@@ -489,3 +491,52 @@ def spectral_densities(activation: str, sw2: float, sb2: float, depths, *, weigh
         for d in depths:
             yield w, int(d), spectral_density(activation, sw2, sb2, int(d), weights=w, q0=q0, slope=slope,
                                               points=points)
+
+
+# ----------------------------------------------------------------------------- residual networks
+RESNET_STATUS = "resnet_mean_only"
+STATUS_TEXT[RESNET_STATUS] = ("residual network: only mean_s2 is derived (var_s2, s2_max, s2_min are not: the blocks' "
+                              "diagonals are correlated through the skip path, so free products do not apply)")
+STATUS_TEXT.setdefault("overflow", "q^l of the residual stream (and the gradient growth) overflows float64 before "
+                                   "this depth")
+INFORMATIONAL = (RESNET_STATUS,)  # statuses of rows whose empty columns are by design, not failures
+
+
+def resnet_jacobian_spectrum(activation: str, sw2, sb2, depths, *, weights=("gaussian",), q0: float = 1.0,
+                             slope: float = 0.01, residual_scale=1.0, layer_norm: str = "none") -> JacobianSpectrum:
+    """mean_s2 = prod_l chi_l of J J^T, J = dh^L / dh^0 the residual stream's Jacobian, for each weight law (the
+    same for both) and depth (``meanfield.resnet.stream``; NaN with status 'overflow' past a float64 overflow); q_star, chi_1 and the phase do not exist (NaN, ''),
+    var_s2, s2_max and s2_min are not derived (NaN, status ``RESNET_STATUS``).  ``extra``: architecture,
+    residual_scale (alpha per row), layer_norm."""
+    from phasecli.meanfield.resnet import stream
+    from phasecli.ntk.engines.resnet import check_layer_norm, check_residual_scale, residual_alpha
+
+    act = V.activation(activation)
+    sw2, sb2 = V.variance("sw2", sw2), V.variance("sb2", sb2)
+    depths = V.depths(depths)
+    q0, slope = V.q0(q0), V.slope(slope)
+    scale = check_residual_scale(residual_scale)
+    ln = check_layer_norm(layer_norm)
+    laws = weights_list(weights)
+    n = depths.size
+    alphas = np.array([residual_alpha(scale, int(L)) for L in depths])
+    means = np.empty(n)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if scale == "depth":
+            for i, L in enumerate(depths):
+                means[i] = np.prod(stream(act.name, sw2, sb2, int(L), q0=q0, slope=slope, alpha=alphas[i],
+                                          layer_norm=ln)[1])
+        else:
+            growth = np.cumprod(stream(act.name, sw2, sb2, int(depths[-1]), q0=q0, slope=slope, alpha=alphas[0],
+                                       layer_norm=ln)[1])
+            means = growth[depths - 1]
+    over = ~np.isfinite(means)
+    means[over] = np.nan
+    status = np.where(over, "overflow", RESNET_STATUS)
+    rows = n * len(laws)
+    nan = np.full(rows, np.nan)
+    extra = {"architecture": ["resnet"] * rows, "residual_scale": np.tile(alphas, len(laws)), "layer_norm": [ln] * rows}
+    return JacobianSpectrum(act.name, sw2, sb2, math.nan, math.nan, "",
+                            np.array([w for w in laws for _ in range(n)], dtype=object), np.tile(depths, len(laws)),
+                            np.tile(means, len(laws)), nan, nan.copy(), nan.copy(),
+                            np.array(list(status) * len(laws), dtype=object), extra)

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from phasecli import meanfield
 from phasecli import validate as V
 from phasecli.results import Rows
 
@@ -76,10 +75,13 @@ def resnet_depth_grid(activation, sw2, sb2, depth, *, q0=1.0, c0=0.5, slope=0.01
                       layer_norm="none", progress=None) -> ResnetDepthGrid:
     """The rows of the module for every (sw2, sb2) (sw2 outer), at one depth L.  ``progress(done, total)``,
     if given, is called after every layer (units: cells x layers)."""
+    from phasecli.activations import ACTIVATIONS
+    from phasecli.expectations.mehler_pairs import moments, pair_maps
     from phasecli.finite.twoinput import check_inputs
     from phasecli.ntk.engines.resnet import check_layer_norm, check_residual_scale
 
     V.activation(activation)
+    code = ACTIVATIONS[activation].code
     sw2 = V.variances("sw2", sw2)
     sb2 = V.variances("sb2", sb2)
     depth = int(V.depths([depth])[0])
@@ -111,10 +113,11 @@ def resnet_depth_grid(activation, sw2, sb2, depth, *, q0=1.0, c0=0.5, slope=0.01
             ok = np.isfinite(qq) & np.isfinite(kk)
             t12, t11, d11 = (np.full(n, np.nan) for _ in range(3))
             if ok.any():
-                # the off-diagonal pair by the 2-D expectation; the diagonal (c = 1) by the 1-D moments
-                t12[ok] = meanfield.pair_expectations(activation, qq[ok], qq[ok], kk[ok], slope=slope)[0]
-                t11[ok] = meanfield.length_map(activation, qq[ok], slope=slope)
-                d11[ok] = meanfield.derivative_moment(activation, qq[ok], slope=slope)
+                # the off-diagonal pair by Mehler's series (smooth activations; quadrature where its tail is not
+                # pinned) or the closed form; the diagonal (c = 1) by the 1-D moments
+                qo = qq[ok]
+                t12[ok] = pair_maps(code, slope, qo, qo, np.clip(kk[ok] / qo, -1.0, 1.0))[0]
+                t11[ok], d11[ok] = moments(code, slope, qo)
             growth = growth * (1.0 + a2 * A * d11 / s)
             q_new = q + a2 * (A * t11 + B)
             k = k + a2 * (A * t12 + B)
@@ -140,3 +143,33 @@ def resnet_depth_grid(activation, sw2, sb2, depth, *, q0=1.0, c0=0.5, slope=0.01
                            residual_scale=np.full(n, alpha), layer_norm="pre" if ln else "none", q_depth=q,
                            c_depth=c_final, grad_growth=growth, c_exponent=exponent,
                            exponent_status=exp_status, status=status)
+
+
+def stream(activation, sw2, sb2, depth, *, q0=1.0, slope=0.01, alpha=1.0, layer_norm="none"):
+    """(q, chi) of one input's residual stream (docs/theory.md section 17): q[l] = q^l for l = 0..depth (q^0 =
+    q0), chi[l - 1] = 1 + alpha^2 sw2 E[phi'(n(h^(l-1)))^2] / s_(l-1) for the blocks l = 1..depth (s = q^(l-1)
+    under LayerNorm, else 1): the factor by which block l multiplies the mean squared singular value of
+    dh^l / dh^0 (the gradient growth).  Past a float64 overflow of q: q = inf, chi = NaN.  Inputs validated."""
+    from phasecli.activations import ACTIVATIONS
+    from phasecli.expectations.mehler_pairs import moments
+
+    code = ACTIVATIONS[V.activation(activation).name].code
+    sw2, sb2 = V.variance("sw2", sw2), V.variance("sb2", sb2)
+    q0, slope = V.q0(q0), V.slope(slope)
+    ln = layer_norm == "pre"
+    a2 = float(alpha) ** 2
+    q = np.full(depth + 1, np.inf)
+    chi = np.full(depth, np.nan)
+    q[0] = q0
+    if ln:  # the branch sees unit variance: its moments once
+        phi2, dphi2 = (float(v[0]) for v in moments(code, slope, np.array([1.0])))
+    for layer in range(depth):
+        ql = q[layer]
+        if not math.isfinite(ql):
+            break
+        if not ln:
+            phi2, dphi2 = (float(v[0]) for v in moments(code, slope, np.array([ql])))
+        chi[layer] = 1.0 + a2 * sw2 * dphi2 / (ql if ln else 1.0)
+        with np.errstate(over="ignore"):
+            q[layer + 1] = ql + a2 * (sw2 * phi2 + sb2)
+    return q, chi

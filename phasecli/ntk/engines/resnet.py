@@ -13,8 +13,9 @@ n is the identity (``layer_norm='none'``) or LayerNorm over the features (``'pre
 with n(K)_ab = K_ab / sqrt(K_aa K_bb) and n(Theta)_ab = Theta_ab / sqrt(K_aa K_bb) under LayerNorm.  The
 readout at depth l uses the same maps as block l + 1, so every depth of a list comes from one pass
 (``residual_scale`` a number); with ``residual_scale='depth'`` (alpha = 1 / sqrt(L)) every depth is its own
-network and its own pass.  Blocks are dense (T and Tdot of every pair by ``resnet_kernels``); K is carried
-divided by exp(lk) where the maps allow it (LayerNorm, or a homogeneous activation), Theta by exp(lt) (its
+network and its own pass.  Blocks are dense: T and Tdot of every pair by the fc engine's pair kernels (closed
+forms, piecewise quadrature), for smooth activations by Mehler's series (``expectations.mehler_pairs``, nested
+quadrature only where its tail is not pinned).  K is carried divided by exp(lk) where the maps allow it (LayerNorm, or a homogeneous activation), Theta by exp(lt) (its
 largest diagonal), so geometric growth never overflows.  Residual networks have no fixed point in general:
 the rows are scaled to a first-layer variance q0 (``normalize``), never to q*.
 """
@@ -28,7 +29,8 @@ import numpy as np
 from phasecli.activations import ACTIVATIONS
 from phasecli.errors import InputError
 from phasecli.ntk.engines import Layer, PointError, scale_rows_to_q_star
-from phasecli.ntk.engines import resnet_kernels as RK
+from phasecli.expectations.mehler_pairs import pair_maps
+from phasecli.ntk.engines import fc_kernels as FK
 from phasecli.ntk.engines.fc import duplicate_pairs
 
 EPS = np.finfo(np.float64).eps
@@ -114,21 +116,43 @@ class ResnetEngine:
 
     # ---- the maps of one block
     def _maps_sym(self, k):
+        """(T, Tdot) on the symmetric block k (its own diagonal the variances)."""
+        diag = np.ascontiguousarray(np.diag(k))
+        if self.kind == 2:  # smooth: Mehler series per pair, quadrature where its tail is not pinned
+            i, j = np.triu_indices(k.shape[0])
+            return self._smooth_pairs(k, diag, diag, i, j, sym=True)
         t, td = np.empty_like(k), np.empty_like(k)
         small = k.size < SERIAL_PAIRS or self.kind == 0 and k.size < 4 * SERIAL_PAIRS
-        (RK.pairs_sym_serial if small else RK.pairs_sym)(self.code, self.kind, self.slope, k, t, td)
+        (FK._raw_pairs_sym_serial if small else FK._raw_pairs_sym)(self.code, self.kind, self.slope, k, diag, t, td)
         return t, td
 
     def _maps_rect(self, k, rows, cols):
+        if self.kind == 2:
+            i, j = (a.ravel() for a in np.indices(k.shape))
+            return self._smooth_pairs(k, rows, cols, i, j, sym=False)
         t, td = np.empty_like(k), np.empty_like(k)
-        small = k.size < SERIAL_PAIRS or self.kind == 0 and k.size < 4 * SERIAL_PAIRS
-        (RK.pairs_rect_serial if small else RK.pairs_rect)(self.code, self.kind, self.slope, k, rows, cols, t, td)
+        FK._raw_pairs_rect(self.code, self.kind, self.slope, k, np.ascontiguousarray(rows), np.ascontiguousarray(cols),
+                           t, td)
+        return t, td
+
+    def _smooth_pairs(self, k, rows, cols, i, j, sym):
+        """(T, Tdot) of the pairs (i, j) of k by ``mehler_pairs.pair_maps`` (mirrored when ``sym``)."""
+        qa, qb, kij = rows[i], cols[j], k[i, j]
+        root = np.where(qa == qb, qa, np.sqrt(qa) * np.sqrt(qb))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c = np.clip(kij / root, -1.0, 1.0)
+        c[~(root > 0.0)] = 0.0
+        tv, tdv = pair_maps(self.code, self.slope, qa, qb, c)
+        t, td = np.empty_like(k), np.empty_like(k)
+        t[i, j], td[i, j] = tv, tdv
+        if sym:
+            t[j, i], td[j, i] = tv, tdv
         return t, td
 
     def _self(self, s):
-        t, td = np.empty_like(s), np.empty_like(s)
-        RK.self_pairs(self.code, self.kind, self.slope, np.ascontiguousarray(s), t, td)
-        return t, td
+        """(E[phi(u)^2], E[phi'(u)^2]) for u ~ N(0, s_i)."""
+        s = np.ascontiguousarray(s, dtype=np.float64)
+        return pair_maps(self.code, self.slope, s, s, np.ones_like(s))
 
     def _pass(self, alpha, depths):
         """One network's pass: yield a Layer at each of ``depths`` (ascending)."""
