@@ -73,8 +73,8 @@ def _flat_row(i, sw2, sb2e, g, rel, rows, eps, dl, ee, ed, dsm, dpm):
     for j in range(i + 1, n):
         rb = rows[j]
         ds = dsm[i, j]
-        dt, et, td, edt, eet, dv, dw = RK._dev_erf_rows(ra, rb, ds, eps[i, j])
-        en, dn, een, edn, ds1, dp1 = RK._dev_update(dt, et, td, edt, eet, eps[i, j], dl[i, j], ee[i, j], ed[i, j],
+        dt, et, td, edt, eet, dv, dw = RK.dev_erf_rows(ra, rb, ds, eps[i, j])
+        en, dn, een, edn, ds1, dp1 = RK.dev_update(dt, et, td, edt, eet, eps[i, j], dl[i, j], ee[i, j], ed[i, j],
                                                     dv, dw, ds, dpm[i, j], True, ra, rb, sw2, sb2e, g, rel)
         dsm[i, j] = ds1
         dpm[i, j] = dp1
@@ -86,8 +86,8 @@ def _flat_row(i, sw2, sb2e, g, rel, rows, eps, dl, ee, ed, dsm, dpm):
 
 @njit(cache=True, parallel=True)
 def flat_erf_dev_layer(sw2, sb2e, g, rel, rows, eps, dl, ee, ed, dsm, dpm):
-    """The deviation-tracked erf update of phasecli's kernel (its own pair functions ``_dev_erf_rows`` and
-    ``_dev_update``), in a flat loop: no mode / activation dispatch, no 1 x 1 placeholder arrays."""
+    """The deviation-tracked erf update of phasecli's kernel (its own pair functions ``dev_erf_rows`` and
+    ``dev_update``), in a flat loop: no mode / activation dispatch, no 1 x 1 placeholder arrays."""
     n = eps.shape[0]
     half = (n + 1) // 2
     for t in prange(half):
@@ -103,14 +103,14 @@ def _maps_row(i, rows, eps, dsm, out_dt, out_et):
     n = eps.shape[0]
     ra = rows[i]
     for j in range(i + 1, n):
-        dt, et, td, edt, eet, dv, dw = RK._dev_erf_rows(ra, rows[j], dsm[i, j], eps[i, j])
+        dt, et, td, edt, eet, dv, dw = RK.dev_erf_rows(ra, rows[j], dsm[i, j], eps[i, j])
         out_dt[i, j] = dt
         out_et[i, j] = et + td
 
 
 @njit(cache=True, parallel=True)
 def flat_erf_maps(rows, eps, dsm, out_dt, out_et):
-    """The erf pair maps alone (``_dev_erf_rows``: dt, et from the deviations), no layer update, no errors."""
+    """The erf pair maps alone (``dev_erf_rows``: dt, et from the deviations), no layer update, no errors."""
     n = eps.shape[0]
     half = (n + 1) // 2
     for t in prange(half):
@@ -189,7 +189,7 @@ def main(argv=None):
         ("  its pairs alone (`dev_layer_sym`, upper triangle)", general_pairs),
         ("  its mirror alone (`mirror_dev`)", lambda arrs: RK.mirror_dev(*arrs)),
         ("the same pair functions in a flat row loop (bench kernel) + `mirror_dev`", flat),
-        ("the erf pair maps alone (`_dev_erf_rows`: no update, no error bounds)",
+        ("the erf pair maps alone (`dev_erf_rows`: no update, no error bounds)",
          lambda arrs: flat_erf_maps(rows, arrs[0], arrs[4], out_dt, out_et)),
         ("plain numba erf loop on the entries (K, Theta): one asin, two square roots",
          lambda arrs: plain_erf_layer(k, th, sw2, sb2, k1, th1)),

@@ -230,16 +230,9 @@ def check_point_resnet(activation: str, sw2, sb2, depths, *, q0: float = 1.0, sl
             status["signal"] = "fail"
             reason["signal"] = (f"signal explodes: q^L of the residual stream overflows float64 at depth {L}"
                                 if q == math.inf else f"no signal at depth {L} (q^L = {q:g})")
-        if eta is None:
-            status["learning_rate"] = "n/a"
-        elif not math.isnan(e) and eta <= e:
-            status["learning_rate"] = "pass"
-        else:
-            status["learning_rate"] = "fail"
-            reason["learning_rate"] = (f"learning rate too large: eta {eta:g} > eta_max = {_g(e)} "
-                                       f"({'2m' if loss == 'mean' else '2'}/lambda_max at depth {L} with the {loss} "
-                                       "loss)" if not math.isnan(e) else f"no learning-rate bound at depth {L}: "
-                                       f"{lr_message or 'no NTK'}")
+        status["learning_rate"], why = _learning_rate(eta, e, L, loss, lr_message)
+        if why:
+            reason["learning_rate"] = why
         first = next((c for c in ("signal", "learning_rate") if status[c] == "fail"), "")
         cols["verdict"].append("fail" if first else "pass")
         cols["reason"].append(reason.get(first, "").replace(",", ";"))
@@ -317,16 +310,9 @@ def _verdict(sw2, sb2, L, p, multiples, no_critical, eta, eta_max, lr_message, l
             else:
                 reasons[name] = f"{what}: depth {L} > {_g(limit)} = {multiple:g} {scale_name} " \
                                 f"({scale_name} = {_g(scale)}){_WHY.get(name, '')}"
-    if eta is None:
-        status["learning_rate"] = "n/a"
-    elif not math.isnan(eta_max) and eta <= eta_max:
-        status["learning_rate"] = "pass"
-    else:
-        status["learning_rate"] = "fail"
-        reasons["learning_rate"] = (f"learning rate too large: eta {eta:g} > eta_max = {_g(eta_max)} "
-                                    f"({'2m' if loss == 'mean' else '2'}/lambda_max at depth {L} with the {loss} loss)"
-                                    if not math.isnan(eta_max) else
-                                    f"no learning-rate bound at depth {L}: {lr_message or 'no NTK'}")
+    status["learning_rate"], why = _learning_rate(eta, eta_max, L, loss, lr_message)
+    if why:
+        reasons["learning_rate"] = why
     first = next((c for c in CRITERIA if status[c] == "fail"), "")
     return dict(verdict="fail" if first else "pass", reason=reasons.get(first, "").replace(",", ";"), failed=first,
                 **limits, **status)
@@ -334,6 +320,18 @@ def _verdict(sw2, sb2, L, p, multiples, no_critical, eta, eta_max, lr_message, l
 
 _WHY = {"conditioning": "; kappa grows like exp(L/xi_1)",
         "generalization": "; trained networks lose their test accuracy over a few xi_star"}
+
+
+def _learning_rate(eta, eta_max: float, L: int, loss: str, lr_message: str):
+    """The learning-rate criterion at depth L: ("n/a" | "pass" | "fail", the reason of a fail or "")."""
+    if eta is None:
+        return "n/a", ""
+    if not math.isnan(eta_max) and eta <= eta_max:
+        return "pass", ""
+    if math.isnan(eta_max):
+        return "fail", f"no learning-rate bound at depth {L}: {lr_message or 'no NTK'}"
+    return "fail", (f"learning rate too large: eta {eta:g} > eta_max = {_g(eta_max)} "
+                    f"({'2m' if loss == 'mean' else '2'}/lambda_max at depth {L} with the {loss} loss)")
 
 
 def _signal_reason(p, sw2, sb2) -> str:

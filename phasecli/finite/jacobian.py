@@ -165,6 +165,19 @@ def resnet_rows(theory, weights: str, pooled: EmpiricalSpectrum):
                             pooled.var_s2, pooled.s2_max, pooled.s2_min, np.array(["ok"] * n, dtype=object), extra)
 
 
+def _networks(statistics, shared: dict, samples: int, scheduler, progress) -> list:
+    """``statistics(index=i, **shared)`` of ``samples`` random networks, one task each (``runtime.sweep``);
+    ``progress(1)`` after each network."""
+    from phasecli.runtime import sweep
+
+    stats = []
+    for s in sweep.run(statistics, [{"index": i} for i in range(samples)], shared=shared, scheduler=scheduler):
+        stats.append(s)
+        if progress is not None:
+            progress(1)
+    return stats
+
+
 def empirical_sweep(activation: str, points, depths, *, weights, widths, samples: int, seed: int = 0, q0: float = 1.0,
                     slope: float = 0.01, keep: bool = False, scheduler=None, progress=None, architecture: str = "fc",
                     residual_scale=1.0, layer_norm: str = "none"):
@@ -172,7 +185,6 @@ def empirical_sweep(activation: str, points, depths, *, weights, widths, samples
     as each completes: the theory's point (``isometry.jacobian_spectrum``) sets q*; one network per task;
     ``progress(1)`` after each network.  A point without a spectrum yields its theory row only."""
     from phasecli import jacobian_spectrum as isometry
-    from phasecli.runtime import sweep
 
     if architecture == "resnet":  # the residual stream's Jacobian, inputs at first-layer variance q0
         from phasecli.finite.resnet import jacobian_statistics
@@ -186,12 +198,7 @@ def empirical_sweep(activation: str, points, depths, *, weights, widths, samples
                     shared = dict(activation=activation, sw2=theory.sw2, sb2=theory.sb2, depths=depths, weights=w,
                                   width=width, seed=seed, q0=q0, slope=slope, residual_scale=residual_scale,
                                   layer_norm=layer_norm)
-                    stats = []
-                    for s in sweep.run(jacobian_statistics, [{"index": i} for i in range(samples)], shared=shared,
-                                       scheduler=scheduler):
-                        stats.append(s)
-                        if progress is not None:
-                            progress(1)
+                    stats = _networks(jacobian_statistics, shared, samples, scheduler, progress)
                     yield resnet_rows(theory, w, pool(stats, depths, width, theory.sw2))
         return
     for a, b in points:
@@ -203,10 +210,5 @@ def empirical_sweep(activation: str, points, depths, *, weights, widths, samples
                     continue
                 shared = dict(activation=activation, sw2=theory.sw2, sb2=theory.sb2, q_star=theory.q_star,
                               depths=depths, weights=w, width=width, seed=seed, slope=slope, keep=keep)
-                stats = []
-                for s in sweep.run(network_statistics, [{"index": i} for i in range(samples)], shared=shared,
-                                   scheduler=scheduler):
-                    stats.append(s)
-                    if progress is not None:
-                        progress(1)
+                stats = _networks(network_statistics, shared, samples, scheduler, progress)
                 yield rows(theory, w, pool(stats, depths, width, theory.sw2))

@@ -25,7 +25,7 @@ API (all ``@njit``; scalars unless said otherwise)
     hard_tanh from the piecewise quadrature of ``phasecli.expectations.kernels`` (V, W from
     ``_diag_piecewise``); a plain difference, so err_dt carries an absolute floor
     PIECEWISE_ERR * sqrt(V1 V2) (likewise err_et).
-``_dev_update(...)``: one layer of (eps, Delta) for one pair from (dt, et, tdot), see there.
+``dev_update(...)``: one layer of (eps, Delta) for one pair from (dt, et, tdot), see there.
 ``diag_rows[_serial]``, ``dev_pairs``, ``dev_layer_sym[_serial]``, ``dev_layer_rect``: loops over rows / pairs;
 ``mismatch_sym``, ``mismatch_rect``: sums of squared coefficient differences for the
     angular expansion of smooth activations (``phasecli.ntk.engines.fc.RawEngine``).
@@ -185,7 +185,7 @@ def _asin_diff_sq(u, v, su, sv, u2_minus_v2):
 
 @njit(cache=True)
 def erf_row_columns(rows):
-    """Fill the erf columns R_A ... R_SQ4 of the row table from R_S (see ``_dev_erf_rows``)."""
+    """Fill the erf columns R_A ... R_SQ4 of the row table from R_S (see ``dev_erf_rows``)."""
     for i in range(rows.shape[0]):
         s = rows[i, R_S]
         a = 1.0 + 2.0 * s
@@ -198,7 +198,7 @@ def erf_row_columns(rows):
 
 
 @njit(cache=True)
-def _dev_erf_rows(ra, rb, ds, eps):
+def dev_erf_rows(ra, rb, ds, eps):
     """``_dev_erf`` (same operations, same rounding) with the per-row parts read from the row table,
     plus the divided differences of ``_diag_diff_closed``:
     (dt, et, tdot, err_dt, err_et, V_a - V_b, W_a - W_b).
@@ -312,7 +312,7 @@ def _dev_piecewise(code, slope, s1, s2, eps, v1, v2, w1, w2):
 
 
 @njit(cache=True)
-def _dev_update(dt, et, tdot, edt, eet, eps, dl, ee, ed, dv, dw, ds, dp, exact, ra, rb, sw2, sb2e, g, rel):
+def dev_update(dt, et, tdot, edt, eet, eps, dl, ee, ed, dv, dw, ds, dp, exact, ra, rb, sw2, sb2e, g, rel):
     """One layer of one pair: (eps', Delta', err_eps', err_Delta', ds', dp') from the maps (dt, et, tdot).
 
     ra, rb: the rows' table entries (``R_*`` columns); dv, dw = V_a - V_b, W_a - W_b; ds, dp = s_a - s_b,
@@ -430,9 +430,9 @@ def diag_rows_serial(mode, code, slope, s, v_out, w_out):
 
 @njit(cache=True)
 def _pair_all(mode, code, slope, i, j, ra, rb, e, ds, dt_a, et_a, td_a, edt_a, eet_a):
-    """(dt, et, tdot, err_dt, err_et, V_a - V_b, W_a - W_b, exact) of one pair (erf: ``_dev_erf_rows``)."""
+    """(dt, et, tdot, err_dt, err_et, V_a - V_b, W_a - W_b, exact) of one pair (erf: ``dev_erf_rows``)."""
     if mode == MODE_CLOSED and CLOSED_FORM[code] == F_ARCSINE:
-        dt, et, td, edt, eet, dv, dw = _dev_erf_rows(ra, rb, ds, e)
+        dt, et, td, edt, eet, dv, dw = dev_erf_rows(ra, rb, ds, e)
         return dt, et, td, edt, eet, dv, dw, True
     dt, et, td, edt, eet = _pair_maps(mode, code, slope, i, j, ra, rb, e, ds, dt_a, et_a, td_a, edt_a, eet_a)
     dv, dw, exact = _pair_diffs(mode, code, slope, ra, rb, ds)
@@ -450,7 +450,7 @@ def _dev_row_sym(i, mode, code, slope, sw2, sb2e, g, rel, rows, eps, dl, ee, ed,
         ds = dsm[i, j]
         dt, et, td, edt, eet, dv, dw, exact = _pair_all(mode, code, slope, i, j, ra, rb, eps[i, j], ds, dt_a, et_a,
                                                         td_a, edt_a, eet_a)
-        en, dn, een, edn, ds1, dp1 = _dev_update(dt, et, td, edt, eet, eps[i, j], dl[i, j], ee[i, j], ed[i, j],
+        en, dn, een, edn, ds1, dp1 = dev_update(dt, et, td, edt, eet, eps[i, j], dl[i, j], ee[i, j], ed[i, j],
                                                  dv, dw, ds, dpm[i, j], exact, ra, rb, sw2, sb2e, g, rel)
         dsm[i, j] = ds1
         dpm[i, j] = dp1
@@ -461,7 +461,7 @@ def _dev_row_sym(i, mode, code, slope, sw2, sb2e, g, rel, rows, eps, dl, ee, ed,
 
 
 @njit(cache=True)
-def _mirror_tile(i0, i1, j0, j1, eps, dl, ee, ed, dsm, dpm):
+def mirror_tile(i0, i1, j0, j1, eps, dl, ee, ed, dsm, dpm):
     for i in range(i0, i1):
         for j in range(max(j0, i + 1), j1):
             eps[j, i] = eps[i, j]
@@ -483,7 +483,7 @@ def mirror_dev(eps, dl, ee, ed, dsm, dpm):
         i1 = min(n, i0 + bs)
         for bj in range(bi, nb):
             j0 = bj * bs
-            _mirror_tile(i0, i1, j0, min(n, j0 + bs), eps, dl, ee, ed, dsm, dpm)
+            mirror_tile(i0, i1, j0, min(n, j0 + bs), eps, dl, ee, ed, dsm, dpm)
 
 
 @njit(parallel=True, cache=True)
@@ -517,7 +517,7 @@ def dev_layer_sym_serial(mode, code, slope, sw2, sb2e, g, rel, rows, eps, dl, ee
     for i in range(n):
         _dev_row_sym(i, mode, code, slope, sw2, sb2e, g, rel, rows, eps, dl, ee, ed, dsm, dpm, dt_a, et_a, td_a,
                      edt_a, eet_a)
-    _mirror_tile(0, n, 0, n, eps, dl, ee, ed, dsm, dpm)
+    mirror_tile(0, n, 0, n, eps, dl, ee, ed, dsm, dpm)
 
 
 @njit(parallel=True, cache=True)
@@ -531,7 +531,7 @@ def dev_layer_rect(mode, code, slope, sw2, sb2e, g, rel, rows_t, rows, eps, dl, 
             ds = dsm[i, j]
             dt, et, td, edt, eet, dv, dw, exact = _pair_all(mode, code, slope, i, j, ra, rb, eps[i, j], ds, dt_a,
                                                             et_a, td_a, edt_a, eet_a)
-            en, dn, een, edn, ds1, dp1 = _dev_update(dt, et, td, edt, eet, eps[i, j], dl[i, j], ee[i, j],
+            en, dn, een, edn, ds1, dp1 = dev_update(dt, et, td, edt, eet, eps[i, j], dl[i, j], ee[i, j],
                                                      ed[i, j], dv, dw, ds, dpm[i, j], exact, ra, rb, sw2, sb2e, g,
                                                      rel)
             dsm[i, j] = ds1

@@ -177,8 +177,8 @@ def _erf_dev_tile(i0, i1, j0, j1, sw2, sb2e, g, rel, rows, eps, dl, ee, ed, dsm,
             rb = rows[j]
             ds = dsm[i, j]
             e = eps[i, j]
-            dt, et, td, edt, eet, dv, dw = RK._dev_erf_rows(ra, rb, ds, e)
-            en, dn, een, edn, ds1, dp1 = RK._dev_update(dt, et, td, edt, eet, e, dl[i, j], ee[i, j], ed[i, j], dv,
+            dt, et, td, edt, eet, dv, dw = RK.dev_erf_rows(ra, rb, ds, e)
+            en, dn, een, edn, ds1, dp1 = RK.dev_update(dt, et, td, edt, eet, e, dl[i, j], ee[i, j], ed[i, j], dv,
                                                         dw, ds, dpm[i, j], True, ra, rb, sw2, sb2e, g, rel)
             dsm[i, j] = ds1
             dpm[i, j] = dp1
@@ -186,14 +186,7 @@ def _erf_dev_tile(i0, i1, j0, j1, sw2, sb2e, g, rel, rows, eps, dl, ee, ed, dsm,
             dl[i, j] = dn
             ee[i, j] = een
             ed[i, j] = edn
-    for i in range(i0, i1):
-        for j in range(max(j0, i + 1), j1):
-            eps[j, i] = eps[i, j]
-            dl[j, i] = dl[i, j]
-            ee[j, i] = ee[i, j]
-            ed[j, i] = ed[i, j]
-            dsm[j, i] = -dsm[i, j]
-            dpm[j, i] = -dpm[i, j]
+    RK.mirror_tile(i0, i1, j0, j1, eps, dl, ee, ed, dsm, dpm)
 
 
 @njit(parallel=True, cache=True)
