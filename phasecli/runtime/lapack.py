@@ -25,9 +25,6 @@ import threading
 import numpy as np
 
 _LOCK = threading.Lock()
-# one foreign call at a time: two merged-main CI runs lost an xdist worker to heap corruption while the NTK and
-# NNGP summaries called dsytrd from two threads at once (cause not confirmed); serialized until it is
-_CALLS = threading.Lock()
 _LIB = None  # _Lapack, or False once the search has failed
 _NAMES = ("dsytrd", "dstebz")
 
@@ -125,14 +122,12 @@ def tridiagonalize(a):
     uplo, = _chars("L")
     work = np.empty(1)
     args = (uplo, ctypes.byref(it(n)), _ptr(c), ctypes.byref(it(max(n, 1))), _ptr(d), _ptr(e), _ptr(tau))
-    with _CALLS:
-        lib.dsytrd(*args, _ptr(work), ctypes.byref(it(-1)), ctypes.byref(info), _STR)
+    lib.dsytrd(*args, _ptr(work), ctypes.byref(it(-1)), ctypes.byref(info), _STR)
     if info.value != 0:
         return None
     lwork = max(1, int(work[0]))
     work = np.empty(lwork)
-    with _CALLS:
-        lib.dsytrd(*args, _ptr(work), ctypes.byref(it(lwork)), ctypes.byref(info), _STR)
+    lib.dsytrd(*args, _ptr(work), ctypes.byref(it(lwork)), ctypes.byref(info), _STR)
     if info.value != 0:
         return None
     return c, d, e[: max(n - 1, 0)], tau[: max(n - 1, 0)]
@@ -159,12 +154,11 @@ def tridiagonal_eigenvalue(d, e, index):
     iwork = np.empty(3 * n, dtype=iblock.dtype)
     m_found, nsplit, info = it(0), it(0), it(0)
     rng, order = _chars("I", "E")
-    with _CALLS:
-        lib.dstebz(rng, order, ctypes.byref(it(n)), ctypes.byref(ctypes.c_double(0.0)),
-                   ctypes.byref(ctypes.c_double(0.0)), ctypes.byref(it(index + 1)), ctypes.byref(it(index + 1)),
-                   ctypes.byref(ctypes.c_double(2.0 * np.finfo(np.float64).tiny)), _ptr(d), _ptr(e),
-                   ctypes.byref(m_found), ctypes.byref(nsplit), _ptr(w), _ptr(iblock), _ptr(isplit), _ptr(work),
-                   _ptr(iwork), ctypes.byref(info), _STR, _STR)
+    lib.dstebz(rng, order, ctypes.byref(it(n)), ctypes.byref(ctypes.c_double(0.0)),
+               ctypes.byref(ctypes.c_double(0.0)), ctypes.byref(it(index + 1)), ctypes.byref(it(index + 1)),
+               ctypes.byref(ctypes.c_double(2.0 * np.finfo(np.float64).tiny)), _ptr(d), _ptr(e),
+               ctypes.byref(m_found), ctypes.byref(nsplit), _ptr(w), _ptr(iblock), _ptr(isplit), _ptr(work),
+               _ptr(iwork), ctypes.byref(info), _STR, _STR)
     if info.value != 0 or m_found.value != 1:
         return None
     return float(w[0]) / scale
