@@ -209,3 +209,55 @@ def test_summaries_use_the_ctypes_path(monkeypatch):
     X = np.random.default_rng(9).standard_normal((30, 4))
     s = ntk.ntk_spectra("erf", X, 1.5, 0.05, [1, 2], normalize=False)
     assert s.status == "ok" and calls and set(calls) <= {30, 29}
+
+
+# A tridiagonal form the NTK summaries met (kappa -a erf --sw2 0.5:4:20 --sb2 0.1 --depth 1:100): twenty eigenvalues
+# within 4e-15 of 1.  dstebz's bisection cannot split the cluster (INFO = 2, M = 0) and its discard loop then writes
+# IBLOCK(0), one element before the array: with a plain n-element buffer that corrupted the heap and a later,
+# unrelated allocation aborted the process ("corrupted size vs. prev_size").
+_CLUSTER_D = [float.fromhex(h) for h in (
+    "0x1.0000000000000p+0", "0x1.000000000000cp+0", "0x1.ffffffffffffep-1", "0x1.ffffffffffffep-1",
+    "0x1.ffffffffffffep-1", "0x1.ffffffffffffep-1", "0x1.0000000000001p+0", "0x1.ffffffffffffap-1",
+    "0x1.ffffffffffff6p-1", "0x1.ffffffffffffap-1", "0x1.ffffffffffffep-1", "0x1.ffffffffffffep-1",
+    "0x1.ffffffffffffap-1", "0x1.0000000000001p+0", "0x1.0000000000001p+0", "0x1.0000000000001p+0",
+    "0x1.ffffffffffffep-1", "0x1.ffffffffffff6p-1", "0x1.ffffffffffffep-1", "0x1.ffffffffffffep-1")]
+_CLUSTER_E = [float.fromhex(h) for h in (
+    "-0x1.8c0ff67ada015p-51", "0x1.ccf0d384eac9ep-54", "-0x1.99fb5ecc17c24p-54", "0x1.381c209c9668cp-53",
+    "0x1.e02327304fff2p-54", "-0x1.a3bfad7ff6ad2p-54", "-0x1.9b0f669dc8d8ep-52", "0x1.ad6e596b4ae7ep-51",
+    "0x1.ee74f1e858fbep-52", "-0x1.3db616c1adf7fp-53", "0x1.7bfd07100e0eep-54", "0x1.0b9bfa6aacdcap-53",
+    "-0x1.52d225c644cdep-53", "-0x1.acd1eb2d3f3e1p-52", "0x1.62841a88ce359p-53", "-0x1.c0d22741bbda0p-52",
+    "0x1.21879d7e42050p-52", "-0x1.e27cd464bf22bp-54", "-0x1.f98ef4cb147cap-58")]
+
+
+def test_failed_bisection_leaves_the_heap_intact():
+    """The cluster's top eigenvalue: dstebz fails (None: the callers fall back to scipy), and 200 such calls in a
+    fresh interpreter under glibc's checking allocator (MALLOC_CHECK_=3, its debug library preloaded where glibc
+    ships one) exit cleanly; before the fix this aborted."""
+    import os
+    import subprocess
+    import sys
+
+    from scipy.linalg import eigvalsh_tridiagonal
+
+    d, e = np.array(_CLUSTER_D), np.array(_CLUSTER_E)
+    top = lapack.tridiagonal_eigenvalue(d, e, d.size - 1)
+    want = float(eigvalsh_tridiagonal(d, e)[-1])
+    assert top is None or abs(top - want) <= 4 * EPS
+    assert phasecli_ends(d, e) == pytest.approx((float(eigvalsh_tridiagonal(d, e)[0]), want), abs=4 * EPS)
+    env = dict(os.environ, MALLOC_CHECK_="3", MALLOC_PERTURB_="165")
+    debug = [p for p in ("/lib/x86_64-linux-gnu/libc_malloc_debug.so.0", "/usr/lib64/libc_malloc_debug.so.0",
+                         "/lib64/libc_malloc_debug.so.0", "/usr/lib/libc_malloc_debug.so.0") if os.path.exists(p)]
+    if debug:
+        env["LD_PRELOAD"] = debug[0]
+    code = ("import gc, numpy as np\nfrom phasecli.runtime import lapack\n"
+            f"d, e = np.array({_CLUSTER_D!r}), np.array({_CLUSTER_E!r})\n"
+            "for _ in range(200):\n    lapack.tridiagonal_eigenvalue(d, e, d.size - 1)\n"
+            "    junk = [bytearray(k) for k in range(1, 400)]\ngc.collect()\nprint('clean')\n")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.strip() == "clean", (proc.returncode, proc.stderr[-400:])
+
+
+def phasecli_ends(d, e):
+    from phasecli.ntk.spectra import _tridiagonal_ends
+
+    return _tridiagonal_ends(d, e)

@@ -237,10 +237,12 @@ def _tridiagonal_ends(d, e):
     n = d.shape[0]
     lo, hi = lapack.tridiagonal_eigenvalue(d, e, 0), lapack.tridiagonal_eigenvalue(d, e, n - 1)
     if lo is None or hi is None:
+        # bisection failed (a cluster it cannot split, or no library): every eigenvalue by dsterf.  Not scipy's
+        # select="i", which is dstebz again (it raises on the same cluster)
         from scipy.linalg import eigvalsh_tridiagonal
 
-        lo = float(eigvalsh_tridiagonal(d, e, select="i", select_range=(0, 0), check_finite=False)[0])
-        hi = float(eigvalsh_tridiagonal(d, e, select="i", select_range=(n - 1, n - 1), check_finite=False)[0])
+        w = eigvalsh_tridiagonal(d, e, check_finite=False)
+        lo, hi = float(w[0]), float(w[-1])
     return lo, hi
 
 

@@ -92,8 +92,9 @@ def available():
     return lib.path if lib else None
 
 
-def _ptr(x):
-    return x.ctypes.data_as(ctypes.c_void_p)
+def _ptr(x, start=0):
+    """The address of x[start] (x stays referenced by the caller for the call's duration)."""
+    return ctypes.c_void_p(x.ctypes.data + start * x.itemsize)
 
 
 def _chars(*s):
@@ -148,7 +149,10 @@ def tridiagonal_eigenvalue(d, e, index):
     d = np.ascontiguousarray(d, dtype=np.float64) * scale
     e = np.ascontiguousarray(e, dtype=np.float64) * scale if n > 1 else np.zeros(1)
     w = np.empty(n)
-    iblock = np.empty(n, dtype=np.int64 if it is ctypes.c_int64 else np.int32)
+    # IBLOCK gets one slot in front of the n LAPACK may use: when bisection fails (INFO = 2, a cluster it cannot
+    # split) with M = 0, DSTEBZ's discard loop writes IBLOCK(IW) with IW = 0, one element before the array --
+    # over the heap's bookkeeping of a plain n-element buffer (a crash later, anywhere).
+    iblock = np.empty(n + 1, dtype=np.int64 if it is ctypes.c_int64 else np.int32)
     isplit = np.empty(n, dtype=iblock.dtype)
     work = np.empty(4 * n)
     iwork = np.empty(3 * n, dtype=iblock.dtype)
@@ -157,7 +161,7 @@ def tridiagonal_eigenvalue(d, e, index):
     lib.dstebz(rng, order, ctypes.byref(it(n)), ctypes.byref(ctypes.c_double(0.0)),
                ctypes.byref(ctypes.c_double(0.0)), ctypes.byref(it(index + 1)), ctypes.byref(it(index + 1)),
                ctypes.byref(ctypes.c_double(2.0 * np.finfo(np.float64).tiny)), _ptr(d), _ptr(e),
-               ctypes.byref(m_found), ctypes.byref(nsplit), _ptr(w), _ptr(iblock), _ptr(isplit), _ptr(work),
+               ctypes.byref(m_found), ctypes.byref(nsplit), _ptr(w), _ptr(iblock, 1), _ptr(isplit), _ptr(work),
                _ptr(iwork), ctypes.byref(info), _STR, _STR)
     if info.value != 0 or m_found.value != 1:
         return None
