@@ -264,14 +264,15 @@ _phasecli() {
                 --q0) return ;;
                 --slope) return ;;
                 --trainable-multiple) return ;;
+                --grad-growth) return ;;
                 --architecture) _phasecli_words "fc resnet" 0; return ;;
                 --residual-scale) _phasecli_words "1 depth" 0; return ;;
                 --layer-norm) _phasecli_words "none pre" 0; return ;;
                 --format|-f) _phasecli_words "table csv tsv json jsonl shell" 0; return ;;
-                --columns) _phasecli_words "activation depth weights sw2 sb2 sb2_rule w_std b_std fan_in w_std_standard q_star chi_1 xi_q xi_c max_trainable_depth mean_s2 var_s2" 1; return ;;
-                --value) _phasecli_words "activation depth weights sw2 sb2 sb2_rule w_std b_std fan_in w_std_standard q_star chi_1 xi_q xi_c max_trainable_depth mean_s2 var_s2" 0; return ;;
+                --columns) _phasecli_words "activation depth weights sw2 sb2 sb2_rule w_std b_std fan_in w_std_standard q_star chi_1 xi_q xi_c max_trainable_depth mean_s2 var_s2 sw2_rule architecture residual_scale layer_norm" 1; return ;;
+                --value) _phasecli_words "activation depth weights sw2 sb2 sb2_rule w_std b_std fan_in w_std_standard q_star chi_1 xi_q xi_c max_trainable_depth mean_s2 var_s2 sw2_rule architecture residual_scale layer_norm" 0; return ;;
             esac
-            _phasecli_words "--activation -a --depth --sb2 --weights --fan-in --q0 --slope --trainable-multiple --architecture --residual-scale --layer-norm --format -f --columns --value --help -h" 0 ;;
+            _phasecli_words "--activation -a --depth --sb2 --weights --fan-in --q0 --slope --trainable-multiple --grad-growth --architecture --residual-scale --layer-norm --format -f --columns --value --help -h" 0 ;;
         jacobian)
             case "$prev" in
                 --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs" 0; return ;;

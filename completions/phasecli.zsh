@@ -284,12 +284,13 @@ _phasecli() {
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
                 '--trainable-multiple=[max_trainable_depth = this multiple of xi_c (Schoenholz et al]:value: ' \
+                '--grad-growth=[resnet\: the gradient growth prod chi_l over the L blocks (mean squared singular value of dh^L/dh^0) that sw2 is solved for; > 1.]:value: ' \
                 '--architecture=[Network\: fc (fully connected) or resnet (residual blocks after a dense layer; depth = blocks; `phasecli docs resnet`).]:value:(fc resnet)' \
                 '--residual-scale=[resnet\: the residual branchs scale alpha (a number >= 0), or depth for 1/sqrt(L) (each depth L of a list is then its own network).]:value:(1 depth)' \
                 '--layer-norm=[resnet\: pre puts a LayerNorm (no gain, no bias) before each blocks activation and before the readouts.]:value:(none pre)' \
                 {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl, shell \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl shell)' \
-                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation depth weights sw2 sb2 sb2_rule w_std b_std fan_in w_std_standard q_star chi_1 xi_q xi_c max_trainable_depth mean_s2 var_s2' \
-                '--value=[Print only this columns values, one per line, bare (empty line where undefined) \[bare --value\: sw2\].]:value:(activation depth weights sw2 sb2 sb2_rule w_std b_std fan_in w_std_standard q_star chi_1 xi_q xi_c max_trainable_depth mean_s2 var_s2)' \
+                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - activation depth weights sw2 sb2 sb2_rule w_std b_std fan_in w_std_standard q_star chi_1 xi_q xi_c max_trainable_depth mean_s2 var_s2 sw2_rule architecture residual_scale layer_norm' \
+                '--value=[Print only this columns values, one per line, bare (empty line where undefined) \[bare --value\: sw2\].]:value:(activation depth weights sw2 sb2 sb2_rule w_std b_std fan_in w_std_standard q_star chi_1 xi_q xi_c max_trainable_depth mean_s2 var_s2 sw2_rule architecture residual_scale layer_norm)' \
                 {--help,-h}'[Show the help and exit]' \
             ;;
         jacobian)

@@ -14,3 +14,4 @@ CONDITIONING_MULTIPLE = 6.0  # ordered side: depth <= this x xi_1
 GENERALIZATION_MULTIPLE = 2.0  # chaotic side: depth <= this x xi_star (bench/RESULTS_gate_multiples.md)
 SW2_RANGE = (1e-3, 1e4)  # search interval of the critical sw2
 BATCH_SIZE = 2048  # test rows per pass of the predictor's recursion
+GRAD_GROWTH = 2.0  # init --architecture resnet: the gradient growth prod chi_l the recommended sw2 gives

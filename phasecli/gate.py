@@ -22,7 +22,9 @@ A criterion that does not apply on this side of the transition has the limit inf
 limit) and the status 'n/a'.  A limit that is NaN (undefined) never passes.
 
 init: sw2 root-solved on the critical line (chi_1 = 1) for sb2, and sb2, when not given,
-from the dynamical-isometry rule of ``default_sb2``.
+from the dynamical-isometry rule of ``default_sb2``.  Residual networks have no critical line:
+``recommend_resnet`` root-solves sw2 for a gradient growth prod_l chi_l = grad_growth at depth L
+(docs/theory.md section 17, "A recommended residual initialization").
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ DEFAULT_TRAINABLE_MULTIPLE = defaults.TRAINABLE_MULTIPLE
 DEFAULT_CONDITIONING_MULTIPLE = defaults.CONDITIONING_MULTIPLE
 DEFAULT_GENERALIZATION_MULTIPLE = defaults.GENERALIZATION_MULTIPLE
 DEFAULT_CRITICAL_TOL = defaults.CRITICAL_TOL
+DEFAULT_GRAD_GROWTH = defaults.GRAD_GROWTH
 CRITERIA = ("signal", "trainability", "conditioning", "generalization", "learning_rate")
 CRITICAL_TEXT = {
     "unconverged": "the root solver did not converge",
@@ -367,7 +370,9 @@ class Recommendation(Rows):
     w_std_standard = sqrt(sw2 / fan_in) (standard parameterization; NaN without fan_in).
     sb2_rule: 'given', 'he' (relu, leaky_relu, abs, linear: sb2 = 0), 'isometry' (the largest sb2
     meeting the isometry target), 'isometry-best' (the target is out of reach: the sb2 with
-    the smallest excess) or 'fixed' (the isometry analysis is not available).
+    the smallest excess), 'fixed' (the isometry analysis is not available) or 'zero' (a residual
+    network's default).  sw2_rule: 'critical' (chi_1 = 1) or 'grad_growth' (a residual network:
+    prod_l chi_l, which is mean_s2, equals the target; the fixed-point columns are NaN).
     """
 
     activation: str
@@ -384,6 +389,10 @@ class Recommendation(Rows):
     mean_s2: float
     var_s2: float
     fan_in: int | None = None
+    sw2_rule: str = "critical"
+    architecture: str = "fc"
+    residual_scale: float = math.nan
+    layer_norm: str = ""
 
     @property
     def w_std(self) -> float:
@@ -525,6 +534,81 @@ def recommend(activation: str, depth: int, *, sb2=None, weights: str = "gaussian
                           mean_s2=mean_s2, var_s2=var_s2, fan_in=fan_in)
 
 
+def _log_growth(activation, sw2, sb2, depth, q0, slope, alpha, layer_norm):
+    """log prod_l chi_l of the residual stream at ``depth`` (inf once q^l overflows)."""
+    from phasecli.meanfield.resnet import stream
+
+    chi = stream(activation, sw2, sb2, depth, q0=q0, slope=slope, alpha=alpha, layer_norm=layer_norm)[1]
+    return math.inf if np.isnan(chi).any() else float(np.log1p(chi - 1.0).sum())
+
+
+def recommend_resnet(activation: str, depth: int, *, sb2=None, weights: str = "gaussian", q0: float = 1.0,
+                     slope: float = 0.01, fan_in=None, residual_scale=1.0, layer_norm: str = "none",
+                     grad_growth: float = DEFAULT_GRAD_GROWTH) -> Recommendation:
+    """A residual network's initialization for depth L (docs/theory.md section 17, "A recommended residual
+    initialization"): the sw2 whose gradient growth prod_{l=1..L} chi_l (the mean squared singular value of
+    dh^L/dh^0, ``jacobian --architecture resnet``) equals ``grad_growth`` > 1; sb2 = 0 unless given.
+
+    The growth rises from 1 (sw2 = 0: the blocks do nothing) without bound in sw2, so the root exists; it is
+    bracketed in log sw2 and refined by Brent's method to |log growth - log grad_growth| <= 1e-12 (else
+    RuntimeFailure).  The weight law does not change the mean (``weights`` is carried into the row)."""
+    from scipy.optimize import brentq
+
+    from phasecli.ntk.engines.resnet import check_layer_norm, check_residual_scale, residual_alpha
+
+    act = V.activation(activation)
+    depth = V.integer("depth", depth, lo=1, hi=V.MAX_DEPTH)
+    if weights not in ("gaussian", "orthogonal"):
+        raise V.InputError(f"weights must be 'gaussian' or 'orthogonal', got {weights!r}", "weights")
+    q0, slope = V.q0(q0), V.slope(slope)
+    fan_in = None if fan_in is None else V.integer("fan_in", fan_in, lo=1)
+    sb2, rule = (0.0, "zero") if sb2 is None else (V.variance("sb2", sb2), "given")
+    grad_growth = V.number("grad_growth", grad_growth, lo=1.0, lo_open=True, hi=1e300)
+    scale = check_residual_scale(residual_scale)
+    ln = check_layer_norm(layer_norm)
+    alpha = residual_alpha(scale, depth)
+    if alpha == 0.0:
+        raise V.InputError("residual scale 0: the blocks do nothing and no sw2 changes the gradient growth",
+                           "residual_scale")
+    target = math.log(grad_growth)
+
+    def excess(log_sw2):
+        return _log_growth(act.name, math.exp(log_sw2), sb2, depth, q0, slope, alpha, ln) - target
+
+    # first guess: small sw2 keeps q^l near q^0, so log growth ~ L alpha^2 sw2 E[phi'^2] / s_0 = L (chi_1 - 1) / sw2
+    gain_1 = math.expm1(_log_growth(act.name, 1.0, sb2, 1, q0, slope, alpha, ln))  # chi_1 - 1 at sw2 = 1
+    guess = math.log(target / (depth * gain_1)) if 0.0 < gain_1 < math.inf else 0.0
+    lo = hi = min(700.0, max(-700.0, guess))  # log sw2, bracketed by factors of 2 (the growth rises with sw2)
+    f_lo = f_hi = excess(lo)
+    while f_hi <= 0.0 and hi < 700.0:
+        lo, f_lo = hi, f_hi
+        hi += math.log(2.0)
+        f_hi = excess(hi)
+    while f_lo > 0.0 and lo > -700.0:
+        hi, f_hi = lo, f_lo
+        lo -= math.log(2.0)
+        f_lo = excess(lo)
+    if not (f_lo <= 0.0 < f_hi):
+        raise RuntimeFailure(f"no sw2 in [1e-304, 1e304] gives a gradient growth of {grad_growth:g} for "
+                             f"{act.name} at depth {depth}")
+    if f_lo == 0.0:
+        log_sw2 = lo
+    else:
+        # brentq needs finite values: an overflowed stream (inf) is far above the target
+        log_sw2 = brentq(lambda x: min(excess(x), 1e300), lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps,
+                         maxiter=200)
+    sw2 = math.exp(log_sw2)
+    residual = _log_growth(act.name, sw2, sb2, depth, q0, slope, alpha, ln) - target
+    if not abs(residual) <= 1e-12 * max(1.0, abs(target)):
+        raise RuntimeFailure(f"the sw2 for a gradient growth of {grad_growth:g} did not converge ({act.name}, depth "
+                             f"{depth}: log growth off by {residual:.3g})")
+    nan = math.nan
+    return Recommendation(activation=act.name, depth=depth, weights=weights, sw2=sw2, sb2=float(sb2), sb2_rule=rule,
+                          q_star=nan, chi_1=nan, xi_q=nan, xi_c=nan, max_trainable_depth=nan,
+                          mean_s2=math.exp(residual + target), var_s2=nan, fan_in=fan_in, sw2_rule="grad_growth",
+                          architecture="resnet", residual_scale=alpha, layer_norm=ln)
+
+
 def check_sweep(activation: str, sw2, sb2, depths, *, scheduler=None, **kwargs):
     """``check_point`` at every (sw2, sb2), sw2 outer (sw2 = 'critical': the critical sw2 at each sb2), in
     order: a ``plans.Sweep`` of Verdicts.  ``kwargs``: the other keywords of ``check_point``."""
@@ -541,7 +625,9 @@ def check_sweep(activation: str, sw2, sb2, depths, *, scheduler=None, **kwargs):
                        dict(activation=activation, depths=depths, **kwargs), scheduler)
 
 
-def recommend_all(activation: str, depths, *, sb2=None, weights=("gaussian",), **kwargs) -> list:
-    """``recommend`` for every depth (outer), sb2 (None: the rule of ``default_sb2``) and weight law."""
-    return [recommend(activation, int(d), sb2=b, weights=w, **kwargs)
-            for d in depths for b in (sb2 or [None]) for w in weights]
+def recommend_all(activation: str, depths, *, sb2=None, weights=("gaussian",), architecture: str = "fc",
+                  **kwargs) -> list:
+    """``recommend`` (``recommend_resnet`` for architecture 'resnet') for every depth (outer), sb2 (None: the
+    default rule) and weight law."""
+    fn = recommend_resnet if architecture == "resnet" else recommend
+    return [fn(activation, int(d), sb2=b, weights=w, **kwargs) for d in depths for b in (sb2 or [None]) for w in weights]

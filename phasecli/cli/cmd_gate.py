@@ -226,10 +226,13 @@ def _readable(v, *multiples):
 @q0_option
 @slope_option
 @trainable_option
+@click.option("--grad-growth", type=FiniteFloat(1.0, lo_open=True), default=defaults.GRAD_GROWTH, show_default=True,
+              metavar="G", help="resnet: the gradient growth prod chi_l over the L blocks (mean squared singular "
+                                "value of dh^L/dh^0) that sw2 is solved for; > 1.")
 @simulated_architecture_options
 @output_options(columns=INIT_COLUMNS, png=False, value_default="sw2", extra_formats=("shell",))
-def init(activation, depth_spec, sb2, weights, fan_in, q0, slope, trainable_multiple, architecture, residual_scale,
-         layer_norm, out):
+def init(activation, depth_spec, sb2, weights, fan_in, q0, slope, trainable_multiple, grad_growth, architecture,
+         residual_scale, layer_norm, out):
     """A recommended initialization for depth L: sw2 on the critical line (chi_1 = 1) for sb2.
 
     sw2 is root-solved (as `phasecli critical`); relu: He's sw2 = 2, sb2 = 0.  Printed with
@@ -244,6 +247,11 @@ def init(activation, depth_spec, sb2, weights, fan_in, q0, slope, trainable_mult
     (softplus; silu, gelu at small sb2; relu with sb2 > 0): exit status 1.  --format shell prints
     SW2=, SB2=, W_STD=, B_STD= lines (full precision) for eval in bash, zsh or sh.
 
+    --architecture resnet: there is no critical line; sw2 is root-solved so that the
+    gradients grow by --grad-growth (default 2) across the L blocks (mean_s2 of
+    dh^L/dh^0 = prod chi_l), sb2 = 0 unless given; the fixed-point columns are NaN
+    (`phasecli docs resnet`).
+
     Guide: `phasecli docs gate`.
 
     \b
@@ -253,17 +261,20 @@ def init(activation, depth_spec, sb2, weights, fan_in, q0, slope, trainable_mult
       phasecli init -a relu --depth 50 --fan-in 512 -f json
       phasecli init -a tanh --depth 10,100,1000 --weights gaussian,orthogonal -f csv
       SW2=$(phasecli init -a erf --depth 200 --weights orthogonal --value)
+      phasecli init -a relu --depth 10,100 --architecture resnet --layer-norm pre -f csv
     """
     from phasecli import gate, validate
 
-    if architecture == "resnet":
-        raise click.BadParameter("residual networks have no fixed point, hence no critical line to put sw2 on: "
-                                 "there is no recommended resnet initialization (see `phasecli phase --architecture "
-                                 "resnet --depth L` for q^L, c^L and the gradient growth)", param_hint="'--architecture'")
-    given = [f"--{n.replace('_', '-')}" for n in ("residual_scale", "layer_norm") if explicit(n)]
-    if given:
-        raise click.BadParameter(f"{', '.join(given)}: only for residual networks (--architecture resnet)",
-                                 param_hint="'--architecture'")
+    resnet = architecture == "resnet"
+    if resnet:
+        if explicit("trainable_multiple"):
+            raise click.BadParameter("a residual network has no xi_c, hence no maximum trainable depth: "
+                                     "--grad-growth sets its sw2", param_hint="'--trainable-multiple'")
+    else:
+        given = [f"--{n.replace('_', '-')}" for n in ("residual_scale", "layer_norm", "grad_growth") if explicit(n)]
+        if given:
+            raise click.BadParameter(f"{', '.join(given)}: only for residual networks (--architecture resnet)",
+                                     param_hint="'--architecture'")
     if out.fmt == "shell" and (out.columns or out.value):
         raise click.BadParameter("--format shell prints SW2, SB2, W_STD, B_STD: --columns and --value do not apply",
                                  param_hint="'--format'")
@@ -275,9 +286,11 @@ def init(activation, depth_spec, sb2, weights, fan_in, q0, slope, trainable_mult
     if out.fmt == "shell" and n_rows > 1:
         raise click.BadParameter(f"--format shell sets one SW2 and SB2; got {n_rows} rows (one --depth, --sb2 "
                                  "and --weights, or another format)", param_hint="'--format'")
+    network = (dict(architecture="resnet", residual_scale=residual_scale, layer_norm=layer_norm,
+                    grad_growth=grad_growth) if resnet else dict(trainable_multiple=trainable_multiple))
     with input_errors():
-        recs = gate.recommend_all(activation, depths, sb2=sb2, weights=weights, q0=q0, slope=slope,
-                                  trainable_multiple=trainable_multiple, fan_in=fan_in)
+        recs = gate.recommend_all(activation, depths, sb2=sb2, weights=weights, q0=q0, slope=slope, fan_in=fan_in,
+                                  **network)
     for rec in recs:
         if rec.sb2_rule == "fixed":
             warn(f"the dynamical-isometry analysis is not available: sb2 = {rec.sb2:g} (a fixed default); "
@@ -297,7 +310,10 @@ def init(activation, depth_spec, sb2, weights, fan_in, q0, slope, trainable_mult
 _INIT_MEANING = {
     "sw2": "weight VARIANCE sigma_w^2 (critical: chi_1 = 1)",
     "sb2": "bias VARIANCE sigma_b^2",
-    "sb2_rule": "how sb2 was chosen (given, he, isometry, isometry-best, fixed)",
+    "sb2_rule": "how sb2 was chosen (given, he, isometry, isometry-best, fixed, zero)",
+    "sw2_rule": "how sw2 was chosen (critical; grad_growth: resnet, mean_s2 = the target)",
+    "residual_scale": "alpha, the residual branch's scale",
+    "layer_norm": "LayerNorm before each block's activation (pre) or none",
     "w_std": "sqrt(sw2): weight std, NTK parameterization",
     "b_std": "sqrt(sb2): bias std",
     "w_std_standard": "sqrt(sw2 / fan_in): weight std, standard parameterization",
@@ -317,14 +333,20 @@ def _init_table(rec):
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{rec.activation} initialization for depth {rec.depth} ({rec.weights} weights)",
+    network = "residual network" if rec.architecture == "resnet" else "network"
+    table = Table(title=f"{rec.activation} {network} initialization for depth {rec.depth} ({rec.weights} weights)",
                   title_justify="left", header_style="bold")
     for name in ("name", "value", "meaning"):
         table.add_column(name)
     row = rec.table(INIT_COLUMNS)
+    skip = {"activation", "depth", "weights", "architecture"}
+    if rec.architecture == "resnet":  # no fixed point: its columns are NaN
+        skip |= {"q_star", "chi_1", "xi_q", "xi_c", "max_trainable_depth", "var_s2"}
+    else:
+        skip |= {"sw2_rule", "residual_scale", "layer_norm"}
     for name in INIT_COLUMNS:
         value = row[name][0]
-        if name in ("activation", "depth", "weights") or (name in ("fan_in", "w_std_standard") and not rec.fan_in):
+        if name in skip or (name in ("fan_in", "w_std_standard") and not rec.fan_in):
             continue
         text = repr(value) if name in _FULL_PRECISION else (_fmt(value) if isinstance(value, float) else str(value))
         table.add_row(name, text, _INIT_MEANING.get(name, ""))

@@ -41,7 +41,8 @@ CHECK = ("activation", "sw2", "sb2", "depth", "verdict", "reason", "failed", "q_
          "eta", "eta_max", "signal", "trainability", "conditioning", "generalization", "learning_rate", "architecture",
          "residual_scale", "layer_norm")
 INIT = ("activation", "depth", "weights", "sw2", "sb2", "sb2_rule", "w_std", "b_std", "fan_in", "w_std_standard",
-        "q_star", "chi_1", "xi_q", "xi_c", "max_trainable_depth", "mean_s2", "var_s2")
+        "q_star", "chi_1", "xi_q", "xi_c", "max_trainable_depth", "mean_s2", "var_s2", "sw2_rule", "architecture",
+        "residual_scale", "layer_norm")
 
 # What a column name means wherever it appears: every name that two or more commands write, once
 # (tests/test_vocabulary.py fails when a command reuses a name that is not here, or a name here is no
