@@ -539,7 +539,7 @@ def _log_growth(activation, sw2, sb2, depth, q0, slope, alpha, layer_norm):
     from phasecli.meanfield.resnet import stream
 
     chi = stream(activation, sw2, sb2, depth, q0=q0, slope=slope, alpha=alpha, layer_norm=layer_norm)[1]
-    return math.inf if np.isnan(chi).any() else float(np.log1p(chi - 1.0).sum())
+    return math.inf if np.isnan(chi).any() else math.fsum(np.log1p(chi - 1.0))
 
 
 def recommend_resnet(activation: str, depth: int, *, sb2=None, weights: str = "gaussian", q0: float = 1.0,
@@ -567,9 +567,9 @@ def recommend_resnet(activation: str, depth: int, *, sb2=None, weights: str = "g
     scale = check_residual_scale(residual_scale)
     ln = check_layer_norm(layer_norm)
     alpha = residual_alpha(scale, depth)
-    if alpha == 0.0:
-        raise V.InputError("residual scale 0: the blocks do nothing and no sw2 changes the gradient growth",
-                           "residual_scale")
+    if alpha * alpha == 0.0:
+        raise V.InputError(f"residual scale {alpha:g}: alpha^2 is 0 in float64, the blocks do nothing and no sw2 "
+                           "changes the gradient growth", "residual_scale")
     target = math.log(grad_growth)
 
     def excess(log_sw2):
@@ -588,6 +588,9 @@ def recommend_resnet(activation: str, depth: int, *, sb2=None, weights: str = "g
         hi, f_hi = lo, f_lo
         lo -= math.log(2.0)
         f_lo = excess(lo)
+    if f_lo == math.inf:
+        raise RuntimeFailure(f"the residual stream's variance q^l overflows float64 before depth {depth} whatever sw2 "
+                             f"({act.name}, sb2={sb2:g}, alpha={alpha:g}): no gradient growth to solve for")
     if not (f_lo <= 0.0 < f_hi):
         raise RuntimeFailure(f"no sw2 in [1e-304, 1e304] gives a gradient growth of {grad_growth:g} for "
                              f"{act.name} at depth {depth}")

@@ -157,7 +157,7 @@ def stream(activation, sw2, sb2, depth, *, q0=1.0, slope=0.01, alpha=1.0, layer_
     sw2, sb2 = V.variance("sw2", sw2), V.variance("sb2", sb2)
     q0, slope = V.q0(q0), V.slope(slope)
     ln = layer_norm == "pre"
-    a2 = float(alpha) ** 2
+    a2 = float(alpha) * float(alpha)  # inf for a huge alpha (float ** 2 would raise OverflowError)
     q = np.full(depth + 1, np.inf)
     chi = np.full(depth, np.nan)
     q[0] = q0
@@ -169,7 +169,8 @@ def stream(activation, sw2, sb2, depth, *, q0=1.0, slope=0.01, alpha=1.0, layer_
             break
         if not ln:
             phi2, dphi2 = (float(v[0]) for v in moments(code, slope, np.array([ql])))
-        chi[layer] = 1.0 + a2 * sw2 * dphi2 / (ql if ln else 1.0)
+        gain, added = sw2 * dphi2 / (ql if ln else 1.0), sw2 * phi2 + sb2
+        chi[layer] = 1.0 + (a2 * gain if gain else 0.0)  # a branch that adds nothing adds nothing, even at alpha = inf
         with np.errstate(over="ignore"):
-            q[layer + 1] = ql + a2 * (sw2 * phi2 + sb2)
+            q[layer + 1] = ql + (a2 * added if added else 0.0)
     return q, chi
