@@ -629,8 +629,8 @@ def check_sweep(activation: str, sw2, sb2, depths, *, scheduler=None, **kwargs):
 
 
 def recommend_all(activation: str, depths, *, sb2=None, weights=("gaussian",), architecture: str = "fc",
-                  **kwargs) -> list:
+                  **kwargs):
     """``recommend`` (``recommend_resnet`` for architecture 'resnet') for every depth (outer), sb2 (None: the
-    default rule) and weight law."""
+    default rule) and weight law: a generator, each Recommendation as it is solved."""
     fn = recommend_resnet if architecture == "resnet" else recommend
-    return [fn(activation, int(d), sb2=b, weights=w, **kwargs) for d in depths for b in (sb2 or [None]) for w in weights]
+    return (fn(activation, int(d), sb2=b, weights=w, **kwargs) for d in depths for b in (sb2 or [None]) for w in weights)

@@ -288,23 +288,37 @@ def init(activation, depth_spec, sb2, weights, fan_in, q0, slope, trainable_mult
                                  "and --weights, or another format)", param_hint="'--format'")
     network = (dict(architecture="resnet", residual_scale=residual_scale, layer_norm=layer_norm,
                     grad_growth=grad_growth) if resnet else dict(trainable_multiple=trainable_multiple))
-    with input_errors():
-        recs = gate.recommend_all(activation, depths, sb2=sb2, weights=weights, q0=q0, slope=slope, fan_in=fan_in,
-                                  **network)
-    for rec in recs:
-        if rec.sb2_rule == "fixed":
-            warn(f"the dynamical-isometry analysis is not available: sb2 = {rec.sb2:g} (a fixed default); "
-                 "give --sb2 to choose")
-        elif rec.sb2_rule == "isometry-best":
-            warn(f"no sb2 in [1e-12, 1] keeps var_s2 within 1 of the linear network's at depth {rec.depth}: took "
-                 f"the sb2 with the smallest excess (var_s2 = {rec.var_s2:.4g})")
+    recs = gate.recommend_all(activation, depths, sb2=sb2, weights=weights, q0=q0, slope=slope, fan_in=fan_in,
+                              **network)
+    warned = set()
+
+    def solved():  # each row as it is solved (a long --depth list streams, with a progress bar on a terminal)
+        with input_errors(), Progress(n_rows, f"{activation} init", "rows") as advance:
+            for rec in recs:
+                if rec.sb2_rule not in warned:
+                    _warn_rule(rec)
+                    warned.add(rec.sb2_rule)
+                yield rec
+                advance()
+
+    rows = solved()
     if out.fmt == "shell":
-        echo_value(recs[0].shell().rstrip("\n"))
-    elif out.fmt == "table" and not out.columns and not out.value and len(recs) == 1:
-        _init_table(recs[0])
+        echo_value(next(rows).shell().rstrip("\n"))
+    elif out.fmt == "table" and not out.columns and not out.value and n_rows == 1:
+        _init_table(next(rows))
     else:
-        out.emit(INIT_COLUMNS, [rec.table(INIT_COLUMNS) for rec in recs])
+        out.emit(INIT_COLUMNS, (rec.table(INIT_COLUMNS) for rec in rows))
     return 0
+
+
+def _warn_rule(rec):
+    """One line on stderr for a default sb2 that missed its target (once per rule and command)."""
+    if rec.sb2_rule == "fixed":
+        warn(f"the dynamical-isometry analysis is not available: sb2 = {rec.sb2:g} (a fixed default); "
+             "give --sb2 to choose")
+    elif rec.sb2_rule == "isometry-best":
+        warn(f"no sb2 in [1e-12, 1] keeps var_s2 within 1 of the linear network's at depth {rec.depth}: took "
+             f"the sb2 with the smallest excess (var_s2 = {rec.var_s2:.4g})")
 
 
 _INIT_MEANING = {
