@@ -9,7 +9,8 @@ The network (float64, hidden width M in every layer, depth L = number of nonline
 and, with ``architecture="resnet"`` (docs/theory.md section 17; depth L = residual blocks, alpha =
 ``residual_scale``, n the identity or LayerNorm over the features without gain or bias, ``layer_norm``):
 
-    h^0 = sqrt(sw2 / d) W^1 x + sqrt(sb2) b^1,   h^l = h^{l-1} + alpha (sqrt(sw2 / M) W^{l+1} phi(n(h^{l-1})) + sqrt(sb2) b^{l+1})
+    h^0 = sqrt(sw2 / d) W^1 x + sqrt(sb2) b^1
+    h^l = h^{l-1} + alpha (sqrt(sw2 / M) W^{l+1} phi(n(h^{l-1})) + sqrt(sb2) b^{l+1})     l = 1..L
     f   = sqrt(sw2 / M) W^{L+2} phi(n(h^L)) + sqrt(sb2) b^{L+2}          (L + 2 weight layers)
 
 with W, b ~ N(0, 1) the *trainable* parameters (gradients and the NTK are taken with respect
