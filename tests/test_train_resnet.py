@@ -164,3 +164,47 @@ def test_residual_scale_zero_is_a_dense_first_layer_and_readout(cli):
     Xs = NR.scale_rows(X, 1.2, 1.5, 0.05)
     _, theta = NR.resnet_kernels("erf", Xs, 1.5, 0.05, 0, 0.0, False)
     assert float(r0.stdout) == pytest.approx(np.linalg.eigvalsh(theta)[-1], rel=1e-8)
+
+
+@pytest.mark.parametrize("ln,scale,lr_factor", [("none", 1.0, 0.8), ("pre", "depth", 1.5)])
+def test_training_follows_independent_gradient_descent(ln, scale, lr_factor):
+    """The loss trajectory of ``train_at`` against plain gradient descent on the independent numpy resnet of
+    tests/test_finite_resnet.py with central finite-difference gradients, from the same initial parameters, at
+    eta = lr_factor * 2 / lambda_max of tests/naive_resnet.py's NTK (erf closed forms)."""
+    from test_finite_resnet import oracle_outputs
+
+    X = np.random.default_rng(4).standard_normal((3, 2))
+    depth, sw2, sb2 = 2, 1.8, 0.1
+    setup = T.prepare("erf", X, sw2=sw2, sb2=sb2, depth=depth, width=4, samples=1, seed=2, n_steps=6,
+                      architecture="resnet", residual_scale=scale, layer_norm=ln)
+    run = T.train_at(lr_factor, setup)
+    alpha = 1.0 / math.sqrt(depth) if scale == "depth" else scale
+    Xs = NR.scale_rows(X, 1.0, sw2, sb2)
+    theta = NR.resnet_kernels("erf", Xs, sw2, sb2, depth, alpha, ln == "pre")[1]
+    eta = lr_factor * 2.0 / np.linalg.eigvalsh(theta)[-1]
+    nets = T.draw_networks(setup)
+    params = [p[0].copy() for p in nets.parameters()]
+
+    def loss(ps):
+        r = oracle_outputs(ps[0::2], ps[1::2], Xs, "erf", sw2, sb2, alpha, ln == "pre")
+        return 0.5 * float(np.sum(r * r))
+
+    losses = []
+    for _ in range(7):
+        losses.append(loss(params))
+        grads = []
+        for p in params:
+            g = np.empty_like(p)
+            for i in np.ndindex(p.shape):
+                old = p[i]
+                p[i] = old + 1e-6
+                up = loss(params)
+                p[i] = old - 1e-6
+                down = loss(params)
+                p[i] = old
+                g[i] = (up - down) / 2e-6
+            grads.append(g)
+        params = [p - eta * g for p, g in zip(params, grads)]
+    assert run.eta == pytest.approx(eta, rel=1e-10)
+    np.testing.assert_allclose(run.losses[:, 0], losses, rtol=1e-6)
+    assert max(losses) > 0.01  # the trajectory is not trivially zero
