@@ -220,13 +220,16 @@ _phasecli() {
                 --examples) return ;;
                 --dim) return ;;
                 --normalize) _phasecli_words "example position" 0; return ;;
+                --architecture) _phasecli_words "fc resnet" 0; return ;;
+                --residual-scale) _phasecli_words "1 depth" 0; return ;;
+                --layer-norm) _phasecli_words "none pre" 0; return ;;
                 --scheduler) return ;;
                 --format|-f) _phasecli_words "table csv tsv json jsonl" 0; return ;;
-                --columns) _phasecli_words "lr_factor eta diverged_fraction final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime activation sw2 sb2 depth width lambda_max_inf lambda_max_empirical eta_empirical_factor test_accuracy test_accuracy_se train_accuracy status" 1; return ;;
-                --value) _phasecli_words "lr_factor eta diverged_fraction final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime activation sw2 sb2 depth width lambda_max_inf lambda_max_empirical eta_empirical_factor test_accuracy test_accuracy_se train_accuracy status" 0; return ;;
+                --columns) _phasecli_words "lr_factor eta diverged_fraction final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime activation sw2 sb2 depth width lambda_max_inf lambda_max_empirical eta_empirical_factor test_accuracy test_accuracy_se train_accuracy status architecture residual_scale layer_norm" 1; return ;;
+                --value) _phasecli_words "lr_factor eta diverged_fraction final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime activation sw2 sb2 depth width lambda_max_inf lambda_max_empirical eta_empirical_factor test_accuracy test_accuracy_se train_accuracy status architecture residual_scale layer_norm" 0; return ;;
                 --png) compopt -o filenames 2>/dev/null; COMPREPLY+=($(compgen -f -- "$cur")); return ;;
             esac
-            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --depth --width --lr-factor --steps --samples --seed --train --test --test-examples --label-column --examples --dim --normalize --no-normalize --scheduler --format -f --columns --value --png --help -h" 0 ;;
+            _phasecli_words "--activation -a --sw2 --sb2 --q0 --slope --depth --width --lr-factor --steps --samples --seed --train --test --test-examples --label-column --examples --dim --normalize --no-normalize --architecture --residual-scale --layer-norm --scheduler --format -f --columns --value --png --help -h" 0 ;;
         check)
             case "$prev" in
                 --activation|-a) _phasecli_words "tanh erf relu leaky_relu elu selu gelu silu softplus sigmoid sin linear hard_tanh abs" 0; return ;;

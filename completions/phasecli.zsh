@@ -225,7 +225,7 @@ _phasecli() {
                 '--sb2=[Bias VARIANCE sigma_b^2 (not the std)\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--q0=[Inputs variance q^1; q* is the stable fixed point reached from it.]:value: ' \
                 '--slope=[Negative slope of leaky_relu.]:value: ' \
-                '--depth=[Hidden layers L (number of nonlinearities)\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; sorted and de-duplicated.]:value: ' \
+                '--depth=[Hidden layers L (number of nonlinearities; resnet\: residual blocks)\: list 1,2,5,10, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced depths, rounded; figures then use a log depth axis); mixes allowed; sorted and de-duplicated.]:value: ' \
                 '--width=[Hidden width N of the finite networks\: list 32,128,512, inclusive range START\:STOP\[\:STEP\], or log\:START\:STOP\:NUM (NUM log-spaced widths, rounded); mixes allowed; sorted and de-duplicated.]:value: ' \
                 '--lr-factor=[Learning rates as multiples of 2/lambda\: NUMBER, LIST a,b,c, or START\:STOP\:NUM (NUM points, both ends included).]:value: ' \
                 '--steps=[Full-batch gradient-descent steps T.]:value: ' \
@@ -237,12 +237,15 @@ _phasecli() {
                 '--label-column=[Column of the labelled file holding the integer class label\: an index (negative counts from the end) or a header name]:value: ' \
                 '--examples=[Examples used\: the first N rows of --train, or N synthetic standard normal inputs (m k is limited to 4000) \[default\: all rows of --train, 20 synthetic\].]:value: ' \
                 '--dim=[Dimension of synthetic inputs (not with --train).]:value: ' \
-                '--normalize=[Scale each input so q^1 = q* (as `phasecli lr`; a bare --normalize is example; these fully connected networks see each input as one position, so position is the same); --no-normalize trains on the data as given.]:value:(example position)' \
+                '--normalize=[Scale each input so q^1 = q* (as `phasecli lr`; a bare --normalize is example; these fully connected networks see each input as one position, so position is the same); --no-normalize trains on the data as given; resnet\: scale each input so the first layers variance is --q0.]:value:(example position)' \
                 '--no-normalize[Use the data as given (no scaling to q*).]' \
+                '--architecture=[Network\: fc (fully connected) or resnet (residual blocks after a dense layer; depth = blocks; `phasecli docs resnet`).]:value:(fc resnet)' \
+                '--residual-scale=[resnet\: the residual branchs scale alpha (a number >= 0), or depth for 1/sqrt(L) (each depth L of a list is then its own network).]:value:(1 depth)' \
+                '--layer-norm=[resnet\: pre puts a LayerNorm (no gain, no bias) before each blocks activation and before the readouts.]:value:(none pre)' \
                 '--scheduler=[Dask scheduler address (tcp\://host\:8786; default $DASK_SCHEDULER_ADDRESS)\: compute the sweeps pieces on that clusters workers, rows in the local order]:value: ' \
                 {--format=,-f}'[Output format\: table, csv, tsv, json, jsonl \[default\: table on a terminal, csv in a pipe\]]:value:(table csv tsv json jsonl)' \
-                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - lr_factor eta diverged_fraction final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime activation sw2 sb2 depth width lambda_max_inf lambda_max_empirical eta_empirical_factor test_accuracy test_accuracy_se train_accuracy status' \
-                '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(lr_factor eta diverged_fraction final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime activation sw2 sb2 depth width lambda_max_inf lambda_max_empirical eta_empirical_factor test_accuracy test_accuracy_se train_accuracy status)' \
+                '--columns=[Only these columns, in this order (unknown names are an error).]:value:_sequence compadd - lr_factor eta diverged_fraction final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime activation sw2 sb2 depth width lambda_max_inf lambda_max_empirical eta_empirical_factor test_accuracy test_accuracy_se train_accuracy status architecture residual_scale layer_norm' \
+                '--value=[Print only this columns values, one per line, bare (empty line where undefined).]:value:(lr_factor eta diverged_fraction final_loss peak_loss_ratio lambda_max_init lambda_max_final kernel_drift eta_lambda_init regime activation sw2 sb2 depth width lambda_max_inf lambda_max_empirical eta_empirical_factor test_accuracy test_accuracy_se train_accuracy status architecture residual_scale layer_norm)' \
                 '--png=[Also draw, to this PNG (written atomically), for one depth\: the median loss curves per lr_factor and final loss against lr_factor; for several depths (Xiao et al.s Figure 2)\: test accuracy (train accuracy without --test, final loss without labels) over (depth, lr_factor) with 2/lambda_max and 4/lambda_max overlaid]:file:_files' \
                 {--help,-h}'[Show the help and exit]' \
             ;;

@@ -7,10 +7,11 @@ import click
 from phasecli.cli import columns
 from phasecli.cli import cli
 from phasecli.cli.errors import input_errors
-from phasecli.cli.inputs import load_labelled, load_training_set
+from phasecli.cli.inputs import explicit, load_labelled, load_training_set
 from phasecli.cli.options import (BUNDLED_DATA, GRID_GRAMMAR, POSITIVE, SYNTHETIC_EXAMPLES, complete_words,
                                   depth_option, examples_option, FiniteFloat, grid_options, GridSpec,
-                                  label_column_option, normalize_option, output_options, sweep_options, width_option)
+                                  label_column_option, normalize_option, output_options,
+                                  simulated_architecture_options, sweep_options, width_option)
 from phasecli.cli.progress import Progress, check_figure, render
 
 CATAPULT_COLUMNS = columns.CATAPULT
@@ -88,7 +89,7 @@ def catapult(lambda0, f0, widths, lr_factor, n_steps, tol, scheduler, out):
 
 @cli.command()
 @grid_options(default_sw2="1.5", default_sb2="0.05")
-@depth_option("1", "Hidden layers L (number of nonlinearities)")
+@depth_option("1", "Hidden layers L (number of nonlinearities; resnet: residual blocks)")
 @width_option("512", "Hidden width N of the finite networks")
 @_lr_option("0.5,1,1.5,2,3")
 @click.option("--steps", "n_steps", type=click.IntRange(0, 1_000_000), default=300, show_default=True,
@@ -117,14 +118,16 @@ def catapult(lambda0, f0, widths, lr_factor, n_steps, tol, scheduler, out):
               help="Dimension of synthetic inputs (not with --train).")
 @normalize_option("Scale each input so q^1 = q* (as `phasecli lr`; a bare --normalize is 'example'; these fully "
                   "connected networks see each input as one position, so 'position' is the same); --no-normalize "
-                  "trains on the data as given.")
+                  "trains on the data as given; resnet: scale each input so the first layer's variance is --q0.")
+@simulated_architecture_options
 @sweep_options
 @output_options(columns=TRAIN_COLUMNS, png_help="Also draw, to this PNG (written atomically), for one depth: the "
                 "median loss curves per lr_factor and final loss against lr_factor; for several depths (Xiao et "
                 "al.'s Figure 2): test accuracy (train accuracy without --test, final loss without labels) over "
                 "(depth, lr_factor) with 2/lambda_max and 4/lambda_max overlaid. One (sw2, sb2, width).")
 def train(activation, sw2, sb2, q0, slope, depth_spec, widths, lr_factor, n_steps, samples, seed, train_path,
-          test_path, test_examples, label_column, examples, dim, normalize, scheduler, out):
+          test_path, test_examples, label_column, examples, dim, normalize, architecture, residual_scale, layer_norm,
+          scheduler, out):
     """Gradient descent on finite networks at multiples of eta_max = 2/lambda_max.
 
     S networks of width N (NTK parameterization, every W and b N(0, 1), float64) are
@@ -141,6 +144,11 @@ def train(activation, sw2, sb2, q0, slope, depth_spec, widths, lr_factor, n_step
     over all S when every one diverged), eta_empirical_factor = eta lambda_max_empirical/2,
     test_accuracy and test_accuracy_se (--test: mean over the non-diverged networks, std/sqrt(n)),
     train_accuracy (labelled --train) and status (ok, or all networks diverged).
+    --architecture resnet trains residual networks (a dense first layer, --depth residual
+    blocks of scale --residual-scale, LayerNorm before each activation with --layer-norm pre;
+    `phasecli docs resnet`) at multiples of 2/lambda_max of the infinite-width resnet NTK
+    (what `phasecli lr --architecture resnet` prints); the rows end with architecture,
+    residual_scale (the alpha used; nan for fc) and layer_norm.
 
     \b
     Examples:
@@ -151,11 +159,22 @@ def train(activation, sw2, sb2, q0, slope, depth_spec, widths, lr_factor, n_step
       phasecli train -a tanh --sw2 1,1.76,3 --depth 1,3 --width 64 --steps 100 --samples 2 -f csv
       phasecli train -a erf --train digits --test digits --examples 30 --test-examples 100 --width 64 \\
           --samples 2 --steps 30 --depth 1,2,4 --lr-factor 0.5,1,2,4 --png figure2.png
+      phasecli train -a tanh --architecture resnet --layer-norm pre --depth 2 --width 64 --steps 20 -f csv
+      phasecli train -a relu --sw2 2 --sb2 0.1 --architecture resnet --residual-scale depth --depth 4,16 \\
+          --train digits --examples 40 --width 64 --samples 2 --steps 50 --lr-factor 0.5,1,2
     """
     from phasecli import validate
     from phasecli.finite import train as core
 
     out.check(TRAIN_COLUMNS)
+    if architecture != "resnet":
+        given = [f"--{n.replace('_', '-')}" for n in ("residual_scale", "layer_norm") if explicit(n)]
+        if given:
+            raise click.BadParameter(f"{', '.join(given)}: only for residual networks (--architecture resnet)",
+                                     param_hint="'--architecture'")
+    elif layer_norm == "pre" and min(widths) < 2:
+        raise click.BadParameter(f"{min(widths)}: LayerNorm needs width >= 2 (it divides by the spread of the "
+                                 "features)", param_hint="'--width'")
     with input_errors():
         depths = validate.depths(depth_spec).tolist()
     others = [(a, b, n) for a in sw2 for b in sb2 for n in widths]
@@ -182,7 +201,9 @@ def train(activation, sw2, sb2, q0, slope, depth_spec, widths, lr_factor, n_step
         sweeps = core.train_sweep(activation, X, y, sw2=sw2, sb2=sb2, depths=depths, widths=widths,
                                   lr_factors=lr_factor, samples=samples, seed=seed, n_steps=n_steps,
                                   normalize=normalize, q0=q0, slope=slope, X_test=X_test, y_test=y_test,
-                                  scheduler=scheduler)
+                                  scheduler=scheduler, architecture=architecture,
+                                  **({"residual_scale": residual_scale, "layer_norm": layer_norm}
+                                     if architecture == "resnet" else {}))
     runs = []
 
     def chunks():

@@ -35,7 +35,7 @@ CATAPULT = ("lr_factor", "eta", "regime", "final_loss", "final_lambda", "peak_lo
 TRAIN = ("lr_factor", "eta", "diverged_fraction", "final_loss", "peak_loss_ratio", "lambda_max_init",
          "lambda_max_final", "kernel_drift", "eta_lambda_init", "regime", "activation", "sw2", "sb2", "depth", "width",
          "lambda_max_inf", "lambda_max_empirical", "eta_empirical_factor", "test_accuracy", "test_accuracy_se",
-         "train_accuracy", "status")
+         "train_accuracy", "status", "architecture", "residual_scale", "layer_norm")
 CHECK = ("activation", "sw2", "sb2", "depth", "verdict", "reason", "failed", "q_star", "fixed_point", "phase", "chi_1",
          "chi_c", "xi_c", "xi_1", "xi_star", "max_trainable_depth", "max_conditioned_depth", "max_generalizing_depth",
          "eta", "eta_max", "signal", "trainability", "conditioning", "generalization", "learning_rate", "architecture",

@@ -6,6 +6,13 @@ The network (float64, hidden width M in every layer, depth L = number of nonline
     h^{l+1} = sqrt(sw2 / M) W^{l+1} phi(h^l) + sqrt(sb2) b^{l+1}     l = 1..L-1, W: (M, M)
     f       = h^{L+1} = sqrt(sw2 / M) W^{L+1} phi(h^L) + sqrt(sb2) b^{L+1}   W^{L+1}: (k, M)
 
+and, with ``architecture="resnet"`` (docs/theory.md section 17; depth L = residual blocks, alpha =
+``residual_scale``, n the identity or LayerNorm over the features without gain or bias, ``layer_norm``):
+
+    h^0 = sqrt(sw2 / d) W^1 x + sqrt(sb2) b^1
+    h^l = h^{l-1} + alpha (sqrt(sw2 / M) W^{l+1} phi(n(h^{l-1})) + sqrt(sb2) b^{l+1})     l = 1..L
+    f   = sqrt(sw2 / M) W^{L+2} phi(n(h^L)) + sqrt(sb2) b^{L+2}          (L + 2 weight layers)
+
 with W, b ~ N(0, 1) the *trainable* parameters (gradients and the NTK are taken with respect
 to them), ``k = outputs``, phi any activation of the registry (leaky_relu with ``slope``).
 
@@ -21,6 +28,8 @@ API (stable; ``S`` = number of networks, ``m`` inputs, layers numbered l = 1..L+
     fwd.pre[l-1]  = h^l  (S, m, n_l), l = 1..L+1;  fwd.outputs = fwd.pre[-1] = f  (S, m, k)
     fwd.post[l]   = phi(h^l) (S, m, M) for l = 1..L;  fwd.post[0] = X as given
     fwd.dphi[l-1] = phi'(h^l) (S, m, M), l = 1..L    (D^l = diag phi'(h^l) for Jacobians)
+                                   (resnet: pre = [h^0 .. h^L, f], post[j] = phi(n(pre[j-1])), dphi of n(h),
+                                   fwd.normed / fwd.rms = n(h), s with LayerNorm; nets.n_layers weight layers)
     g = backward(nets, fwd, cotangent)     gradient of sum(cotangent * f) per network:
                                            g.W[l-1], g.b[l-1] shaped like nets.W, nets.b
     loss, g = gradients(nets, X, Y)        loss 1/2 sum (f - Y)^2 per network (S,), and its gradient
@@ -134,6 +143,18 @@ class Networks:
     weights: str
     W: list = field(repr=False)
     b: list = field(repr=False)
+    architecture: str = "fc"  # "fc" or "resnet" (residual blocks after a dense first layer)
+    residual_scale: float = 1.0  # resnet: the branch scale alpha (a number; 'depth' is resolved by ``draw``)
+    layer_norm: str = "none"  # resnet: "none" or "pre" (LayerNorm before each activation)
+
+    @property
+    def resnet(self) -> bool:
+        return self.architecture == "resnet"
+
+    @property
+    def n_layers(self) -> int:
+        """Weight layers: depth + 1 (fc), depth + 2 (resnet: first dense layer, depth blocks, readout)."""
+        return len(self.W)
 
     @property
     def samples(self) -> int:
@@ -150,13 +171,13 @@ class Networks:
         return int(self.W[layer - 1].shape[1])
 
     def scale(self, layer: int) -> float:
-        """sqrt(sw2 / fan_in) of layer ``layer`` (1..depth+1)."""
+        """sqrt(sw2 / fan_in) of layer ``layer`` (1..n_layers)."""
         return math.sqrt(self.sw2 / self.fan_in(layer))
 
     def effective_weight(self, layer: int) -> np.ndarray:
         """sqrt(sw2 / fan_in) W^layer, shape (S, fan_out, fan_in) (a new array)."""
-        if not 1 <= int(layer) <= self.depth + 1:
-            raise InputError(f"layer must be in 1..{self.depth + 1}, got {layer}", "layer")
+        if not 1 <= int(layer) <= self.n_layers:
+            raise InputError(f"layer must be in 1..{self.n_layers}, got {layer}", "layer")
         return self.scale(layer) * self.W[layer - 1]
 
     @property
@@ -169,9 +190,17 @@ class Networks:
         return [p for pair in zip(self.W, self.b) for p in pair]
 
     def copy(self) -> Networks:
+        return self.with_parameters([w.copy() for w in self.W], [b.copy() for b in self.b])
+
+    def with_parameters(self, W, b, first=None) -> Networks:
+        """The same networks' description around other parameter stacks (``first``: index of the first)."""
         return Networks(self.activation, self.sw2, self.sb2, self.slope, self.dim, self.width, self.depth,
-                        self.outputs, self.seed, self.first, self.weights, [w.copy() for w in self.W],
-                        [b.copy() for b in self.b])
+                        self.outputs, self.seed, self.first if first is None else first, self.weights, W, b,
+                        self.architecture, self.residual_scale, self.layer_norm)
+
+    def network(self, i: int) -> Networks:
+        """Network i alone (views of its parameters)."""
+        return self.with_parameters([w[i:i + 1] for w in self.W], [b[i:i + 1] for b in self.b], self.first + i)
 
     def phi(self, h) -> np.ndarray:
         return _elementwise(K._apply_phi, self.code, h, self.slope)
@@ -197,9 +226,15 @@ class Networks:
 
 
 def draw(activation: str, sw2, sb2, *, depth, width, dim, outputs=1, samples=1, seed=0, weights="gaussian",
-         slope=0.01, first=0) -> Networks:
-    """Draw ``samples`` independent networks (see the module docstring for the streams)."""
+         slope=0.01, first=0, architecture="fc", residual_scale=1.0, layer_norm="none") -> Networks:
+    """Draw ``samples`` independent networks (see the module docstring for the streams).
+
+    ``architecture='resnet'``: a dense first layer, ``depth`` residual blocks of scale ``residual_scale``
+    (a number >= 0, or 'depth' for 1/sqrt(depth)) and a readout, LayerNorm before every activation with
+    ``layer_norm='pre'`` (docs/theory.md section 17)."""
     V.activation(activation)
+    architecture, residual_scale, layer_norm = check_architecture(architecture, residual_scale, layer_norm, depth,
+                                                                  width)
     sw2 = V.variance("sw2", sw2)
     sb2 = V.variance("sb2", sb2)
     slope = V.slope(slope)
@@ -212,7 +247,8 @@ def draw(activation: str, sw2, sb2, *, depth, width, dim, outputs=1, samples=1, 
     first = V.integer("first", first, lo=0)
     if weights not in WEIGHTS:
         raise InputError(f"weights must be one of {', '.join(WEIGHTS)}, got {weights!r}", "weights")
-    shapes = [(width, dim)] + [(width, width)] * (depth - 1) + [(outputs, width)]
+    blocks = depth if architecture == "resnet" else depth - 1
+    shapes = [(width, dim)] + [(width, width)] * blocks + [(outputs, width)]
     per_net = sum(o * i + o for o, i in shapes)
     if samples * per_net * 8 > MAX_BYTES:
         raise InputError(f"{samples} networks of {per_net:,} parameters need {samples * per_net * 8 / 2**30:.1f} GiB "
@@ -231,7 +267,45 @@ def draw(activation: str, sw2, sb2, *, depth, width, dim, outputs=1, samples=1, 
         for layer, (o, i) in enumerate(shapes):
             if o == i:
                 W[layer] = math.sqrt(i) * _haar(W[layer])
-    return Networks(activation, sw2, sb2, slope, dim, width, depth, outputs, seed, first, weights, W, b)
+    return Networks(activation, sw2, sb2, slope, dim, width, depth, outputs, seed, first, weights, W, b,
+                    architecture, residual_scale, layer_norm)
+
+
+ARCHITECTURES = ("fc", "resnet")
+
+
+def check_architecture(architecture, residual_scale, layer_norm, depth, width):
+    """(architecture, alpha, layer_norm) validated: alpha a finite number >= 0 ('depth': 1/sqrt(depth)); the
+    residual options only for a resnet; LayerNorm needs width >= 2 (one feature has no variance)."""
+    if architecture not in ARCHITECTURES:
+        raise InputError(f"architecture must be one of {', '.join(ARCHITECTURES)}, got {architecture!r}",
+                         "architecture")
+    from phasecli.ntk.engines.resnet import check_layer_norm, check_residual_scale, residual_alpha
+
+    scale = check_residual_scale(residual_scale)
+    layer_norm = check_layer_norm(layer_norm)
+    if architecture == "fc":
+        if scale != 1.0 or layer_norm != "none":
+            raise InputError("residual_scale and layer_norm are only for architecture='resnet'", "architecture")
+        return architecture, 1.0, layer_norm
+    depth = V.integer("depth", depth, lo=1, hi=V.MAX_DEPTH)
+    if layer_norm == "pre" and V.integer("width", width, lo=1) < 2:
+        raise InputError("LayerNorm needs width >= 2 (it divides by the spread of the features)", "width")
+    return architecture, residual_alpha(scale, depth), layer_norm
+
+
+def layer_norm(h, axis=-1):
+    """(n(h), s): LayerNorm of h over ``axis`` (the features), mean subtracted and divided by the root mean
+    square s (no gain, no bias; docs/theory.md section 17)."""
+    centred = h - np.mean(h, axis=axis, keepdims=True)
+    s = np.sqrt(np.mean(centred * centred, axis=axis, keepdims=True))
+    return centred / s, s
+
+
+def layer_norm_back(g, n, s, axis=-1):
+    """J_n^T g = J_n g (the Jacobian of LayerNorm is symmetric): (g - mean(g) - n mean(n g)) / s over ``axis``."""
+    N = g.shape[axis]
+    return (g - np.mean(g, axis=axis, keepdims=True) - n * np.sum(n * g, axis=axis, keepdims=True) / N) / s
 
 
 def _haar(gaussian: np.ndarray) -> np.ndarray:
@@ -249,6 +323,8 @@ class Forward:
     pre: list
     post: list
     dphi: list
+    normed: list = field(default_factory=list)  # resnet with LayerNorm: n(h^l) and its root mean square s, per
+    rms: list = field(default_factory=list)  # hidden layer (pre[l-1]); empty otherwise
 
     @property
     def outputs(self) -> np.ndarray:
@@ -311,6 +387,8 @@ def _workspace(nets, m):
 
 
 def _forward(nets, X, ws=None):
+    if nets.resnet:
+        return _forward_resnet(nets, X)
     # One 2-D GEMM per network (np.dot into a preallocated stack): numpy's batched matmul on
     # (S, m, n) stacks, and above all a 2-D X against 3-D weights, ran several times slower.
     sb = math.sqrt(nets.sb2)
@@ -338,6 +416,103 @@ def _forward(nets, X, ws=None):
     return Forward(pre, post, dphis)
 
 
+def _branch(nets, layer, x, S, shared):
+    """scale W^layer x + sb b^layer, (S, m, fan_out): one 2-D GEMM per network."""
+    W = nets.W[layer - 1]
+    z = np.empty((S, x.shape[-2], W.shape[1]))
+    for s in range(S):
+        np.dot(x if shared else x[s], W[s].T, out=z[s])
+    z *= nets.scale(layer)
+    z += math.sqrt(nets.sb2) * nets.b[layer - 1][:, None, :]
+    return z
+
+
+def _activate(nets, h, fwd):
+    """Append phi(n(h)), phi'(n(h)) (and n(h), s with LayerNorm) to the forward pass."""
+    if nets.layer_norm == "pre":
+        n, s = layer_norm(h)
+        fwd.normed.append(n)
+        fwd.rms.append(s)
+        h = n
+    x, d = nets._phi_dphi(h)
+    fwd.post.append(x)
+    fwd.dphi.append(d)
+    return x
+
+
+def _forward_resnet(nets, X):
+    """h^0 = first layer; h^l = h^(l-1) + alpha branch_l(phi(n(h^(l-1)))), l = 1..L; f = readout of phi(n(h^L)).
+
+    ``pre`` holds h^0 .. h^L and f (pre[j-1] for weight layer j), ``post`` X and phi(n(h^l)), ``dphi``
+    phi'(n(h^l)), ``normed`` / ``rms`` n(h^l) and s with LayerNorm (docs/theory.md section 17)."""
+    S = nets.samples
+    shared = X.ndim == 2
+    fwd = Forward([], [X], [])
+    alpha = nets.residual_scale
+    with np.errstate(over="ignore", invalid="ignore"):
+        h = _branch(nets, 1, X, S, shared)
+        fwd.pre.append(h)
+        x = _activate(nets, h, fwd)
+        for layer in range(2, nets.n_layers):
+            z = _branch(nets, layer, x, S, False)
+            if alpha != 1.0:
+                z *= alpha
+            h = h + z
+            fwd.pre.append(h)
+            x = _activate(nets, h, fwd)
+        fwd.pre.append(_branch(nets, nets.n_layers, x, S, False))
+    return fwd
+
+
+def _into_stream(nets, fwd, index, g):
+    """The cotangent g of phi(n(h)) at hidden layer pre[index] carried to h: J_n^T (phi'(n(h)) g)."""
+    g = g * fwd.dphi[index]
+    if nets.layer_norm == "pre":
+        g = layer_norm_back(g, fwd.normed[index], fwd.rms[index])
+    return g
+
+
+def _backward_resnet(nets, fwd, g, lr=None):
+    """Backpropagation through the readout, the residual blocks (skip path plus branch) and the first layer.
+
+    The cotangent of block l's branch output z^l is alpha times that of h^l; h^(l-1) receives h^l's cotangent
+    (skip) plus J_n^T phi' scale W^l^T (alpha g_h).  With ``lr``: each layer steps in place after its cotangent
+    has gone through its old weights (as ``_backward``)."""
+    sb = math.sqrt(nets.sb2)
+    S = nets.samples
+    alpha = nets.residual_scale
+    top = nets.n_layers
+    gW, gb = [None] * top, [None] * top
+    g_h = None
+    with np.errstate(over="ignore", invalid="ignore"):
+        for layer in range(top, 0, -1):
+            g_z = g if layer == top else (g_h if layer == 1 else alpha * g_h)
+            scale = nets.scale(layer)
+            W, x = nets.W[layer - 1], fwd.post[layer - 1]
+            shared = x.ndim == 2
+            db = g_z.sum(axis=1)
+            db *= sb
+            if layer > 1:
+                back = np.empty(fwd.dphi[layer - 2].shape)
+                for s in range(S):
+                    np.dot(g_z[s], W[s], out=back[s])
+                back *= scale
+                carried = _into_stream(nets, fwd, layer - 2, back)
+                g_h = carried if layer == top else g_h + carried
+            if lr is None:
+                dW = np.empty(W.shape)
+                for s in range(S):
+                    np.dot(g_z[s].T, x if shared else x[s], out=dW[s])
+                dW *= scale
+                gW[layer - 1], gb[layer - 1] = dW, db
+            else:
+                for s in range(S):
+                    _step(W[s], -float(lr[s]) * scale, g_z[s], x if shared else x[s])
+                db *= lr[:, None]
+                nets.b[layer - 1] -= db
+    return Gradients(gW, gb)
+
+
 def backward(nets: Networks, fwd: Forward, cotangent) -> Gradients:
     """Gradient of sum_{a, j} cotangent[s, a, j] f[s, a, j] with respect to every parameter of network s."""
     g = np.asarray(cotangent, dtype=np.float64)
@@ -353,6 +528,8 @@ def _backward(nets, fwd, g, lr=None, ws=None):
     With ``lr`` (S,): no gradients are kept; every layer's parameters take the step
     p <- p - lr[s] * grad right after its gradient is formed (and after the cotangent has
     been carried through its old weights), the same arithmetic as the separate update."""
+    if nets.resnet:
+        return _backward_resnet(nets, fwd, g, lr)
     sb = math.sqrt(nets.sb2)
     S = nets.samples
     gW, gb = [None] * (nets.depth + 1), [None] * (nets.depth + 1)
@@ -442,7 +619,7 @@ def gd_step(nets: Networks, X, Y, lr) -> np.ndarray:
     if lr.shape != (nets.samples,) or not np.all(np.isfinite(lr)) or np.any(lr < 0):
         raise InputError(f"lr must be a non-negative number or {nets.samples} of them", "lr")
     X = _inputs(nets, X)
-    ws = _workspace(nets, X.shape[-2])
+    ws = None if nets.resnet else _workspace(nets, X.shape[-2])
     fwd = _forward(nets, X, ws)
     Y = _targets(nets, fwd, Y)
     with np.errstate(over="ignore", invalid="ignore"):
@@ -454,6 +631,9 @@ def gd_step(nets: Networks, X, Y, lr) -> np.ndarray:
 
 def _output_deltas(nets, fwd):
     """Yield (layer l, D^l, x^{l-1}) from l = L down to 1: D^l[s, a, j] = df_j(x_a)/dh^l, (S, m, k, n_l)."""
+    if nets.resnet:
+        yield from _output_deltas_resnet(nets, fwd)
+        return
     S, m = fwd.outputs.shape[:2]
     k = nets.outputs
     D = fwd.dphi[-1][:, :, None, :] * nets.effective_weight(nets.depth + 1)[:, None, :, :]
@@ -462,6 +642,27 @@ def _output_deltas(nets, fwd):
         if layer > 1:
             A = nets.effective_weight(layer)
             D = np.matmul(D.reshape(S, m * k, -1), A).reshape(S, m, k, -1) * fwd.dphi[layer - 2][:, :, None, :]
+
+
+def _output_deltas_resnet(nets, fwd):
+    """Yield (layer j, D^j, x^{j-1}) from the last block down to the first layer: D^j[s, a, i] = df_i(x_a)/dz^j
+    with z^j the output of layer j's affine map (alpha times the cotangent of the stream in a block)."""
+    S, m = fwd.outputs.shape[:2]
+    k = nets.outputs
+    top = nets.n_layers
+    ln = nets.layer_norm == "pre"
+
+    def into(index, D):  # through phi' and LayerNorm's Jacobian at hidden layer pre[index]
+        D = D * fwd.dphi[index][:, :, None, :]
+        return layer_norm_back(D, fwd.normed[index][:, :, None, :], fwd.rms[index][:, :, None, :]) if ln else D
+
+    Dh = into(top - 2, nets.effective_weight(top)[:, None, :, :])
+    for layer in range(top - 1, 0, -1):
+        Dz = Dh if layer == 1 else nets.residual_scale * Dh
+        yield layer, Dz, fwd.post[layer - 1]
+        if layer > 1:
+            back = np.matmul(Dz.reshape(S, m * k, -1), nets.effective_weight(layer)).reshape(S, m, k, -1)
+            Dh = Dh + into(layer - 2, back)
 
 
 def _layer_gram(nets, layer, x_a, x_b):
@@ -498,7 +699,7 @@ def ntk(nets: Networks, X, X2=None) -> np.ndarray:
         fb = fa if same else _forward(nets, X2)
         S, m = fa.outputs.shape[:2]
         m2 = fb.outputs.shape[1]
-        readout = _layer_gram(nets, nets.depth + 1, fa.post[-1], fb.post[-1])
+        readout = _layer_gram(nets, nets.n_layers, fa.post[-1], fb.post[-1])
         theta = readout[:, :, None, :, None] * np.eye(k)[None, None, :, None, :]
         deltas_b = None if same else _output_deltas(nets, fb)
         for layer, Da, xa in _output_deltas(nets, fa):

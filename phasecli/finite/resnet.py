@@ -32,6 +32,7 @@ import numpy as np
 from phasecli import meanfield
 from phasecli import validate as V
 from phasecli.finite.network import dphi as dphi_fn
+from phasecli.finite.network import layer_norm, layer_norm_back
 from phasecli.finite.network import network_rng
 from phasecli.finite.network import phi as phi_fn
 from phasecli.finite.twoinput import TwoInputSamples, check_inputs
@@ -72,20 +73,18 @@ def theory(activation, sw2, sb2, depths, *, q0=1.0, c0=0.5, slope=0.01, residual
 
 
 def _norm(h, ln):
-    """(n(h), s): LayerNorm over axis 0 (features) for each column, or h itself (s = None)."""
+    """(n(h), s): LayerNorm over axis 0 (features) for each column (``network.layer_norm``), or h itself (s = None)."""
     if not ln:
         return h, None
-    centred = h - h.mean(axis=0)
-    s = np.sqrt(np.mean(centred * centred, axis=0))
-    return centred / s, s
+    n, s = layer_norm(h, axis=0)
+    return n, s[0]
 
 
 def _norm_back(g, n, s, ln):
-    """J_n^T g for LayerNorm (symmetric J) at the column's n, s; g itself without it."""
+    """J_n^T g for LayerNorm (symmetric J) at the column's n, s (``network.layer_norm_back``); g without it."""
     if not ln:
         return g
-    N = g.shape[0]
-    return (g - g.mean(axis=0) - n * (n * g).sum(axis=0) / N) / s
+    return layer_norm_back(g, n, s, axis=0)
 
 
 def _network(rng, activation, sw2, sb2, width, depths, alpha, q0, c0, slope, ln):

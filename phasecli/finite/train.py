@@ -28,6 +28,11 @@ lr_factor (``train_at``, one independent task of a sweep):
 - regime: ``divergent`` when more than half the networks diverged, else ``catapult`` when
   the median peak_loss_ratio exceeds 1, else ``lazy``;
 - activation, sw2, sb2, depth, width: the networks' point (appended columns);
+- architecture (fc or resnet), residual_scale (the blocks' alpha; NaN for fc), layer_norm (none or pre;
+  empty for fc): appended last.  A resnet (docs/theory.md section 17) has a dense first layer, ``depth``
+  residual blocks and a readout, LayerNorm before each activation with layer_norm = pre; its eta_max
+  comes from the infinite-width resnet NTK (``ntk_spectra(..., architecture='resnet')``), and with
+  ``normalize`` its rows are scaled to a first-layer variance q0 (a resnet has no q*);
 - lambda_max_empirical: median over ALL S networks of the largest eigenvalue of their NTK at
   t = 0 (the same value in every row of a point: the same networks start every lr_factor),
   beside the infinite-width ``lambda_max_inf`` that sets eta_max; eta_empirical_factor =
@@ -92,6 +97,9 @@ class TrainSetup:
     X_test: np.ndarray | None = field(default=None, repr=False)  # test rows (scaled like X), or None
     test_index: np.ndarray | None = field(default=None, repr=False)  # each test row's class index in ``classes``
     train_index: np.ndarray | None = field(default=None, repr=False)  # each training row's class index
+    architecture: str = "fc"  # or "resnet" (docs/theory.md section 17)
+    residual_scale: float = math.nan  # resnet: the alpha of the blocks (a number); NaN for fc
+    layer_norm: str = ""  # resnet: "none" or "pre"; empty for fc
 
     @property
     def m_test(self) -> int:
@@ -139,6 +147,9 @@ class TrainRun(Rows):
     lambda_max_inf: float = math.nan  # the infinite-width NTK's (eta_max = 2 / lambda_max_inf)
     net_test_accuracy: np.ndarray | None = field(default=None, repr=False)  # (S,), NaN where diverged
     net_train_accuracy: np.ndarray | None = field(default=None, repr=False)
+    architecture: str = "fc"
+    residual_scale: float = math.nan
+    layer_norm: str = ""
 
     @property
     def diverged_fraction(self) -> float:
@@ -162,13 +173,18 @@ def normalized_rows(X, sw2, sb2, q_star) -> np.ndarray:
 
 
 def prepare(activation, X, y=None, *, sw2, sb2, depth=1, width=512, samples=5, seed=0, n_steps=300,
-            normalize=True, q0=1.0, slope=0.01, X_test=None, y_test=None) -> TrainSetup:
+            normalize=True, q0=1.0, slope=0.01, X_test=None, y_test=None, architecture="fc", residual_scale=1.0,
+            layer_norm="none") -> TrainSetup:
     """Validate the training problem once and compute eta_max (the infinite-width NTK's 2 / lambda_max).
 
     ``X_test``, ``y_test``: an optional labelled test set (needs labelled training data ``y``; the
-    same feature count; only labels that occur in ``y``), scored after training."""
+    same feature count; only labels that occur in ``y``), scored after training.  ``architecture='resnet'``
+    (``residual_scale`` a number >= 0 or 'depth', ``layer_norm`` 'none' or 'pre'): residual networks of
+    ``depth`` blocks, eta_max from the infinite-width resnet NTK, rows scaled to a first-layer variance q0
+    with ``normalize`` (there is no q*; docs/theory.md section 17)."""
     from phasecli import ntk
     from phasecli.data import check_matrix, class_index
+    from phasecli.finite.network import check_architecture
     from phasecli.ntk.predictor import encode_targets
 
     V.activation(activation)
@@ -179,6 +195,8 @@ def prepare(activation, X, y=None, *, sw2, sb2, depth=1, width=512, samples=5, s
     samples = V.integer("samples", samples, lo=1, hi=100_000)
     seed = V.integer("seed", seed, lo=0)
     n_steps = V.integer("steps", n_steps, lo=0, hi=MAX_STEPS)
+    architecture, alpha, layer_norm = check_architecture(architecture, residual_scale, layer_norm, depth, width)
+    resnet = architecture == "resnet"
     X = check_matrix(X, "X")
     m = X.shape[0]
     if m < 2:
@@ -208,23 +226,32 @@ def prepare(activation, X, y=None, *, sw2, sb2, depth=1, width=512, samples=5, s
     if rows > MAX_OUTPUT_ROWS:
         raise InputError(f"m k = {m} examples x {Y.shape[1]} outputs = {rows:,} exceeds the limit of "
                          f"{MAX_OUTPUT_ROWS:,} rows of the exact empirical NTK: use fewer examples (--examples N)", "X")
-    per_net = X.shape[1] * width + width + (depth - 1) * (width + 1) * width + (width + 1) * Y.shape[1]
+    blocks = depth if resnet else depth - 1
+    per_net = X.shape[1] * width + width + blocks * (width + 1) * width + (width + 1) * Y.shape[1]
     if 2 * 8 * samples * per_net > MAX_WEIGHT_BYTES:  # the networks and a copy of their start
         raise InputError(f"{samples} networks of {per_net:,} parameters (and a copy of their start) need "
                          f"{16 * samples * per_net / 2**30:.1f} GiB, more than {MAX_WEIGHT_BYTES / 2**30:.0f} GiB: "
                          "use fewer samples or a smaller width", "samples")
-    spectra = ntk.ntk_spectra(activation, X, sw2, sb2, [depth], slope=slope, normalize=normalize, q0=q0)
+    net = {"architecture": "resnet", "options": {"residual_scale": residual_scale, "layer_norm": layer_norm}} \
+        if resnet else {}
+    spectra = ntk.ntk_spectra(activation, X, sw2, sb2, [depth], slope=slope, normalize=normalize, q0=q0, **net)
     lam = float(spectra.lambda_max[0])
     if spectra.status not in ("ok", "singular") or not (math.isfinite(lam) and lam > 0):
-        raise InputError(f"no infinite-width NTK at this point: {spectra.message or spectra.status}",
-                         "normalize" if "normalize" in (spectra.message or "") else "sw2")
-    Xt = normalized_rows(X, sw2, sb2, spectra.q_star) if normalize else X
+        why = spectra.message if spectra.status not in ("ok", "singular") and spectra.message else \
+            f"its lambda_max is {lam:g}, not a finite positive number"
+        param = "normalize" if "normalize" in why else "sw2"
+        if resnet and ("overflow" in why or not math.isfinite(lam)) and alpha > 1.0:
+            param = "residual_scale"
+        raise InputError(f"no infinite-width NTK at this point: {why}", param)
+    target = q0 if resnet else spectra.q_star  # a resnet's rows are scaled to a first-layer variance q0
+    Xt = normalized_rows(X, sw2, sb2, target) if normalize else X
     if X_test is not None:
-        X_test = _test_rows(X_test, sw2, sb2, spectra.q_star, normalize)
+        X_test = _test_rows(X_test, sw2, sb2, target, normalize)
     return TrainSetup(activation=activation, sw2=sw2, sb2=sb2, slope=slope, depth=depth, width=width,
                       samples=samples, seed=seed, n_steps=n_steps, normalize=bool(normalize), X=Xt, Y=Y,
                       classes=classes, lambda_max_inf=lam, eta_max=2.0 / lam, X_test=X_test, test_index=test_index,
-                      train_index=None if y is None else np.searchsorted(uniq, y))
+                      train_index=None if y is None else np.searchsorted(uniq, y), architecture=architecture,
+                      residual_scale=alpha if resnet else math.nan, layer_norm=layer_norm if resnet else "")
 
 
 def _test_rows(X_test, sw2, sb2, q_star, normalize) -> np.ndarray:
@@ -242,18 +269,16 @@ def draw_networks(setup: TrainSetup):
     """The S networks every lr_factor starts from (the same draw each time)."""
     from phasecli.finite import network
 
+    net = {"architecture": "resnet", "residual_scale": setup.residual_scale, "layer_norm": setup.layer_norm} \
+        if setup.architecture == "resnet" else {}
     return network.draw(setup.activation, setup.sw2, setup.sb2, depth=setup.depth, width=setup.width,
                         dim=setup.X.shape[1], outputs=setup.outputs, samples=setup.samples, seed=setup.seed,
-                        slope=setup.slope)
+                        slope=setup.slope, **net)
 
 
 def _one(nets, i):
     """Network i of ``nets`` alone (views of its parameters), for one (m k)^2 NTK at a time."""
-    from phasecli.finite.network import Networks
-
-    return Networks(nets.activation, nets.sw2, nets.sb2, nets.slope, nets.dim, nets.width, nets.depth,
-                    nets.outputs, nets.seed, nets.first + i, nets.weights, [w[i:i + 1] for w in nets.W],
-                    [b[i:i + 1] for b in nets.b])
+    return nets.network(i)
 
 
 def lambda_max(theta: np.ndarray) -> float:
@@ -346,7 +371,8 @@ def _train(lr_factor, setup):
                     lambda_max_empirical=lam_emp, eta_empirical_factor=eta * lam_emp / 2.0,
                     test_accuracy=test_mean, test_accuracy_se=test_se, train_accuracy=_mean_se(train_acc[alive])[0],
                     status="ok" if n_alive else "all networks diverged", lambda_max_inf=setup.lambda_max_inf,
-                    net_test_accuracy=test_acc, net_train_accuracy=train_acc)
+                    net_test_accuracy=test_acc, net_train_accuracy=train_acc, architecture=setup.architecture,
+                    residual_scale=setup.residual_scale, layer_norm=setup.layer_norm)
 
 
 def _mean_se(values):
@@ -365,7 +391,7 @@ def predict(one, X) -> np.ndarray:
     """The outputs f(X) of one network (``_one``), (rows, k), in passes of at most FORWARD_BYTES of layers."""
     from phasecli.finite.network import forward
 
-    per_row = 3 * 8 * (one.depth * one.width + one.outputs)
+    per_row = 3 * 8 * ((len(one.W) - 1) * one.width + one.outputs)
     batch = int(max(1, min(X.shape[0], FORWARD_BYTES // per_row)))
     return np.concatenate([forward(one, X[s:s + batch]).outputs[0] for s in range(0, X.shape[0], batch)])
 
@@ -385,13 +411,15 @@ def train(activation, X, y=None, lr_factors=(0.5, 1.5, 3.0), **kwargs) -> list:
 
 
 def train_sweep(activation, X, y=None, *, sw2, sb2, depths, widths, lr_factors, samples=5, seed=0, n_steps=300,
-                normalize=True, q0=1.0, slope=0.01, X_test=None, y_test=None, scheduler=None):
+                normalize=True, q0=1.0, slope=0.01, X_test=None, y_test=None, scheduler=None, architecture="fc",
+                residual_scale=1.0, layer_norm="none"):
     """``train_at`` for every (sw2, sb2, depth, width) point (in that order, ``prepare``d and validated before
     any training) and lr_factor: a ``plans.Sweep`` per point, in order (``meta['setup']``)."""
     from phasecli.runtime import plans
 
     setups = [prepare(activation, X, y, sw2=a, sb2=b, depth=d, width=n, samples=samples, seed=seed, n_steps=n_steps,
-                      normalize=normalize, q0=q0, slope=slope, X_test=X_test, y_test=y_test)
+                      normalize=normalize, q0=q0, slope=slope, X_test=X_test, y_test=y_test, architecture=architecture,
+                      residual_scale=residual_scale, layer_norm=layer_norm)
               for a in sw2 for b in sb2 for d in depths for n in widths]
     return [plans.Sweep(train_at, [{"lr_factor": f} for f in lr_factors], {"setup": setup}, scheduler,
                         meta={"setup": setup}) for setup in setups]

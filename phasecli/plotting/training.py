@@ -202,7 +202,8 @@ def train_figure(runs, setup, *, layout: str, path: str) -> None:
             a.set_xlabel(r"lr_factor ($\eta / \eta_{max}$, $\eta_{max} = 2/\lambda_{max}$ infinite width)")
             a.grid(alpha=0.3, which="both")
         ax_final.legend(fontsize=7)
-    fig.suptitle(rf"{setup.activation}, depth {setup.depth}, width {setup.width}: $\sigma_w^2$ = {setup.sw2:g}, "
+    fig.suptitle(rf"{setup.activation}{_network_label([setup])}, depth {setup.depth}, width {setup.width}: "
+                 rf"$\sigma_w^2$ = {setup.sw2:g}, "
                  rf"$\sigma_b^2$ = {setup.sb2:g}, m = {setup.m}, k = {setup.outputs}, "
                  rf"$\eta_{{max}}$ = {setup.eta_max:.4g}")
     save(fig, path)
@@ -314,7 +315,8 @@ def train_depth_figure(runs, setups, *, path: str) -> None:
     ticks = np.sort(ticks)
     ax.set_yticks(ticks, [f"{v:g}" for v in ticks])
     ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-    ax.set_xlabel("depth L (hidden layers)")
+    resnet = getattr(first, "architecture", "fc") == "resnet"
+    ax.set_xlabel("depth L (residual blocks)" if resnet else "depth L (hidden layers)")
     ax.set_ylabel(r"lr_factor = $\eta / \eta_{max}$ ($\eta_{max} = 2/\lambda_{max}$, infinite-width NTK)")
     extra = []
     if np.isnan(grid).any():
@@ -328,6 +330,17 @@ def train_depth_figure(runs, setups, *, path: str) -> None:
     nets = "1 network" if first.samples == 1 else f"{first.samples} networks"
     ax.set_title(f"{what} after T = {first.n_steps} full-batch steps, {nets} per cell",
                  fontsize=9)
-    fig.suptitle(rf"{first.activation}: $\sigma_w^2$ = {first.sw2:g}, $\sigma_b^2$ = {first.sb2:g}, width "
+    fig.suptitle(rf"{first.activation}{_network_label(setups)}: $\sigma_w^2$ = {first.sw2:g}, "
+                 rf"$\sigma_b^2$ = {first.sb2:g}, width "
                  rf"{first.width}, m = {first.m} training rows, k = {first.outputs}", fontsize=10)
     save(fig, path)
+
+
+def _network_label(setups) -> str:
+    """'' for fully connected networks; ' resnet (alpha = ..., LayerNorm)' for residual ones."""
+    first = setups[0]
+    if getattr(first, "architecture", "fc") != "resnet":
+        return ""
+    alphas = {s.residual_scale for s in setups}
+    alpha = rf"$\alpha$ = {first.residual_scale:g}" if len(alphas) == 1 else r"$\alpha = 1/\sqrt{L}$"
+    return f" resnet ({alpha}{', LayerNorm' if first.layer_norm == 'pre' else ''})"
