@@ -489,7 +489,6 @@ def _backward_resnet(nets, fwd, g, lr=None):
             g_z = g if layer == top else (g_h if layer == 1 else alpha * g_h)
             scale = nets.scale(layer)
             W, x = nets.W[layer - 1], fwd.post[layer - 1]
-            shared = x.ndim == 2
             db = g_z.sum(axis=1)
             db *= sb
             if layer > 1:
@@ -499,18 +498,26 @@ def _backward_resnet(nets, fwd, g, lr=None):
                 back *= scale
                 carried = _into_stream(nets, fwd, layer - 2, back)
                 g_h = carried if layer == top else g_h + carried
-            if lr is None:
-                dW = np.empty(W.shape)
-                for s in range(S):
-                    np.dot(g_z[s].T, x if shared else x[s], out=dW[s])
-                dW *= scale
-                gW[layer - 1], gb[layer - 1] = dW, db
-            else:
-                for s in range(S):
-                    _step(W[s], -float(lr[s]) * scale, g_z[s], x if shared else x[s])
-                db *= lr[:, None]
-                nets.b[layer - 1] -= db
+            _layer_parameters(nets, layer, g_z, x, db, lr, scale, gW, gb)
     return Gradients(gW, gb)
+
+
+def _layer_parameters(nets, layer, g, x, db, lr, scale, gW, gb):
+    """Layer ``layer``'s weight gradient (kept in gW, gb with db) from its output cotangent g and input x, or with
+    ``lr`` the step p <- p - lr[s] grad of its W and b, in place."""
+    W = nets.W[layer - 1]
+    shared = x.ndim == 2
+    if lr is None:
+        dW = np.empty(W.shape)
+        for s in range(nets.samples):
+            np.dot(g[s].T, x if shared else x[s], out=dW[s])
+        dW *= scale
+        gW[layer - 1], gb[layer - 1] = dW, db
+    else:
+        for s in range(nets.samples):
+            _step(W[s], -float(lr[s]) * scale, g[s], x if shared else x[s])
+        db *= lr[:, None]
+        nets.b[layer - 1] -= db
 
 
 def backward(nets: Networks, fwd: Forward, cotangent) -> Gradients:
@@ -537,7 +544,6 @@ def _backward(nets, fwd, g, lr=None, ws=None):
         for layer in range(nets.depth + 1, 0, -1):
             scale = nets.scale(layer)
             W, x = nets.W[layer - 1], fwd.post[layer - 1]
-            shared = x.ndim == 2
             db = g.sum(axis=1)
             db *= sb
             g_next = None
@@ -547,17 +553,7 @@ def _backward(nets, fwd, g, lr=None, ws=None):
                     np.dot(g[s], W[s], out=g_next[s])
                 g_next *= scale
                 g_next *= fwd.dphi[layer - 2]
-            if lr is None:
-                dW = np.empty(W.shape)
-                for s in range(S):
-                    np.dot(g[s].T, x if shared else x[s], out=dW[s])
-                dW *= scale
-                gW[layer - 1], gb[layer - 1] = dW, db
-            else:
-                for s in range(S):
-                    _step(W[s], -float(lr[s]) * scale, g[s], x if shared else x[s])
-                db *= lr[:, None]
-                nets.b[layer - 1] -= db
+            _layer_parameters(nets, layer, g, x, db, lr, scale, gW, gb)
             if g_next is not None:
                 g = g_next
     return Gradients(gW, gb)
