@@ -3,6 +3,7 @@ phasecli's numbers for one activation (a registered name or an expression) as JS
 
     python expression_probe.py ACTIVATION DATA.csv [--with-registered NAME]
     python expression_probe.py --compare-cli EXPRESSION NAME
+    python expression_probe.py --kappa-spectra EXPRESSION ORACLE.json DATA.csv RAW_DATA.csv
 
 With --with-registered, the same quantities for a registered activation, computed afterwards in the same
 process (a registered activation works in any process), under "registered".  --compare-cli runs the main
@@ -97,7 +98,35 @@ def compare_cli(expression: str, name: str) -> dict:
     return out
 
 
+SPECTRA_COLUMNS = ("depth", "lambda_max", "lambda_min", "kappa", "nngp_kappa", "resolved", "status", "phase")
+
+
+def kappa_spectra(activation: str, oracle_file: str, data: str, raw_data: str) -> dict:
+    """kappa (and lr) at the oracle file's points: normalized inputs at depths 1..100, inputs as given at the
+    file's raw depths (tests/make_expression_ntk_oracle.py)."""
+    spec = json.loads(open(oracle_file).read())
+    out = {"normalized": {}, "raw": {}, "lr": {}}
+
+    def columns(r):
+        return {k: r.column(k) for k in SPECTRA_COLUMNS if k in r.columns}
+
+    for point in spec["normalized"]:
+        sw2, sb2 = (float(v) for v in point.split())
+        out["normalized"][point] = columns(phasecli.kappa(activation=activation, data=data, sw2=sw2, sb2=sb2,
+                                                          depth="1:100"))
+        r = phasecli.lr(activation=activation, data=data, sw2=sw2, sb2=sb2, depth="1,10,100")
+        out["lr"][point] = {k: r.column(k) for k in r.columns}
+    for point, depths in spec["raw"].items():
+        sw2, sb2 = (float(v) for v in point.split())
+        out["raw"][point] = columns(phasecli.kappa(activation=activation, data=raw_data, sw2=sw2, sb2=sb2,
+                                                   depth=",".join(depths), normalize=False))
+    return out
+
+
 def main(argv):
+    if argv[0] == "--kappa-spectra":
+        json.dump(kappa_spectra(*argv[1:5]), sys.stdout)
+        return
     if argv[0] == "--compare-cli":
         json.dump(compare_cli(argv[1], argv[2]), sys.stdout)
         return

@@ -69,6 +69,7 @@ class Activation:
     gap_noise: float = 0.0  # rounding of sup phi'^2 - phi'^2 near its maximum, relative (0: exact expression)
     oscillatory: bool = False  # phi oscillates at every scale (sin): quadrature panels stay below 1/sqrt(q)
     jump_sq_fixed: float = 0.0  # sum of squared jumps of phi' (families "relu" / "leaky": from the slope)
+    phi_prime_jumps_at: tuple = ()  # an expression: phi'(k+) - phi'(k-) at each of its kinks (0.0: phi' continuous)
 
     @property
     def kind_code(self) -> int:
@@ -213,6 +214,8 @@ def _fill_tables(slot: Activation) -> None:
     g["GAP_NOISE"] = tuple(a.gap_noise for a in rows)
     g["EXPRESSION_KINKS"] = tuple(float(slot.kinks[i]) if i < len(slot.kinks) else 0.0
                                   for i in range(MAX_EXPRESSION_KINKS))
+    g["EXPRESSION_JUMPS"] = tuple(float(slot.phi_prime_jumps_at[i]) if i < len(slot.phi_prime_jumps_at) else 0.0
+                                  for i in range(MAX_EXPRESSION_KINKS))
     g["DPHI_SQ_MIN"] = tuple(a.phi_prime_sq_range[0] for a in rows)  # inf phi'^2 (``functions.gap_low``)
     g["BY_CODE"] = tuple(rows)  # BY_CODE[code] is the activation with that integer code
 
@@ -220,7 +223,7 @@ def _fill_tables(slot: Activation) -> None:
 # the names of the per-code tables: a module holding one of them (a from-import) has compiled it in
 TABLES = ("KIND_CODE", "HOMOGENEOUS", "BOUNDED", "KINK_COUNT", "KINK_0", "KINK_1", "CLOSED_FORM", "PIECEWISE_FORM",
           "FIXED_SLOPE", "EXP_LAMBDA", "EXP_ALPHA", "EXP_SCALE", "JUMP_AT_ZERO", "ACTIVE_SCALE", "D2PHI_AT_ZERO",
-          "GAP_NOISE", "DPHI_SQ_MIN", "EXPRESSION_KINKS", "BY_CODE")
+          "GAP_NOISE", "DPHI_SQ_MIN", "EXPRESSION_KINKS", "EXPRESSION_JUMPS", "BY_CODE")
 F_ARCSINE, F_RELU, F_LEAKY, F_LINEAR = (CLOSED_FORMS[f] for f in ("arcsine", "relu", "leaky", "linear"))
 P_EXP, P_CLIP = PIECEWISE_FORMS["exp"], PIECEWISE_FORMS["clip"]
 _fill_tables(_PLACEHOLDER)
@@ -315,19 +318,16 @@ def install_expression(text: str) -> Activation:
     return entry
 
 
-KINKED_COMMANDS = "critical, phase, depth-scale, jacobian, check, init, verify, catapult, train"
-
-
 def require_closed_inner(activation: str, what: str) -> None:
-    """InputError when ``activation`` is an expression with kinks: ``what`` (the NTK / NNGP kernels, the two-point
-    maps at unequal variances) needs the inner closed forms or the Hermite series a kinked expression lacks."""
+    """InputError when ``activation`` is an expression with kinks: ``what`` (the convolutional and residual
+    NTK / NNGP kernels) has no path for one yet (the fully connected kernels and the two-point maps do)."""
     from phasecli.errors import InputError
 
     entry = ACTIVATIONS.get(activation)
     if entry is not None and entry.kind == "kinked":
-        raise InputError(f"{what} of an activation expression with kinks ({entry.name!r}) is not supported yet; "
-                         "a smooth expression or a registered kinked activation is (kinked expressions: the "
-                         "mean-field commands)", "activation")
+        raise InputError(f"{what} of an activation expression with kinks ({entry.name!r}) are not supported yet "
+                         "(no error-controlled map for them); the fully connected ones are (--architecture fc)",
+                         "activation")
 
 
 def _alias(text: str, entry: Activation) -> None:

@@ -1385,4 +1385,5 @@ def activation(expr: Expression | str, code: int = -1, facts: ExpressionFacts | 
         name=f.expression, code=code, kind=f.kind, description=f"expression {f.expression}", odd=f.odd,
         bounded=f.bounded, homogeneous=f.homogeneous, kinks=f.kinks, phi_prime_jumps=f.phi_prime_jumps,
         active_scale=f.active_scale, d2phi_at_zero=f.d2phi_at_zero, phi_prime_sq_range=f.phi_prime_sq_range,
-        gap_noise=f.gap_noise, oscillatory=f.oscillatory, jump_sq_fixed=f.jump_sq)
+        gap_noise=f.gap_noise, oscillatory=f.oscillatory, jump_sq_fixed=f.jump_sq,
+        phi_prime_jumps_at=tuple(f.phi_prime_jumps_at))

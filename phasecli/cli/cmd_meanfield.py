@@ -350,7 +350,8 @@ def activations(out, grammar):
     softplus, min/max with a constant, where(cond, a, b) (--grammar for the
     whole grammar; `phasecli docs activations`).  Smooth expressions go through
     every command; expressions with kinks (hard-swish 'x*min(max(x+3,0),6)/6')
-    through the mean-field and Jacobian commands.  The first run of an
+    through the mean-field, Jacobian and fully connected NTK commands (kappa,
+    lr, generalize, check), not the cnn / resnet kernels.  The first run of an
     expression compiles every kernel it uses (minutes), later runs load them
     from the cache.
 

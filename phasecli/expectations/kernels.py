@@ -448,10 +448,20 @@ def pair_corr(code, s11, s22, c, slope, kind):
     sig = n2 * math.sqrt(max(0.0, (1.0 - c) * (1.0 + c)))
     if kind == 1:
         return piecewise_pair(code, n1, mcoef, sig, slope)
+    return nested_pair(code, n1, mcoef, sig, slope, kind == 3, False)
+
+
+@njit(cache=True)
+def nested_pair(code, n1, mcoef, sig, slope, graded, second):
+    """(E[phi(u1) phi(u2)], E[phi'(u1) phi'(u2)]) by nested quadrature, u1 = n1 z1, u2 = mcoef z1 + sig z2.
+
+    The inner rule breaks at the kinks of phi(u2); with ``graded`` (kinked expressions) the outer rule
+    is also graded around the inner expectation's smoothed kinks (``_smoothed_kink_breakpoints``).
+    With ``second``: (E[s(u1) s(u2)], 0), s = phi'' off the kinks (its delta functions left out).
+    """
     zs = np.empty(RULE_SIZE)
     ws = np.empty(RULE_SIZE)
-    if kind == 3:
-        # a kinked expression: the outer rule also graded around the inner expectation's smoothed kinks
+    if graded:
         extra = np.empty(64)
         n_extra = _smoothed_kink_breakpoints(code, mcoef, sig, extra)
         n = quadrature_rule(code, 0.0, n1, extra, n_extra, 0.75, 1.0, zs, ws)
@@ -464,6 +474,19 @@ def pair_corr(code, s11, s22, c, slope, kind):
     for i in range(n):
         u1 = n1 * zs[i]
         mu = mcoef * zs[i]
+        if second:
+            a = _d2phi(code, u1)
+            if a == 0.0:
+                continue
+            if sig > 0.0:
+                ni = quadrature_rule(code, mu, sig, zi, 0, 0.75, 1.0, zi, wi)
+                g = 0.0
+                for j in range(ni):
+                    g += wi[j] * _d2phi(code, mu + sig * zi[j])
+            else:
+                g = _d2phi(code, mu)
+            t += ws[i] * a * g
+            continue
         if sig > 0.0:
             ni = quadrature_rule(code, mu, sig, zi, 0, 0.75, 1.0, zi, wi)
             g = 0.0
@@ -478,6 +501,16 @@ def pair_corr(code, s11, s22, c, slope, kind):
         t += ws[i] * _phi(code, u1, slope) * g
         tdot += ws[i] * _dphi(code, u1, slope) * gd
     return t, tdot
+
+
+@njit(cache=True)
+def quadrature_pair(code, n1, mcoef, sig, slope):
+    """(T, Tdot) with u1 = n1 z1, u2 = mcoef z1 + sig z2 for the activations without closed-form pairs that
+    have kinks: piecewise ones (inner expectation in closed form, ``piecewise_pair``) and kinked expressions
+    (graded nested quadrature, ``nested_pair``)."""
+    if _activation_kind(code) == 3:
+        return nested_pair(code, n1, mcoef, sig, slope, True, False)
+    return piecewise_pair(code, n1, mcoef, sig, slope)
 
 
 @njit(cache=True)

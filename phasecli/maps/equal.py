@@ -13,10 +13,12 @@ theta = arccos(c) in [0, pi], panel count doubled until the coefficient tails ar
 softplus, sigmoid, sin): from the angular Fourier expansion of the 2-D Gaussian integral
 in polar coordinates, T(theta) = sum_k P_k cos(k theta) with P_k >= 0, so
 D = sum_k P_k 2 sin^2(k theta / 2) is a sum of non-negative terms (FFT in the angle,
-Gauss-Legendre panels in the radius).  Piecewise ones (elu, selu, hard_tanh): T and
-Tdot from the piecewise-closed-form quadrature, then by Price's theorem
+Gauss-Legendre panels in the radius).  Piecewise ones (elu, selu, hard_tanh) and kinked
+expressions: T and Tdot from the piecewise-closed-form quadrature (an expression: nested
+quadrature split at its kinks), then by Price's theorem
 D = q int_0^theta sin(t) Tdot(t) dt and E = q int_0^theta sin(t) E[phi''(u1) phi''(u2)](t) dt,
-the delta functions of phi'' in closed form.
+the delta functions of phi'' in closed form (an expression: at its kinks, with the jumps of phi'
+from the expression's analysis).
 
 The angular expansion also serves data as given (general 2x2 covariances, smooth
 activations): ``radial_rule``, ``angular_coefficients`` and ``angular_resolution``.
@@ -29,8 +31,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from phasecli.activations import require_closed_inner
-
 from phasecli.maps import equal_kernels as TK
 from phasecli import validate as V
 from phasecli.activations import BY_CODE
@@ -38,6 +38,8 @@ from phasecli.activations import BY_CODE
 EPS = np.finfo(np.float64).eps
 TABLE_DEGREE = 16
 TABLE_TOL = 2e-15
+EXPRESSION_TOL = 1e-14  # a kinked expression's T, Tdot tables (nested quadrature, ~16 ms a node at q* = 50)
+EXPRESSION_G_TOL = 1e-12  # its G = sin(t) E[phi'' phi''] parts: E's relative error near c = 1 (reported in .error)
 
 
 # ----------------------------------------------------------------------------- angular expansion
@@ -161,9 +163,11 @@ def _fit_panels(func, nfun, tol=TABLE_TOL, start=8, max_panels=4096):
     """Chebyshev tables of degree TABLE_DEGREE - 1 on equal panels of [0, pi].
 
     func(thetas) -> (nfun, len) values.  The panel count doubles until, on every panel,
-    the last three coefficients of every function are below tol * (its largest |value|).
-    Returns (bps, coefs[nfun], tail) with tail the largest such ratio.
+    the last three coefficients of every function are below tol * (its largest |value|)
+    (``tol`` a number, or one per function).  Returns (bps, coefs[nfun], tail) with tail the
+    largest such ratio.
     """
+    tol = np.broadcast_to(np.asarray(tol, dtype=float), (nfun,))
     npan = start
     while True:
         bps = np.linspace(0.0, np.pi, npan + 1)
@@ -174,8 +178,9 @@ def _fit_panels(func, nfun, tol=TABLE_TOL, start=8, max_panels=4096):
             raise FloatingPointError("non-finite table values")
         scale = np.maximum(np.abs(vals).max(axis=(1, 2)), 1e-300)
         coef = _cheb_fit(vals)  # (nfun, npan, deg)
-        tail = float((np.abs(coef[:, :, -3:]).max(axis=(1, 2)) / scale).max())
-        if tail <= tol or npan >= max_panels:
+        tails = np.abs(coef[:, :, -3:]).max(axis=(1, 2)) / scale
+        tail = float(tails.max())
+        if np.all(tails <= tol) or npan >= max_panels:
             return bps, [np.ascontiguousarray(c) for c in coef], tail
         npan *= 2
 
@@ -198,7 +203,6 @@ _TABLE_CACHE: dict = {}
 
 def norm_functions(activation: str, q: float, slope: float) -> NormFunctions:
     act = V.activation(activation)
-    require_closed_inner(activation, "the two-point maps (T, Tdot tables)")
     code = act.code
     key = (code, float(q), float(slope) if act.takes_slope else 0.0)
     hit = _TABLE_CACHE.get(key)
@@ -269,26 +273,47 @@ def _smooth_table(code, q, slope) -> NormFunctions:
 
 
 def _kinked_table(code, q, slope) -> NormFunctions:
-    """elu, selu, hard_tanh: T, Tdot from the piecewise quadrature; D and E by Price's theorem,
+    """elu, selu, hard_tanh and kinked expressions: T, Tdot from the piecewise quadrature (inner expectation in
+    closed form; an expression: nested quadrature split at its kinks); D and E by Price's theorem,
 
         D(theta) = q int_0^theta sin(t) Tdot(t) dt,   E(theta) = q int_0^theta G(t) dt,
         G(t) = sin(t) E[phi''(u1) phi''(u2)]  (delta functions of phi'' in closed form),
 
     integrated on Chebyshev interpolants: non-negative integrands near theta = 0, so D and
     E keep full relative accuracy.  E ~ eps for elu (phi' continuous) and ~ theta when
-    phi' jumps (selu, hard_tanh): tabulated as E / eps or E / sin(theta / 2)."""
+    phi' jumps (selu, hard_tanh): tabulated as E / eps or E / sin(theta / 2).  An expression's G is
+    tabulated in two parts, G = Gd + sin(t) R (``equal_kernels.expression_g_parts``: the delta x delta terms
+    and the rest), integrated apart and stored as E = eps * [q int sin R / eps] + sin(theta/2) * [q int Gd /
+    sin(theta/2)] (mode2 = 3): when the kinks sit far in the Gaussian tail (hard-swish at q* = 0.08: 10.5
+    standard deviations) Gd(0) ~ 1e-24 is far below R but still sets E at eps below ~1e-30."""
+    expression = BY_CODE[code].kind == "kinked"
+
     def nodes(th):
         th = np.ascontiguousarray(np.asarray(th, dtype=float))
         t = np.empty(th.size)
         td = np.empty(th.size)
         g = np.empty(th.size)
         TK._kinked_nodes(code, q, th, slope, t, td)
+        if expression:
+            r = np.empty(th.size)
+            TK._expression_g_nodes(code, q, th, g, r)
+            return np.stack([t, td, g, r])
         TK._kinked_g_nodes(code, q, th, g)
         return np.stack([t, td, g])
 
     t0 = nodes(np.zeros(1))
     t1, td1 = float(t0[0, 0]), float(t0[1, 0])
-    bps, (ct, ctd, cg), tail = _fit_panels(nodes, 3)
+    tol = TABLE_TOL
+    if expression:
+        # the delta x delta terms are exp(-x), x up to k^2 / q at the kinks k: rounded to ~x ulp, which the
+        # Chebyshev tails of that part see as noise
+        # (and near theta = 0 they hold exp(-k^2 / (q theta^2)): smooth but not analytic, slow to converge at
+        # large q, as the nested quadrature's kinks move to the centre): G's parts to EXPRESSION_G_TOL
+        x_max = max((k * k / q for k in BY_CODE[code].kinks), default=0.0)
+        tol = np.array([EXPRESSION_TOL, EXPRESSION_TOL, max(EXPRESSION_G_TOL, 4.0 * EPS * min(x_max, 750.0)),
+                        EXPRESSION_G_TOL])
+    bps, coefs, tail = _fit_panels(nodes, 4 if expression else 3, tol)
+    ct, ctd, cg = coefs[:3]
     xg, wg = np.polynomial.legendre.leggauss(40)
     npan = len(bps) - 1
     starts, ends = bps[:-1], bps[1:]
@@ -308,13 +333,25 @@ def _kinked_table(code, q, slope) -> NormFunctions:
         return cum[:-1, None] + part
 
     d_nodes = cumulative(ctd, True)
-    e_nodes = cumulative(cg, False)
     eps_nodes = 2.0 * np.sin(0.5 * th_nodes) ** 2
     cd = np.ascontiguousarray(_cheb_fit(d_nodes / eps_nodes))
-    if not BY_CODE[code].phi_prime_jumps:
-        mode2, c2 = 0, np.ascontiguousarray(_cheb_fit(e_nodes / eps_nodes))
+    if expression:
+        e_smooth = cumulative(coefs[3], True)
+        if not BY_CODE[code].phi_prime_jumps:
+            e_nodes = e_smooth
+            mode2, c2 = 0, np.ascontiguousarray(_cheb_fit(e_nodes / eps_nodes))
+        else:
+            e_delta = cumulative(cg, False)
+            e_nodes = e_smooth + e_delta
+            mode2 = 3
+            c2 = np.ascontiguousarray(np.concatenate([_cheb_fit(e_smooth / eps_nodes),
+                                                      _cheb_fit(e_delta / np.sin(0.5 * th_nodes))]))
     else:
-        mode2, c2 = 2, np.ascontiguousarray(_cheb_fit(e_nodes / np.sin(0.5 * th_nodes)))
+        e_nodes = cumulative(cg, False)
+        if not BY_CODE[code].phi_prime_jumps:
+            mode2, c2 = 0, np.ascontiguousarray(_cheb_fit(e_nodes / eps_nodes))
+        else:
+            mode2, c2 = 2, np.ascontiguousarray(_cheb_fit(e_nodes / np.sin(0.5 * th_nodes)))
     # consistency with the quadrature T, Tdot at the nodes
     t_nodes = np.array([_chebval_panels(bps, ct, row) for row in th_nodes])
     td_nodes = np.array([_chebval_panels(bps, ctd, row) for row in th_nodes])

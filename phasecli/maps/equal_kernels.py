@@ -18,10 +18,12 @@ import math
 
 import numpy as np
 
-from phasecli.activations.functions import dphi as _dphi, negative_slope as _negative_slope, phi as _phi
-from phasecli.expectations.kernels import RULE_SIZE, exp_below_zero, piecewise_pair, quadrature_rule
+from phasecli.activations.functions import (activation_kind as _activation_kind, d2phi as _d2phi, dphi as _dphi,
+                                            kinks as _kinks, negative_slope as _negative_slope, phi as _phi)
+from phasecli.expectations.kernels import RULE_SIZE, exp_below_zero, nested_pair, quadrature_pair, quadrature_rule
 from phasecli.runtime.jit import njit, prange
-from phasecli.activations import CLOSED_FORM, EXP_SCALE, F_ARCSINE, F_LEAKY, F_RELU, JUMP_AT_ZERO, P_CLIP, PIECEWISE_FORM
+from phasecli.activations import (CLOSED_FORM, EXP_SCALE, EXPRESSION_JUMPS, F_ARCSINE, F_LEAKY, F_RELU, JUMP_AT_ZERO,
+                                  P_CLIP, PIECEWISE_FORM)
 
 TWO_OVER_PI = 2.0 / math.pi
 FOUR_OVER_PI = 4.0 / math.pi
@@ -122,7 +124,8 @@ def _cheb2(c1, c2, p, x):
 @njit(cache=True)
 def table_norm(bps, cd, c2, mode2, t1, td1, eps):
     """(T, Tdot, D, E) from the Chebyshev tables: cd ~ D/eps; c2 ~ E/eps (mode2 = 0),
-    Tdot itself (mode2 = 1) or E / sin(theta/2) (mode2 = 2, phi' with jumps: E ~ theta).
+    Tdot itself (mode2 = 1) or E / sin(theta/2) (mode2 = 2, phi' with jumps: E ~ theta); mode2 = 3 (a kinked
+    expression whose phi' jumps): E = eps * c2[p] + sin(theta/2) * c2[npan + p], two tables stacked.
 
     The panels split [0, pi] (in theta = arccos(1 - eps)) into cd.shape[0] equal parts
     (bps holds their edges, for reference), so the panel index is a multiplication.
@@ -146,6 +149,9 @@ def table_norm(bps, cd, c2, mode2, t1, td1, eps):
         e = eps * g2
     elif mode2 == 2:
         e = math.sqrt(0.5 * eps) * g2  # sin(theta / 2) * g2
+    elif mode2 == 3:
+        ga, unused = _cheb2(c2, c2, p + npan, x)
+        e = eps * g2 + math.sqrt(0.5 * eps) * ga
     else:
         return t1 - d, g2, d, td1 - g2
     return t1 - d, td1 - e, d, e
@@ -176,17 +182,18 @@ def _closed_values(code, q, slope, eps, out):
 # ----------------------------------------------------------------------------- kinked activations, table nodes
 @njit(cache=True)
 def _pair_kinked_polar(code, q, theta, slope):
-    """(T, Tdot) for a piecewise activation at equal variances q and correlation cos(theta).
+    """(T, Tdot) for a piecewise activation or a kinked expression at equal variances q and correlation cos(theta).
 
     The same quadrature as ``phasecli.expectations.kernels.pair_corr`` (kind 1: inner Gaussian expectation in
-    closed form, outer integral split at the kinks and graded around them) but with the
+    closed form, outer integral split at the kinks and graded around them; kind 3: nested quadrature, both
+    integrals split at the kinks, the outer one graded around the inner one's smoothed kinks) but with the
     conditional mean and width taken from theta directly, sqrt(q) cos(theta) and
     sqrt(q) sin(theta), so that small angles are not lost to 1 - c^2 cancellation.
     """
     n1 = math.sqrt(q)
     mcoef = n1 * math.cos(theta)
     sig = n1 * math.sin(theta)
-    return piecewise_pair(code, n1, mcoef, sig, slope)
+    return quadrature_pair(code, n1, mcoef, sig, slope)
 
 
 @njit(cache=True)
@@ -203,6 +210,9 @@ def _sin_tddot_kinked(code, q, theta):
       smooth x delta:  2 J sin(theta) p(u1 = k) A E[e^{u2} 1(u2 < 0) | u1 = k]
       delta x delta:   J_k J_k' sin(theta) p(k, k'), in closed form.
     """
+    if _activation_kind(code) == 3:
+        gd, r = expression_g_parts(code, q, theta)
+        return gd + math.sin(theta) * r
     st = math.sin(theta)
     ct = math.cos(theta)
     sq = math.sqrt(q)
@@ -240,6 +250,77 @@ def _sin_tddot_kinked(code, q, theta):
             out += 2.0 * jump * st * p0 * a * exp_below_zero(0.0, sig)
     out += jump * jump / (2.0 * math.pi * q)
     return out
+
+
+@njit(cache=True)
+def expression_g_parts(code, q, theta):
+    """(Gd, R) with sin(theta) * E[phi''(u1) phi''(u2)] = Gd + sin(theta) R for a kinked expression (u1, u2 at
+    variance q, correlation cos(theta)); the two are tabulated apart (``phasecli.maps.equal._kinked_table``) so
+    that E = q int_0^theta (Gd + sin(t) R) dt keeps relative accuracy near theta = 0 whichever part dominates.
+
+    phi'' = s + sum_k J_k delta(u - k): s its smooth part off the kinks (``d2phi``), J_k the jump of phi' at
+    kink k (``EXPRESSION_JUMPS``):
+      Gd = sum_{k,k'} J_k J_k' sin(theta) p(k, k')                 (delta x delta, closed form)
+         = sum J_k J_k' exp(-(k - k' cos theta)^2 / (2 q sin^2 theta) - k'^2 / (2 q)) / (2 pi q),
+           exp(-k^2 / (q (1 + cos theta))) / (2 pi q) for k = k';
+      R  = E[s(u1) s(u2)] + 2 sum_k J_k p(u1 = k) E[s(u2) | u1 = k],  u2 | u1 = k ~ N(k cos theta, q sin^2 theta)
+           (nested quadrature split at the kinks; 1-D quadrature).
+    """
+    st = math.sin(theta)
+    ct = math.cos(theta)
+    sq = math.sqrt(q)
+    one_p_c = 2.0 * math.cos(0.5 * theta) ** 2
+    kk = np.empty(4)
+    nk = _kinks(code, kk)
+    gd = 0.0
+    r = 0.0
+    zs = np.empty(RULE_SIZE)
+    ws = np.empty(RULE_SIZE)
+    for i in range(nk):
+        ji = EXPRESSION_JUMPS[i]
+        if ji == 0.0:
+            continue
+        a = kk[i]
+        for j in range(nk):
+            jj = EXPRESSION_JUMPS[j]
+            if jj == 0.0:
+                continue
+            b = kk[j]
+            if i == j:
+                if a == 0.0:
+                    e = 1.0
+                elif one_p_c > 0.0:
+                    e = math.exp(-a * a / (q * one_p_c))
+                else:
+                    e = 0.0
+            elif st > 0.0:
+                m = a - b * ct
+                e = math.exp(-m * m / (2.0 * q * st * st) - b * b / (2.0 * q))
+            else:
+                e = 0.0
+            gd += ji * jj * e / (2.0 * math.pi * q)
+        mu = a * ct
+        sig = sq * st
+        if sig > 0.0:
+            n = quadrature_rule(code, mu, sig, zs, 0, 0.75, 1.0, zs, ws)
+            cond = 0.0
+            for k in range(n):
+                cond += ws[k] * _d2phi(code, mu + sig * zs[k])
+        else:  # the limit theta -> 0: the kink is crossed at the conditional mean, half the mass on each side
+            h = 1e-9 * max(1.0, abs(a))
+            cond = 0.5 * (_d2phi(code, a - h) + _d2phi(code, a + h))
+        p_k = math.exp(-0.5 * a * a / q) / math.sqrt(2.0 * math.pi * q)
+        r += 2.0 * ji * p_k * cond
+    ss, unused = nested_pair(code, sq, sq * ct, sq * st, 0.0, True, True)
+    return gd, r + ss
+
+
+@njit(parallel=True, cache=True)
+def _expression_g_nodes(code, q, thetas, gd_out, r_out):
+    for i in prange(thetas.shape[0]):
+        a, b = expression_g_parts(code, q, thetas[i])
+        gd_out[i] = a
+        r_out[i] = b
 
 
 @njit(parallel=True, cache=True)

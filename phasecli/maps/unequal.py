@@ -18,8 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from phasecli.activations import require_closed_inner
-
 from phasecli import validate as V
 from phasecli.maps import equal as EQ
 from phasecli.maps import unequal_kernels as RK
@@ -143,7 +141,6 @@ def _pairs(s1, s2, eps):
 def diagonal_maps(activation: str, s, slope: float = 0.01):
     """(V, W) at the variances s (1-D arrays), as the deviation maps use them."""
     act = V.activation(activation)
-    require_closed_inner(activation, "the two-point maps at unequal variances")
     s = np.ascontiguousarray(V.variances("s", s))
     slope = V.slope(slope)
     if act.kind == "smooth":
@@ -160,11 +157,11 @@ def deviation_maps(activation: str, s1, s2, eps, slope: float = 0.01) -> Deviati
     """dt, et, tdot (and error bounds) for each pair (s1[i], s2[i], eps[i]); numbers broadcast.
 
     Closed forms (erf, relu, leaky_relu, abs, linear) have full relative accuracy; piecewise
-    activations (elu, selu, hard_tanh) keep an absolute floor ~1e-13 sqrt(V1 V2); smooth ones come
+    activations (elu, selu, hard_tanh) keep an absolute floor ~1e-13 sqrt(V1 V2) (kinked expressions, nested
+    quadrature: 1e-12); smooth ones come
     from the angular expansion (relative ~1e-13)."""
 
     act = V.activation(activation)
-    require_closed_inner(activation, "the two-point maps at unequal variances")
     slope = V.slope(slope)
     s1, s2, eps = _pairs(s1, s2, eps)
     n = s1.size

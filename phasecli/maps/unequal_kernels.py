@@ -35,8 +35,8 @@ import math
 
 import numpy as np
 
-from phasecli.activations.functions import dphi as _dphi, phi as _phi
-from phasecli.expectations.kernels import means, piecewise_pair
+from phasecli.activations.functions import activation_kind as _activation_kind, dphi as _dphi, phi as _phi
+from phasecli.expectations.kernels import means, quadrature_pair
 from phasecli.activations import CLOSED_FORM, F_ARCSINE, F_LINEAR
 from phasecli.runtime.jit import njit, prange
 from phasecli.maps.equal_kernels import closed_norm
@@ -45,6 +45,7 @@ EPS = 2.220446049250313e-16
 TWO_OVER_PI = 2.0 / math.pi
 FOUR_OVER_PI = 4.0 / math.pi
 PIECEWISE_ERR = 1e-13  # absolute error of the piecewise quadrature, relative to sqrt(V1 V2)
+NESTED_ERR = 1e-12  # the same for the nested quadrature of a kinked expression
 
 MODE_CLOSED = 0  # (dt, et, tdot) in closed form inside the layer loop
 MODE_PIECEWISE = 1  # from the piecewise quadrature inside the layer loop
@@ -104,13 +105,14 @@ def _diag_diff_closed(code, slope, s1, s2, ds):
 
 @njit(cache=True)
 def _diag_piecewise(code, slope, s):
-    """(V, W) at variance s >= 0 for elu, selu, hard_tanh: the quadrature ``_dev_piecewise`` uses at eps = 0."""
+    """(V, W) at variance s >= 0 for elu, selu, hard_tanh and kinked expressions: the quadrature ``_dev_piecewise``
+    uses at eps = 0."""
     if s <= 0.0:
         p0 = _phi(code, 0.0, slope)
         d0 = _dphi(code, 0.0, slope)
         return p0 * p0, d0 * d0
     n = math.sqrt(s)
-    return piecewise_pair(code, n, n, 0.0, slope)
+    return quadrature_pair(code, n, n, 0.0, slope)
 
 
 # ----------------------------------------------------------------------------- one pair
@@ -281,9 +283,9 @@ def _dev_closed_ds(code, slope, s1, s2, ds, eps):
 
 @njit(cache=True)
 def _dev_piecewise(code, slope, s1, s2, eps, v1, v2, w1, w2):
-    """(dt, et, tdot, err_dt, err_et) for elu, selu, hard_tanh (V, W from ``_diag_piecewise``).
+    """(dt, et, tdot, err_dt, err_et) for elu, selu, hard_tanh and kinked expressions (V, W from ``_diag_piecewise``).
 
-    T, Tdot from ``piecewise_pair`` with the conditional width sqrt(s2) sqrt(eps (2 - eps))
+    T, Tdot from ``quadrature_pair`` with the conditional width sqrt(s2) sqrt(eps (2 - eps))
     taken from eps directly; dt = sqrt(V1 V2) - T is then exactly 0 at s1 = s2, eps = 0 but
     otherwise carries the quadrature's absolute error (PIECEWISE_ERR * sqrt(V1 V2)).
     """
@@ -302,13 +304,13 @@ def _dev_piecewise(code, slope, s1, s2, eps, v1, v2, w1, w2):
     else:
         n1 = math.sqrt(s1)
         n2 = math.sqrt(s2)
-        t, tdot = piecewise_pair(code, n1, n2 * (1.0 - eps), n2 * math.sqrt(eps * (2.0 - eps)), slope)
+        t, tdot = quadrature_pair(code, n1, n2 * (1.0 - eps), n2 * math.sqrt(eps * (2.0 - eps)), slope)
     sv = math.sqrt(v1 * v2)
     sw = math.sqrt(w1 * w2)
     dt = sv - t
     et = sw - tdot
-    return max(dt, 0.0), max(et, 0.0), tdot, PIECEWISE_ERR * sv + 4.0 * EPS * abs(dt), \
-        PIECEWISE_ERR * sw + 4.0 * EPS * abs(et)
+    floor = NESTED_ERR if _activation_kind(code) == 3 else PIECEWISE_ERR
+    return max(dt, 0.0), max(et, 0.0), tdot, floor * sv + 4.0 * EPS * abs(dt), floor * sw + 4.0 * EPS * abs(et)
 
 
 @njit(cache=True)

@@ -128,7 +128,8 @@ def _setup(activation, X, sw2, sb2, X_test, slope, normalize, q0, dropout, min_r
     known, so a caller that catches PointError has them without solving again.  ``options``: the
     architecture's own options (``phasecli.ntk.engines``; resnet: residual_scale, layer_norm)."""
     V.activation(activation)
-    require_closed_inner(activation, "the NTK / NNGP kernels")
+    if architecture != "fc":
+        require_closed_inner(activation, f"the {architecture} NTK / NNGP kernels")
     engine_module = engines.engine_module(architecture)
     options = dict(options or {})
     engine_module.check_options(architecture, dropout, image_shape, **options)

@@ -68,8 +68,9 @@ def progress(callback):
 # average 2-5 (bench/RESULTS_cnn_time.md): closed forms 150-450 ns; piecewise quadrature (elu, selu, hard_tanh)
 # 130-240 us; smooth (tanh, gelu, ...: a nested 2-D quadrature per entry) 16-53 ms.  Set near the middle, so an
 # estimate is within ~3x of the measured time.
-SECONDS_PER_ENTRY_LAYER = {"closed": 3e-7, "piecewise": 2e-4, "smooth": 3e-2}
-COST_TEXT = {"closed": "closed form", "piecewise": "1-D quadrature per entry", "smooth": "2-D quadrature per entry"}
+SECONDS_PER_ENTRY_LAYER = {"closed": 3e-7, "piecewise": 2e-4, "smooth": 3e-2, "kinked": 3e-2}
+COST_TEXT = {"closed": "closed form", "piecewise": "1-D quadrature per entry", "smooth": "2-D quadrature per entry",
+             "kinked": "2-D quadrature per entry"}
 PROGRESS_STEPS = 200  # a slow layer (quadrature) reports this many times, in chunks of pairs
 
 

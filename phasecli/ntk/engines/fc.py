@@ -21,7 +21,8 @@ Data as given (``RawEngine``): every row has its own diagonals s_a = K_aa, P_a =
 pair is carried as eps_ab = 1 - K_ab / sqrt(s_a s_b) and Delta_ab = 1 - Theta_ab / sqrt(P_a P_b)
 with absolute error bounds, updated from cancellation-free unequal-variance maps
 (``phasecli.maps.unequal_kernels``: closed forms for erf, relu, leaky_relu, abs, linear; the piecewise
-quadrature for elu, selu, hard_tanh, whose deviations keep an absolute floor ~1e-13; the
+quadrature for elu, selu, hard_tanh, whose deviations keep an absolute floor ~1e-13 (kinked expressions:
+nested quadrature, floor 1e-12); the
 angular expansion E[phi(u1) phi(u2)] = sum_k w_k cos(k theta) <f_a,k, f_b,k> for smooth
 activations, with per-row coefficients and per-k Gram matrices by BLAS).  The spectra deflate
 along sqrt(diag) (``phasecli.ntk.spectra``), so kappa stays resolved as deep as the deviations are
@@ -189,7 +190,7 @@ class RawEngine:
         self.q_star = q_star
         self.code = act.code
         self.kind = act.kind_code
-        self.mode = (RK.MODE_CLOSED, RK.MODE_PIECEWISE, RK.MODE_ARRAYS)[self.kind]
+        self.mode = (RK.MODE_CLOSED, RK.MODE_PIECEWISE, RK.MODE_ARRAYS, RK.MODE_PIECEWISE)[self.kind]
         self.homog = act.homogeneous
         self.slope = slope
         self.sw2, self.sb2 = sw2, sb2
@@ -220,7 +221,7 @@ class RawEngine:
             self.dl_t, self.ed_t = self.eps_t.copy(), self.ee_t.copy()
             self.dsm_t = np.ascontiguousarray(self.s_t[:, None] - self.s[None, :])
             self.dpm_t = np.ascontiguousarray(self.P_t[:, None] - self.P[None, :])
-        self.error = (4 * EPS, RK.PIECEWISE_ERR, TAU_SMOOTH)[self.kind]
+        self.error = (4 * EPS, RK.PIECEWISE_ERR, TAU_SMOOTH, RK.NESTED_ERR)[self.kind]
         self.angular = AngularExpansion(self.code, slope)
         self.erf = self.mode == RK.MODE_CLOSED and CLOSED_FORM[self.code] == F_ARCSINE  # FK.erf_dev_layer_sym
 
