@@ -26,6 +26,7 @@ activations): ``radial_rule``, ``angular_coefficients`` and ``angular_resolution
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -216,12 +217,38 @@ def norm_functions(activation: str, q: float, slope: float) -> NormFunctions:
         fn = NormFunctions(TK.M_CLOSED, code, q, slope, out[0, 0], out[0, 1], bps0, empty, empty, 0, 4 * EPS, True)
     elif act.kind == "smooth":
         fn = _smooth_table(code, q, slope)
+    elif act.kind == "kinked":  # an expression's table: seconds of nested quadrature, so kept on disk
+        fn = _stored_table(code, q, slope)
     else:
         fn = _kinked_table(code, q, slope)
     if len(_TABLE_CACHE) > 256:
         _TABLE_CACHE.clear()
     _TABLE_CACHE[key] = fn
     return fn
+
+
+_FIELDS = ("method", "code", "q", "slope", "t1", "td1", "bps", "cd", "c2", "mode2", "error", "dev_relative")
+
+
+def _stored_table(code, q, slope) -> NormFunctions:
+    """``_kinked_table`` through the on-disk cache (``runtime.store.stored_arrays``), keyed on q and slope to the
+    bit and on this module's source (the table's method and tolerances); the activation expression's normal form
+    and the kernel sources key the folder.  The stored table is the built one, bit for bit."""
+    from phasecli.runtime.store import stored_arrays
+
+    with open(__file__, "rb") as f:
+        source = hashlib.sha1(f.read()).hexdigest()
+    key = f"{float(q).hex()} {float(slope).hex()} {source}"
+
+    def build():
+        fn = _kinked_table(code, q, slope)
+        return {name: np.asarray(getattr(fn, name)) for name in _FIELDS}
+
+    a = stored_arrays("norm-table", key, build)
+    return NormFunctions(int(a["method"]), int(a["code"]), float(a["q"]), float(a["slope"]), float(a["t1"]),
+                         float(a["td1"]), np.asarray(a["bps"], dtype=np.float64), np.asarray(a["cd"], dtype=np.float64),
+                         np.asarray(a["c2"], dtype=np.float64), int(a["mode2"]), float(a["error"]),
+                         bool(a["dev_relative"]))
 
 
 def _angular_spectrum(code, q, slope):
