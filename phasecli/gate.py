@@ -30,7 +30,7 @@ from the dynamical-isometry rule of ``default_sb2``.  Residual networks have no 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -417,6 +417,12 @@ class Recommendation(Rows):
         return "\n".join(lines) + "\n"
 
 
+def _check_weights(weights: str) -> str:
+    if weights not in ("gaussian", "orthogonal"):
+        raise V.InputError(f"weights must be 'gaussian' or 'orthogonal', got {weights!r}", "weights")
+    return weights
+
+
 def _critical(activation, sb2, q0, slope):
     """(sw2, q*) on the critical line at sb2, or (nan, reason) where there is no usable critical point."""
     from phasecli import meanfield
@@ -510,8 +516,7 @@ def recommend(activation: str, depth: int, *, sb2=None, weights: str = "gaussian
 
     act = V.activation(activation)
     depth = V.integer("depth", depth, lo=1, hi=V.MAX_DEPTH)
-    if weights not in ("gaussian", "orthogonal"):
-        raise V.InputError(f"weights must be 'gaussian' or 'orthogonal', got {weights!r}", "weights")
+    _check_weights(weights)
     q0, slope = V.q0(q0), V.slope(slope)
     trainable_multiple = V.number("trainable_multiple", trainable_multiple, lo=0.0, lo_open=True)
     fan_in = None if fan_in is None else V.integer("fan_in", fan_in, lo=1)
@@ -558,8 +563,7 @@ def recommend_resnet(activation: str, depth: int, *, sb2=None, weights: str = "g
 
     act = V.activation(activation)
     depth = V.integer("depth", depth, lo=1, hi=V.MAX_DEPTH)
-    if weights not in ("gaussian", "orthogonal"):
-        raise V.InputError(f"weights must be 'gaussian' or 'orthogonal', got {weights!r}", "weights")
+    _check_weights(weights)
     q0, slope = V.q0(q0), V.slope(slope)
     fan_in = None if fan_in is None else V.integer("fan_in", fan_in, lo=1)
     sb2, rule = (0.0, "zero") if sb2 is None else (V.variance("sb2", sb2), "given")
@@ -632,5 +636,21 @@ def recommend_all(activation: str, depths, *, sb2=None, weights=("gaussian",), a
                   **kwargs):
     """``recommend`` (``recommend_resnet`` for architecture 'resnet') for every depth (outer), sb2 (None: the
     default rule) and weight law: a generator, each Recommendation as it is solved."""
-    fn = recommend_resnet if architecture == "resnet" else recommend
-    return (fn(activation, int(d), sb2=b, weights=w, **kwargs) for d in depths for b in (sb2 or [None]) for w in weights)
+    if architecture != "resnet":
+        return (recommend(activation, int(d), sb2=b, weights=w, **kwargs)
+                for d in depths for b in (sb2 or [None]) for w in weights)
+    return _resnet_rows(activation, depths, sb2, weights, kwargs)
+
+
+def _resnet_rows(activation, depths, sb2, weights, kwargs):
+    """``recommend_resnet`` once per (depth, sb2): the weight law does not enter the solve, so the other laws'
+    rows are that one's with their ``weights`` (each law still validated)."""
+    for d in depths:
+        for b in (sb2 or [None]):
+            solved = None
+            for w in weights:
+                if solved is None:
+                    solved = recommend_resnet(activation, int(d), sb2=b, weights=w, **kwargs)
+                    yield solved
+                else:
+                    yield replace(solved, weights=_check_weights(w))
